@@ -1,0 +1,11 @@
+# dvd_add_library(<layer> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
+# Creates the static library dvd_<layer> (alias dvd::<layer>) rooted at src/.
+function(dvd_add_library layer)
+    cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+    add_library(dvd_${layer} STATIC ${ARG_SOURCES})
+    add_library(dvd::${layer} ALIAS dvd_${layer})
+    target_compile_features(dvd_${layer} PUBLIC cxx_std_20)
+    target_include_directories(dvd_${layer} PUBLIC "${PROJECT_SOURCE_DIR}/src")
+    target_link_libraries(dvd_${layer} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} dvd_warnings)
+    target_link_libraries(dvd_${layer} PUBLIC dvd_sanitizers)
+endfunction()

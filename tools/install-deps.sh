@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs, and fetches the pinned ONNX Runtime.
+#
+#   tools/install-deps.sh build    # compilers and libraries for `make build` / `make test` / `make run`
+#   tools/install-deps.sh corpus   # speech sources, TTS engines, codecs, python3-torch for `make corpus` / `make train`
+#
+# Idempotent: packages already present are not reinstalled, and the ONNX Runtime cache under
+# .deps/ is reused when its checksum matches. Runs apt-get as root (directly or through sudo).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+group=${1:-build}
+
+# python3-scipy is left out on purpose: on Debian 12 it pulls libboost-dev (1.74), which conflicts
+# with libboost1.81-dev.
+BUILD_PACKAGES=(
+    build-essential cmake ninja-build pkg-config git ca-certificates
+    libboost1.81-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libkissfft-dev
+    libsndfile1-dev libsoxr-dev libsodium-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+    libcairo2-dev libopus-dev
+    libgtest-dev libgmock-dev libbenchmark-dev
+    python3 python3-numpy
+)
+
+CORPUS_PACKAGES=(
+    sox libsox-fmt-all ffmpeg espeak-ng festival flite sptk
+    festvox-kallpc16k festvox-rablpc16k festvox-don festvox-ellpc11k festvox-italp16k festvox-itapc16k
+    festvox-us-slt-hts festvox-ru festvox-suopc16k
+    flight-of-the-amazon-queen beneath-a-steel-sky tuxpaint-stamps-default fillets-ng-data-cs
+    klettres-data ktuberling-data codec2-examples pocketsphinx-en-us
+    python3-torch python3-torchaudio python3-onnx python3-numpy python3-soundfile
+    mbrola mbrola-en1 mbrola-us1 mbrola-us2 mbrola-us3 mbrola-de2 mbrola-fr1 libttspico-utils
+)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing_packages() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+    done
+}
+
+enable_contrib_non_free() {
+    # mbrola and SVOX pico live in contrib/non-free: add them beside the existing deb822 source,
+    # same mirror and suites (see shared docs, data-sources.md).
+    local src=/etc/apt/sources.list.d/debian.sources extra=/etc/apt/sources.list.d/dvd-contrib-non-free.sources
+    [ -f "$extra" ] && return 0
+    [ -f "$src" ] || { echo "install-deps: $src not found; enable contrib and non-free by hand" >&2; return 1; }
+    awk '/^(Types|URIs|Suites|Signed-By):/ {print} /^$/ {print "Components: contrib non-free\n"}
+         END {print "Components: contrib non-free"}' "$src" | awk 'NF || !blank++' | as_root tee "$extra" >/dev/null
+    as_root apt-get update -q
+}
+
+apt_install() {
+    local missing
+    missing=$(missing_packages "$@")
+    [ -z "$missing" ] && return 0
+    echo "install-deps: installing: $missing"
+    # shellcheck disable=SC2086
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing; then
+        as_root apt-get update -q
+        # shellcheck disable=SC2086
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    fi
+}
+
+# ONNX Runtime 1.29.0 C/C++ API: Microsoft's official linux-x64 build, redistributed (MIT) inside
+# an npm package; no Debian 12 package ships it (shared docs, onnxruntime.md).
+ORT_NPM_PACKAGE=com.github.asus4.onnxruntime@0.4.9
+ORT_TARBALL=com.github.asus4.onnxruntime-0.4.9.tgz
+ORT_SHA256=e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d
+ORT_DIR="$here/.deps/onnxruntime-1.29.0"
+
+fetch_onnxruntime() {
+    [ -f "$ORT_DIR/.complete" ] && return 0
+    # npm only fetches the tarball; a machine that already has Node.js keeps its own.
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    local tmp
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    echo "install-deps: fetching ONNX Runtime ($ORT_NPM_PACKAGE)"
+    (cd "$tmp" && npm pack --silent "$ORT_NPM_PACKAGE" >/dev/null)
+    echo "$ORT_SHA256  $tmp/$ORT_TARBALL" | sha256sum -c --quiet - || {
+        echo "install-deps: checksum mismatch for $ORT_TARBALL" >&2
+        return 1
+    }
+    tar -xzf "$tmp/$ORT_TARBALL" -C "$tmp" \
+        package/Plugins/Linux/x64/libonnxruntime.so package/LICENSE package/ThirdPartyNotices.txt \
+        'package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
+    rm -rf "$ORT_DIR"
+    mkdir -p "$ORT_DIR/lib" "$ORT_DIR/include"
+    cp "$tmp/package/Plugins/Linux/x64/libonnxruntime.so" "$ORT_DIR/lib/libonnxruntime.so.1"
+    ln -s libonnxruntime.so.1 "$ORT_DIR/lib/libonnxruntime.so"
+    cp "$tmp"/package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers/*.h "$ORT_DIR/include/"
+    cp "$tmp/package/LICENSE" "$tmp/package/ThirdPartyNotices.txt" "$ORT_DIR/"
+    touch "$ORT_DIR/.complete"
+}
+
+case "$group" in
+    build)
+        apt_install "${BUILD_PACKAGES[@]}"
+        fetch_onnxruntime
+        ;;
+    corpus)
+        enable_contrib_non_free
+        apt_install "${BUILD_PACKAGES[@]}"
+        apt_install "${CORPUS_PACKAGES[@]}"
+        fetch_onnxruntime
+        ;;
+    *)
+        echo "usage: $0 build|corpus" >&2
+        exit 2
+        ;;
+esac
