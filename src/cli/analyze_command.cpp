@@ -1,0 +1,123 @@
+#include <cmath>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.hpp"
+#include "cli/clip_scoring.hpp"
+#include "cli/commands.hpp"
+
+namespace dvd::cli {
+namespace {
+
+constexpr const char* kUsage =
+        "usage: deepfake-voice-detector analyze [--jsonl] [--timeline] [--max-speech-seconds S]\n"
+        "                                       [--model detector.json] [--jobs N] FILE...\n"
+        "Scores each file (WAV PCM/mu-law/A-law at any rate, FLAC, Ogg) for synthetic speech.\n"
+        "  --jsonl               one JSON object per line and file (default: a table)\n"
+        "  --timeline            include every window score (JSON only)\n"
+        "  --max-speech-seconds  use only the first S seconds of detected speech\n"
+        "  --model               model metadata (default: models/detector.json or $DVD_MODEL)\n"
+        "  --jobs                scoring threads (default: number of cores)\n"
+        "Exit status: 0 all files scored, 1 some file failed (see its error line), 2 usage.\n";
+
+double round4(double x) { return std::round(x * 1e4) / 1e4; }
+
+nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timeline) {
+    nlohmann::ordered_json j;
+    j["file"] = r.file;
+    if (!r.ok()) {
+        j["error"] = r.error;
+        return j;
+    }
+    const bool scored = r.call.windows > 0;
+    j["score"] = scored ? nlohmann::ordered_json(round4(r.call.probability)) : nlohmann::ordered_json(nullptr);
+    j["llr"] = scored ? nlohmann::ordered_json(round4(r.call.llr)) : nlohmann::ordered_json(nullptr);
+    j["verdict"] = std::string(pipeline::to_string(r.call.verdict));
+    j["speech_seconds"] = round4(r.call.speech_seconds);
+    j["duration_seconds"] = round4(r.duration_seconds);
+    j["windows"] = r.call.windows;
+    j["threshold"] = threshold;
+    if (timeline) {
+        auto& t = j["timeline"] = nlohmann::ordered_json::array();
+        for (std::size_t i = 0; i < r.windows.size(); ++i) {
+            const auto& w = r.windows[i];
+            const auto& c = r.call_after_window[i];
+            t.push_back({{"speech_seconds", round4(static_cast<double>(w.end_speech_frame) / 100.0)},
+                         {"window_frames", w.num_frames},
+                         {"window_score", round4(w.probability)},
+                         {"window_llr", round4(w.llr)},
+                         {"score", round4(c.probability)},
+                         {"llr", round4(c.llr)},
+                         {"verdict", std::string(pipeline::to_string(c.verdict))}});
+        }
+    }
+    return j;
+}
+
+}  // namespace
+
+int run_analyze(const std::vector<std::string>& raw) {
+    auto args = Args::parse(raw, {"jsonl", "timeline", "help"},
+                            {"max-speech-seconds", "model", "jobs"});
+    if (!args || args->has("help") || args->positional().empty()) {
+        if (!args) {
+            std::cerr << "analyze: " << args.error().message << "\n";
+        }
+        std::cerr << kUsage;
+        return args && args->has("help") ? 0 : 2;
+    }
+    const auto max_speech = args->number("max-speech-seconds", 0.0);
+    const auto jobs = args->number("jobs", std::thread::hardware_concurrency());
+    if (!max_speech || !jobs || *max_speech < 0.0 || *jobs < 1.0) {
+        std::cerr << "analyze: "
+                  << (!max_speech ? max_speech.error().message
+                      : !jobs     ? jobs.error().message
+                                  : "--max-speech-seconds must be >= 0 and --jobs >= 1")
+                  << "\n";
+        return 2;
+    }
+    auto detector = load_detector(args->get("model").value_or(model::default_model_path()));
+    if (!detector) {
+        std::cerr << "analyze: " << detector.error().message << "\n";
+        return 2;
+    }
+    pipeline::ScorerOptions options;
+    options.max_speech_seconds = *max_speech;
+
+    const auto& files = args->positional();
+    const int workers = static_cast<int>(*jobs);
+    std::vector<std::unique_ptr<ClipScorer>> scorers;
+    for (int w = 0; w < workers; ++w) {
+        scorers.push_back(std::make_unique<ClipScorer>(detector->model, detector->tables, options));
+    }
+    std::vector<ClipResult> results(files.size());
+    parallel_for(files.size(), workers, [&](std::size_t i, int worker) {
+        results[i] = scorers[static_cast<std::size_t>(worker)]->score_file(files[i]);
+    });
+
+    const double threshold = detector->model->metadata().threshold;
+    const bool jsonl = args->has("jsonl");
+    int failures = 0;
+    for (const auto& r : results) {
+        failures += r.ok() ? 0 : 1;
+        if (jsonl) {
+            std::cout << to_json(r, threshold, args->has("timeline")).dump() << "\n";
+        } else if (!r.ok()) {
+            std::cout << fmt::format("{}\terror: {}\n", r.file, r.error);
+        } else if (r.call.windows == 0) {
+            std::cout << fmt::format("{}\t{}\tspeech={:.2f}s\n", r.file,
+                                     pipeline::to_string(r.call.verdict), r.call.speech_seconds);
+        } else {
+            std::cout << fmt::format("{}\t{}\tscore={:.3f}\tllr={:+.2f}\tspeech={:.2f}s\n", r.file,
+                                     pipeline::to_string(r.call.verdict), r.call.probability,
+                                     r.call.llr, r.call.speech_seconds);
+        }
+    }
+    std::cout.flush();
+    return failures == 0 ? 0 : 1;
+}
+
+}  // namespace dvd::cli

@@ -1,0 +1,84 @@
+#include "cli/clip_scoring.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include "audio/audio_file.hpp"
+
+namespace dvd::cli {
+
+const pipeline::CallScore* ClipResult::call_at_speech_frames(long long frames) const {
+    const pipeline::CallScore* best = nullptr;
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+        if (windows[i].end_speech_frame <= frames) {
+            best = &call_after_window[i];
+        }
+    }
+    return best;
+}
+
+ClipScorer::ClipScorer(std::shared_ptr<const model::DetectorModel> model,
+                       std::shared_ptr<const dsp::FeatureTables> tables,
+                       pipeline::ScorerOptions options)
+    : scorer_(std::move(model), std::move(tables), options) {}
+
+ClipResult ClipScorer::score_file(const std::string& path) {
+    auto samples = audio::read_audio_file(path, scorer_.model().metadata().feature.sample_rate_hz);
+    if (!samples) {
+        ClipResult result;
+        result.file = path;
+        result.error = samples.error().message;
+        return result;
+    }
+    return score_samples(path, *samples);
+}
+
+ClipResult ClipScorer::score_samples(std::string name, std::span<const float> samples) {
+    ClipResult result;
+    result.file = std::move(name);
+    result.duration_seconds = static_cast<double>(samples.size()) /
+                              scorer_.model().metadata().feature.sample_rate_hz;
+    scorer_.reset();
+    auto status = scorer_.accept(
+            samples, [&](const pipeline::WindowScore& window, const pipeline::CallScore& call) {
+                result.windows.push_back(window);
+                result.call_after_window.push_back(call);
+            });
+    if (!status) {
+        result.error = status.error().message;
+    }
+    result.call = scorer_.call();
+    return result;
+}
+
+base::Result<Detector> load_detector(const std::string& metadata_path) {
+    auto model = model::DetectorModel::load(metadata_path);
+    if (!model) {
+        return model.error();
+    }
+    auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
+    if (!tables) {
+        return tables.error();
+    }
+    return Detector{std::move(*model), std::move(*tables)};
+}
+
+void parallel_for(std::size_t count, int jobs, const std::function<void(std::size_t, int)>& fn) {
+    jobs = std::max(1, std::min<int>(jobs, static_cast<int>(std::max<std::size_t>(count, 1))));
+    std::atomic<std::size_t> next{0};
+    const auto work = [&](int worker) {
+        for (std::size_t i = next++; i < count; i = next++) {
+            fn(i, worker);
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int w = 1; w < jobs; ++w) {
+        threads.emplace_back(work, w);
+    }
+    work(0);
+    for (auto& t : threads) {
+        t.join();
+    }
+}
+
+}  // namespace dvd::cli

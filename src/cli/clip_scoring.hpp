@@ -1,0 +1,57 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/detector_model.hpp"
+#include "pipeline/streaming_scorer.hpp"
+
+namespace dvd::cli {
+
+/// The outcome of scoring one audio file from start to end.
+struct ClipResult {
+    std::string file;
+    std::string error;                     ///< empty on success
+    double duration_seconds = 0.0;         ///< decoded audio, at 8 kHz
+    pipeline::CallScore call;              ///< final call-level score
+    std::vector<pipeline::WindowScore> windows;
+    std::vector<pipeline::CallScore> call_after_window;  ///< call score after each window
+
+    bool ok() const { return error.empty(); }
+    /// The call score using only the first `frames` speech frames (the last window ending at or
+    /// before them); nullptr when no window fits (too little speech).
+    const pipeline::CallScore* call_at_speech_frames(long long frames) const;
+};
+
+/// Scores whole files with one shared model; one instance per thread.
+class ClipScorer {
+public:
+    ClipScorer(std::shared_ptr<const model::DetectorModel> model,
+               std::shared_ptr<const dsp::FeatureTables> tables, pipeline::ScorerOptions options);
+
+    /// Reads (any format libsndfile reads, resampled to 8 kHz) and scores a file. Errors are
+    /// returned inside the result, never thrown.
+    ClipResult score_file(const std::string& path);
+    /// Scores 8 kHz samples already in memory.
+    ClipResult score_samples(std::string name, std::span<const float> samples);
+
+private:
+    pipeline::StreamingScorer scorer_;
+};
+
+/// Shared set-up for the commands: loads the model metadata + ONNX graph and builds the feature
+/// tables it was trained with.
+struct Detector {
+    std::shared_ptr<const model::DetectorModel> model;
+    std::shared_ptr<const dsp::FeatureTables> tables;
+};
+[[nodiscard]] base::Result<Detector> load_detector(const std::string& metadata_path);
+
+/// Runs fn(index, worker) for index in [0, count) on `jobs` threads (worker in [0, jobs)),
+/// handing out indices in order.
+void parallel_for(std::size_t count, int jobs, const std::function<void(std::size_t, int)>& fn);
+
+}  // namespace dvd::cli

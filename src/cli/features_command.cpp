@@ -1,0 +1,124 @@
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "audio/audio_file.hpp"
+#include "cli/args.hpp"
+#include "cli/clip_scoring.hpp"
+#include "cli/commands.hpp"
+#include "cli/manifest.hpp"
+#include "model/model_metadata.hpp"
+#include "pipeline/speech_front_end.hpp"
+
+namespace dvd::cli {
+namespace {
+
+constexpr const char* kUsage =
+        "usage: deepfake-voice-detector features MANIFEST.csv --out DIR [--model detector.json]\n"
+        "                                        [--jobs N]\n"
+        "Dumps the speech feature frames the detector sees, for the trainer (training/):\n"
+        "  DIR/features.f32  little-endian float32, one row of num_filters values per speech frame\n"
+        "  DIR/index.csv     clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n"
+        "Front-end settings come from --model when given, else the built-in defaults (which the\n"
+        "shipped model uses).\n";
+
+struct ClipFeatures {
+    std::vector<float> frames;
+    long long num_frames = 0;
+    std::string error;
+};
+
+}  // namespace
+
+int run_features(const std::vector<std::string>& raw) {
+    auto args = Args::parse(raw, {"help"}, {"out", "model", "jobs"});
+    if (!args || args->has("help") || args->positional().size() != 1 || !args->get("out")) {
+        if (!args) {
+            std::cerr << "features: " << args.error().message << "\n";
+        }
+        std::cerr << kUsage;
+        return args && args->has("help") ? 0 : 2;
+    }
+    model::ModelMetadata metadata;
+    if (const auto path = args->get("model")) {
+        auto loaded = model::load_metadata(*path);
+        if (!loaded) {
+            std::cerr << "features: " << loaded.error().message << "\n";
+            return 2;
+        }
+        metadata = std::move(*loaded);
+    }
+    auto tables = dsp::FeatureTables::create(metadata.feature);
+    auto manifest = read_manifest(args->positional()[0]);
+    const auto jobs = args->number("jobs", std::thread::hardware_concurrency());
+    if (!tables || !manifest || !jobs) {
+        std::cerr << "features: "
+                  << (!tables ? tables.error().message
+                      : !manifest ? manifest.error().message
+                                  : jobs.error().message)
+                  << "\n";
+        return 2;
+    }
+    const std::filesystem::path out_dir = *args->get("out");
+    std::filesystem::create_directories(out_dir);
+    std::ofstream features_out(out_dir / "features.f32", std::ios::binary | std::ios::trunc);
+    std::ofstream index_out(out_dir / "index.csv", std::ios::trunc);
+    if (!features_out || !index_out) {
+        std::cerr << "features: cannot write to " << out_dir << "\n";
+        return 2;
+    }
+    index_out << "clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n";
+
+    const int workers = std::max(1, static_cast<int>(*jobs));
+    const std::size_t batch = 64;
+    const auto& entries = *manifest;
+    long long offset = 0;
+    int failures = 0;
+    for (std::size_t start = 0; start < entries.size(); start += batch) {
+        const std::size_t count = std::min(batch, entries.size() - start);
+        std::vector<ClipFeatures> clips(count);
+        parallel_for(count, workers, [&](std::size_t i, int) {
+            const auto& entry = entries[start + i];
+            auto samples = audio::read_audio_file(entry.path, metadata.feature.sample_rate_hz);
+            if (!samples) {
+                clips[i].error = samples.error().message;
+                return;
+            }
+            pipeline::SpeechFrontEnd front_end(*tables, metadata.vad);
+            front_end.accept(*samples, [&](std::span<const float> features) {
+                clips[i].frames.insert(clips[i].frames.end(), features.begin(), features.end());
+                ++clips[i].num_frames;
+            });
+        });
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto& entry = entries[start + i];
+            if (!clips[i].error.empty()) {
+                ++failures;
+                std::cerr << "features: skipping " << entry.path << ": " << clips[i].error << "\n";
+                continue;
+            }
+            features_out.write(reinterpret_cast<const char*>(clips[i].frames.data()),
+                               static_cast<std::streamsize>(clips[i].frames.size() * sizeof(float)));
+            index_out << csv_field(entry.path) << ',' << offset << ',' << clips[i].num_frames << ','
+                      << entry.label << ',' << csv_field(entry.split) << ','
+                      << csv_field(entry.source) << ',' << csv_field(entry.speaker) << ','
+                      << csv_field(entry.attack) << ',' << csv_field(entry.codec) << '\n';
+            offset += clips[i].num_frames;
+        }
+        std::cerr << fmt::format("\rfeatures: {}/{} clips, {} speech frames", start + count,
+                                 entries.size(), offset)
+                  << std::flush;
+    }
+    std::cerr << "\n";
+    if (!features_out.flush() || !index_out.flush()) {
+        std::cerr << "features: write failed in " << out_dir << "\n";
+        return 2;
+    }
+    return failures == 0 ? 0 : 1;
+}
+
+}  // namespace dvd::cli

@@ -1,0 +1,145 @@
+#include "model/detector_model.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+#include <onnxruntime_cxx_api.h>
+
+namespace dvd::model {
+namespace {
+
+using base::Errc;
+
+// ONNX Runtime wants exactly one environment per process; it is created on first use and lives
+// until exit (destroying it while sessions exist is undefined).
+Ort::Env& ort_env() {
+    static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "dvd");
+    return env;
+}
+
+}  // namespace
+
+struct DetectorModel::Impl {
+    Ort::Session session{nullptr};
+    Ort::MemoryInfo memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    std::array<const char*, 1> input_names{};
+    std::array<const char*, 1> output_names{};
+};
+
+DetectorModel::DetectorModel(ModelMetadata metadata, std::unique_ptr<Impl> impl)
+    : metadata_(std::move(metadata)), impl_(std::move(impl)) {
+    impl_->input_names[0] = metadata_.input_name.c_str();
+    impl_->output_names[0] = metadata_.output_name.c_str();
+}
+
+DetectorModel::~DetectorModel() = default;
+
+base::Result<std::shared_ptr<const DetectorModel>> DetectorModel::load(
+        const std::string& metadata_path) {
+    auto metadata = load_metadata(metadata_path);
+    if (!metadata) {
+        return metadata.error();
+    }
+    return create(std::move(*metadata));
+}
+
+base::Result<std::shared_ptr<const DetectorModel>> DetectorModel::create(ModelMetadata metadata) {
+    if (!std::filesystem::exists(metadata.onnx_path)) {
+        return base::fail(Errc::NotFound, fmt::format("model file not found: {}", metadata.onnx_path));
+    }
+    auto impl = std::make_unique<Impl>();
+    try {
+        Ort::SessionOptions options;
+        options.SetIntraOpNumThreads(1);
+        options.SetInterOpNumThreads(1);
+        options.SetExecutionMode(ORT_SEQUENTIAL);
+        options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+        // Each Run is one small window on the caller's thread: no spinning thread pool.
+        options.AddConfigEntry("session.intra_op.allow_spinning", "0");
+        impl->session = Ort::Session(ort_env(), metadata.onnx_path.c_str(), options);
+
+        const auto name_at = [](std::size_t count, auto&& get) {
+            std::vector<std::string> names;
+            for (std::size_t i = 0; i < count; ++i) {
+                names.emplace_back(get(i).get());
+            }
+            return names;
+        };
+        Ort::AllocatorWithDefaultOptions allocator;
+        const auto inputs = name_at(impl->session.GetInputCount(), [&](std::size_t i) {
+            return impl->session.GetInputNameAllocated(i, allocator);
+        });
+        const auto outputs = name_at(impl->session.GetOutputCount(), [&](std::size_t i) {
+            return impl->session.GetOutputNameAllocated(i, allocator);
+        });
+        if (inputs.size() != 1 || inputs[0] != metadata.input_name || outputs.size() != 1 ||
+            outputs[0] != metadata.output_name) {
+            return base::fail(Errc::Corrupt,
+                              fmt::format("{}: expected one input '{}' and one output '{}'",
+                                          metadata.onnx_path, metadata.input_name,
+                                          metadata.output_name));
+        }
+        const auto shape =
+                impl->session.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo().GetShape();
+        if (shape.size() != 3 || (shape[2] > 0 && shape[2] != metadata.feature.num_filters)) {
+            return base::fail(Errc::Corrupt,
+                              fmt::format("{}: input must be [batch, frames, {}]",
+                                          metadata.onnx_path, metadata.feature.num_filters));
+        }
+    } catch (const Ort::Exception& e) {
+        return base::fail(Errc::Runtime,
+                          fmt::format("cannot load model {}: {}", metadata.onnx_path, e.what()));
+    }
+    return std::shared_ptr<const DetectorModel>(
+            new DetectorModel(std::move(metadata), std::move(impl)));
+}
+
+base::Result<float> DetectorModel::logit(std::span<const float> features, int num_frames) const {
+    const auto width = static_cast<std::size_t>(metadata_.feature.num_filters);
+    if (num_frames < 1 || features.size() != static_cast<std::size_t>(num_frames) * width) {
+        return base::fail(Errc::InvalidArgument, "logit: features size != num_frames * num_filters");
+    }
+    const std::array<int64_t, 3> shape{1, num_frames, static_cast<int64_t>(width)};
+    try {
+        // ONNX Runtime takes a non-const pointer but does not write to input tensors.
+        Ort::Value input = Ort::Value::CreateTensor<float>(
+                impl_->memory, const_cast<float*>(features.data()), features.size(), shape.data(),
+                shape.size());
+        float result = 0.0f;
+        const std::array<int64_t, 1> out_shape{1};
+        Ort::Value output = Ort::Value::CreateTensor<float>(impl_->memory, &result, 1,
+                                                            out_shape.data(), out_shape.size());
+        impl_->session.Run(Ort::RunOptions{nullptr}, impl_->input_names.data(), &input, 1,
+                           impl_->output_names.data(), &output, 1);
+        return result;
+    } catch (const Ort::Exception& e) {
+        return base::fail(Errc::Runtime, fmt::format("model inference failed: {}", e.what()));
+    }
+}
+
+std::string default_model_path() {
+    if (const char* env = std::getenv("DVD_MODEL"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        // build/bin/deepfake-voice-detector -> <repo>/models/detector.json
+        const auto candidate = exe.parent_path().parent_path().parent_path() / "models" / "detector.json";
+        if (std::filesystem::exists(candidate)) {
+            return candidate.string();
+        }
+        const auto installed = exe.parent_path().parent_path() / "share" / "deepfake-voice-detector" /
+                               "detector.json";
+        if (std::filesystem::exists(installed)) {
+            return installed.string();
+        }
+    }
+    return "models/detector.json";
+}
+
+}  // namespace dvd::model

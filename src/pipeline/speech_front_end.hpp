@@ -1,0 +1,57 @@
+#pragma once
+
+#include <memory>
+#include <span>
+#include <utility>
+
+#include "dsp/feature_extractor.hpp"
+#include "dsp/vad.hpp"
+
+namespace dvd::pipeline {
+
+/// Samples in, speech feature frames out: the feature extractor followed by the energy VAD.
+/// The one front end used everywhere a model sees audio -- the `features` command that feeds the
+/// trainer, `analyze`, `eval` and the live service -- so training and serving features are
+/// identical by construction (tests/unit/pipeline checks it end to end).
+///
+/// Thread ownership: one thread at a time. All state is allocated in the constructor.
+class SpeechFrontEnd {
+public:
+    SpeechFrontEnd(std::shared_ptr<const dsp::FeatureTables> tables, const dsp::VadOptions& vad)
+        : extractor_(std::move(tables)), vad_(vad), vad_options_(vad) {}
+
+    int num_features() const { return extractor_.num_features(); }
+
+    /// Feeds 8 kHz samples (any count). Calls `on_speech(std::span<const float> features)` for
+    /// each frame the VAD marks as speech, in order. Non-speech frames are counted and dropped.
+    template <class Sink>
+    void accept(std::span<const float> samples, Sink&& on_speech) {
+        extractor_.accept(samples, [&](std::span<const float> features, float energy_db) {
+            ++frames_;
+            if (vad_.accept(energy_db)) {
+                ++speech_frames_;
+                on_speech(features);
+            }
+        });
+    }
+
+    void reset() {
+        extractor_.reset();
+        vad_ = dsp::EnergyVad(vad_options_);
+        frames_ = 0;
+        speech_frames_ = 0;
+    }
+
+    long long frames() const { return frames_; }
+    long long speech_frames() const { return speech_frames_; }
+    std::size_t state_bytes() const { return extractor_.state_bytes() + sizeof(*this); }
+
+private:
+    dsp::FeatureExtractor extractor_;
+    dsp::EnergyVad vad_;
+    dsp::VadOptions vad_options_;
+    long long frames_ = 0;
+    long long speech_frames_ = 0;
+};
+
+}  // namespace dvd::pipeline

@@ -1,0 +1,125 @@
+#include "pipeline/streaming_scorer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/check.hpp"
+
+namespace dvd::pipeline {
+
+std::string_view to_string(Verdict verdict) {
+    switch (verdict) {
+        case Verdict::InsufficientSpeech: return "insufficient_speech";
+        case Verdict::Human: return "human";
+        case Verdict::Uncertain: return "uncertain";
+        case Verdict::Synthetic: return "synthetic";
+    }
+    return "unknown";
+}
+
+double sigmoid(double x) {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + std::exp(-x));
+    }
+    const double e = std::exp(x);
+    return e / (1.0 + e);
+}
+
+StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
+                                 std::shared_ptr<const dsp::FeatureTables> tables,
+                                 ScorerOptions options)
+    : model_(std::move(model)),
+      front_end_(std::move(tables), model_->metadata().vad),
+      width_(front_end_.num_features()),
+      min_frames_(model_->metadata().window.min_frames),
+      max_frames_(model_->metadata().window.max_frames),
+      hop_frames_(options.hop_frames > 0 ? options.hop_frames : model_->metadata().window.hop_frames),
+      threshold_(options.threshold > 0.0 ? options.threshold : model_->metadata().threshold),
+      human_threshold_(std::min(model_->metadata().human_threshold, threshold_)),
+      max_speech_frames_(options.max_speech_seconds > 0.0
+                                 ? std::llround(options.max_speech_seconds * 100.0)
+                                 : 0),
+      capacity_rows_(max_frames_ + hop_frames_) {
+    DVD_CHECK(width_ == model_->metadata().feature.num_filters,
+              "feature tables must match the model's feature width");
+    frames_.assign(static_cast<std::size_t>(capacity_rows_) * static_cast<std::size_t>(width_),
+                   0.0f);
+}
+
+bool StreamingScorer::speech_limit_reached() const {
+    return max_speech_frames_ > 0 && speech_frames_ >= max_speech_frames_;
+}
+
+bool StreamingScorer::push_frame(std::span<const float> features) {
+    const auto width = static_cast<std::size_t>(width_);
+    if (fill_rows_ == capacity_rows_) {
+        // Keep the newest max_frames_ rows at the front (one memmove every hop_frames_ frames).
+        const auto keep = static_cast<std::size_t>(max_frames_);
+        std::memmove(frames_.data(),
+                     frames_.data() + (static_cast<std::size_t>(fill_rows_) - keep) * width,
+                     keep * width * sizeof(float));
+        fill_rows_ = max_frames_;
+    }
+    std::copy(features.begin(), features.end(),
+              frames_.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(fill_rows_) * width));
+    ++fill_rows_;
+    ++speech_frames_;
+    call_.speech_seconds = static_cast<double>(speech_frames_) / 100.0;
+    return speech_frames_ >= min_frames_ && (speech_frames_ - min_frames_) % hop_frames_ == 0;
+}
+
+base::Result<WindowScore> StreamingScorer::score_window() {
+    const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
+    last_window_rows_ = rows;
+    const auto logit = model_->logit(last_window(), rows);
+    if (!logit) {
+        return logit.error();
+    }
+    const auto& meta = model_->metadata();
+    WindowScore window;
+    window.end_speech_frame = speech_frames_;
+    window.num_frames = rows;
+    window.logit = static_cast<double>(*logit);
+    window.llr = meta.window_calibration.apply(window.logit);
+    window.probability = sigmoid(window.llr);
+
+    llr_sum_ += window.llr;
+    ++call_.windows;
+    call_.llr = meta.call_calibration.apply(llr_sum_ / call_.windows);
+    call_.probability = sigmoid(call_.llr);
+    call_.verdict = verdict_for(call_.probability);
+    return window;
+}
+
+Verdict StreamingScorer::verdict_for(double probability) const {
+    if (probability >= threshold_) {
+        return Verdict::Synthetic;
+    }
+    if (probability < human_threshold_) {
+        return Verdict::Human;
+    }
+    return Verdict::Uncertain;
+}
+
+std::span<const float> StreamingScorer::last_window() const {
+    const auto width = static_cast<std::size_t>(width_);
+    const auto begin = static_cast<std::size_t>(fill_rows_ - last_window_rows_) * width;
+    return {frames_.data() + begin, static_cast<std::size_t>(last_window_rows_) * width};
+}
+
+std::size_t StreamingScorer::state_bytes() const {
+    return sizeof(*this) + frames_.capacity() * sizeof(float) + front_end_.state_bytes() -
+           sizeof(front_end_);
+}
+
+void StreamingScorer::reset() {
+    front_end_.reset();
+    fill_rows_ = 0;
+    last_window_rows_ = 0;
+    speech_frames_ = 0;
+    llr_sum_ = 0.0;
+    call_ = CallScore{};
+}
+
+}  // namespace dvd::pipeline

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "model/detector_model.hpp"
+#include "pipeline/speech_front_end.hpp"
+
+namespace dvd::pipeline {
+
+/// The call-level state a security team acts on.
+enum class Verdict { InsufficientSpeech, Human, Uncertain, Synthetic };
+
+std::string_view to_string(Verdict verdict);
+
+/// One scored window of speech.
+struct WindowScore {
+    long long end_speech_frame = 0;  ///< speech frames seen when the window was scored
+    int num_frames = 0;              ///< window length in frames
+    double logit = 0.0;              ///< raw model output
+    double llr = 0.0;                ///< calibrated log-likelihood ratio (synthetic vs genuine)
+    double probability = 0.0;        ///< sigmoid(llr): P(synthetic) for equal priors
+};
+
+/// The call so far, after the latest window.
+struct CallScore {
+    double llr = 0.0;            ///< call-level calibrated LLR (accumulated evidence)
+    double probability = 0.0;    ///< sigmoid(llr)
+    Verdict verdict = Verdict::InsufficientSpeech;
+    double speech_seconds = 0.0; ///< speech seen so far (VAD)
+    int windows = 0;             ///< windows scored so far
+};
+
+/// Per-stream options layered over the model's metadata.
+struct ScorerOptions {
+    int hop_frames = 0;               ///< 0: the model's default (0.5 s of speech)
+    double threshold = 0.0;           ///< 0: the model's shipped threshold
+    double max_speech_seconds = 0.0;  ///< > 0: ignore speech after this much (early verdict)
+};
+
+/// Streaming scorer for one audio stream (one call leg).
+///
+/// Decoded 8 kHz samples go in, in chunks of any size. Speech frames (SpeechFrontEnd) fill a
+/// fixed buffer; each time the speech seen reaches min_frames, then every hop_frames more, the
+/// model scores the last min(seen, max_frames) speech frames. The call-level score accumulates
+/// evidence over the whole call: call LLR = call calibration applied to the running mean of the
+/// window LLRs (fitted on the development split, so it is itself a calibrated LLR). It is not a
+/// max of windows, which would only grow false alarms with call length.
+///
+/// Memory: all state is allocated in the constructor and bounded (about 70 kB for the shipped
+/// model: a (max_frames + hop_frames) x 60 float buffer plus the front end); `state_bytes()`
+/// reports it. The model is shared. Thread ownership: one thread at a time; the model call runs
+/// inline on that thread.
+class StreamingScorer {
+public:
+    StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
+                    std::shared_ptr<const dsp::FeatureTables> tables, ScorerOptions options = {});
+
+    /// Feeds samples. For every window scored, calls `on_window(const WindowScore&, const
+    /// CallScore&)`. Fails only if the model fails (the stream should then be closed).
+    template <class Sink>
+    [[nodiscard]] base::Result<void> accept(std::span<const float> samples, Sink&& on_window) {
+        base::Result<void> status;
+        front_end_.accept(samples, [&](std::span<const float> features) {
+            if (!status || speech_limit_reached()) {
+                return;
+            }
+            if (push_frame(features)) {
+                auto window = score_window();
+                if (!window) {
+                    status = window.error();
+                    return;
+                }
+                on_window(*window, call_);
+            }
+        });
+        return status;
+    }
+
+    /// Same as above, discarding window callbacks.
+    [[nodiscard]] base::Result<void> accept(std::span<const float> samples) {
+        return accept(samples, [](const WindowScore&, const CallScore&) {});
+    }
+
+    const CallScore& call() const { return call_; }
+    const model::DetectorModel& model() const { return *model_; }
+    double threshold() const { return threshold_; }
+
+    /// The frames of the latest window (row-major), for tests and explanations.
+    std::span<const float> last_window() const;
+
+    /// Bytes of per-stream state, excluding the shared model and tables.
+    std::size_t state_bytes() const;
+
+    /// Back to the start of a stream.
+    void reset();
+
+private:
+    bool speech_limit_reached() const;
+    // Appends one speech frame; returns true when a window is due.
+    bool push_frame(std::span<const float> features);
+    base::Result<WindowScore> score_window();
+    Verdict verdict_for(double probability) const;
+
+    std::shared_ptr<const model::DetectorModel> model_;
+    SpeechFrontEnd front_end_;
+    int width_;
+    int min_frames_;
+    int max_frames_;
+    int hop_frames_;
+    double threshold_;
+    double human_threshold_;
+    long long max_speech_frames_;
+    // Speech frames, row-major; rows [fill_ - window, fill_) are the latest window. When full,
+    // the newest max_frames_ rows move to the front, so every window is contiguous.
+    std::vector<float> frames_;
+    int capacity_rows_;
+    int fill_rows_ = 0;
+    int last_window_rows_ = 0;
+    long long speech_frames_ = 0;
+    double llr_sum_ = 0.0;
+    CallScore call_;
+};
+
+/// Logistic function, numerically safe for large |x|.
+double sigmoid(double x);
+
+}  // namespace dvd::pipeline
