@@ -60,6 +60,11 @@ bool StreamingScorer::push_frame(std::span<const float> features) {
                      frames_.data() + (static_cast<std::size_t>(fill_rows_) - keep) * width,
                      keep * width * sizeof(float));
         fill_rows_ = max_frames_;
+        last_window_begin_row_ -= capacity_rows_ - max_frames_;
+        if (last_window_begin_row_ < 0) {
+            last_window_rows_ = 0;  // partly overwritten: no longer available
+            last_window_begin_row_ = 0;
+        }
     }
     std::copy(features.begin(), features.end(),
               frames_.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(fill_rows_) * width));
@@ -72,6 +77,7 @@ bool StreamingScorer::push_frame(std::span<const float> features) {
 base::Result<WindowScore> StreamingScorer::score_window() {
     const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
     last_window_rows_ = rows;
+    last_window_begin_row_ = fill_rows_ - rows;
     const auto logit = model_->logit(last_window(), rows);
     if (!logit) {
         return logit.error();
@@ -104,7 +110,7 @@ Verdict StreamingScorer::verdict_for(double probability) const {
 
 std::span<const float> StreamingScorer::last_window() const {
     const auto width = static_cast<std::size_t>(width_);
-    const auto begin = static_cast<std::size_t>(fill_rows_ - last_window_rows_) * width;
+    const auto begin = static_cast<std::size_t>(last_window_begin_row_) * width;
     return {frames_.data() + begin, static_cast<std::size_t>(last_window_rows_) * width};
 }
 
@@ -116,6 +122,7 @@ std::size_t StreamingScorer::state_bytes() const {
 void StreamingScorer::reset() {
     front_end_.reset();
     fill_rows_ = 0;
+    last_window_begin_row_ = 0;
     last_window_rows_ = 0;
     speech_frames_ = 0;
     llr_sum_ = 0.0;

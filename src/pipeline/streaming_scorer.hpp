@@ -89,7 +89,8 @@ public:
     const model::DetectorModel& model() const { return *model_; }
     double threshold() const { return threshold_; }
 
-    /// The frames of the latest window (row-major), for tests and explanations.
+    /// The frames of the latest window (row-major), for tests and explanations. Exact inside the
+    /// `on_window` callback; later speech may overwrite it (then it is empty).
     std::span<const float> last_window() const;
 
     /// Bytes of per-stream state, excluding the shared model and tables.
@@ -119,6 +120,7 @@ private:
     std::vector<float> frames_;
     int capacity_rows_;
     int fill_rows_ = 0;
+    int last_window_begin_row_ = 0;
     int last_window_rows_ = 0;
     long long speech_frames_ = 0;
     double llr_sum_ = 0.0;

@@ -1,0 +1,157 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "audio/audio_file.hpp"
+#include "cli/args.hpp"
+#include "cli/clip_scoring.hpp"
+#include "cli/commands.hpp"
+#include "cli/manifest.hpp"
+#include "support/test_paths.hpp"
+
+namespace dvd::cli {
+namespace {
+
+class TempDir {
+public:
+    TempDir() {
+        path_ = std::filesystem::temp_directory_path() /
+                ("dvd_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    static inline int counter_ = 0;
+    std::filesystem::path path_;
+};
+
+TEST(Args, ParsesFlagsOptionsAndPositionals) {
+    auto args = Args::parse({"a.wav", "--jsonl", "--jobs", "3", "--max-speech-seconds=2.5", "b.wav"},
+                            {"jsonl"}, {"jobs", "max-speech-seconds"});
+    ASSERT_TRUE(args);
+    EXPECT_TRUE(args->has("jsonl"));
+    EXPECT_EQ(args->positional(), (std::vector<std::string>{"a.wav", "b.wav"}));
+    EXPECT_EQ(*args->number("jobs", 1), 3.0);
+    EXPECT_EQ(*args->number("max-speech-seconds", 0), 2.5);
+    EXPECT_EQ(*args->number("absent", 7), 7.0);
+}
+
+TEST(Args, RejectsUnknownOptionsMissingValuesAndNonNumbers) {
+    EXPECT_FALSE(Args::parse({"--bogus"}, {"jsonl"}, {}));
+    EXPECT_FALSE(Args::parse({"--jobs"}, {}, {"jobs"}));
+    auto args = Args::parse({"--jobs", "many"}, {}, {"jobs"});
+    ASSERT_TRUE(args);
+    EXPECT_FALSE(args->number("jobs", 1));
+}
+
+TEST(Manifest, SplitsQuotedCsvFields) {
+    EXPECT_EQ(split_csv_line(R"(a,"b,c","d ""e""",)"),
+              (std::vector<std::string>{"a", "b,c", "d \"e\"", ""}));
+    EXPECT_EQ(csv_field("plain"), "plain");
+    EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+    EXPECT_EQ(split_csv_line(csv_field("x \"y\", z"))[0], "x \"y\", z");
+}
+
+TEST(Manifest, ReadsColumnsAndResolvesPaths) {
+    TempDir dir;
+    std::ofstream(dir.path() / "m.csv") << "path,label,split,attack,codec\n"
+                                        << "clips/a.wav,genuine,train,bonafide,mulaw\n"
+                                        << "/abs/b.wav,synthetic,test,espeak-ng,gsm\n";
+    auto m = read_manifest((dir.path() / "m.csv").string());
+    ASSERT_TRUE(m) << m.error().message;
+    ASSERT_EQ(m->size(), 2u);
+    EXPECT_EQ((*m)[0].path, (dir.path() / "clips/a.wav").string());
+    EXPECT_FALSE((*m)[0].is_synthetic());
+    EXPECT_EQ((*m)[1].path, "/abs/b.wav");
+    EXPECT_EQ((*m)[1].attack, "espeak-ng");
+    EXPECT_EQ((*m)[1].codec, "gsm");
+}
+
+TEST(Manifest, RejectsBadLabelsAndHeaders) {
+    TempDir dir;
+    std::ofstream(dir.path() / "bad_label.csv") << "path,label\nx.wav,fake\n";
+    auto m = read_manifest((dir.path() / "bad_label.csv").string());
+    ASSERT_FALSE(m);
+    EXPECT_NE(m.error().message.find(":2:"), std::string::npos) << m.error().message;
+    std::ofstream(dir.path() / "no_label.csv") << "path,split\nx.wav,train\n";
+    EXPECT_FALSE(read_manifest((dir.path() / "no_label.csv").string()));
+    EXPECT_FALSE(read_manifest((dir.path() / "absent.csv").string()));
+}
+
+// The trainer learns from what `features` dumps; the service scores what StreamingScorer feeds
+// the model. Both must be the same numbers for the same audio.
+TEST(FeaturesCommand, DumpEqualsWhatTheServingScorerFeedsTheModel) {
+    TempDir dir;
+    const auto wav = dir.path() / "clip.wav";
+    ASSERT_TRUE(audio::write_wav_pcm16(wav.string(), test::speech_like_signal(6.0, 21), 8000));
+    std::ofstream(dir.path() / "m.csv") << "path,label,split\nclip.wav,genuine,train\n";
+    const auto out = dir.path() / "features";
+    ASSERT_EQ(run_features({(dir.path() / "m.csv").string(), "--out", out.string(), "--model",
+                            test::test_model_path(), "--jobs", "1"}),
+              0);
+    const auto dumped = test::read_f32((out / "features.f32").string());
+    std::ifstream index(out / "index.csv");
+    std::string header;
+    std::string row;
+    std::getline(index, header);
+    std::getline(index, row);
+    const auto fields = split_csv_line(row);
+    ASSERT_EQ(fields.size(), 9u);
+    const auto num_frames = std::stoll(fields[2]);
+    ASSERT_EQ(dumped.size(), static_cast<std::size_t>(num_frames) * 60u);
+
+    auto detector = load_detector(test::test_model_path());
+    ASSERT_TRUE(detector);
+    auto samples = audio::read_audio_file(wav.string());
+    ASSERT_TRUE(samples);
+    pipeline::StreamingScorer scorer(detector->model, detector->tables);
+    int windows = 0;
+    ASSERT_TRUE(scorer.accept(*samples, [&](const pipeline::WindowScore& w,
+                                            const pipeline::CallScore&) {
+        // Every window the model sees is exactly the dumped rows ending at that speech frame.
+        const auto window = scorer.last_window();
+        ASSERT_EQ(window.size(), static_cast<std::size_t>(w.num_frames) * 60u);
+        const std::size_t begin_value =
+                static_cast<std::size_t>(w.end_speech_frame - w.num_frames) * 60u;
+        ASSERT_LE(begin_value + window.size(), dumped.size());
+        for (std::size_t i = 0; i < window.size(); ++i) {
+            ASSERT_EQ(window[i], dumped[begin_value + i]) << "window " << windows << " value " << i;
+        }
+        ++windows;
+    }));
+    EXPECT_GE(windows, 5);
+    EXPECT_EQ(static_cast<long long>(scorer.call().speech_seconds * 100.0 + 0.5), num_frames);
+}
+
+TEST(ClipScorer, ReportsUnreadableFilesAsErrors) {
+    auto detector = load_detector(test::test_model_path());
+    ASSERT_TRUE(detector);
+    ClipScorer scorer(detector->model, detector->tables, {});
+    TempDir dir;
+    std::ofstream(dir.path() / "garbage.wav") << "RIFF....WAVEfmt garbage";
+    const auto bad = scorer.score_file((dir.path() / "garbage.wav").string());
+    EXPECT_FALSE(bad.ok());
+    EXPECT_FALSE(bad.error.empty());
+    const auto missing = scorer.score_file((dir.path() / "missing.wav").string());
+    EXPECT_FALSE(missing.ok());
+}
+
+TEST(ClipScorer, CallAtSpeechFramesUsesOnlyEarlierWindows) {
+    auto detector = load_detector(test::test_model_path());
+    ASSERT_TRUE(detector);
+    ClipScorer scorer(detector->model, detector->tables, {});
+    const auto r = scorer.score_samples("x", test::speech_like_signal(8.0, 22));
+    ASSERT_TRUE(r.ok());
+    ASSERT_GE(r.windows.size(), 4u);
+    EXPECT_EQ(r.call_at_speech_frames(99), nullptr);
+    ASSERT_NE(r.call_at_speech_frames(100), nullptr);
+    EXPECT_EQ(r.call_at_speech_frames(100)->windows, 1);
+    EXPECT_EQ(r.call_at_speech_frames(199)->windows, 2);
+    EXPECT_EQ(r.call_at_speech_frames(1000000)->llr, r.call.llr);
+}
+
+}  // namespace
+}  // namespace dvd::cli
