@@ -1,0 +1,204 @@
+// Runs the built deepfake-voice-detector binary as a user would and checks its output.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "audio/audio_file.hpp"
+#include "support/test_paths.hpp"
+
+namespace dvd {
+namespace {
+
+struct Output {
+    int exit_code = -1;
+    std::string out;
+};
+
+Output run(const std::string& args) {
+    const std::string command = std::string(DVD_EXECUTABLE) + " " + args + " 2>/dev/null";
+    Output result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+        return result;
+    }
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+        result.out.append(buffer, n);
+    }
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        lines.push_back(nlohmann::json::parse(line));
+    }
+    return lines;
+}
+
+class CliE2e : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("dvd_e2e_" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+        model_ = " --model " + test::test_model_path() + " ";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string wav(const std::string& name, double seconds, unsigned seed, int rate = 8000) {
+        const auto path = (dir_ / name).string();
+        auto signal = test::speech_like_signal(seconds, seed);
+        if (rate != 8000) {
+            // Repeat samples to make a 16 kHz file with the same 0-4 kHz content (plus images).
+            std::vector<float> up;
+            for (const float s : signal) {
+                up.push_back(s);
+                up.push_back(s);
+            }
+            signal = up;
+        }
+        EXPECT_TRUE(audio::write_wav_pcm16(path, signal, rate));
+        return path;
+    }
+
+    std::filesystem::path dir_;
+    std::string model_;
+};
+
+TEST_F(CliE2e, AnalyzeScoresGoodFilesAndReportsBadOnes) {
+    const auto good1 = wav("good1.wav", 5.0, 1);
+    const auto good2 = wav("good2.wav", 4.0, 2, 16000);
+    const auto bad = (dir_ / "bad.wav").string();
+    std::ofstream(bad) << "definitely not audio";
+    const auto r = run("analyze --jsonl" + model_ + good1 + " " + bad + " " + good2);
+    EXPECT_EQ(r.exit_code, 1);
+    const auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 3u);
+    for (const auto index : {0, 2}) {
+        const auto& j = lines[static_cast<std::size_t>(index)];
+        EXPECT_FALSE(j.contains("error")) << j.dump();
+        ASSERT_TRUE(j["score"].is_number()) << j.dump();
+        EXPECT_GE(j["score"].get<double>(), 0.0);
+        EXPECT_LE(j["score"].get<double>(), 1.0);
+        EXPECT_TRUE(j["llr"].is_number());
+        EXPECT_GT(j["speech_seconds"].get<double>(), 2.0);
+        const auto verdict = j["verdict"].get<std::string>();
+        EXPECT_TRUE(verdict == "human" || verdict == "uncertain" || verdict == "synthetic");
+    }
+    EXPECT_EQ(lines[0]["file"], good1);
+    EXPECT_EQ(lines[1]["file"], bad);
+    EXPECT_TRUE(lines[1]["error"].is_string());
+    EXPECT_NEAR(lines[2]["duration_seconds"].get<double>(), 4.0, 0.01);
+}
+
+TEST_F(CliE2e, AnalyzeTimelineAndEarlyVerdict) {
+    const auto file = wav("clip.wav", 8.0, 3);
+    const auto full = json_lines(run("analyze --jsonl --timeline" + model_ + file).out);
+    ASSERT_EQ(full.size(), 1u);
+    const auto& timeline = full[0]["timeline"];
+    ASSERT_GE(timeline.size(), 5u);
+    EXPECT_EQ(timeline[0]["speech_seconds"].get<double>(), 1.0);
+    EXPECT_EQ(timeline.back()["score"], full[0]["score"]);
+
+    const auto early = run("analyze --jsonl --max-speech-seconds 1.5" + model_ + file);
+    EXPECT_EQ(early.exit_code, 0);
+    const auto j = json_lines(early.out).at(0);
+    EXPECT_EQ(j["windows"].get<int>(), 2);
+    EXPECT_EQ(j["speech_seconds"].get<double>(), 1.5);
+    EXPECT_EQ(j["score"], timeline[1]["score"]) << "an early verdict equals the timeline at 1.5 s";
+}
+
+TEST_F(CliE2e, TooLittleSpeechIsInsufficient) {
+    const auto file = wav("short.wav", 0.6, 4);
+    const auto j = json_lines(run("analyze --jsonl" + model_ + file).out).at(0);
+    EXPECT_EQ(j["verdict"], "insufficient_speech");
+    EXPECT_TRUE(j["score"].is_null());
+}
+
+TEST_F(CliE2e, UsageErrorsExitWithTwo) {
+    EXPECT_EQ(run("").exit_code, 2);
+    EXPECT_EQ(run("no-such-command").exit_code, 2);
+    EXPECT_EQ(run("analyze").exit_code, 2);
+    EXPECT_EQ(run("analyze --bogus x.wav").exit_code, 2);
+    EXPECT_EQ(run("analyze --max-speech-seconds abc x.wav").exit_code, 2);
+    EXPECT_EQ(run("analyze --model /nonexistent/detector.json x.wav").exit_code, 2);
+    EXPECT_EQ(run("analyze --help").exit_code, 0);
+}
+
+TEST_F(CliE2e, EvalWritesReportAndDetCurve) {
+    std::ofstream manifest(dir_ / "manifest.csv");
+    manifest << "path,label,split,source,speaker,attack,codec,licence,duration_s\n";
+    for (unsigned i = 0; i < 6; ++i) {
+        const auto name = "clip" + std::to_string(i) + ".wav";
+        wav(name, 4.5 + 0.5 * i, 10 + i);
+        manifest << name << "," << (i % 2 == 0 ? "genuine,test,a,s,bonafide" : "synthetic,test,b,t,tts")
+                 << "," << (i < 3 ? "mulaw" : "gsm") << ",GPL,4\n";
+    }
+    wav("other.wav", 5.0, 30);
+    manifest << "other.wav,genuine,train,a,s,bonafide,mulaw,GPL,5\n";
+    manifest.close();
+    const auto out = dir_ / "eval";
+    const auto r = run("eval " + (dir_ / "manifest.csv").string() + " --split test --out " +
+                       out.string() + model_);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find("EER%"), std::string::npos);
+    std::ifstream in(out / "report.json");
+    const auto report = nlohmann::json::parse(in);
+    EXPECT_EQ(report["clips"].get<int>(), 6);
+    const auto& full = report["conditions"]["full"];
+    EXPECT_EQ(full["genuine"].get<int>(), 3);
+    EXPECT_EQ(full["synthetic"].get<int>(), 3);
+    EXPECT_TRUE(full["eer"].is_number());
+    EXPECT_TRUE(full["cllr"].is_number());
+    EXPECT_TRUE(full["per_attack"].contains("tts"));
+    EXPECT_TRUE(full["per_codec"].contains("gsm"));
+    for (const char* c : {"1s", "2s", "4s"}) {
+        EXPECT_TRUE(report["conditions"].contains(c)) << c;
+    }
+    EXPECT_GT(std::filesystem::file_size(out / "det.png"), 1000u);
+}
+
+TEST_F(CliE2e, FeaturesDumpsSpeechFramesWithIndex) {
+    wav("a.wav", 3.0, 40);
+    wav("b.wav", 2.0, 41);
+    std::ofstream(dir_ / "m.csv") << "path,label,split,source,speaker,attack,codec\n"
+                                  << "a.wav,genuine,train,s1,p1,bonafide,mulaw\n"
+                                  << "b.wav,synthetic,dev,s2,p2,espeak-ng,gsm\n";
+    const auto out = dir_ / "feat";
+    EXPECT_EQ(run("features " + (dir_ / "m.csv").string() + " --out " + out.string()).exit_code, 0);
+    std::ifstream index(out / "index.csv");
+    std::string header;
+    std::string a;
+    std::string b;
+    std::getline(index, header);
+    std::getline(index, a);
+    std::getline(index, b);
+    EXPECT_EQ(header, "clip,offset_frames,num_frames,label,split,source,speaker,attack,codec");
+    EXPECT_NE(b.find(",synthetic,dev,s2,p2,espeak-ng,gsm"), std::string::npos) << b;
+    const auto num_frames = [](const std::string& row) {  // third column
+        std::istringstream fields(row);
+        std::string field;
+        for (int i = 0; i < 3; ++i) {
+            std::getline(fields, field, ',');
+        }
+        return std::stoll(field);
+    };
+    const auto frames_a = num_frames(a);
+    const auto frames_b = num_frames(b);
+    EXPECT_GT(frames_a, 150);
+    EXPECT_GT(frames_b, 100);
+    EXPECT_EQ(std::filesystem::file_size(out / "features.f32"),
+              static_cast<std::uintmax_t>((frames_a + frames_b) * 60 * 4));
+}
+
+}  // namespace
+}  // namespace dvd
