@@ -26,8 +26,8 @@ inline std::vector<float> read_f32(const std::string& path) {
     return values;
 }
 
-/// A deterministic speech-like test signal at 8 kHz: voiced bursts (harmonics of a gliding
-/// pitch, syllable-rate amplitude modulation) separated by pauses, over low noise.
+/// A deterministic speech-like test signal at 8 kHz: 0.3 s of low noise, then voiced bursts
+/// (harmonics of a gliding pitch, syllable-rate amplitude modulation) separated by pauses.
 inline std::vector<float> speech_like_signal(double seconds, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> noise(0.0f, 0.001f);
@@ -39,7 +39,7 @@ inline std::vector<float> speech_like_signal(double seconds, unsigned seed) {
         const double f0 = 120.0 + 30.0 * std::sin(2.0 * 3.14159265358979 * 0.7 * t);
         phase += 2.0 * 3.14159265358979 * f0 / 8000.0;
         const double syllable = std::sin(2.0 * 3.14159265358979 * 2.0 * t);
-        const bool pause = std::fmod(t, 3.0) > 2.4;
+        const bool pause = t < 0.3 || std::fmod(t, 3.0) > 2.4;
         double v = 0.0;
         for (int h = 1; h <= 12; ++h) {
             v += std::sin(h * phase) / h;

@@ -1,0 +1,144 @@
+// Whole per-stream pipeline: features + VAD + model windows + calibration, fed 20 ms chunks.
+// Uses the shipped model (models/detector.json; $DVD_MODEL overrides).
+#include "pipeline/streaming_scorer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+namespace dvd::pipeline {
+namespace {
+
+constexpr std::size_t kChunkSamples = 160;  // 20 ms at 8 kHz
+constexpr double kChunkSeconds = 0.020;
+
+// Continuous voiced speech-like signal (every frame passes the VAD: the worst case, since a
+// window is scored every 0.5 s of audio).
+std::vector<float> voiced_signal(double seconds) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> noise(0.0f, 0.003f);
+    const auto n = static_cast<std::size_t>(seconds * 8000.0);
+    std::vector<float> x(n);
+    double phase = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double t = static_cast<double>(i) / 8000.0;
+        phase += 2.0 * std::numbers::pi * (130.0 + 25.0 * std::sin(4.0 * t)) / 8000.0;
+        double v = 0.0;
+        for (int h = 1; h <= 15; ++h) {
+            v += std::sin(h * phase) / h;
+        }
+        x[i] = static_cast<float>(0.1 * (0.6 + 0.4 * std::sin(12.0 * t)) * v) + noise(rng);
+    }
+    return x;
+}
+
+struct Shared {
+    std::shared_ptr<const model::DetectorModel> model;
+    std::shared_ptr<const dsp::FeatureTables> tables;
+    std::vector<float> signal = voiced_signal(30.0);
+};
+
+const Shared& shared() {
+    static const Shared s = [] {
+        Shared out;
+        auto m = model::DetectorModel::load(model::default_model_path());
+        if (!m) {
+            std::fprintf(stderr, "scorer_bench: %s\n", m.error().message.c_str());
+            std::abort();
+        }
+        out.model = *m;
+        out.tables = *dsp::FeatureTables::create(out.model->metadata().feature);
+        return out;
+    }();
+    return s;
+}
+
+// Throughput of one stream: reports rtf = seconds of audio processed per second of CPU time
+// on one core, i.e. how many concurrent calls one core can watch.
+void BM_ScorerFeaturesAndModel(benchmark::State& state) {
+    const auto& s = shared();
+    StreamingScorer scorer(s.model, s.tables);
+    std::size_t pos = 0;
+    for (auto _ : state) {
+        if (pos + kChunkSamples > s.signal.size()) {
+            pos = 0;
+        }
+        auto ok = scorer.accept(std::span<const float>(s.signal).subspan(pos, kChunkSamples));
+        benchmark::DoNotOptimize(ok);
+        pos += kChunkSamples;
+    }
+    state.counters["rtf"] =
+            benchmark::Counter(static_cast<double>(state.iterations()) * kChunkSeconds,
+                               benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ScorerFeaturesAndModel)->MinTime(3.0);
+
+// The speech front end alone (features + VAD), for comparison.
+void BM_SpeechFrontEnd(benchmark::State& state) {
+    const auto& s = shared();
+    SpeechFrontEnd front_end(s.tables, s.model->metadata().vad);
+    std::size_t pos = 0;
+    float sink = 0.0f;
+    for (auto _ : state) {
+        if (pos + kChunkSamples > s.signal.size()) {
+            pos = 0;
+        }
+        front_end.accept(std::span<const float>(s.signal).subspan(pos, kChunkSamples),
+                         [&](std::span<const float> f) { sink += f[0]; });
+        pos += kChunkSamples;
+    }
+    benchmark::DoNotOptimize(sink);
+    state.counters["rtf"] =
+            benchmark::Counter(static_cast<double>(state.iterations()) * kChunkSeconds,
+                               benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SpeechFrontEnd);
+
+// One model window of max_frames (2 s) frames.
+void BM_ModelWindow(benchmark::State& state) {
+    const auto& s = shared();
+    const int frames = static_cast<int>(state.range(0));
+    std::vector<float> x(static_cast<std::size_t>(frames) * 60u, -4.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] += static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+    }
+    for (auto _ : state) {
+        auto logit = s.model->logit(x, frames);
+        benchmark::DoNotOptimize(logit);
+    }
+}
+BENCHMARK(BM_ModelWindow)->Arg(100)->Arg(200)->Unit(benchmark::kMicrosecond);
+
+// Latency of each 20 ms frame (chunk) through the whole pipeline, including the chunks that
+// trigger a model window. Reports p50, p99 and max in microseconds.
+void BM_FrameLatency(benchmark::State& state) {
+    const auto& s = shared();
+    std::vector<double> micros;
+    for (auto _ : state) {
+        StreamingScorer scorer(s.model, s.tables);
+        micros.clear();
+        for (std::size_t pos = 0; pos + kChunkSamples <= s.signal.size(); pos += kChunkSamples) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto ok = scorer.accept(std::span<const float>(s.signal).subspan(pos, kChunkSamples));
+            const auto t1 = std::chrono::steady_clock::now();
+            benchmark::DoNotOptimize(ok);
+            micros.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+        }
+    }
+    std::sort(micros.begin(), micros.end());
+    const auto at = [&](double q) {
+        return micros[static_cast<std::size_t>(q * static_cast<double>(micros.size() - 1))];
+    };
+    state.counters["p50_us"] = at(0.50);
+    state.counters["p99_us"] = at(0.99);
+    state.counters["max_us"] = micros.back();
+}
+BENCHMARK(BM_FrameLatency)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace dvd::pipeline

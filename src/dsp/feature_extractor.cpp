@@ -1,0 +1,247 @@
+#include "dsp/feature_extractor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <utility>
+
+#include <fmt/format.h>
+#include <kiss_fftr.h>
+
+#include "base/check.hpp"
+
+namespace dvd::dsp {
+
+// ---------------------------------------------------------------------------------------------
+// FeatureTables
+
+base::Result<std::shared_ptr<const FeatureTables>> FeatureTables::create(
+        const FeatureOptions& options) {
+    if (auto valid = validate(options); !valid) {
+        return valid.error();
+    }
+    std::shared_ptr<FeatureTables> tables(new FeatureTables());
+    tables->options_ = options;
+
+    // Symmetric Hamming window, computed in double and rounded once.
+    const int len = options.frame_length_samples;
+    tables->window_.resize(static_cast<std::size_t>(len));
+    for (int n = 0; n < len; ++n) {
+        const double phase = 2.0 * std::numbers::pi * n / (len - 1);
+        tables->window_[static_cast<std::size_t>(n)] =
+                static_cast<float>(0.54 - 0.46 * std::cos(phase));
+    }
+
+    // Triangular filters with linearly spaced edges, in double; only the nonzero support of each
+    // filter is stored (a triangle's support is contiguous).
+    const int num_filters = options.num_filters;
+    const int num_bins = options.fft_size / 2 + 1;
+    const double low = options.low_freq_hz;
+    const double high = options.high_freq_hz;
+    std::vector<double> edges(static_cast<std::size_t>(num_filters) + 2);
+    for (std::size_t j = 0; j < edges.size(); ++j) {
+        edges[j] = low + static_cast<double>(j) * (high - low) / (num_filters + 1);
+    }
+    tables->first_bin_.resize(static_cast<std::size_t>(num_filters));
+    tables->weight_offset_.assign(1, 0);
+    for (int m = 0; m < num_filters; ++m) {
+        const auto mu = static_cast<std::size_t>(m);
+        const double e0 = edges[mu];
+        const double e1 = edges[mu + 1];
+        const double e2 = edges[mu + 2];
+        int first = -1;
+        std::vector<float> support;
+        for (int k = 0; k < num_bins; ++k) {
+            const double f_hz = static_cast<double>(k) * options.sample_rate_hz / options.fft_size;
+            const double w =
+                    std::max(0.0, std::min((f_hz - e0) / (e1 - e0), (e2 - f_hz) / (e2 - e1)));
+            if (w > 0.0) {
+                if (first < 0) {
+                    first = k;
+                }
+                support.resize(static_cast<std::size_t>(k - first) + 1, 0.0f);
+                support.back() = static_cast<float>(w);
+            }
+        }
+        if (first < 0) {
+            return base::fail(base::Errc::InvalidArgument,
+                              fmt::format("FeatureOptions: filter {} ({:.1f}-{:.1f} Hz) covers no "
+                                          "FFT bin; use fewer filters or a larger fft_size",
+                                          m, e0, e2));
+        }
+        tables->first_bin_[mu] = first;
+        tables->weights_.insert(tables->weights_.end(), support.begin(), support.end());
+        tables->weight_offset_.push_back(static_cast<int>(tables->weights_.size()));
+    }
+    return std::shared_ptr<const FeatureTables>(std::move(tables));
+}
+
+FeatureTables::Filter FeatureTables::filter(int m) const {
+    DVD_CHECK(m >= 0 && m < num_filters(), "FeatureTables::filter: index out of range");
+    const auto mu = static_cast<std::size_t>(m);
+    const auto begin = static_cast<std::size_t>(weight_offset_[mu]);
+    const auto end = static_cast<std::size_t>(weight_offset_[mu + 1]);
+    return Filter{first_bin_[mu], std::span<const float>(weights_).subspan(begin, end - begin)};
+}
+
+float FeatureTables::weight(int m, int bin) const {
+    const Filter f = filter(m);
+    const int i = bin - f.first_bin;
+    if (i < 0 || static_cast<std::size_t>(i) >= f.weights.size()) {
+        return 0.0f;
+    }
+    return f.weights[static_cast<std::size_t>(i)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// FeatureExtractor
+
+struct FeatureExtractor::Workspace {
+    explicit Workspace(int fft_size)
+        : frame(static_cast<std::size_t>(fft_size), 0.0f),
+          spectrum(static_cast<std::size_t>(fft_size / 2 + 1)),
+          power(static_cast<std::size_t>(fft_size / 2 + 1), 0.0f) {
+        kiss_fftr_alloc(fft_size, 0, nullptr, &cfg_bytes);  // only queries the size
+        cfg = kiss_fftr_alloc(fft_size, 0, nullptr, nullptr);
+        DVD_CHECK(cfg != nullptr, "kiss_fftr_alloc failed");
+    }
+
+    ~Workspace() { kiss_fftr_free(cfg); }
+
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+
+    kiss_fftr_cfg cfg = nullptr;
+    std::size_t cfg_bytes = 0;
+    std::vector<float> frame;  // windowed frame, zero-padded to fft_size (tail stays zero)
+    std::vector<kiss_fft_cpx> spectrum;
+    std::vector<float> power;
+};
+
+FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
+    : tables_(std::move(tables)) {
+    DVD_CHECK(tables_ != nullptr, "FeatureExtractor needs tables");
+    const FeatureOptions& o = tables_->options();
+    work_ = std::make_unique<Workspace>(o.fft_size);
+    history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
+    features_.assign(static_cast<std::size_t>(o.num_filters), 0.0f);
+    reset();
+}
+
+FeatureExtractor::~FeatureExtractor() = default;
+FeatureExtractor::FeatureExtractor(FeatureExtractor&&) noexcept = default;
+FeatureExtractor& FeatureExtractor::operator=(FeatureExtractor&&) noexcept = default;
+
+void FeatureExtractor::reset() {
+    history_[0] = 0.0f;  // x[-1] = 0
+    fill_ = 1;
+    skip_ = 0;
+    frames_emitted_ = 0;
+}
+
+std::size_t FeatureExtractor::fill(std::span<const float> samples) noexcept {
+    std::size_t used = 0;
+    if (skip_ > 0) {  // only when frame_shift > frame_length: samples between frames
+        used = std::min(skip_, samples.size());
+        skip_ -= used;
+        if (skip_ > 0) {
+            return used;
+        }
+        history_[0] = samples[used - 1];  // x[start - 1] of the next frame
+        fill_ = 1;
+    }
+    const std::size_t n = std::min(history_.size() - fill_, samples.size() - used);
+    std::copy_n(samples.begin() + static_cast<std::ptrdiff_t>(used), n,
+                history_.begin() + static_cast<std::ptrdiff_t>(fill_));
+    fill_ += n;
+    return used + n;
+}
+
+void FeatureExtractor::compute_frame() noexcept {
+    const FeatureOptions& o = tables_->options();
+    const std::span<const float> window = tables_->window();
+    const float p = o.preemphasis;
+    const float* x = history_.data();  // x[0] is the sample before the frame
+    float* frame = work_->frame.data();
+    const std::size_t len = window.size();
+
+    double sum_sq = 0.0;
+    for (std::size_t n = 0; n < len; ++n) {
+        frame[n] = (x[n + 1] - p * x[n]) * window[n];
+        sum_sq += static_cast<double>(x[n + 1]) * static_cast<double>(x[n + 1]);
+    }
+    // 10 log10(mean(x^2) + 1e-10): a full-scale sine gives -3.01 dBFS, silence -100 dBFS.
+    energy_db_ = static_cast<float>(10.0 * std::log10(sum_sq / static_cast<double>(len) + 1e-10));
+
+    kiss_fftr(work_->cfg, frame, work_->spectrum.data());
+    float* power = work_->power.data();
+    const std::size_t num_bins = work_->power.size();
+    for (std::size_t k = 0; k < num_bins; ++k) {
+        const kiss_fft_cpx c = work_->spectrum[k];
+        power[k] = c.r * c.r + c.i * c.i;
+    }
+
+    const float floor = o.log_floor;
+    for (int m = 0; m < o.num_filters; ++m) {
+        const FeatureTables::Filter f = tables_->filter(m);
+        const float* pk = power + f.first_bin;
+        float sum = 0.0f;
+        for (std::size_t i = 0; i < f.weights.size(); ++i) {
+            sum += f.weights[i] * pk[i];
+        }
+        features_[static_cast<std::size_t>(m)] = std::log(std::max(sum, floor));
+    }
+}
+
+void FeatureExtractor::advance() noexcept {
+    ++frames_emitted_;
+    const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
+    const auto shift = static_cast<std::size_t>(tables_->options().frame_shift_samples);
+    if (shift <= len) {
+        // history_[j] holds x[start + j - 1]; the next frame needs x[start + shift - 1] onwards.
+        std::copy(history_.begin() + static_cast<std::ptrdiff_t>(shift), history_.end(),
+                  history_.begin());
+        fill_ = len + 1 - shift;
+    } else {
+        skip_ = shift - len;
+        fill_ = 0;
+    }
+}
+
+std::size_t FeatureExtractor::state_bytes() const {
+    return sizeof(*this) + sizeof(Workspace) + work_->cfg_bytes
+           + sizeof(float)
+                     * (history_.capacity() + features_.capacity() + work_->frame.capacity()
+                        + work_->power.capacity())
+           + sizeof(kiss_fft_cpx) * work_->spectrum.capacity();
+}
+
+std::vector<float> compute_features(const FeatureTables& tables, std::span<const float> samples,
+                                    std::vector<float>* energies_db) {
+    // Non-owning handle: `tables` outlives this call.
+    FeatureExtractor extractor(
+            std::shared_ptr<const FeatureTables>(std::shared_ptr<const FeatureTables>(), &tables));
+    const long long frames = num_frames(tables.options(), static_cast<long long>(samples.size()));
+    std::vector<float> out;
+    out.reserve(static_cast<std::size_t>(frames) * static_cast<std::size_t>(tables.num_filters()));
+    if (energies_db != nullptr) {
+        energies_db->clear();
+        energies_db->reserve(static_cast<std::size_t>(frames));
+    }
+    extractor.accept(samples, [&](std::span<const float> features, float energy_db) {
+        out.insert(out.end(), features.begin(), features.end());
+        if (energies_db != nullptr) {
+            energies_db->push_back(energy_db);
+        }
+    });
+    return out;
+}
+
+long long num_frames(const FeatureOptions& options, long long num_samples) {
+    if (num_samples < options.frame_length_samples || options.frame_shift_samples <= 0) {
+        return 0;
+    }
+    return (num_samples - options.frame_length_samples) / options.frame_shift_samples + 1;
+}
+
+}  // namespace dvd::dsp

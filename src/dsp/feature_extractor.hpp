@@ -1,0 +1,144 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/result.hpp"
+#include "dsp/feature_options.hpp"
+
+namespace dvd::dsp {
+
+/// Immutable tables of the front end, computed once from `FeatureOptions`: the symmetric Hamming
+/// window and the sparse triangular filterbank. Thread-safe to share by
+/// `std::shared_ptr<const FeatureTables>` between any number of extractors on any threads.
+class FeatureTables {
+public:
+    /// One triangular filter: weights for FFT bins first_bin .. first_bin + weights.size() - 1.
+    struct Filter {
+        int first_bin = 0;
+        std::span<const float> weights;
+    };
+
+    /// Validates `options` (see `validate`) and builds the tables. Fails with
+    /// `Errc::InvalidArgument` on bad options or when a filter would cover no FFT bin (too many
+    /// filters for the FFT resolution).
+    [[nodiscard]] static base::Result<std::shared_ptr<const FeatureTables>> create(
+            const FeatureOptions& options);
+
+    const FeatureOptions& options() const { return options_; }
+
+    int num_filters() const { return options_.num_filters; }
+
+    int num_bins() const { return options_.fft_size / 2 + 1; }
+
+    /// w[n] = 0.54 - 0.46 cos(2 pi n / (len - 1)), n = 0..len-1.
+    std::span<const float> window() const { return window_; }
+
+    /// Filter m (0-based), m < num_filters().
+    Filter filter(int m) const;
+    /// Dense weight W[m][k] (for tests and tools; 0 outside the filter's support).
+    float weight(int m, int bin) const;
+
+private:
+    FeatureTables() = default;
+
+    FeatureOptions options_;
+    std::vector<float> window_;
+    std::vector<float> weights_;      // all filters' nonzero-support weights, concatenated
+    std::vector<int> first_bin_;      // per filter
+    std::vector<int> weight_offset_;  // per filter, into weights_; num_filters + 1 entries
+};
+
+/// Streaming log linear-filterbank ("LFB") feature extractor, one per audio stream.
+///
+/// Exact definition (tools/golden/make_golden.py implements the same formulas independently):
+/// - input: float samples x at full scale +-1.0 (int16 / 32768);
+/// - pre-emphasis over the whole stream: y[n] = x[n] - p x[n-1], x[-1] = 0;
+/// - frame i covers y[i*shift .. i*shift + len - 1] and is emitted as soon as its last sample
+///   arrives; a partial tail is never emitted;
+/// - the frame is multiplied by the symmetric Hamming window, zero-padded to fft_size, and
+///   transformed with KissFFT kiss_fftr (float); P[k] = re^2 + im^2, k = 0..fft_size/2;
+/// - filter edges e[j] = low + j (high - low) / (num_filters + 1), j = 0..num_filters+1; filter m
+///   weights bin k (f_k = k rate / fft_size) by
+///   max(0, min((f_k - e[m]) / (e[m+1] - e[m]), (e[m+2] - f_k) / (e[m+2] - e[m+1])));
+/// - feature[m] = ln(max(sum_k W[m][k] P[k], log_floor));
+/// - energy_db = 10 log10(mean(x^2) + 1e-10) over the RAW frame samples x (no pre-emphasis, no
+///   window): a full-scale sine gives about -3.01 dBFS, digital silence -100 dBFS.
+///
+/// Output does not depend on how the stream is chunked (bit-identical). All memory is allocated
+/// in the constructor; `accept` and `reset` never allocate, lock or throw.
+/// Thread ownership: one thread at a time (the KissFFT plan holds scratch memory); the shared
+/// tables may be used by many extractors concurrently. Movable, not copyable.
+class FeatureExtractor {
+public:
+    /// Precondition: `tables` is non-null (checked).
+    explicit FeatureExtractor(std::shared_ptr<const FeatureTables> tables);
+    ~FeatureExtractor();
+    FeatureExtractor(FeatureExtractor&&) noexcept;
+    FeatureExtractor& operator=(FeatureExtractor&&) noexcept;
+    FeatureExtractor(const FeatureExtractor&) = delete;
+    FeatureExtractor& operator=(const FeatureExtractor&) = delete;
+
+    int num_features() const { return tables_->num_filters(); }
+
+    const FeatureTables& tables() const { return *tables_; }
+
+    /// Feeds any number of samples (0 allowed). For each completed frame, in order, calls
+    /// `sink(std::span<const float> features, float energy_db)`; the span is valid only during
+    /// the call. Allocation-free.
+    template <class Sink>
+    void accept(std::span<const float> samples, Sink&& sink) {
+        while (!samples.empty()) {
+            const std::size_t used = fill(samples);
+            samples = samples.subspan(used);
+            if (frame_ready()) {
+                compute_frame();
+                sink(std::span<const float>(features_.data(), features_.size()), energy_db_);
+                advance();
+            }
+        }
+    }
+
+    /// Back to the stream start (x[-1] = 0, no buffered samples). Allocation-free.
+    void reset();
+
+    /// Frames emitted since construction or the last reset().
+    long long frames_emitted() const { return frames_emitted_; }
+
+    /// Bytes of per-stream state owned by this extractor (buffers + FFT plan), excluding the
+    /// shared tables. Budget: well under 100 kB.
+    std::size_t state_bytes() const;
+
+private:
+    struct Workspace;  // KissFFT plan and spectrum buffers (kept out of this header)
+
+    // Copies samples into the history until the current frame is complete; returns the count used.
+    std::size_t fill(std::span<const float> samples) noexcept;
+
+    bool frame_ready() const noexcept { return fill_ == history_.size(); }
+
+    void compute_frame() noexcept;
+    void advance() noexcept;
+
+    std::shared_ptr<const FeatureTables> tables_;
+    std::unique_ptr<Workspace> work_;
+    std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
+    std::size_t fill_ = 0;         // valid entries in history_
+    std::size_t skip_ = 0;         // samples still to drop when shift > len
+    std::vector<float> features_;  // num_filters
+    float energy_db_ = 0.0f;
+    long long frames_emitted_ = 0;
+};
+
+/// Batch helper: runs a fresh extractor over `samples` and returns frames x num_features,
+/// row-major. If `energies_db` is given, it receives one energy per frame. Identical (bit for bit)
+/// to the streaming output for the same samples. Allocates the result.
+std::vector<float> compute_features(const FeatureTables& tables, std::span<const float> samples,
+                                    std::vector<float>* energies_db = nullptr);
+
+/// Number of complete frames in a stream of `num_samples` samples.
+[[nodiscard]] long long num_frames(const FeatureOptions& options, long long num_samples);
+
+}  // namespace dvd::dsp

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <fmt/core.h>
+
+#include "base/result.hpp"
+
+namespace dvd::dsp {
+
+/// Most filters a filterbank may have (bounds the per-stream feature buffer).
+inline constexpr int kMaxFilters = 128;
+
+/// Largest FFT size accepted (bounds the per-stream state; 4096 points = 512 ms at 8 kHz).
+inline constexpr int kMaxFftSize = 4096;
+
+/// Options of the log linear-filterbank front end ("LFB"). Defaults: 8 kHz telephone audio,
+/// 25 ms frames every 10 ms, 256-point FFT, 60 linear triangular filters over 0-4 kHz.
+/// The exact formulas are documented on `FeatureExtractor`.
+struct FeatureOptions {
+    int sample_rate_hz = 8000;       ///< sampling rate of the input samples
+    int frame_length_samples = 200;  ///< 25 ms at 8 kHz; must be 2..fft_size
+    int frame_shift_samples = 80;    ///< 10 ms at 8 kHz; must be > 0
+    int fft_size = 256;              ///< even, >= frame_length_samples, <= kMaxFftSize
+    int num_filters = 60;            ///< 1..kMaxFilters triangular filters
+    float low_freq_hz = 0.0f;        ///< lower edge of the first filter, >= 0
+    float high_freq_hz = 4000.0f;    ///< upper edge of the last filter, <= sample_rate_hz / 2
+    float preemphasis = 0.97f;       ///< y[n] = x[n] - p x[n-1]; p in [0, 1)
+    float log_floor = 1e-10f;        ///< energies are clamped to this before ln(); > 0
+};
+
+/// Rejects nonsense options with `Errc::InvalidArgument` and a message naming the field:
+/// non-positive rate, frame length < 2 or > fft_size, shift <= 0, odd or oversized fft_size,
+/// filters outside 1..kMaxFilters, frequency range outside [0, rate/2] or empty,
+/// preemphasis outside [0, 1), log_floor <= 0 or not finite.
+[[nodiscard]] base::Result<void> validate(const FeatureOptions& options);
+
+}  // namespace dvd::dsp
+
+/// `fmt::format("{}", options)` prints every field, e.g. for the server's startup log.
+template <>
+struct fmt::formatter<dvd::dsp::FeatureOptions> : fmt::formatter<fmt::string_view> {
+    fmt::format_context::iterator format(const dvd::dsp::FeatureOptions& options,
+                                         fmt::format_context& ctx) const;
+};

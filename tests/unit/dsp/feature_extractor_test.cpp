@@ -1,0 +1,401 @@
+#include "dsp/feature_extractor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "dsp/vad.hpp"
+#include "test_signals.hpp"
+
+namespace dvd::dsp {
+namespace {
+
+using testing::sine;
+using testing::white_noise;
+
+std::shared_ptr<const FeatureTables> make_tables(const FeatureOptions& o = {}) {
+    auto t = FeatureTables::create(o);
+    EXPECT_TRUE(t) << (t ? "" : t.error().message);
+    return t ? *t : nullptr;
+}
+
+struct Output {
+    std::vector<float> features;
+    std::vector<float> energies;
+};
+
+// Feeds `x` in seeded random chunk sizes (including 0 and 1) and collects everything.
+Output run_chunked(FeatureExtractor& ex, std::span<const float> x, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pick(0, 9);
+    std::uniform_int_distribution<std::size_t> big(2, 700);
+    Output out;
+    std::size_t pos = 0;
+    while (pos < x.size()) {
+        const int kind = pick(rng);
+        std::size_t n = kind == 0 ? 0 : kind <= 3 ? 1 : kind <= 5 ? rng() % 80 : big(rng);
+        n = std::min(n, x.size() - pos);
+        ex.accept(x.subspan(pos, n), [&](std::span<const float> f, float e) {
+            out.features.insert(out.features.end(), f.begin(), f.end());
+            out.energies.push_back(e);
+        });
+        pos += n;
+    }
+    return out;
+}
+
+bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size()
+           && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Tables
+
+TEST(FeatureTables, RejectsInvalidOptions) {
+    FeatureOptions o;
+    o.frame_shift_samples = 0;
+    const auto t = FeatureTables::create(o);
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().code, base::make_error_code(base::Errc::InvalidArgument));
+}
+
+TEST(FeatureTables, RejectsFiltersThatCoverNoBin) {
+    FeatureOptions o;
+    o.fft_size = 64;  // 125 Hz bins
+    o.frame_length_samples = 64;
+    o.num_filters = 128;  // 31 Hz spacing: some triangles fall between bins
+    const auto t = FeatureTables::create(o);
+    ASSERT_FALSE(t);
+    EXPECT_NE(t.error().message.find("covers no FFT bin"), std::string::npos) << t.error().message;
+}
+
+TEST(FeatureTables, SymmetricHammingWindow) {
+    const auto t = make_tables();
+    const auto w = t->window();
+    ASSERT_EQ(w.size(), 200u);
+    EXPECT_FLOAT_EQ(w[0], 0.08f);
+    EXPECT_FLOAT_EQ(w[199], 0.08f);
+    for (std::size_t n = 0; n < w.size(); ++n) {
+        EXPECT_EQ(w[n], w[199 - n]);
+        const double expected =
+                0.54 - 0.46 * std::cos(2.0 * std::numbers::pi * static_cast<double>(n) / 199.0);
+        EXPECT_NEAR(w[n], expected, 1e-7);
+    }
+}
+
+TEST(FeatureTables, FilterbankWeightsFollowTheTriangleFormula) {
+    const FeatureOptions o;
+    const auto t = make_tables(o);
+    const int nf = o.num_filters;
+    auto edge = [&](int j) {
+        return 4000.0 * j / (nf + 1);
+    };
+    for (int m = 0; m < nf; ++m) {
+        float peak = 0.0f;
+        for (int k = 0; k <= 128; ++k) {
+            const double f = k * 8000.0 / 256.0;
+            const double expected =
+                    std::max(0.0, std::min((f - edge(m)) / (edge(m + 1) - edge(m)),
+                                           (edge(m + 2) - f) / (edge(m + 2) - edge(m + 1))));
+            EXPECT_NEAR(t->weight(m, k), expected, 1e-7) << "filter " << m << " bin " << k;
+            peak = std::max(peak, t->weight(m, k));
+        }
+        EXPECT_LE(peak, 1.0f);
+        EXPECT_GT(peak, 0.5f);  // 31.25 Hz bins vs 65.6 Hz filter spacing
+    }
+}
+
+TEST(FeatureTables, FiltersSumToOneBetweenFirstAndLastPeak) {
+    const FeatureOptions o;
+    const auto t = make_tables(o);
+    const double first_peak = 4000.0 / 61.0;
+    const double last_peak = 4000.0 * 60.0 / 61.0;
+    for (int k = 0; k <= 128; ++k) {
+        const double f = k * 8000.0 / 256.0;
+        double sum = 0.0;
+        for (int m = 0; m < o.num_filters; ++m) {
+            sum += static_cast<double>(t->weight(m, k));
+        }
+        if (f >= first_peak && f <= last_peak) {
+            EXPECT_NEAR(sum, 1.0, 1e-6) << "bin " << k;
+        } else {
+            EXPECT_LE(sum, 1.0 + 1e-6) << "bin " << k;
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Analytic checks
+
+TEST(FeatureExtractor, SinePeaksInTheFilterCentredOnIt) {
+    const FeatureOptions o;
+    const auto t = make_tables(o);
+    for (int m : {3, 14, 30, 45, 57}) {
+        const double peak_hz = 4000.0 * (m + 1) / 61.0;
+        const auto x = sine(4000, peak_hz, 8000.0, 0.5);
+        const auto feats = compute_features(*t, x);
+        const std::size_t frames = feats.size() / 60;
+        ASSERT_EQ(frames, 48u);
+        for (std::size_t i = 0; i < frames; ++i) {
+            const auto row = std::span<const float>(feats).subspan(i * 60, 60);
+            const auto best = std::max_element(row.begin(), row.end()) - row.begin();
+            EXPECT_EQ(best, m) << "frame " << i << " for a " << peak_hz << " Hz sine";
+        }
+    }
+}
+
+// Parseval: for in-band content (no pre-emphasis), the filters sum to one over the occupied bins,
+// so sum_m exp(feature_m) = sum_k P[k] = (fft_size / 2) * sum_n (w[n] x[n])^2.
+TEST(FeatureExtractor, ParsevalEnergyOfInBandSignal) {
+    FeatureOptions o;
+    o.preemphasis = 0.0f;
+    const auto t = make_tables(o);
+    std::vector<float> x = sine(2000, 500.0, 8000.0, 0.3);
+    const auto b = sine(2000, 1234.5, 8000.0, 0.2, 0.7);
+    const auto c = sine(2000, 2890.0, 8000.0, 0.1, 1.9);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] += b[i] + c[i];
+    }
+    const auto feats = compute_features(*t, x);
+    const auto w = t->window();
+    const std::size_t frames = feats.size() / 60;
+    ASSERT_GT(frames, 10u);
+    for (std::size_t i = 0; i < frames; ++i) {
+        double time_energy = 0.0;
+        for (std::size_t n = 0; n < 200; ++n) {
+            const double v = static_cast<double>(w[n]) * static_cast<double>(x[i * 80 + n]);
+            time_energy += v * v;
+        }
+        double filter_energy = 0.0;
+        for (std::size_t m = 0; m < 60; ++m) {
+            filter_energy += std::exp(static_cast<double>(feats[i * 60 + m]));
+        }
+        EXPECT_NEAR(filter_energy / (128.0 * time_energy), 1.0, 1e-3) << "frame " << i;
+    }
+}
+
+TEST(FeatureExtractor, FullScaleSineIsMinus3Dbfs) {
+    const auto t = make_tables();
+    // 1 kHz: 25 whole periods per 200-sample frame, so mean(x^2) = 0.5 exactly.
+    std::vector<float> energies;
+    (void)compute_features(*t, sine(2000, 1000.0, 8000.0, 1.0), &energies);
+    ASSERT_FALSE(energies.empty());
+    for (float e : energies) {
+        EXPECT_NEAR(e, -3.0103, 1e-3);
+    }
+    // Any other frequency: within the window's partial-period error.
+    (void)compute_features(*t, sine(2000, 437.0, 8000.0, 1.0), &energies);
+    for (float e : energies) {
+        EXPECT_NEAR(e, -3.01, 0.1);
+    }
+    // -20 dBFS RMS noise.
+    (void)compute_features(*t, white_noise(8000, 0.1, 1), &energies);
+    for (float e : energies) {
+        EXPECT_NEAR(e, -20.0, 1.5);
+    }
+}
+
+TEST(FeatureExtractor, SilenceGivesTheLogFloor) {
+    const FeatureOptions o;
+    const auto t = make_tables(o);
+    std::vector<float> energies;
+    const auto feats = compute_features(*t, std::vector<float>(1000, 0.0f), &energies);
+    ASSERT_EQ(feats.size(), 11u * 60u);
+    for (float f : feats) {
+        EXPECT_EQ(f, std::log(o.log_floor));
+    }
+    for (float e : energies) {
+        EXPECT_FLOAT_EQ(e, -100.0f);
+    }
+}
+
+TEST(FeatureExtractor, FramesAreEmittedWhenTheirLastSampleArrives) {
+    const auto t = make_tables();
+    FeatureExtractor ex(t);
+    int frames = 0;
+    auto sink = [&](std::span<const float> f, float) {
+        EXPECT_EQ(f.size(), 60u);
+        ++frames;
+    };
+    const std::vector<float> x(1000, 0.25f);
+    std::span<const float> s(x);
+    ex.accept(s.subspan(0, 199), sink);
+    EXPECT_EQ(frames, 0);
+    ex.accept(s.subspan(199, 1), sink);
+    EXPECT_EQ(frames, 1);
+    ex.accept(s.subspan(200, 79), sink);
+    EXPECT_EQ(frames, 1);
+    ex.accept(s.subspan(279, 1), sink);
+    EXPECT_EQ(frames, 2);
+    ex.accept(s.subspan(280, 0), sink);
+    EXPECT_EQ(frames, 2);
+    ex.accept(s.subspan(280, 720), sink);
+    EXPECT_EQ(frames, static_cast<int>(num_frames(FeatureOptions{}, 1000)));
+    EXPECT_EQ(frames, 11);  // the 40-sample partial tail is not emitted
+    EXPECT_EQ(ex.frames_emitted(), 11);
+}
+
+TEST(FeatureExtractor, NumFrames) {
+    FeatureOptions o;
+    EXPECT_EQ(num_frames(o, 0), 0);
+    EXPECT_EQ(num_frames(o, 199), 0);
+    EXPECT_EQ(num_frames(o, 200), 1);
+    EXPECT_EQ(num_frames(o, 279), 1);
+    EXPECT_EQ(num_frames(o, 280), 2);
+    EXPECT_EQ(num_frames(o, 8000), 98);
+}
+
+// Pre-emphasis starts from x[-1] = 0: a constant signal's first frame sees a step at n = 0,
+// later frames see (1 - p) x everywhere; so frame 0 differs from frame 1, frames 1.. are equal.
+TEST(FeatureExtractor, PreemphasisStartsFromZeroAndIsContinuous) {
+    const auto t = make_tables();
+    const auto feats = compute_features(*t, std::vector<float>(600, 0.5f));
+    ASSERT_EQ(feats.size(), 6u * 60u);
+    EXPECT_NE(feats[0], feats[60]);
+    for (std::size_t i = 2; i < 6; ++i) {
+        for (std::size_t m = 0; m < 60; ++m) {
+            EXPECT_EQ(feats[i * 60 + m], feats[60 + m]);
+        }
+    }
+}
+
+TEST(FeatureExtractor, ResetReturnsToStreamStart) {
+    const auto t = make_tables();
+    const auto x = white_noise(3000, 0.1, 4);
+    FeatureExtractor ex(t);
+    const Output first = run_chunked(ex, x, 1);
+    ex.accept(std::span<const float>(x).subspan(0, 123), [](std::span<const float>, float) {});
+    ex.reset();
+    EXPECT_EQ(ex.frames_emitted(), 0);
+    const Output second = run_chunked(ex, x, 2);
+    EXPECT_TRUE(bit_identical(first.features, second.features));
+    EXPECT_TRUE(bit_identical(first.energies, second.energies));
+}
+
+TEST(FeatureExtractor, MovedExtractorContinuesTheStream) {
+    const auto t = make_tables();
+    const auto x = white_noise(4000, 0.1, 8);
+    std::vector<float> energies;
+    const auto batch = compute_features(*t, x, &energies);
+
+    Output out;
+    auto sink = [&](std::span<const float> f, float e) {
+        out.features.insert(out.features.end(), f.begin(), f.end());
+        out.energies.push_back(e);
+    };
+    FeatureExtractor a(t);
+    a.accept(std::span<const float>(x).subspan(0, 1500), sink);
+    FeatureExtractor b(std::move(a));
+    b.accept(std::span<const float>(x).subspan(1500, 1000), sink);
+    FeatureExtractor c(t);
+    c = std::move(b);
+    c.accept(std::span<const float>(x).subspan(2500), sink);
+    EXPECT_TRUE(bit_identical(out.features, batch));
+    EXPECT_TRUE(bit_identical(out.energies, energies));
+}
+
+TEST(FeatureExtractor, StateIsSmall) {
+    const auto t = make_tables();
+    FeatureExtractor ex(t);
+    EXPECT_LT(ex.state_bytes(), 16u * 1024u) << ex.state_bytes();
+    EXPECT_GT(ex.state_bytes(), 2000u);
+
+    FeatureOptions big;
+    big.fft_size = kMaxFftSize;
+    big.frame_length_samples = kMaxFftSize;
+    big.num_filters = kMaxFilters;
+    FeatureExtractor ex_big(make_tables(big));
+    EXPECT_LT(ex_big.state_bytes(), 100u * 1024u) << ex_big.state_bytes();
+}
+
+// ----------------------------------------------------------------------------------------------
+// Streaming equals batch, bit for bit
+
+class StreamingEqualsBatch : public ::testing::TestWithParam<FeatureOptions> {};
+
+TEST_P(StreamingEqualsBatch, RandomChunksGiveIdenticalFeaturesAndEnergies) {
+    const FeatureOptions o = GetParam();
+    const auto t = make_tables(o);
+    ASSERT_NE(t, nullptr);
+    auto x = white_noise(static_cast<std::size_t>(o.sample_rate_hz) * 2 + 37, 0.05, 17);
+    const auto tone = sine(x.size(), 700.0, o.sample_rate_hz, 0.3);
+    for (std::size_t i = x.size() / 3; i < 2 * x.size() / 3; ++i) {
+        x[i] += tone[i];
+    }
+    std::vector<float> energies;
+    const auto batch = compute_features(*t, x, &energies);
+    ASSERT_EQ(static_cast<long long>(energies.size()),
+              num_frames(o, static_cast<long long>(x.size())));
+
+    std::vector<bool> batch_vad;
+    EnergyVad vad_batch;
+    for (float e : energies) {
+        batch_vad.push_back(vad_batch.accept(e));
+    }
+
+    for (unsigned seed = 1; seed <= 6; ++seed) {
+        FeatureExtractor ex(t);
+        EnergyVad vad;
+        std::vector<bool> stream_vad;
+        Output out;
+        std::mt19937 rng(seed);
+        std::size_t pos = 0;
+        while (pos < x.size()) {
+            const std::size_t kind = rng() % 10;
+            std::size_t n = kind == 0 ? 0 : kind <= 3 ? 1 : rng() % (kind <= 6 ? 90 : 1200);
+            n = std::min(n, x.size() - pos);
+            ex.accept(std::span<const float>(x).subspan(pos, n),
+                      [&](std::span<const float> f, float e) {
+                          out.features.insert(out.features.end(), f.begin(), f.end());
+                          out.energies.push_back(e);
+                          stream_vad.push_back(vad.accept(e));
+                      });
+            pos += n;
+        }
+        EXPECT_TRUE(bit_identical(out.features, batch)) << "seed " << seed;
+        EXPECT_TRUE(bit_identical(out.energies, energies)) << "seed " << seed;
+        EXPECT_EQ(stream_vad, batch_vad) << "seed " << seed;
+    }
+}
+
+FeatureOptions with_frames(int length, int shift) {
+    FeatureOptions o;
+    o.frame_length_samples = length;
+    o.frame_shift_samples = shift;
+    return o;
+}
+
+FeatureOptions wideband() {
+    FeatureOptions o;
+    o.sample_rate_hz = 16000;
+    o.frame_length_samples = 400;
+    o.frame_shift_samples = 160;
+    o.fft_size = 512;
+    o.num_filters = 40;
+    o.low_freq_hz = 100.0f;
+    o.high_freq_hz = 7600.0f;
+    return o;
+}
+
+std::string options_name(const ::testing::TestParamInfo<FeatureOptions>& info) {
+    const FeatureOptions& o = info.param;
+    return "rate" + std::to_string(o.sample_rate_hz) + "_len"
+           + std::to_string(o.frame_length_samples) + "_shift"
+           + std::to_string(o.frame_shift_samples) + "_fft" + std::to_string(o.fft_size);
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, StreamingEqualsBatch,
+                         ::testing::Values(FeatureOptions{}, with_frames(200, 200),
+                                           with_frames(160, 250), with_frames(2, 1), wideband()),
+                         options_name);
+
+}  // namespace
+}  // namespace dvd::dsp

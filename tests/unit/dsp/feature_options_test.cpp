@@ -1,0 +1,92 @@
+#include "dsp/feature_options.hpp"
+
+#include <limits>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace dvd::dsp {
+namespace {
+
+void expect_invalid(const FeatureOptions& o, const char* field) {
+    const auto r = validate(o);
+    ASSERT_FALSE(r) << "expected rejection mentioning " << field;
+    EXPECT_EQ(r.error().code, base::make_error_code(base::Errc::InvalidArgument));
+    EXPECT_NE(r.error().message.find(field), std::string::npos) << r.error().message;
+}
+
+TEST(FeatureOptions, DefaultsAreValid) {
+    EXPECT_TRUE(validate(FeatureOptions{}));
+}
+
+TEST(FeatureOptions, RejectsNonsense) {
+    FeatureOptions o;
+    o.sample_rate_hz = 0;
+    expect_invalid(o, "sample_rate_hz");
+
+    o = {};
+    o.frame_length_samples = 257;
+    expect_invalid(o, "frame_length_samples");
+    o.frame_length_samples = 1;
+    expect_invalid(o, "frame_length_samples");
+
+    o = {};
+    o.frame_shift_samples = 0;
+    expect_invalid(o, "frame_shift_samples");
+    o.frame_shift_samples = -80;
+    expect_invalid(o, "frame_shift_samples");
+
+    o = {};
+    o.fft_size = 255;
+    expect_invalid(o, "fft_size");
+    o.fft_size = 2 * kMaxFftSize;
+    expect_invalid(o, "fft_size");
+
+    o = {};
+    o.num_filters = 0;
+    expect_invalid(o, "num_filters");
+    o.num_filters = kMaxFilters + 1;
+    expect_invalid(o, "num_filters");
+
+    o = {};
+    o.high_freq_hz = 4001.0f;
+    expect_invalid(o, "high_freq_hz");
+    o = {};
+    o.low_freq_hz = -1.0f;
+    expect_invalid(o, "low_freq_hz");
+    o = {};
+    o.low_freq_hz = 4000.0f;
+    expect_invalid(o, "low_freq_hz");
+    o = {};
+    o.high_freq_hz = std::numeric_limits<float>::quiet_NaN();
+    expect_invalid(o, "high_freq_hz");
+
+    o = {};
+    o.preemphasis = 1.0f;
+    expect_invalid(o, "preemphasis");
+    o.preemphasis = -0.1f;
+    expect_invalid(o, "preemphasis");
+
+    o = {};
+    o.log_floor = 0.0f;
+    expect_invalid(o, "log_floor");
+}
+
+TEST(FeatureOptions, AcceptsEdgeValues) {
+    FeatureOptions o;
+    o.frame_length_samples = o.fft_size;
+    o.num_filters = kMaxFilters;
+    o.preemphasis = 0.0f;
+    o.frame_shift_samples = 1000;  // gaps between frames are allowed
+    EXPECT_TRUE(validate(o));
+}
+
+TEST(FeatureOptions, FormatsEveryField) {
+    const std::string text = fmt::format("{}", FeatureOptions{});
+    EXPECT_EQ(text,
+              "sample_rate_hz=8000 frame_length_samples=200 frame_shift_samples=80 fft_size=256 "
+              "num_filters=60 low_freq_hz=0 high_freq_hz=4000 preemphasis=0.97 log_floor=1e-10");
+}
+
+}  // namespace
+}  // namespace dvd::dsp
