@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BIN := build/bin/deepfake-voice-detector
 PYTHON := /usr/bin/python3
 
-.PHONY: deps deps-corpus configure build run test test-asan bench corpus train features clean help
+.PHONY: deps deps-corpus configure build run test test-asan bench corpus train clean help
 
 help:
 	@echo "make run | test | build | bench | corpus | train | test-asan | clean"
@@ -37,8 +37,12 @@ bench: build
 corpus: deps-corpus
 	$(PYTHON) tools/corpus/build_corpus.py
 
+# Features come from the C++ front end itself, so the trainer sees what the service sees.
 train: deps-corpus build
-	$(PYTHON) training/train.py
+	$(BIN) features data/corpus/manifest.csv --out data/features
+	$(PYTHON) training/train.py --features data/features --out models
+	$(BIN) eval data/corpus/manifest.csv --split test --out build/eval/test
+	$(BIN) eval data/corpus/manifest.csv --split dev --out build/eval/dev
 
 clean:
 	rm -rf build

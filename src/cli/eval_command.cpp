@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "cli/clip_scoring.hpp"
 #include "cli/commands.hpp"
 #include "cli/manifest.hpp"
+#include "cli/progress.hpp"
 #include "eval/det_plot.hpp"
 #include "eval/metrics.hpp"
 
@@ -112,14 +114,17 @@ int run_eval(const std::vector<std::string>& raw) {
     }
     std::vector<ClipResult> results(entries.size());
     std::atomic<std::size_t> done{0};
+    std::mutex progress_mutex;
+    Progress progress;
     parallel_for(entries.size(), workers, [&](std::size_t i, int worker) {
         results[i] = scorers[static_cast<std::size_t>(worker)]->score_file(entries[i].path);
         const std::size_t n = ++done;
-        if (n % 100 == 0 || n == entries.size()) {
-            std::cerr << fmt::format("\reval: {}/{} clips scored", n, entries.size()) << std::flush;
+        if (n % 50 == 0 || n == entries.size()) {
+            const std::lock_guard lock(progress_mutex);
+            progress.update(fmt::format("eval: {}/{} clips scored", n, entries.size()),
+                            n == entries.size());
         }
     });
-    std::cerr << "\n";
 
     nlohmann::ordered_json report;
     report["manifest"] = args->positional()[0];

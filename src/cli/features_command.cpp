@@ -11,6 +11,7 @@
 #include "cli/clip_scoring.hpp"
 #include "cli/commands.hpp"
 #include "cli/manifest.hpp"
+#include "cli/progress.hpp"
 #include "model/model_metadata.hpp"
 #include "pipeline/speech_front_end.hpp"
 
@@ -78,6 +79,7 @@ int run_features(const std::vector<std::string>& raw) {
     const auto& entries = *manifest;
     long long offset = 0;
     int failures = 0;
+    Progress progress;
     for (std::size_t start = 0; start < entries.size(); start += batch) {
         const std::size_t count = std::min(batch, entries.size() - start);
         std::vector<ClipFeatures> clips(count);
@@ -109,11 +111,10 @@ int run_features(const std::vector<std::string>& raw) {
                       << csv_field(entry.attack) << ',' << csv_field(entry.codec) << '\n';
             offset += clips[i].num_frames;
         }
-        std::cerr << fmt::format("\rfeatures: {}/{} clips, {} speech frames", start + count,
-                                 entries.size(), offset)
-                  << std::flush;
+        progress.update(fmt::format("features: {}/{} clips, {} speech frames", start + count,
+                                    entries.size(), offset),
+                        start + count == entries.size());
     }
-    std::cerr << "\n";
     if (!features_out.flush() || !index_out.flush()) {
         std::cerr << "features: write failed in " << out_dir << "\n";
         return 2;
