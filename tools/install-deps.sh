@@ -25,11 +25,14 @@ BUILD_PACKAGES=(
 CORPUS_PACKAGES=(
     sox libsox-fmt-all ffmpeg espeak-ng festival flite sptk
     festvox-kallpc16k festvox-rablpc16k festvox-don festvox-ellpc11k festvox-italp16k festvox-itapc16k
-    festvox-us-slt-hts festvox-ru festvox-suopc16k
+    festvox-us-slt-hts festvox-ru festvox-czech-dita
     flight-of-the-amazon-queen beneath-a-steel-sky tuxpaint-stamps-default fillets-ng-data-cs
-    klettres-data ktuberling-data codec2-examples pocketsphinx-en-us
+    klettres-data ktuberling-data codec2-examples pocketsphinx-en-us pocketsphinx-testdata
+    warzone2100-data
+    fortunes-min fortunes-de fortunes-es fortunes-it fortunes-cs fortunes-ru
     python3-torch python3-torchaudio python3-onnx python3-numpy python3-soundfile
-    mbrola mbrola-en1 mbrola-us1 mbrola-us2 mbrola-us3 mbrola-de2 mbrola-fr1 libttspico-utils
+    mbrola mbrola-en1 mbrola-us1 mbrola-us2 mbrola-us3 mbrola-de2 mbrola-fr1
+    mbrola-es1 mbrola-cz2 mbrola-it3 libttspico-utils
 )
 
 as_root() {

@@ -70,7 +70,7 @@ int run_analyze(const std::vector<std::string>& raw) {
         return args && args->has("help") ? 0 : 2;
     }
     const auto max_speech = args->number("max-speech-seconds", 0.0);
-    const auto jobs = args->number("jobs", std::thread::hardware_concurrency());
+    const auto jobs = args->number("jobs", std::max(1u, std::thread::hardware_concurrency()));
     if (!max_speech || !jobs || *max_speech < 0.0 || *jobs < 1.0) {
         std::cerr << "analyze: "
                   << (!max_speech ? max_speech.error().message

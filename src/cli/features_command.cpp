@@ -55,7 +55,7 @@ int run_features(const std::vector<std::string>& raw) {
     }
     auto tables = dsp::FeatureTables::create(metadata.feature);
     auto manifest = read_manifest(args->positional()[0]);
-    const auto jobs = args->number("jobs", std::thread::hardware_concurrency());
+    const auto jobs = args->number("jobs", std::max(1u, std::thread::hardware_concurrency()));
     if (!tables || !manifest || !jobs) {
         std::cerr << "features: "
                   << (!tables ? tables.error().message
