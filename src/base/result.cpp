@@ -29,10 +29,8 @@ const std::error_category& error_category() noexcept {
     return category;
 }
 
-}  // namespace dvd::base
-
-namespace boost::system {
-void throw_exception_from_error(const dvd::base::Error& e, const boost::source_location&) {
+void throw_exception_from_error(const Error& e, const boost::source_location&) {
     throw std::runtime_error(e.message);
 }
-}  // namespace boost::system
+
+}  // namespace dvd::base

@@ -40,10 +40,8 @@ inline Error fail(Errc code, std::string message) {
     return Error{make_error_code(code), std::move(message)};
 }
 
-}  // namespace dvd::base
+/// Found by argument-dependent lookup when `Result::value()` is called on an error: throws
+/// std::runtime_error with the message. Only for tools and tests; layers check `has_value()`.
+[[noreturn]] void throw_exception_from_error(const Error& e, const boost::source_location& loc);
 
-namespace boost::system {
-// boost::system::result needs to know how to throw our error type from value() on failure.
-[[noreturn]] void throw_exception_from_error(const dvd::base::Error& e,
-                                             const boost::source_location& loc);
-}  // namespace boost::system
+}  // namespace dvd::base
