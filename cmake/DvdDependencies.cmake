@@ -8,6 +8,11 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)
+pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
+find_package(SQLite3 3.37 REQUIRED)  # SQLite::SQLite3 (STRICT tables need 3.37)
+find_package(Threads REQUIRED)
 
 # ONNX Runtime 1.29.0, fetched (checksum-verified) by tools/install-deps.sh into .deps/.
 set(DVD_ONNXRUNTIME_ROOT "${PROJECT_SOURCE_DIR}/.deps/onnxruntime-1.29.0"

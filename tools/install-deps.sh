@@ -17,7 +17,7 @@ BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libboost1.81-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libkissfft-dev
     libsndfile1-dev libsoxr-dev libsodium-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
-    libcairo2-dev libopus-dev
+    libcairo2-dev libopus-dev libspandsp-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-numpy
 )

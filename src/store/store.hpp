@@ -1,0 +1,140 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "store/types.hpp"
+
+namespace dvd::store {
+
+/// The service's database: calls, webhook events, score timelines, recordings, alerts and the
+/// Call Control command log. SQLite now (`SqliteStore`), PostgreSQL later.
+///
+/// Threads: one `Store` object is one database connection and belongs to one thread at a time; it
+/// is not safe to call from two threads at once. Open one per thread (the service: one writer
+/// connection on the `store-writer` thread, one read-only connection on the `store-reader`
+/// thread). Different connections to the same database may be used concurrently.
+///
+/// Durability: a write method that returned success has committed its transaction; committed
+/// data survives a crash of the process (see `SqliteOptions` for power loss).
+///
+/// Errors: every method returns a `base::Result`; the message names the operation. Not finding a
+/// row is not an error for getters (they return an empty optional) but is `NotFound` for updates.
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // ---- calls ----
+
+    /// Inserts the call, or replaces every field of the call with the same id except
+    /// `created_at_ms`. InvalidArgument when `id` is empty or `call_control_id` belongs to another
+    /// call.
+    [[nodiscard]] virtual base::Result<void> upsert_call(const Call& call) = 0;
+
+    /// Applies the scorer's fields to an existing call; NotFound when there is no such call.
+    [[nodiscard]] virtual base::Result<void> update_call_score(const CallScoreUpdate& update) = 0;
+
+    [[nodiscard]] virtual base::Result<std::optional<Call>> get_call(std::string_view id) = 0;
+
+    [[nodiscard]] virtual base::Result<std::optional<Call>> get_call_by_control_id(
+            std::string_view call_control_id) = 0;
+
+    /// One page of calls (see `CallQuery`); InvalidArgument for a limit outside 1..kMaxPageSize
+    /// or a negative offset.
+    [[nodiscard]] virtual base::Result<std::vector<Call>> list_calls(const CallQuery& query) = 0;
+
+    /// How many calls match the filter (the total behind `list_calls` pages).
+    [[nodiscard]] virtual base::Result<std::int64_t> count_calls(const CallFilter& filter) = 0;
+
+    /// Calls not in a terminal state, oldest first: what to resume after a restart.
+    [[nodiscard]] virtual base::Result<std::vector<Call>> list_active_calls() = 0;
+
+    // ---- webhook events ----
+
+    /// Records the event unless one with the same `event_id` exists. Returns true when this call
+    /// inserted it (the event is new), false for a duplicate. Atomic across connections and
+    /// processes: of concurrent calls with one id exactly one returns true.
+    [[nodiscard]] virtual base::Result<bool> record_webhook_event(const WebhookEvent& event) = 0;
+
+    /// NotFound when no event has that id. Marking twice keeps the first time.
+    [[nodiscard]] virtual base::Result<void> mark_event_processed(std::string_view event_id,
+                                                                  UnixMs processed_at_ms) = 0;
+
+    [[nodiscard]] virtual base::Result<std::optional<WebhookEvent>> get_webhook_event(
+            std::string_view event_id) = 0;
+
+    /// Recorded but not processed events, oldest first (to re-run after a crash).
+    [[nodiscard]] virtual base::Result<std::vector<WebhookEvent>> list_unprocessed_events(
+            std::int64_t limit) = 0;
+
+    // ---- score timeline ----
+
+    /// Appends points in one transaction. A point whose (call_id, seq) exists is ignored, so a
+    /// replay after a restart is harmless. InvalidArgument (nothing written) when a point names
+    /// an unknown call or holds a NaN.
+    [[nodiscard]] virtual base::Result<void> append_score_points(
+            std::span<const ScorePoint> points) = 0;
+
+    /// Points of one call with seq > after_seq, in seq order, at most `limit`.
+    [[nodiscard]] virtual base::Result<std::vector<ScorePoint>> list_timeline(
+            std::string_view call_id, std::int64_t after_seq, std::int64_t limit) = 0;
+
+    // ---- recordings ----
+
+    /// Adds a recording, or updates the URLs and metadata of the one with the same
+    /// (call_id, recording_id). Returns its id. InvalidArgument for an unknown call.
+    [[nodiscard]] virtual base::Result<std::int64_t> add_recording(const Recording& recording) = 0;
+
+    [[nodiscard]] virtual base::Result<std::vector<Recording>> list_recordings(
+            std::string_view call_id) = 0;
+
+    // ---- alerts ----
+
+    /// Creates the alert unless one exists for (call_id, level, channel); returns the stored
+    /// alert either way (`id`, `status`, ... are the store's, not the argument's when it existed).
+    [[nodiscard]] virtual base::Result<AlertCreation> create_alert_if_absent(
+            const Alert& alert) = 0;
+
+    /// Pending alerts with next_attempt_at_ms <= now_ms, earliest first, at most `limit`.
+    [[nodiscard]] virtual base::Result<std::vector<Alert>> list_due_alerts(UnixMs now_ms,
+                                                                           std::int64_t limit) = 0;
+
+    [[nodiscard]] virtual base::Result<std::vector<Alert>> list_alerts(
+            std::string_view call_id) = 0;
+
+    /// Delivery succeeded: status sent, attempts + 1.
+    [[nodiscard]] virtual base::Result<void> mark_alert_sent(std::int64_t alert_id,
+                                                             UnixMs sent_at_ms) = 0;
+
+    /// Delivery failed for good (4xx, retries exhausted): status failed, attempts + 1.
+    [[nodiscard]] virtual base::Result<void> mark_alert_failed(std::int64_t alert_id,
+                                                               std::string_view error) = 0;
+
+    /// Delivery failed, try again later: stays pending, attempts + 1, new next_attempt_at_ms.
+    [[nodiscard]] virtual base::Result<void> mark_alert_retry(std::int64_t alert_id,
+                                                              std::string_view error,
+                                                              UnixMs next_attempt_at_ms) = 0;
+
+    // ---- command log ----
+
+    /// Appends one entry; returns its id.
+    [[nodiscard]] virtual base::Result<std::int64_t> append_command_log(
+            const CommandLog& entry) = 0;
+
+    [[nodiscard]] virtual base::Result<std::vector<CommandLog>> list_command_log(
+            std::string_view call_id) = 0;
+
+    // ---- batches ----
+
+    /// Applies the ops in order in ONE transaction (the `StoreWriter`'s unit of work). An op that
+    /// fails on its own is skipped and counted in the outcome; the rest commit. An error result
+    /// means the transaction as a whole failed (busy, disk full, I/O) and nothing was written.
+    [[nodiscard]] virtual base::Result<BatchOutcome> write_batch(std::span<const WriteOp> ops) = 0;
+};
+
+}  // namespace dvd::store

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "store/types.hpp"
+
+namespace dvd::store::test {
+
+/// The value of a result, or a test failure (with the error message) and a default value.
+/// (base::Result::value() cannot be used: its throw_exception_from_error overload for base::Error
+/// is not found by argument-dependent lookup.)
+template <class T>
+T ok(base::Result<T> result) {
+    if (!result) {
+        ADD_FAILURE() << result.error().message;
+        return T{};
+    }
+    return std::move(*result);
+}
+
+/// A fresh folder under the system temp directory, removed with everything in it at the end.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern =
+                (std::filesystem::temp_directory_path() / "dvd-store-test-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) {
+            ADD_FAILURE() << "mkdtemp failed for " << pattern;
+        }
+        path_ = pattern;
+    }
+
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+
+    /// path()/name as a string.
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// A plausible inbound call in state initiated, started (and created) at `started_at_ms`.
+inline Call make_call(const std::string& id, UnixMs started_at_ms) {
+    Call call;
+    call.id = id;
+    call.call_control_id = "v3:ctl-" + id;
+    call.call_leg_id = "leg-" + id;
+    call.call_session_id = "session-" + id;
+    call.direction = CallDirection::Inbound;
+    call.from = "+13125550100";
+    call.to = "+13125550199";
+    call.state = CallState::Initiated;
+    call.started_at_ms = started_at_ms;
+    call.created_at_ms = started_at_ms;
+    call.updated_at_ms = started_at_ms;
+    return call;
+}
+
+inline ScorePoint make_point(const std::string& call_id, std::int64_t seq) {
+    ScorePoint point;
+    point.call_id = call_id;
+    point.seq = seq;
+    point.at_ms = 1000 * seq;
+    point.speech_seconds = 0.5 * static_cast<double>(seq);
+    point.window_score = 0.25;
+    point.window_llr = -1.0;
+    point.call_score = 0.3;
+    point.call_llr = -0.8;
+    point.verdict = "uncertain";
+    return point;
+}
+
+inline WebhookEvent make_event(const std::string& event_id, UnixMs received_at_ms) {
+    WebhookEvent event;
+    event.event_id = event_id;
+    event.event_type = "call.initiated";
+    event.call_control_id = "v3:ctl-1";
+    event.received_at_ms = received_at_ms;
+    event.body_json = R"({"data":{"id":")" + event_id + R"(","event_type":"call.initiated"}})";
+    return event;
+}
+
+}  // namespace dvd::store::test
