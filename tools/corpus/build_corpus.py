@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""Builds the training / evaluation corpus from Debian packages (see tools/corpus/README.md).
+
+  /usr/bin/python3 tools/corpus/build_corpus.py [--out data/corpus] [--max-per-source N] [--jobs 2]
+
+Stages (each resumable: outputs that exist are kept):
+  1 raw genuine speech          raw/genuine/<source>/
+  2 raw TTS speech              raw/synthetic/<attack>/<voice>/
+  3 raw vocoded copies          raw/synthetic/{sptk-mlsa,lpc,griffin-lim}/<source>/ (+ hifigan/)
+  4 telephone chain             clips/<split>/<label>/<id>.wav (8 kHz 16-bit PCM)
+  5 manifest.csv + summary.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import channel  # noqa: E402
+import genuine  # noqa: E402
+import tts  # noqa: E402
+import vocode  # noqa: E402
+from common import guard, log, package_licence, rng_for, wav_duration_s  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MAX_PER_SOURCE = 500
+MANIFEST_HEADER = ["path", "label", "split", "source", "speaker", "attack", "codec", "licence",
+                   "duration_s"]
+SPLITS = ["train", "dev", "test"]
+
+# expected vocoded copies per genuine clip (detection.md section 5: vocode the cleanest most)
+COPIES_CLEAN = 1.0
+COPIES_OTHER = 0.3
+# TTS clips per split: at least this fraction of the split's genuine clips
+MIN_TTS_FRACTION = 0.35
+# and at least this many clips per voice, so per-attack error rates can be measured on dev/test
+MIN_TTS_PER_VOICE = 30
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=REPO / "data" / "corpus")
+    ap.add_argument("--max-per-source", type=int, default=DEFAULT_MAX_PER_SOURCE,
+                    help="cap of genuine clips per source package (default %(default)s)")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel worker processes (max 2 here)")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="telephone-chained copies per raw clip (different draws)")
+    ap.add_argument("--train-copies", type=int, default=None,
+                    help="copies for the train split (default: --copies)")
+    ap.add_argument("--stages", default="1,2,3,4,5", help="comma list of stages to run")
+    ap.add_argument("--hifigan-dir", type=Path, default=None,
+                    help="neural vocoder copies (default <out>/raw/synthetic/hifigan)")
+    ap.add_argument("--ready-file", type=Path, default=None,
+                    help="file written when the build is complete (default <out>/FULL_READY)")
+    return ap.parse_args()
+
+
+# ------------------------------------------------------------------------------------ planning
+def tts_plan(genuine_rows: dict[str, list[dict]], vocoded_plan: list, max_per_source: int
+             ) -> dict[str, int]:
+    # small (smoke) corpora get a proportionally smaller minimum
+    min_per_voice = min(MIN_TTS_PER_VOICE, max(3, max_per_source // 10))
+    g = Counter()
+    for rows in genuine_rows.values():
+        for r in rows:
+            g[r["split"]] += 1
+    v = Counter(r["split"] for r, _, _ in vocoded_plan)
+    per_voice = {}
+    for split in SPLITS:
+        voices = [vc for vc in tts.VOICES if vc.split == split and tts.voice_available(vc)]
+        if not voices:
+            continue
+        target = max(g[split] - v[split], MIN_TTS_FRACTION * g[split])
+        n = max(min_per_voice, math.ceil(target / len(voices)))
+        for vc in voices:
+            per_voice[vc.name] = n
+        log(f"plan {split}: genuine {g[split]}, vocoded {v[split]}, TTS {n} x {len(voices)} voices")
+    return per_voice
+
+
+def hifigan_rows(out: Path, hifigan_dir: Path, genuine_rows: dict[str, list[dict]]) -> list[dict]:
+    """Neural vocoder copies written by the vocoder trainer: <dir>/<source>/<genuine name>.wav."""
+    if not hifigan_dir.exists():
+        log(f"stage4: no neural vocoder copies yet ({hifigan_dir} does not exist)")
+        return []
+    by_key = {(src, r["file"]): r for src, rows in genuine_rows.items() for r in rows}
+    rows = []
+    unmatched = 0
+    recent = 0
+    now = time.time()
+    for src_dir in sorted(p for p in hifigan_dir.iterdir() if p.is_dir()):
+        guard(src_dir.name)
+        for wav in sorted(src_dir.glob("*.wav")):
+            if now - wav.stat().st_mtime < 60:
+                recent += 1  # may still be being written: taken by the next run
+                continue
+            g = by_key.get((src_dir.name, wav.name))
+            if g is None:
+                unmatched += 1
+                continue
+            rows.append({"file": wav.name, "abs": str(wav), "source": g["source"],
+                         "package": g["package"], "speaker": g["speaker"], "split": g["split"],
+                         "label": "synthetic", "attack": "hifigan", "origin": g["file"]})
+    done = (hifigan_dir / "DONE").exists()
+    log(f"stage4: hifigan copies: {len(rows)} matched, {unmatched} without a genuine clip in this "
+        f"corpus, {recent} younger than 60 s left for the next run, DONE marker "
+        f"{'present' if done else 'absent'}")
+    return rows
+
+
+def raw_items(out: Path, genuine_rows, tts_rows, voc_rows, hifi_rows) -> list[dict]:
+    """Uniform list of raw clips: {abs, id, label, split, source, speaker, attack, package}."""
+    items = []
+    for source, rows in genuine_rows.items():
+        for r in rows:
+            items.append(dict(r, abs=str(out / "raw" / "genuine" / source / r["file"]),
+                              id=f"gen__{source}__{Path(r['file']).stem}"))
+    for key, rows in tts_rows.items():
+        for r in rows:
+            items.append(dict(r, abs=str(out / "raw" / "synthetic" / key / r["file"]),
+                              id=f"tts__{r['attack']}__{r['voice']}__{Path(r['file']).stem}"))
+    for r in voc_rows:
+        items.append(dict(r, abs=str(out / r["dir"] / r["file"]),
+                          id=f"voc__{r['attack']}__{r['source']}__{Path(r['file']).stem}"))
+    for r in hifi_rows:
+        items.append(dict(r, id=f"voc__hifigan__{r['source']}__{Path(r['file']).stem}"))
+    for it in items:
+        guard(it["abs"])
+        guard(it["package"])
+    return items
+
+
+def check_splits(items: list[dict]) -> None:
+    """Speakers and genuine source packages must each belong to one split."""
+    spk = defaultdict(set)
+    src = defaultdict(set)
+    for it in items:
+        spk[it["speaker"]].add(it["split"])
+        if it["label"] == "genuine":
+            src[it["source"]].add(it["split"])
+    bad = [k for k, v in spk.items() if len(v) > 1] + [k for k, v in src.items() if len(v) > 1]
+    if bad:
+        raise SystemExit(f"split leak: {bad[:10]}")
+    log(f"splits: {len(spk)} speakers/voices and {len(src)} genuine sources, each in one split")
+
+
+# ------------------------------------------------------------------------------------ stage 4/5
+def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
+              ) -> list[dict]:
+    # babble pools: per split, equal numbers of genuine and synthetic raw clips
+    pools: dict[str, list[str]] = {}
+    for split in SPLITS:
+        chosen = []
+        for label in ("genuine", "synthetic"):
+            cand = sorted(it["abs"] for it in items if it["split"] == split and it["label"] == label)
+            rng = rng_for(channel.GLOBAL_SEED, "babble", split, label)
+            chosen += [cand[int(i)] for i in rng.permutation(len(cand))[:25]]
+        pools[split] = chosen
+    jobs_list = []
+    rows = []
+    for it in items:
+        k_max = train_copies if it["split"] == "train" else copies
+        for k in range(k_max):
+            cid = it["id"] if k == 0 else f"{it['id']}__c{k}"
+            rel = Path("clips") / it["split"] / it["label"] / f"{cid}.wav"
+            jobs_list.append((it["abs"], str(out / rel), it["id"], k, it["split"]))
+            rows.append((it, rel, k))
+    todo = [j for j in jobs_list if not Path(j[1]).exists()]
+    log(f"stage4: {len(jobs_list)} chained clips, {len(todo)} to make")
+    errors = 0
+    if todo:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=channel.set_babble_pools,
+                                 initargs=(pools,)) as pool:
+            for n, (dest, err) in enumerate(pool.map(channel.chain_job, todo, chunksize=8), 1):
+                if err:
+                    errors += 1
+                    log(f"stage4: {dest}: {err}")
+                if n % 500 == 0 or n == len(todo):
+                    log(f"stage4: {n}/{len(todo)} chained")
+    manifest = []
+    for it, rel, k in rows:
+        p = out / rel
+        if not p.exists():
+            continue
+        params = channel.draw_params(it["id"], k)
+        manifest.append({
+            "path": str(rel), "label": it["label"], "split": it["split"],
+            "source": it["package"], "speaker": it["speaker"], "attack": it["attack"],
+            "codec": params["codec"], "licence": package_licence(it["package"]),
+            "duration_s": f"{wav_duration_s(p):.3f}",
+        })
+    log(f"stage4: {len(manifest)} clips in the manifest ({errors} errors)")
+    return manifest
+
+
+def write_manifest(out: Path, manifest: list[dict]) -> Path:
+    path = out / "manifest.csv"
+    tmp = out / ".tmp-manifest.csv"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=MANIFEST_HEADER, lineterminator="\n")
+        w.writeheader()
+        for r in sorted(manifest, key=lambda r: r["path"]):
+            w.writerow(r)
+    os.replace(tmp, path)
+    return path
+
+
+def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) -> dict:
+    def count(*keys: str) -> dict:
+        c: dict = {}
+        for r in manifest:
+            node = c
+            for k in keys[:-1]:
+                node = node.setdefault(r[k], {})
+            node[r[keys[-1]]] = node.get(r[keys[-1]], 0) + 1
+        return c
+
+    hours: dict = defaultdict(lambda: defaultdict(float))
+    for r in manifest:
+        hours[r["split"]][r["label"]] += float(r["duration_s"]) / 3600.0
+    return {
+        "clips": len(manifest),
+        "hours": round(sum(float(r["duration_s"]) for r in manifest) / 3600.0, 3),
+        "per_split_label": count("split", "label"),
+        "hours_per_split_label": {s: {k: round(v, 3) for k, v in d.items()}
+                                  for s, d in hours.items()},
+        "per_split_attack": count("split", "attack"),
+        "per_split_source": count("split", "source"),
+        "per_codec": count("codec"),
+        "per_licence": count("licence"),
+        "build_seconds": round(elapsed_s, 1),
+        "options": {"max_per_source": args.max_per_source, "copies": args.copies,
+                    "train_copies": args.train_copies or args.copies, "jobs": args.jobs},
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    t0 = time.time()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    stages = {int(s) for s in args.stages.split(",") if s.strip()}
+    jobs = max(1, min(args.jobs, 2))
+    log(f"corpus -> {out} (max {args.max_per_source} genuine clips per source, {jobs} jobs)")
+
+    genuine_rows = genuine.build_genuine(out, args.max_per_source, jobs) if 1 in stages else {
+        s: r for s in genuine.SOURCES
+        if (r := [dict(x) for x in _read(out / "raw" / "genuine" / s / "index.jsonl")])}
+    voc_plan = vocode.plan(genuine_rows, COPIES_CLEAN, COPIES_OTHER, genuine.CLEAN_SOURCES)
+    per_voice = tts_plan(genuine_rows, voc_plan, args.max_per_source)
+    tts_rows = tts.build_tts(out, per_voice, jobs) if 2 in stages else tts.existing_index(out)
+    voc_rows = vocode.build_vocoded(out, voc_plan, jobs) if 3 in stages else [
+        r for r in _read_all(out / "raw" / "synthetic", {"sptk-mlsa", "lpc", "griffin-lim"})]
+    hifi_rows = hifigan_rows(out, args.hifigan_dir or out / "raw" / "synthetic" / "hifigan",
+                             genuine_rows)
+    items = raw_items(out, genuine_rows, tts_rows, voc_rows, hifi_rows)
+    check_splits(items)
+    if 4 in stages or 5 in stages:
+        manifest = run_chain(out, items, args.copies, args.train_copies or args.copies, jobs)
+        path = write_manifest(out, manifest)
+        summary = summarize(manifest, time.time() - t0, args)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+        print(json.dumps(summary, indent=1, sort_keys=True))
+        log(f"manifest: {path} ({len(manifest)} clips, {summary['hours']} h) in "
+            f"{time.time() - t0:.0f} s")
+        ready = args.ready_file or out / "FULL_READY"
+        ready.parent.mkdir(parents=True, exist_ok=True)
+        ready.write_text(f"{path}\n")
+    return 0
+
+
+def _read(path: Path) -> list[dict]:
+    from common import read_lines
+    return read_lines(path)
+
+
+def _read_all(root: Path, attacks: set[str]) -> list[dict]:
+    rows = []
+    for a in sorted(attacks):
+        for idx in sorted((root / a).glob("*/index.jsonl")):
+            rows.extend(_read(idx))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

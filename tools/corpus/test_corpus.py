@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Unit tests of the corpus builder's pure parts.
+
+  /usr/bin/python3 -m unittest discover -s tools/corpus -p 'test_*.py' -v
+
+Tests that need an installed Debian package (sky.dsk) skip when it is missing.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import unittest
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import channel  # noqa: E402
+import common  # noqa: E402
+import rnc  # noqa: E402
+import shortcut_check  # noqa: E402
+
+SKY = Path("/usr/share/scummvm/beneath-a-steel-sky")
+
+
+class GuardTest(unittest.TestCase):
+    def test_refuses_reserved_names_and_paths(self) -> None:
+        for name in ["asterisk-core-sounds-en-gsm", "asterisk-prompt-de", "asterisk-moh-opsound-wav",
+                     "fillets-ng-data-nl", "rhvoice-english", "RHVoice", "open-jtalk",
+                     "open-jtalk-mecab-naist-jdic", "hts-voice-nitech-jp-atr503-m001",
+                     "/usr/share/asterisk/sounds/en/hello.gsm",
+                     "/usr/share/games/fillets-ng/sound/gods/nl/b1-1.ogg",
+                     "/usr/share/hts-voice/nitech-jp-atr503-m001/x.htsvoice"]:
+            with self.assertRaises(common.ReservedSourceError, msg=name):
+                common.guard(name)
+
+    def test_allows_used_sources(self) -> None:
+        for name in ["fillets-ng-data-cs", "/usr/share/games/fillets-ng/sound/gods/cs/b1-1.ogg",
+                     "festvox-us-slt-hts", "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
+                     "flight-of-the-amazon-queen", "mbrola-us1"]:
+            common.guard(name)
+
+
+class G711Test(unittest.TestCase):
+    def test_matches_reference_tables(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                import audioop  # Python <= 3.12: the ITU/Sun reference implementation in C
+            except ImportError:
+                self.skipTest("audioop not available")
+        x = np.arange(-32768, 32768, dtype=np.int16)
+        codes = np.arange(256, dtype=np.uint8)
+        ref_mu = np.frombuffer(audioop.lin2ulaw(x.tobytes(), 2), dtype=np.uint8)
+        ref_a = np.frombuffer(audioop.lin2alaw(x.tobytes(), 2), dtype=np.uint8)
+        np.testing.assert_array_equal(channel.mulaw_encode(x), ref_mu)
+        np.testing.assert_array_equal(channel.alaw_encode(x), ref_a)
+        np.testing.assert_array_equal(
+            channel.mulaw_decode(codes),
+            np.frombuffer(audioop.ulaw2lin(codes.tobytes(), 2), dtype=np.int16))
+        np.testing.assert_array_equal(
+            channel.alaw_decode(codes),
+            np.frombuffer(audioop.alaw2lin(codes.tobytes(), 2), dtype=np.int16))
+
+
+class ChainTest(unittest.TestCase):
+    def test_deterministic_and_in_range(self) -> None:
+        rng = np.random.default_rng(1)
+        t = np.arange(3 * 16000) / 16000.0
+        x = 0.3 * np.sin(2 * np.pi * 440 * t) * (rng.random(len(t)) > 0.01)
+        x = np.concatenate([np.zeros(8000), x, np.zeros(8000)]).astype(np.float32)
+        p = channel.draw_params("unit-test-clip", 0)
+        p["codec"] = "alaw"
+        y1 = channel.apply_chain(x, p)
+        y2 = channel.apply_chain(x, p)
+        np.testing.assert_array_equal(y1, y2)
+        # trimmed (0.5 s silence each side removed, 0.1 s margin kept) and resampled to 8 kHz
+        self.assertAlmostEqual(len(y1) / 8000.0, 3.2, delta=0.05)
+        rms_db = 20 * np.log10(np.sqrt(np.mean(y1**2)))
+        self.assertAlmostEqual(rms_db, p["level_dbfs"], delta=1.0)
+
+    def test_draws_cover_codecs(self) -> None:
+        codecs = {channel.draw_params(f"id{i}", 0)["codec"] for i in range(400)}
+        for fam in ["mulaw", "alaw", "gsm", "g726-16", "g726-40", "opus-6k", "opus-16k", "speex"]:
+            self.assertIn(fam, codecs)
+
+
+class TrimSplitTest(unittest.TestCase):
+    def test_split_respects_limits(self) -> None:
+        rng = np.random.default_rng(3)
+        rate = 16000
+        parts = []
+        for _ in range(12):  # 12 "words" of 1.5 s with 0.4 s pauses
+            parts.append(0.2 * rng.standard_normal(int(1.5 * rate)))
+            parts.append(np.zeros(int(0.4 * rate)))
+        x = np.concatenate(parts).astype(np.float32)
+        pieces = common.split_at_pauses(x, rate, np.random.default_rng(0))
+        self.assertGreater(len(pieces), 1)
+        for p in pieces:
+            self.assertLessEqual(len(p), common.MAX_CLIP_S * rate)
+
+
+class EerTest(unittest.TestCase):
+    def test_eer_values(self) -> None:
+        rng = np.random.default_rng(0)
+        same = shortcut_check.eer_both(rng.normal(0, 1, 4000), rng.normal(0, 1, 4000))[0]
+        self.assertGreater(same, 0.45)
+        sep = shortcut_check.eer_both(np.array([1.0, 2.0, 3.0]), np.array([-1.0, -2.0]))[0]
+        self.assertEqual(sep, 0.0)
+        flipped = shortcut_check.eer_both(np.array([-1.0, -2.0]), np.array([1.0, 2.0, 3.0]))
+        self.assertEqual(flipped, (0.0, "lower=genuine"))
+
+
+class RncTest(unittest.TestCase):
+    def test_crc16(self) -> None:
+        self.assertEqual(rnc.crc16(b"123456789"), 0xBB3D)  # CRC-16/ARC check value
+
+    @unittest.skipUnless((SKY / "sky.dsk").exists(), "beneath-a-steel-sky not installed")
+    def test_unpacks_sky_speech_with_valid_crc(self) -> None:
+        dnr = (SKY / "sky.dnr").read_bytes()
+        n = struct.unpack("<I", dnr[:4])[0]
+        done = 0
+        with open(SKY / "sky.dsk", "rb") as dsk:
+            for i in range(n):
+                e = dnr[4 + 8 * i:12 + 8 * i]
+                num = struct.unpack("<H", e[:2])[0]
+                off = int.from_bytes(e[2:5], "little")
+                flags = int.from_bytes(e[5:8], "little")
+                if not 50000 <= num <= 59999 or flags & (1 << 22):
+                    continue
+                if off & 0x800000:
+                    off = (off & 0x7FFFFF) << 4
+                dsk.seek(off)
+                data = dsk.read(flags & 0x3FFFFF)
+                if not rnc.is_rnc1(data[22:]):
+                    continue
+                pcm = rnc.unpack(data[22:])  # raises on CRC mismatch
+                flag, = struct.unpack("<H", data[:2])
+                total = ((flag & 0xFF00) << 8) | struct.unpack("<H", data[12:14])[0]
+                self.assertEqual(len(pcm) + 22, total)  # header's size field = header + payload
+                done += 1
+                if done == 3:
+                    break
+        self.assertEqual(done, 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
