@@ -13,6 +13,7 @@ pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
 find_package(SQLite3 3.37 REQUIRED)  # SQLite::SQLite3 (STRICT tables need 3.37)
 find_package(Threads REQUIRED)
+find_package(CURL 7.85 REQUIRED)  # CURL::libcurl (CURLOPT_PROTOCOLS_STR needs 7.85)
 
 # ONNX Runtime 1.29.0, fetched (checksum-verified) by tools/install-deps.sh into .deps/.
 set(DVD_ONNXRUNTIME_ROOT "${PROJECT_SOURCE_DIR}/.deps/onnxruntime-1.29.0"
