@@ -1,6 +1,7 @@
 #include "cli/clip_scoring.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "audio/audio_file.hpp"
@@ -8,6 +9,9 @@
 namespace dvd::cli {
 
 const pipeline::CallScore* ClipResult::call_at_speech_frames(long long frames) const {
+    if (std::llround(call.speech_seconds * 100.0) < frames) {
+        return nullptr;
+    }
     const pipeline::CallScore* best = nullptr;
     for (std::size_t i = 0; i < windows.size(); ++i) {
         if (windows[i].end_speech_frame <= frames) {

@@ -21,8 +21,9 @@ struct ClipResult {
     std::vector<pipeline::CallScore> call_after_window;  ///< call score after each window
 
     bool ok() const { return error.empty(); }
-    /// The call score using only the first `frames` speech frames (the last window ending at or
-    /// before them); nullptr when no window fits (too little speech).
+    /// The call score after exactly `frames` frames of speech (the last window ending at or before
+    /// them); nullptr when the clip has less speech than that, or no window fits. `eval` uses it
+    /// for its 1 s / 2 s / 4 s conditions, so only clips with that much speech count there.
     const pipeline::CallScore* call_at_speech_frames(long long frames) const;
 };
 

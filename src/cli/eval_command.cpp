@@ -27,7 +27,8 @@ constexpr const char* kUsage =
         "Scores every clip of the manifest (columns path,label[,split,attack,codec,...]) and reports\n"
         "EER, minDCF and actDCF (P(spoof) 0.05; Cmiss 1, Cfa 10 in ASVspoof's bona-fide-positive\n"
         "convention), Cllr, and false-alarm/miss rates at the threshold, per attack and per codec,\n"
-        "after 1 s, 2 s and 4 s of speech and on full clips. Writes DIR/report.json and DIR/det.png\n"
+        "after 1 s, 2 s and 4 s of speech (clips with at least that much speech, scored on it alone)\n"
+        "and on full clips. Writes DIR/report.json and DIR/det.png\n"
         "(default DIR: eval-out). --threshold overrides the model's P(synthetic) threshold.\n";
 
 struct Condition {

@@ -150,7 +150,9 @@ TEST(ClipScorer, CallAtSpeechFramesUsesOnlyEarlierWindows) {
     ASSERT_NE(r.call_at_speech_frames(100), nullptr);
     EXPECT_EQ(r.call_at_speech_frames(100)->windows, 1);
     EXPECT_EQ(r.call_at_speech_frames(199)->windows, 2);
-    EXPECT_EQ(r.call_at_speech_frames(1000000)->llr, r.call.llr);
+    const auto speech_frames = std::llround(r.call.speech_seconds * 100.0);
+    EXPECT_EQ(r.call_at_speech_frames(speech_frames)->llr, r.call.llr);
+    EXPECT_EQ(r.call_at_speech_frames(speech_frames + 1), nullptr) << "clip has less speech";
 }
 
 }  // namespace
