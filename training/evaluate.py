@@ -1,0 +1,207 @@
+"""Evaluation of a trained detector on the scorer's windows and on calls (clips).
+
+Trials:
+  windows  every window of the streaming schedule (data.window_bounds), window LLR = a * logit + b;
+  1s/2s/4s the call LLR a_call * mean(window LLRs so far) + b_call right after the window that
+           reaches 100/200/400 speech frames (clips with fewer speech frames are left out);
+  full     the call LLR after the clip's last window.
+Clips with fewer than 100 speech frames have no window and are counted as `unscored`.
+Metrics per trial list: EER, minDCF, actDCF (Bayes threshold), Cllr, and at the stored probability
+threshold the share of genuine clips flagged and of synthetic clips caught. Per attack: all genuine
+trials against the synthetic trials of that attack. Per codec: both classes restricted to the codec.
+
+CLI (uses the PyTorch checkpoint, since onnxruntime is not installed for Python here):
+  /usr/bin/python3 training/evaluate.py --features data/features \
+      --checkpoint training/runs/best.pt --model-json models/detector.json \
+      --out training/last_run.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
+
+import calibrate  # noqa: E402
+import metrics  # noqa: E402
+from data import FeatureDump, WindowSet, make_windows  # noqa: E402
+
+DURATIONS = {"1s": 100, "2s": 200, "4s": 400, "full": None}
+
+
+def score_windows(model, dump: FeatureDump, ws: WindowSet, batch_size: int = 256) -> np.ndarray:
+    """Raw model logits for every window (batched by window length)."""
+    import torch  # noqa: PLC0415
+
+    out = np.empty(ws.num_windows, dtype=np.float64)
+    model.eval()
+    with torch.no_grad():
+        for length in np.unique(ws.length):
+            idx = np.nonzero(ws.length == length)[0]
+            for lo in range(0, idx.size, batch_size):
+                chunk = idx[lo:lo + batch_size]
+                x = np.stack([dump.features[s:s + length] for s in ws.start[chunk]])
+                out[chunk] = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+                                   ).double().numpy()
+    return out
+
+
+def _safe(fn, *args) -> Optional[float]:
+    try:
+        v = fn(*args)
+    except ValueError:
+        return None
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def trial_metrics(llrs: np.ndarray, targets: np.ndarray, threshold: Optional[float] = None) -> Dict:
+    """Metrics of one trial list; threshold is on the probability (flag when p >= threshold)."""
+    llrs = np.asarray(llrs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    res: Dict[str, object] = {"genuine": int(np.sum(targets <= 0.5)),
+                              "synthetic": int(np.sum(targets > 0.5))}
+    res["eer"] = _safe(metrics.eer, llrs, targets)
+    res["min_dcf"] = _safe(metrics.min_dcf, llrs, targets)
+    res["act_dcf"] = _safe(metrics.act_dcf, llrs, targets)
+    res["cllr"] = _safe(metrics.cllr, llrs, targets)
+    if threshold is not None:
+        flagged = calibrate.sigmoid(llrs) >= threshold
+        gen, syn = targets <= 0.5, targets > 0.5
+        res["genuine_flagged"] = float(flagged[gen].mean()) if gen.any() else None
+        res["synthetic_caught"] = float(flagged[syn].mean()) if syn.any() else None
+    return res
+
+
+class SplitScores:
+    """Window logits of one split turned into window and call LLRs with a calibration."""
+
+    def __init__(self, ws: WindowSet, logits: np.ndarray, calibration: Dict):
+        self.ws = ws
+        self.window_llr = calibrate.apply_affine(logits, calibration["window"]["a"],
+                                                 calibration["window"]["b"])
+        self.window_targets = ws.targets()
+        self.clip_targets = np.array([c.target for c in ws.clips], dtype=np.float64)
+        self.call_llr: Dict[str, np.ndarray] = {}
+        for name, upto in DURATIONS.items():
+            means = calibrate.call_means(self.window_llr, ws.clip_index, ws.seen, len(ws.clips),
+                                         upto)
+            llr = calibrate.apply_affine(means, calibration["call"]["a"], calibration["call"]["b"])
+            if upto is not None:
+                # Only clips that actually reach `upto` speech frames count at that duration.
+                long_enough = np.array([c.num_frames >= upto for c in ws.clips])
+                llr[~long_enough] = np.nan
+            self.call_llr[name] = llr
+
+    def report(self, threshold: float, clip_mask: Optional[np.ndarray] = None) -> Dict:
+        n = len(self.ws.clips)
+        mask = np.ones(n, dtype=bool) if clip_mask is None else clip_mask
+        wmask = mask[self.ws.clip_index]
+        out = {"windows": trial_metrics(self.window_llr[wmask], self.window_targets[wmask])}
+        for name in DURATIONS:
+            llr = self.call_llr[name]
+            keep = mask & ~np.isnan(llr)
+            out[name] = trial_metrics(llr[keep], self.clip_targets[keep], threshold)
+        return out
+
+
+def _groups(clips: Sequence, key) -> List[str]:
+    return sorted({key(c) for c in clips})
+
+
+def evaluate_split(ss: SplitScores, threshold: float) -> Dict:
+    clips = ss.ws.clips
+    result = ss.report(threshold)
+    result["clips"] = len(clips)
+    result["unscored_clips"] = int(np.sum(np.isnan(ss.call_llr["full"])))
+    genuine = np.array([not c.is_synthetic for c in clips])
+    per_attack = {}
+    for attack in _groups([c for c in clips if c.is_synthetic], lambda c: c.attack):
+        mask = genuine | np.array([c.is_synthetic and c.attack == attack for c in clips])
+        rep = ss.report(threshold, mask)
+        per_attack[attack] = {k: rep[k] for k in ("windows", "2s", "full")}
+    result["per_attack"] = per_attack
+    per_codec = {}
+    for codec in _groups(clips, lambda c: c.codec):
+        mask = np.array([c.codec == codec for c in clips])
+        rep = ss.report(threshold, mask)
+        per_codec[codec] = {k: rep[k] for k in ("windows", "2s", "full")}
+    result["per_codec"] = per_codec
+    return result
+
+
+def evaluate(model, dump: FeatureDump, detector: Dict, splits=("dev", "test")) -> Dict:
+    """Scores each split with the model and the calibration/threshold of detector.json."""
+    out = {}
+    for split in splits:
+        clips = dump.split(split)
+        if not clips:
+            continue
+        ws = make_windows(clips)
+        if ws.num_windows == 0:
+            continue
+        logits = score_windows(model, dump, ws)
+        out[split] = evaluate_split(SplitScores(ws, logits, detector["calibration"]),
+                                    detector["threshold"])
+    return out
+
+
+def _fmt(v: Optional[float], pct: bool = True) -> str:
+    if v is None:
+        return "  n/a"
+    return f"{100 * v:5.2f}" if pct else f"{v:5.3f}"
+
+
+def summary_lines(results: Dict) -> List[str]:
+    """Short human-readable table: EER %, minDCF, actDCF, Cllr, flagged/caught at threshold."""
+    lines = []
+    for split, res in results.items():
+        lines.append(f"[{split}] clips={res['clips']} unscored={res['unscored_clips']}")
+        for k in ("windows", "1s", "2s", "4s", "full"):
+            m = res[k]
+            extra = ""
+            if "genuine_flagged" in m:
+                extra = (f" gen_flagged={_fmt(m['genuine_flagged'])}% "
+                         f"syn_caught={_fmt(m['synthetic_caught'])}%")
+            lines.append(f"  {k:8s} n={m['genuine']}+{m['synthetic']} EER={_fmt(m['eer'])}% "
+                         f"minDCF={_fmt(m['min_dcf'], False)} actDCF={_fmt(m['act_dcf'], False)} "
+                         f"Cllr={_fmt(m['cllr'], False)}{extra}")
+        for group in ("per_attack", "per_codec"):
+            for name, rep in res[group].items():
+                lines.append(f"  {group[4:]}={name}: windows EER={_fmt(rep['windows']['eer'])}% "
+                             f"full EER={_fmt(rep['full']['eer'])}% n_full="
+                             f"{rep['full']['genuine']}+{rep['full']['synthetic']}")
+    return lines
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", default="data/features")
+    parser.add_argument("--checkpoint", default="training/runs/best.pt")
+    parser.add_argument("--model-json", default="models/detector.json")
+    parser.add_argument("--out", default="")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    import torch  # noqa: PLC0415
+    from model import load_checkpoint  # noqa: PLC0415
+
+    torch.set_num_threads(args.threads)
+    with open(args.model_json, encoding="utf-8") as f:
+        detector = json.load(f)
+    results = evaluate(load_checkpoint(args.checkpoint), FeatureDump(args.features), detector)
+    print("\n".join(summary_lines(results)))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump({"detector": detector, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

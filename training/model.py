@@ -1,0 +1,220 @@
+"""The detector: a small LCNN (Max-Feature-Map CNN) over the (frequency x time) map of raw log
+filterbank energies, with statistics pooling over time so that any window length works.
+
+Contract with the C++ service (models/detector.json): input "features" float32 [B, T, 60] of raw
+features (the graph does the per-utterance mean normalisation itself), output "logit" float32 [B],
+positive = synthetic. ONNX opset 11.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from data import NUM_FEATURES
+
+ONNX_OPSET = 11
+INPUT_NAME = "features"
+OUTPUT_NAME = "logit"
+
+
+class MaxFeatureMap(nn.Module):
+    """Max-Feature-Map activation: the element-wise max of the two halves of dimension 1 (LCNN).
+    The half size is fixed at construction so that the exported graph slices with constants.
+    Training computes max(a, b) as b + relu(a - b), whose backward pass is several times cheaper
+    on CPU than torch.max's; the ONNX export uses a plain Max."""
+
+    def __init__(self, out_channels: int):
+        super().__init__()
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # split (not slicing): its backward is a concatenation, slicing's zero-fills a buffer.
+        a, b = torch.split(x, self.out_channels, dim=1)
+        if torch.onnx.is_in_onnx_export():
+            return torch.max(a, b)
+        return b + torch.relu(a - b)
+
+
+def _mfm_block(in_ch: int, out_ch: int, kernel: int, pool=None, stride: int = 1) -> nn.Sequential:
+    """Conv (2 * out_ch filters) -> MFM -> optional max pooling -> BatchNorm, the LCNN order of
+    Lavrentyeva et al. (2019); normalising after pooling keeps the full-resolution work small."""
+    layers = [nn.Conv2d(in_ch, 2 * out_ch, kernel_size=kernel, padding=kernel // 2, stride=stride),
+              MaxFeatureMap(out_ch)]
+    if pool is not None:
+        layers.append(nn.MaxPool2d(pool, pool))
+    layers.append(nn.BatchNorm2d(out_ch))
+    return nn.Sequential(*layers)
+
+
+class Detector(nn.Module):
+    """LCNN: [B, T, 60] -> mean normalisation over time -> 4 MFM conv stages (a strided 5x5
+    conv, then 3x3 convs with max pooling: 60 x T -> 3 x T/8) -> mean and standard deviation over
+    time (statistics pooling, any T) -> MFM fully connected head -> logit [B].
+    Default size: 65 k parameters, 21.5 MFLOPs per 200-frame window."""
+
+    def __init__(self, channels: Sequence[int] = (8, 12, 16, 32), head: int = 128,
+                 dropout: float = 0.3, num_features: int = NUM_FEATURES):
+        super().__init__()
+        c1, c2, c3, c4 = channels
+        self.config = {"channels": list(channels), "head": head, "dropout": dropout,
+                       "num_features": num_features}
+        # A strided 5x5 first layer instead of conv + 2x2 pooling at full resolution: the same
+        # receptive field at a quarter of the full-resolution work (which dominated CPU training).
+        self.stage1 = _mfm_block(1, c1, 5, stride=2)
+        self.stage2 = _mfm_block(c1, c2, 3, (2, 2))
+        self.stage3 = _mfm_block(c2, c3, 3, (2, 2))
+        self.stage4 = nn.Sequential(_mfm_block(c3, c3, 1), _mfm_block(c3, c4, 3, (2, 1)))
+        freq = num_features
+        for _ in range(4):
+            freq //= 2
+        self.pooled_dim = 2 * c4 * freq
+        self.head = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(self.pooled_dim, 2 * head),
+            MaxFeatureMap(head),
+            nn.Dropout(dropout),
+            nn.Linear(head, 1),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
+        x = features - features.mean(dim=1, keepdim=True)
+        # No learnable input layer: the first convolution's input then needs no gradient, which
+        # halves its backward cost on CPU; the BatchNorm after stage 1 sets the scale.
+        x = x.transpose(1, 2).unsqueeze(1)              # [B, 1, F, T]
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))   # [B, C, F', T']
+        x = torch.flatten(x, 1, 2)                      # [B, C*F', T']
+        mean = x.mean(dim=2)
+        std = torch.sqrt((x - mean.unsqueeze(2)).pow(2).mean(dim=2) + 1e-5)
+        logit = self.head(torch.cat([mean, std], dim=1))
+        return logit.squeeze(1)
+
+
+def count_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def count_macs(model: nn.Module, frames: int = 200) -> int:
+    """Multiply-accumulates of one forward pass on a [1, frames, 60] input: convolutions and
+    linear layers (the element-wise ops -- MFM, pooling, BatchNorm, statistics -- add about 3 %
+    and are not counted)."""
+    macs: List[int] = []
+
+    def conv_hook(mod: nn.Conv2d, _inp, out):
+        k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+        macs.append(int(out.numel()) * k)
+
+    def linear_hook(mod: nn.Linear, _inp, out):
+        macs.append(int(out.numel()) * mod.in_features)
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, frames, NUM_FEATURES))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return int(sum(macs))
+
+
+def mflops(model: nn.Module, frames: int = 200) -> float:
+    """Millions of floating-point operations per window (2 per multiply-accumulate)."""
+    return 2.0 * count_macs(model, frames) / 1e6
+
+
+def export_onnx(model: nn.Module, path: str, frames: int = 200) -> None:
+    """Exports the eval-mode model with dynamic batch and time axes (opset 11)."""
+    model.eval()
+    dummy = torch.randn(1, frames, NUM_FEATURES)
+    with torch.no_grad():
+        torch.onnx.export(
+            model, dummy, path, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME], do_constant_folding=True,
+            dynamic_axes={INPUT_NAME: {0: "batch", 1: "frames"}, OUTPUT_NAME: {0: "batch"}})
+
+
+def run_onnx_reference(path: str, x: np.ndarray) -> np.ndarray:
+    """Runs the ONNX graph with the numpy interpreter in onnx_numpy.py (no ONNX Runtime for
+    Python here, and Debian's onnx 1.12 has no onnx.reference)."""
+    import onnx  # noqa: PLC0415
+
+    import onnx_numpy  # noqa: PLC0415
+
+    return onnx_numpy.run(onnx.load(path), {INPUT_NAME: x.astype(np.float32)})[0]
+
+
+def verify_onnx(model: nn.Module, path: str, frames_list: Sequence[int] = (100, 150, 200, 300),
+                batch: int = 2, seed: int = 0,
+                real_inputs: Sequence[np.ndarray] = ()) -> Dict[str, object]:
+    """onnx.checker on the file, the interface (names, dtypes, dynamic axes), and the max abs
+    difference between PyTorch and the numpy ONNX interpreter on random inputs of each T in
+    frames_list and on real_inputs (each [B, T, 60], e.g. dev windows)."""
+    import onnx  # noqa: PLC0415
+
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto)
+    opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    inputs = [(i.name, i.type.tensor_type.elem_type, [d.dim_param or d.dim_value
+                                                      for d in i.type.tensor_type.shape.dim])
+              for i in proto.graph.input]
+    outputs = [(o.name, o.type.tensor_type.elem_type, [d.dim_param or d.dim_value
+                                                       for d in o.type.tensor_type.shape.dim])
+               for o in proto.graph.output]
+    problems = []
+    if opset != ONNX_OPSET:
+        problems.append(f"opset {opset}")
+    if len(inputs) != 1 or inputs[0][0] != INPUT_NAME or inputs[0][1] != onnx.TensorProto.FLOAT \
+            or len(inputs[0][2]) != 3 or inputs[0][2][2] != NUM_FEATURES:
+        problems.append(f"input {inputs}")
+    if len(outputs) != 1 or outputs[0][0] != OUTPUT_NAME \
+            or outputs[0][1] != onnx.TensorProto.FLOAT or len(outputs[0][2]) != 1:
+        problems.append(f"output {outputs}")
+    rng = np.random.default_rng(seed)
+    model.eval()
+    diffs = {}
+    # Random inputs at the magnitudes of log energies (around -10, a few units of spread).
+    cases = [(str(t), (rng.standard_normal((batch, t, NUM_FEATURES)) * 3.0 - 10.0))
+             for t in frames_list]
+    cases += [(f"real_{i}_T{x.shape[1]}", x) for i, x in enumerate(real_inputs)]
+    for t, x in cases:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)).numpy()
+        got = run_onnx_reference(path, x)
+        if got.shape != ref.shape:
+            problems.append(f"T={t}: shape {got.shape} != {ref.shape}")
+            continue
+        diffs[t] = float(np.max(np.abs(got - ref)))
+    return {"opset": opset, "inputs": inputs, "outputs": outputs, "max_abs_diff": diffs,
+            "problems": problems, "bytes": len(proto.SerializeToString())}
+
+
+def state_to_bytes(model: nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save({"config": model.config, "state": model.state_dict()}, buf)
+    return buf.getvalue()
+
+
+def load_checkpoint(path: str) -> Detector:
+    blob = torch.load(path, map_location="cpu")
+    cfg = blob["config"]
+    model = Detector(channels=cfg["channels"], head=cfg["head"], dropout=cfg["dropout"],
+                     num_features=cfg["num_features"])
+    model.load_state_dict(blob["state"])
+    model.eval()
+    return model
+
+
+def describe(model: nn.Module) -> Tuple[int, float]:
+    return count_params(model), mflops(model, 200)

@@ -1,0 +1,55 @@
+"""Writes small fake feature dumps in the C++ binary's format for the tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data import NUM_FEATURES, write_dump  # noqa: E402
+
+ATTACKS = ("espeak", "mlsa")
+CODECS = ("pcmu", "gsm")
+
+
+def fake_frames(rng: np.random.Generator, n: int, synthetic: bool, strength: float) -> np.ndarray:
+    """Log energies around -10 with a random spectral tilt and level (stationary, so the model's
+    mean normalisation removes them). Synthetic clips have over-smoothed, less variable upper bins
+    (a stand-in for vocoder artefacts that survives mean normalisation)."""
+    bins = np.arange(NUM_FEATURES)
+    tilt = rng.uniform(-0.08, 0.02) * bins
+    level = rng.uniform(-4, 4)
+    noise = rng.standard_normal((n, NUM_FEATURES)) * 1.5
+    if synthetic:
+        upper = noise[:, 30:]
+        smooth = (upper + np.roll(upper, 1, axis=0) + np.roll(upper, 2, axis=0)) / np.sqrt(3.0)
+        noise[:, 30:] = smooth * (1.0 - 0.4 * strength)
+    return (-10.0 + level + tilt + noise).astype(np.float32)
+
+
+def write_fake_dump(directory: str, clips_per_split=None, seed: int = 0,
+                    strength: float = 1.0) -> None:
+    clips_per_split = clips_per_split or {"train": 40, "dev": 16, "test": 16}
+    rng = np.random.default_rng(seed)
+    items = []
+    k = 0
+    for split, count in clips_per_split.items():
+        for i in range(count):
+            synthetic = i % 2 == 1
+            n = int(rng.integers(60, 420))
+            meta = {"clip": f"{split}/{k:05d}.wav",
+                    "label": "synthetic" if synthetic else "genuine", "split": split,
+                    "source": f"src{i % 3}", "speaker": f"spk{i % 5}",
+                    "attack": ATTACKS[(i // 2) % 2] if synthetic else "bonafide",
+                    "codec": CODECS[(i // 3) % 2]}
+            items.append((meta, fake_frames(rng, n, synthetic, strength)))
+            k += 1
+    write_dump(directory, items)
+
+
+if __name__ == "__main__":
+    write_fake_dump(sys.argv[1], {"train": int(sys.argv[2]), "dev": 200, "test": 200}
+                    if len(sys.argv) > 2 else None, strength=0.5)

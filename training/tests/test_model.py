@@ -1,0 +1,88 @@
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see train.py
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import model  # noqa: E402
+
+
+def randomised_model(seed: int = 0) -> model.Detector:
+    """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
+    torch.manual_seed(seed)
+    m = model.Detector()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-1, 1)
+            mod.running_var.uniform_(0.5, 2)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.5, 0.5)
+    m.eval()
+    return m
+
+
+class ModelTest(unittest.TestCase):
+    def test_output_shape_for_any_window_length(self):
+        m = randomised_model()
+        with torch.no_grad():
+            for t in (100, 150, 200, 250, 300):
+                for b in (1, 3):
+                    y = m(torch.randn(b, t, 60))
+                    self.assertEqual(tuple(y.shape), (b,))
+
+    def test_budget(self):
+        m = model.Detector()
+        params, mflops = model.describe(m)
+        self.assertTrue(50_000 <= params <= 150_000, params)
+        self.assertLessEqual(mflops, 25.0)
+
+    def test_mean_normalisation_is_inside_the_model(self):
+        # A constant per-bin offset (channel gain, level) must not change the logit.
+        m = randomised_model(1)
+        x = torch.randn(2, 160, 60) * 3 - 10
+        offset = torch.linspace(-5, 5, 60)
+        with torch.no_grad():
+            torch.testing.assert_close(m(x), m(x + offset), atol=1e-4, rtol=1e-4)
+
+    def test_train_and_export_activations_agree(self):
+        mfm = model.MaxFeatureMap(3)
+        x = torch.randn(2, 6, 4, 5)
+        ref = torch.max(x[:, :3], x[:, 3:])
+        torch.testing.assert_close(mfm(x), ref)
+
+    def test_export_matches_pytorch(self):
+        m = randomised_model(2)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "detector.onnx")
+            model.export_onnx(m, path)
+            self.assertLess(os.path.getsize(path), 2 * 1024 * 1024)
+            check = model.verify_onnx(m, path, real_inputs=[np.zeros((1, 120, 60), np.float32)])
+            self.assertEqual(check["problems"], [])
+            self.assertEqual(check["opset"], 11)
+            self.assertEqual(check["inputs"][0][0], "features")
+            self.assertEqual(check["outputs"][0][0], "logit")
+            self.assertEqual(set(check["max_abs_diff"]), {"100", "150", "200", "300",
+                                                         "real_0_T120"})
+            for diff in check["max_abs_diff"].values():
+                self.assertLess(diff, 1e-4)
+
+    def test_checkpoint_round_trip(self):
+        m = randomised_model(3)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "best.pt")
+            with open(path, "wb") as f:
+                f.write(model.state_to_bytes(m))
+            loaded = model.load_checkpoint(path)
+            x = torch.randn(2, 130, 60)
+            with torch.no_grad():
+                torch.testing.assert_close(m(x), loaded(x))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,294 @@
+"""Trains the detector on the C++ front end's feature dump, exports it to ONNX, calibrates it and
+evaluates it.
+
+  /usr/bin/python3 training/train.py --features DIR --out models/ [--minutes 20] [--seed 1]
+
+Writes OUT/detector.onnx, OUT/detector.json, training/last_run.json and the PyTorch checkpoint
+WORK/best.pt (default WORK = training/runs, not committed). Relative paths are resolved against the
+repository root, so it runs from any directory.
+
+Reproducibility: with a time budget (--minutes) the number of epochs is fixed after the first
+epoch from its measured duration, and written to detector.json ("training.epochs"); rerunning with
+--epochs N --seed S repeats the same run exactly (same torch build, same --threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+# On the shared 2-core machine, OpenMP threads that spin at barriers while other processes hold the
+# cores made a 2-thread training step 5-7x slower than a 1-thread one; sleeping waits fix that.
+# Must be set before torch (libgomp) is loaded.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import calibrate  # noqa: E402
+import evaluate  # noqa: E402
+import metrics  # noqa: E402
+from data import (HOP_FRAMES, MAX_FRAMES, MIN_FRAMES, NUM_FEATURES, CropSampler,  # noqa: E402
+                  FeatureDump, balance_group, make_windows, sampling_weights, spec_augment,
+                  subsample_windows)
+
+MAX_ONNX_BYTES = 2 * 1024 * 1024
+
+# The front end the features come from (src/dsp); the C++ loader checks these against its own.
+FEATURE_CONFIG = {"sample_rate_hz": 8000, "frame_length_samples": 200, "frame_shift_samples": 80,
+                  "fft_size": 256, "num_filters": NUM_FEATURES, "low_freq_hz": 0,
+                  "high_freq_hz": 4000, "preemphasis": 0.97, "log_floor": 1e-10}
+
+
+def _repo_path(p: str) -> str:
+    return p if os.path.isabs(p) else os.path.join(REPO, p)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train, export, calibrate and evaluate the detector.")
+    p.add_argument("--features", default="data/features", help="feature dump directory")
+    p.add_argument("--out", default="models", help="where detector.onnx and detector.json go")
+    p.add_argument("--work", default="training/runs", help="checkpoint directory")
+    p.add_argument("--report", default="training/last_run.json", help="metrics for the model card")
+    p.add_argument("--minutes", type=float, default=20.0, help="training time budget")
+    p.add_argument("--epochs", type=int, default=0, help="fixed number of epochs (overrides "
+                                                           "--minutes; for exact reruns)")
+    p.add_argument("--steps-per-epoch", type=int, default=150)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--balance-alpha", type=float, default=0.5,
+                   help="group mass ~ clips**alpha within a class (0 = groups equal)")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout in the head")
+    p.add_argument("--mask-prob", type=float, default=0.6,
+                   help="probability of each SpecAugment mask (time, frequency)")
+    p.add_argument("--dev-windows", type=int, default=4000,
+                   help="dev windows used for checkpoint selection (0 = all)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--corpus", default="", help="corpus description for detector.json")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def corpus_description(features_dir: str, dump: FeatureDump) -> str:
+    corpus_dir = os.path.join(REPO, "data", "corpus")
+    state = "unknown corpus"
+    if os.path.exists(os.path.join(corpus_dir, "FULL_READY")):
+        state = "data/corpus FULL_READY"
+    elif os.path.exists(os.path.join(corpus_dir, "SMOKE_READY")):
+        state = "data/corpus SMOKE_READY"
+    counts = {s: len(dump.split(s)) for s in ("train", "dev", "test")}
+    hours = dump.features.shape[0] / 100.0 / 3600.0
+    return (f"{state}; features {os.path.relpath(features_dir, REPO)}: {len(dump.clips)} clips "
+            f"(train {counts['train']}, dev {counts['dev']}, test {counts['test']}), "
+            f"{hours:.2f} h of speech frames")
+
+
+def lr_at(step: int, warmup_steps: int, total_steps: int, base_lr: float) -> float:
+    """Linear warm-up over the first epoch, then cosine decay to 2 % of the base rate."""
+    if step < warmup_steps:
+        return base_lr * (0.1 + 0.9 * step / max(warmup_steps, 1))
+    frac = min(1.0, (step - warmup_steps) / max(total_steps - warmup_steps, 1))
+    return base_lr * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+def train(args: argparse.Namespace) -> Dict:
+    import torch  # noqa: PLC0415
+    from torch import nn  # noqa: PLC0415
+
+    import model as model_lib  # noqa: PLC0415
+
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    t_start = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    features_dir = _repo_path(args.features)
+    dump = FeatureDump(features_dir)
+    train_all = dump.split("train")
+    train_clips = [c for c in train_all if c.num_frames >= MIN_FRAMES]
+    dev_clips = dump.split("dev")
+    if not train_clips:
+        raise SystemExit(f"no train clips with >= {MIN_FRAMES} speech frames in {features_dir}")
+    if len({c.label for c in train_clips}) < 2:
+        raise SystemExit("train split needs both labels")
+    dev_ws_all = make_windows(dev_clips)
+    if dev_ws_all.num_windows == 0 or len({c.label for c in dev_clips
+                                           if c.num_frames >= MIN_FRAMES}) < 2:
+        raise SystemExit("dev split needs scoreable clips of both labels")
+    log(f"train clips {len(train_clips)} (of {len(train_all)}; shorter than {MIN_FRAMES} frames "
+        f"dropped), dev clips {len(dev_clips)}, dev windows {dev_ws_all.num_windows}")
+
+    weights = sampling_weights(train_clips, args.balance_alpha)
+    group_mass: Dict[str, float] = {}
+    for c, w in zip(train_clips, weights):
+        group_mass[balance_group(c)] = group_mass.get(balance_group(c), 0.0) + float(w)
+    sampler = CropSampler(dump, train_clips, weights, rng)
+    sel_ws = subsample_windows(dev_ws_all, args.dev_windows or dev_ws_all.num_windows,
+                               np.random.default_rng(args.seed + 1000))
+    sel_targets = sel_ws.targets()
+
+    net = model_lib.Detector(dropout=args.dropout)
+    params, mflops_200 = model_lib.describe(net)
+    macs_200 = model_lib.count_macs(net, 200)
+    log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "
+        f"per 200-frame window")
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    budget_s = args.minutes * 60.0
+    total_epochs = args.epochs if args.epochs > 0 else None
+    history: List[Dict] = []
+    best = {"eer": float("inf"), "epoch": -1, "state": None}
+    step = 0
+    epoch = 0
+    t_train = time.time()
+    while total_epochs is None or epoch < total_epochs:
+        t_epoch = time.time()
+        net.train()
+        losses = []
+        total_steps = (total_epochs or 10 ** 6) * args.steps_per_epoch
+        for _ in range(args.steps_per_epoch):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, args.steps_per_epoch, total_steps, args.lr)
+            x, y = sampler.batch(args.batch)
+            spec_augment(x, rng, p=args.mask_prob)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+            step += 1
+        sel_logits = evaluate.score_windows(net, dump, sel_ws)
+        dev_eer = metrics.eer(sel_logits, sel_targets)
+        epoch += 1
+        if dev_eer < best["eer"]:
+            best = {"eer": dev_eer, "epoch": epoch, "state": copy.deepcopy(net.state_dict())}
+        epoch_s = time.time() - t_epoch
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "dev_window_eer": dev_eer,
+                        "lr": opt.param_groups[0]["lr"], "seconds": epoch_s})
+        log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  dev window EER {100 * dev_eer:6.2f}%"
+            f"  lr {opt.param_groups[0]['lr']:.2e}  {epoch_s:5.1f}s"
+            f"{'  *' if best['epoch'] == epoch else ''}")
+        if total_epochs is None:
+            # Fix the schedule from the first epoch's duration, so that the run is reproducible
+            # with --epochs.
+            total_epochs = max(1, int(budget_s // max(epoch_s, 1e-3)))
+            log(f"time budget {args.minutes:g} min -> {total_epochs} epochs of "
+                f"{args.steps_per_epoch} steps")
+    train_s = time.time() - t_train
+
+    net.load_state_dict(best["state"])
+    net.eval()
+    work = _repo_path(args.work)
+    os.makedirs(work, exist_ok=True)
+    checkpoint_path = os.path.join(work, "best.pt")
+    with open(checkpoint_path, "wb") as f:
+        f.write(model_lib.state_to_bytes(net))
+
+    # Calibration on all dev windows and dev full clips.
+    dev_logits = evaluate.score_windows(net, dump, dev_ws_all)
+    dev_targets = dev_ws_all.targets()
+    dev_window_eer = metrics.eer(dev_logits, dev_targets)
+    a_w, b_w = calibrate.fit_affine(dev_logits, dev_targets)
+    dev_llr = calibrate.apply_affine(dev_logits, a_w, b_w)
+    means = calibrate.call_means(dev_llr, dev_ws_all.clip_index, dev_ws_all.seen, len(dev_clips))
+    scored = ~np.isnan(means)
+    clip_targets = np.array([c.target for c in dev_clips], dtype=np.float64)
+    a_c, b_c = calibrate.fit_affine(means[scored], clip_targets[scored])
+    call_llr = calibrate.apply_affine(means[scored], a_c, b_c)
+    genuine_probs = calibrate.sigmoid(call_llr[clip_targets[scored] <= 0.5])
+    threshold = calibrate.choose_threshold(genuine_probs, 0.01)
+    log(f"calibration: window a={a_w:.4f} b={b_w:.4f}; call a={a_c:.4f} b={b_c:.4f}; "
+        f"threshold {threshold:.6f}")
+
+    out_dir = _repo_path(args.out)
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, "detector.onnx")
+    model_lib.export_onnx(net, onnx_path)
+    real = []
+    for length in (MIN_FRAMES, MAX_FRAMES):
+        idx = np.nonzero(dev_ws_all.length == length)[0][:4]
+        if idx.size:
+            real.append(np.stack([dump.features[s:s + length] for s in dev_ws_all.start[idx]]))
+    check = model_lib.verify_onnx(net, onnx_path, real_inputs=real)
+    onnx_bytes = os.path.getsize(onnx_path)
+    if onnx_bytes > MAX_ONNX_BYTES:
+        check["problems"].append(f"{onnx_bytes} bytes > {MAX_ONNX_BYTES}")
+    worst = max(check["max_abs_diff"].values()) if check["max_abs_diff"] else float("inf")
+    if worst > 1e-3:
+        check["problems"].append(f"ONNX vs PyTorch max abs diff {worst:g}")
+    log(f"onnx: {onnx_bytes} bytes, opset {check['opset']}, max abs diff vs PyTorch "
+        f"{check['max_abs_diff']}")
+    if check["problems"]:
+        raise SystemExit(f"ONNX export check failed: {check['problems']}")
+
+    detector = {
+        "format": 1, "model": "detector.onnx", "input": model_lib.INPUT_NAME,
+        "output": model_lib.OUTPUT_NAME,
+        "feature": dict(FEATURE_CONFIG),
+        "window": {"min_frames": MIN_FRAMES, "max_frames": MAX_FRAMES, "hop_frames": HOP_FRAMES},
+        "calibration": {"window": {"a": a_w, "b": b_w}, "call": {"a": a_c, "b": b_c}},
+        "threshold": threshold, "human_threshold": 0.5,
+        "training": {
+            "seed": args.seed, "epochs": epoch, "dev_eer": dev_window_eer, "params": params,
+            "mflops_200": round(mflops_200, 3),
+            "trained_at": datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"),
+            "corpus": args.corpus or corpus_description(features_dir, dump),
+        },
+    }
+    with open(os.path.join(out_dir, "detector.json"), "w", encoding="utf-8") as f:
+        json.dump(detector, f, indent=2)
+        f.write("\n")
+
+    results = evaluate.evaluate(net, dump, detector)
+    for line in evaluate.summary_lines(results):
+        log(line)
+    report = {
+        "detector": detector,
+        "model": {"params": params, "macs_200": macs_200, "mflops_200": mflops_200,
+                  "architecture": net.config, "onnx_bytes": onnx_bytes,
+                  "onnx_max_abs_diff": check["max_abs_diff"], "checkpoint": os.path.relpath(
+                      checkpoint_path, REPO)},
+        "training": {"seed": args.seed, "epochs": epoch, "steps_per_epoch": args.steps_per_epoch,
+                     "batch": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
+                     "balance_alpha": args.balance_alpha, "dropout": args.dropout,
+                     "mask_prob": args.mask_prob, "threads": args.threads,
+                     "best_epoch": best["epoch"], "selection_dev_windows": sel_ws.num_windows,
+                     "selection_dev_window_eer": best["eer"], "dev_window_eer": dev_window_eer,
+                     "train_clips": len(train_clips), "train_clips_dropped_short":
+                         len(train_all) - len(train_clips), "group_mass": group_mass,
+                     "train_seconds": train_s, "total_seconds": time.time() - t_start,
+                     "history": history},
+        "results": results,
+    }
+    report_path = _repo_path(args.report)
+    os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
+    with open(report_path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    log(f"wrote {onnx_path}, {os.path.join(out_dir, 'detector.json')}, {report_path} "
+        f"in {time.time() - t_start:.0f}s")
+    return report
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
