@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "base/parse.hpp"
+
 namespace dvd::http {
 namespace {
 
@@ -33,19 +35,10 @@ public:
 
     // Exactly `width` decimal digits.
     bool digits(std::size_t width, int& out) {
-        if (pos_ + width > text_.size()) {
+        if (!base::parse_fixed_digits(text_, pos_, width, out)) {
             return false;
         }
-        int value = 0;
-        for (std::size_t i = 0; i < width; ++i) {
-            const char c = text_[pos_ + i];
-            if (c < '0' || c > '9') {
-                return false;
-            }
-            value = value * 10 + (c - '0');
-        }
         pos_ += width;
-        out = value;
         return true;
     }
 

@@ -2,27 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "base/parse.hpp"
 #include "protocol/errc.hpp"
 
 namespace dvd::protocol {
 namespace {
-
-// Reads exactly `count` decimal digits at `pos`; false if any is not a digit.
-bool digits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
-    if (pos + count > text.size()) {
-        return false;
-    }
-    int value = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        const char c = text[pos + i];
-        if (c < '0' || c > '9') {
-            return false;
-        }
-        value = value * 10 + (c - '0');
-    }
-    out = value;
-    return true;
-}
 
 base::Error bad(std::string_view text) {
     return fail(Errc::BadValue,
@@ -39,11 +23,13 @@ base::Result<UtcMicros> parse_utc_timestamp(std::string_view text) {
     int hour = 0;
     int minute = 0;
     int second = 0;
-    if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-'
-        || !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day)
-        || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(text, 11, 2, hour)
-        || text[13] != ':' || !digits(text, 14, 2, minute) || text[16] != ':'
-        || !digits(text, 17, 2, second)) {
+    if (!base::parse_fixed_digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-'
+        || !base::parse_fixed_digits(text, 5, 2, month) || text[7] != '-'
+        || !base::parse_fixed_digits(text, 8, 2, day)
+        || (text[10] != 'T' && text[10] != 't' && text[10] != ' ')
+        || !base::parse_fixed_digits(text, 11, 2, hour) || text[13] != ':'
+        || !base::parse_fixed_digits(text, 14, 2, minute) || text[16] != ':'
+        || !base::parse_fixed_digits(text, 17, 2, second)) {
         return bad(text);
     }
     std::size_t pos = 19;
@@ -67,8 +53,9 @@ base::Result<UtcMicros> parse_utc_timestamp(std::string_view text) {
     } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
         int off_h = 0;
         int off_m = 0;
-        if (!digits(text, pos + 1, 2, off_h) || pos + 3 >= text.size() || text[pos + 3] != ':'
-            || !digits(text, pos + 4, 2, off_m) || off_h > 23 || off_m > 59) {
+        if (!base::parse_fixed_digits(text, pos + 1, 2, off_h) || pos + 3 >= text.size()
+            || text[pos + 3] != ':' || !base::parse_fixed_digits(text, pos + 4, 2, off_m)
+            || off_h > 23 || off_m > 59) {
             return bad(text);
         }
         offset_minutes = (off_h * 60 + off_m) * (text[pos] == '-' ? -1 : 1);
