@@ -31,6 +31,11 @@ void StoreWriter::start() {
     thread_ = std::thread([this] { run(); });
 }
 
+bool StoreWriter::is_stopping() const {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
 bool StoreWriter::try_push(WriteOp op) {
     bool wake = false;
     {

@@ -89,6 +89,9 @@ public:
     /// Further calls return the first call's answer.
     bool stop(std::chrono::steady_clock::time_point deadline);
 
+    /// True once stop() has begun: try_push refuses from then on.
+    bool is_stopping() const;
+
 private:
     void run();
     void write(std::vector<WriteOp>& batch);
