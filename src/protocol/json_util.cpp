@@ -249,56 +249,53 @@ std::string dump(const OrderedJson& value) {
     return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
-void read_string(const Json& object, std::string_view key, std::string_view path, std::string& out,
-                 std::vector<std::string>& warnings) {
+namespace {
+
+// Reads object[key] into `out` when it holds a `Value` (checked by `is_type`); a member of another
+// JSON type is skipped with a warning naming `path` and what was expected.
+template <class Value, class Out, class IsType>
+void read_typed(const Json& object, std::string_view key, std::string_view path, Out& out,
+                std::vector<std::string>& warnings, IsType is_type, std::string_view expected) {
     const Json* value = member(object, key);
     if (value == nullptr) {
         return;
     }
-    if (!value->is_string()) {
-        warnings.push_back(fmt::format("{}: expected a string, got {}", path, value->type_name()));
+    if (!is_type(*value)) {
+        warnings.push_back(
+                fmt::format("{}: expected {}, got {}", path, expected, value->type_name()));
         return;
     }
-    out = value->get<std::string>();
+    out = value->get<Value>();
+}
+
+bool is_string(const Json& v) {
+    return v.is_string();
+}
+
+}  // namespace
+
+void read_string(const Json& object, std::string_view key, std::string_view path, std::string& out,
+                 std::vector<std::string>& warnings) {
+    read_typed<std::string>(object, key, path, out, warnings, is_string, "a string");
 }
 
 void read_string(const Json& object, std::string_view key, std::string_view path,
                  std::optional<std::string>& out, std::vector<std::string>& warnings) {
-    const Json* value = member(object, key);
-    if (value == nullptr) {
-        return;
-    }
-    if (!value->is_string()) {
-        warnings.push_back(fmt::format("{}: expected a string, got {}", path, value->type_name()));
-        return;
-    }
-    out = value->get<std::string>();
+    read_typed<std::string>(object, key, path, out, warnings, is_string, "a string");
 }
 
 void read_bool(const Json& object, std::string_view key, std::string_view path,
                std::optional<bool>& out, std::vector<std::string>& warnings) {
-    const Json* value = member(object, key);
-    if (value == nullptr) {
-        return;
-    }
-    if (!value->is_boolean()) {
-        warnings.push_back(fmt::format("{}: expected a boolean, got {}", path, value->type_name()));
-        return;
-    }
-    out = value->get<bool>();
+    read_typed<bool>(
+            object, key, path, out, warnings, [](const Json& v) { return v.is_boolean(); },
+            "a boolean");
 }
 
 void read_number(const Json& object, std::string_view key, std::string_view path,
                  std::optional<double>& out, std::vector<std::string>& warnings) {
-    const Json* value = member(object, key);
-    if (value == nullptr) {
-        return;
-    }
-    if (!value->is_number()) {
-        warnings.push_back(fmt::format("{}: expected a number, got {}", path, value->type_name()));
-        return;
-    }
-    out = value->get<double>();
+    read_typed<double>(
+            object, key, path, out, warnings, [](const Json& v) { return v.is_number(); },
+            "a number");
 }
 
 void read_integer(const Json& object, std::string_view key, std::string_view path,
