@@ -48,7 +48,7 @@ StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> mod
 }
 
 bool StreamingScorer::speech_limit_reached() const {
-    return max_speech_frames_ > 0 && speech_frames_ >= max_speech_frames_;
+    return max_speech_frames_ > 0 && resumed_frames_ + speech_frames_ >= max_speech_frames_;
 }
 
 bool StreamingScorer::push_frame(std::span<const float> features) {
@@ -70,7 +70,7 @@ bool StreamingScorer::push_frame(std::span<const float> features) {
               frames_.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(fill_rows_) * width));
     ++fill_rows_;
     ++speech_frames_;
-    call_.speech_seconds = static_cast<double>(speech_frames_) / 100.0;
+    call_.speech_seconds = static_cast<double>(resumed_frames_ + speech_frames_) / 100.0;
     return speech_frames_ >= min_frames_ && (speech_frames_ - min_frames_) % hop_frames_ == 0;
 }
 
@@ -84,7 +84,7 @@ base::Result<WindowScore> StreamingScorer::score_window() {
     }
     const auto& meta = model_->metadata();
     WindowScore window;
-    window.end_speech_frame = speech_frames_;
+    window.end_speech_frame = resumed_frames_ + speech_frames_;
     window.num_frames = rows;
     window.logit = static_cast<double>(*logit);
     window.llr = meta.window_calibration.apply(window.logit);
@@ -125,8 +125,30 @@ void StreamingScorer::reset() {
     last_window_begin_row_ = 0;
     last_window_rows_ = 0;
     speech_frames_ = 0;
+    resumed_frames_ = 0;
     llr_sum_ = 0.0;
     call_ = CallScore{};
+}
+
+ScorerCheckpoint StreamingScorer::checkpoint() const {
+    return ScorerCheckpoint{.windows = call_.windows,
+                            .llr_sum = llr_sum_,
+                            .speech_frames = resumed_frames_ + speech_frames_};
+}
+
+void StreamingScorer::resume(const ScorerCheckpoint& checkpoint) {
+    reset();
+    if (checkpoint.windows <= 0 || checkpoint.speech_frames <= 0 ||
+        !std::isfinite(checkpoint.llr_sum)) {
+        return;
+    }
+    resumed_frames_ = checkpoint.speech_frames;
+    llr_sum_ = checkpoint.llr_sum;
+    call_.windows = checkpoint.windows;
+    call_.speech_seconds = static_cast<double>(resumed_frames_) / 100.0;
+    call_.llr = model_->metadata().call_calibration.apply(llr_sum_ / call_.windows);
+    call_.probability = sigmoid(call_.llr);
+    call_.verdict = verdict_for(call_.probability);
 }
 
 }  // namespace dvd::pipeline

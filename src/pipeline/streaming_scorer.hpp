@@ -34,6 +34,15 @@ struct CallScore {
     int windows = 0;             ///< windows scored so far
 };
 
+/// What a stream must carry over a restart to go on accumulating evidence: the call-level sums.
+/// (The window buffer is not kept: after a resume the first new window waits for min_frames
+/// of new speech.)
+struct ScorerCheckpoint {
+    int windows = 0;             ///< windows scored so far
+    double llr_sum = 0.0;        ///< sum of their calibrated window LLRs
+    long long speech_frames = 0; ///< speech frames seen so far
+};
+
 /// Per-stream options layered over the model's metadata.
 struct ScorerOptions {
     int hop_frames = 0;               ///< 0: the model's default (0.5 s of speech)
@@ -99,6 +108,14 @@ public:
     /// Back to the start of a stream.
     void reset();
 
+    /// The call-level sums, to persist and later `resume` from.
+    [[nodiscard]] ScorerCheckpoint checkpoint() const;
+
+    /// Resets, then continues a call from `checkpoint` (e.g. after a service restart): the call
+    /// score, window count and speech seconds go on from there. An empty or invalid checkpoint
+    /// is a plain reset.
+    void resume(const ScorerCheckpoint& checkpoint);
+
 private:
     bool speech_limit_reached() const;
     // Appends one speech frame; returns true when a window is due.
@@ -122,7 +139,8 @@ private:
     int fill_rows_ = 0;
     int last_window_begin_row_ = 0;
     int last_window_rows_ = 0;
-    long long speech_frames_ = 0;
+    long long speech_frames_ = 0;   ///< speech frames since the start or the resume
+    long long resumed_frames_ = 0;  ///< speech frames before the resume
     double llr_sum_ = 0.0;
     CallScore call_;
 };

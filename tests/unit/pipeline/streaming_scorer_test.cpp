@@ -167,3 +167,54 @@ TEST(Verdict, HasStableNames) {
 
 }  // namespace
 }  // namespace dvd::pipeline
+
+namespace dvd::pipeline {
+namespace {
+
+TEST(StreamingScorerResume, ContinuesTheCallScoreFromACheckpoint) {
+    const auto f = load();
+    const auto first = test::speech_like_signal(6.0, 3);
+    const auto second = test::speech_like_signal(6.0, 4);
+
+    StreamingScorer before(f.model, f.tables);
+    ASSERT_TRUE(before.accept(first));
+    const ScorerCheckpoint saved = before.checkpoint();
+    ASSERT_GT(saved.windows, 0);
+    EXPECT_EQ(saved.speech_frames, static_cast<long long>(before.call().speech_seconds * 100.0 + 0.5));
+
+    StreamingScorer after(f.model, f.tables);
+    after.resume(saved);
+    EXPECT_EQ(after.call().windows, before.call().windows);
+    EXPECT_DOUBLE_EQ(after.call().llr, before.call().llr);
+    EXPECT_EQ(after.call().verdict, before.call().verdict);
+    EXPECT_DOUBLE_EQ(after.call().speech_seconds, before.call().speech_seconds);
+
+    // New speech adds windows on top of the old ones: the mean covers both parts.
+    std::vector<double> new_llrs;
+    ASSERT_TRUE(after.accept(second, [&](const WindowScore& w, const CallScore&) {
+        new_llrs.push_back(w.llr);
+        EXPECT_GT(w.end_speech_frame, saved.speech_frames);
+    }));
+    ASSERT_FALSE(new_llrs.empty());
+    double sum = saved.llr_sum;
+    for (const double llr : new_llrs) {
+        sum += llr;
+    }
+    const int windows = saved.windows + static_cast<int>(new_llrs.size());
+    EXPECT_EQ(after.call().windows, windows);
+    EXPECT_NEAR(after.call().llr,
+                f.model->metadata().call_calibration.apply(sum / windows), 1e-12);
+}
+
+TEST(StreamingScorerResume, InvalidCheckpointIsAPlainReset) {
+    const auto f = load();
+    StreamingScorer scorer(f.model, f.tables);
+    scorer.resume(ScorerCheckpoint{.windows = 3, .llr_sum = std::nan(""), .speech_frames = 400});
+    EXPECT_EQ(scorer.call().windows, 0);
+    EXPECT_EQ(scorer.call().verdict, Verdict::InsufficientSpeech);
+    scorer.resume(ScorerCheckpoint{.windows = 0, .llr_sum = 1.0, .speech_frames = 400});
+    EXPECT_EQ(scorer.call().speech_seconds, 0.0);
+}
+
+}  // namespace
+}  // namespace dvd::pipeline
