@@ -1,0 +1,32 @@
+#include "service/call_directory.hpp"
+
+#include <gtest/gtest.h>
+
+namespace dvd::service {
+namespace {
+
+TEST(CallDirectory, GrantFindRevoke) {
+    CallDirectory directory;
+    directory.grant(StreamGrant{.call_id = "c1", .call_control_id = "v3:a", .stream_auth_token = "t"});
+    ASSERT_TRUE(directory.find("v3:a"));
+    EXPECT_EQ(directory.find("v3:a")->call_id, "c1");
+    EXPECT_FALSE(directory.find("v3:b"));
+    directory.update_progress("v3:a", pipeline::ScorerCheckpoint{.windows = 2, .llr_sum = 1.5,
+                                                                 .speech_frames = 300},
+                              7, 4000);
+    EXPECT_EQ(directory.find("v3:a")->next_seq, 7);
+    EXPECT_EQ(directory.find("v3:a")->checkpoint.windows, 2);
+    directory.revoke("v3:a");
+    EXPECT_FALSE(directory.find("v3:a"));
+    EXPECT_EQ(directory.size(), 0u);
+}
+
+TEST(SecretsEqual, ComparesWholeContents) {
+    EXPECT_TRUE(secrets_equal("abc", "abc"));
+    EXPECT_FALSE(secrets_equal("abc", "abd"));
+    EXPECT_FALSE(secrets_equal("abc", "ab"));
+    EXPECT_TRUE(secrets_equal("", ""));
+}
+
+}  // namespace
+}  // namespace dvd::service
