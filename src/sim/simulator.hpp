@@ -1,0 +1,127 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "sim/call_audio.hpp"
+#include "sim/call_scenario.hpp"
+#include "sim/webhook_dispatcher.hpp"
+
+namespace dvd::sim {
+
+/// Everything a Simulator is built from. Times are real time unless marked otherwise.
+struct SimulatorOptions {
+    /// The service's webhook endpoint, e.g. "http://127.0.0.1:5000/webhooks/voice".
+    std::string webhook_url{};
+    std::string bind_address = "127.0.0.1";
+    std::uint16_t api_port = 0;  ///< 0: ephemeral (see Simulator::port)
+    /// RFC 8032 secret key (32-byte seed) for webhook signatures; nullopt: a fresh random key.
+    std::optional<std::array<std::uint8_t, 32>> signing_seed{};
+    /// Audio, speech and playback run this much faster than real time (> 0).
+    double speed = 1.0;
+    /// The API key the service must send as `Authorization: Bearer`; "" accepts any non-empty one.
+    std::string api_key{};
+    std::string connection_id = "1494404757140276705";  ///< of incoming calls
+    std::uint64_t id_seed = 0;  ///< seeds ids (event, call, stream); 0: random
+    std::chrono::milliseconds answer_timeout{30'000};
+    std::chrono::milliseconds stream_start_timeout{10'000};
+    std::chrono::milliseconds linger_after_audio{500};
+    std::chrono::milliseconds ring_time{300};
+    std::chrono::milliseconds ws_connect_timeout{5'000};
+    DeliveryOptions delivery{};
+    /// What a dialled number says once it answers (POST /v2/calls); nullptr: 3 s of silence.
+    std::shared_ptr<const CallAudio> outbound_audio{};
+    std::size_t max_recordings = 64;  ///< WAVs kept for GET /recordings/<id>.wav (oldest dropped)
+};
+
+/// InvalidArgument naming the field: webhook_url not http(s), speed not in (0, 10000], bad
+/// delivery options, non-positive timeouts.
+[[nodiscard]] base::Result<void> validate(const SimulatorOptions& options);
+
+/// One incoming call to place.
+struct CallSpec {
+    std::shared_ptr<const CallAudio> audio{};  ///< what the caller says; required
+    std::string from = "+13125550100";
+    std::string to = "+13125550199";
+    std::string caller_id_name = "Simulated Caller";
+    std::string shaken_stir_attestation = "A";
+    bool shaken_stir_validated = true;
+};
+
+/// A placed call: its id and a future that is ready once the call has ended, its stream has
+/// finished and every webhook has been delivered or given up (or the simulator stopped).
+struct CallHandle {
+    std::string call_control_id;
+    std::shared_future<CallSummary> done;
+
+    /// The summary once complete; nullopt if `timeout` passed first.
+    [[nodiscard]] std::optional<CallSummary> wait_for(std::chrono::milliseconds timeout) const;
+};
+
+/// Plays Telnyx for tests, demos and new users, in-process and with no global state:
+///   * a Call Control API on its own loopback port (`POST /v2/calls/{id}/actions/{action}`,
+///     `POST /v2/calls`, `GET /v2/calls/{id}`): bearer check (401 10009), bodies validated
+///     against the documented fields (422 with `errors[].source.pointer`), unknown call 404,
+///     ended call 422 90018, Telnyx-shaped replies; every command recorded; a repeated
+///     `command_id` within 60 s answered without a second effect;
+///   * webhooks signed with its own Ed25519 key, delivered with retries (WebhookDispatcher);
+///   * media streams to `stream_url` (net::WsClient) from the call's WAV, 20 ms frames paced at
+///     real time / speed; then the caller hangs up;
+///   * the recordings it announces in call.recording.saved at `GET /recordings/<id>.wav`.
+/// Threads: the net server's worker (API handlers, never blocking), `sim-timers` (call timers,
+/// starting streams), `sim-webhook-N` (deliveries), one `sim-stream` thread per live stream.
+/// One mutex guards the calls. Public methods are thread-safe.
+class Simulator {
+public:
+    /// Precondition: validate(options) succeeded (checked in start()).
+    explicit Simulator(SimulatorOptions options);
+    ~Simulator();  ///< stop()
+    Simulator(const Simulator&) = delete;
+    Simulator& operator=(const Simulator&) = delete;
+
+    /// Binds the API port and starts the threads. Errors: invalid options, a bad signing seed,
+    /// the port cannot be bound.
+    [[nodiscard]] base::Result<void> start();
+
+    /// Stops everything: the API, timers, streams (each sends `stop`), deliveries. Calls not yet
+    /// complete resolve with `completed == false`. Idempotent.
+    void stop();
+
+    [[nodiscard]] std::uint16_t port() const;
+    /// "http://127.0.0.1:<port>/v2": what the service needs as TELNYX_API_BASE.
+    [[nodiscard]] std::string api_base() const;
+    /// The webhook signing key in the form the Telnyx portal shows (TELNYX_PUBLIC_KEY).
+    [[nodiscard]] std::string public_key_base64() const;
+
+    /// Starts an incoming call: call.initiated (incoming, parked, STIR/SHAKEN) is sent at once.
+    /// Errors: not started, no audio.
+    [[nodiscard]] base::Result<CallHandle> place_inbound_call(CallSpec spec);
+
+    /// The handle of any call (incoming, or created by a dial); nullopt for an unknown id.
+    [[nodiscard]] std::optional<CallHandle> handle(std::string_view call_control_id) const;
+
+    /// Commands received for a call, in order (empty for an unknown id).
+    [[nodiscard]] std::vector<CommandRecord> commands(std::string_view call_control_id) const;
+    [[nodiscard]] std::optional<CallSummary> summary(std::string_view call_control_id) const;
+    [[nodiscard]] std::vector<CallSummary> summaries() const;
+    /// Commands that matched no call (unknown id, bad credentials, unknown action).
+    [[nodiscard]] std::vector<CommandRecord> unmatched_commands() const;
+
+    /// Makes the next `times` requests for `action` ("answer", ..., "dial") fail with `status`
+    /// (429 or 5xx with a Telnyx errors body) before any validation: for retry tests.
+    void inject_command_failure(std::string action, int status, int times);
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dvd::sim
