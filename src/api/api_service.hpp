@@ -1,0 +1,106 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dsp/feature_extractor.hpp"
+#include "model/detector_model.hpp"
+#include "net/http_types.hpp"
+#include "net/server.hpp"
+#include "pipeline/streaming_scorer.hpp"
+#include "service/metrics.hpp"
+#include "service/task_thread.hpp"
+#include "store/store.hpp"
+#include "store/store_writer.hpp"
+
+namespace dvd::media {
+class AudioArchive;
+}
+
+namespace dvd::api {
+
+/// Completes one API request (from any thread), exactly once.
+using Reply = std::function<void(net::Response)>;
+
+/// Hands `POST /calls` over to the calls layer: dial `to` (+E.164); `public_base_url` is
+/// "http(s)://host[:port]" as the client reached us (for a derived stream URL; empty when the
+/// request had no Host header). `done` must be called exactly once, from any thread, with the
+/// response (201 `{"call_id","status":"initiated","from","to"}` or a JSON error).
+using DialHandler = std::function<void(std::string to, std::string public_base_url, Reply done)>;
+
+struct ApiOptions {
+    std::string api_token{};            ///< API_TOKEN; empty: the API is open
+    std::string version{};              ///< reported by /health
+    double detection_threshold = 0.75;  ///< DETECTION_THRESHOLD (analysis verdict/flag)
+    pipeline::ScorerOptions scorer{};   ///< for re-scoring; threshold taken from above when 0
+    std::size_t reader_queue = 256;     ///< store-reader tasks waiting; beyond: 503
+    std::size_t analysis_queue = 4;     ///< analyses waiting; beyond: 503
+    std::size_t max_timeline_points = 10'000;  ///< per GET /calls/{id}
+    /// How long an analysis waits for the audio writer to catch up before it reads the file.
+    std::chrono::milliseconds archive_flush_wait{500};
+};
+
+/// What the API reads besides its own store connection. References must outlive the service.
+struct ApiDeps {
+    std::shared_ptr<const model::DetectorModel> model;
+    std::shared_ptr<const dsp::FeatureTables> tables;
+    media::AudioArchive& archive;
+    service::Metrics& metrics;
+    /// Samples owned by other layers for /metrics (uptime, server, store writer); may be empty.
+    std::function<std::vector<service::ExtraSample>()> extra_metrics{};
+    /// Live media sessions for /health; may be empty (then metrics.media_streams_active).
+    std::function<std::int64_t()> active_sessions{};
+    /// `POST /calls`; empty: 503 dial_unavailable (demo without CONNECTION_ID, ...).
+    DialHandler dial{};
+    /// Where an analysis result is stored (CallScoreUpdate); nullptr: not stored.
+    store::StoreWriter* writer = nullptr;
+    /// Wall clock, ms since the Unix epoch; empty: std::chrono::system_clock.
+    std::function<std::int64_t()> now_ms{};
+};
+
+/// The JSON API (docs/api.md): owns the `store-reader` thread with its own Store connection and
+/// the `analysis` thread. Every handler is called on a network worker and never blocks: database
+/// reads run on `store-reader`, re-scoring on `analysis`, and the reply is sent from there.
+///
+/// Threads: the request methods from any thread; `stop` and the destructor from the owner.
+class ApiService {
+public:
+    ApiService(ApiOptions options, std::unique_ptr<store::Store> reader, ApiDeps deps);
+    ~ApiService();  ///< stop()
+    ApiService(const ApiService&) = delete;
+    ApiService& operator=(const ApiService&) = delete;
+
+    /// Finishes the queued work and joins both threads. Idempotent; later requests get 503.
+    void stop();
+
+    void list_calls(net::Request request, Reply reply);      ///< GET /calls
+    void get_call(net::Request request, Reply reply);        ///< GET /calls/{id}
+    void analyze_call(net::Request request, Reply reply);    ///< POST /calls/{id}/analyze
+    void create_call(net::Request request, Reply reply);     ///< POST /calls
+    void health(const net::Request& request, Reply reply);   ///< GET /health (no token)
+    void metrics(const net::Request& request, Reply reply);  ///< GET /metrics
+
+    const ApiOptions& options() const { return options_; }
+
+private:
+    bool authorized(const net::Request& request, Reply& reply) const;
+    bool post_reader(std::function<void()> task, Reply& reply);
+
+    const ApiOptions options_;
+    std::unique_ptr<store::Store> reader_;  ///< used on reader_thread_ only
+    ApiDeps deps_;
+    const std::chrono::steady_clock::time_point started_;
+    service::TaskThread reader_thread_;
+    service::TaskThread analysis_thread_;
+};
+
+/// Registers GET /calls, POST /calls, GET /calls/{id}, POST /calls/{id}/analyze, GET /health and
+/// GET /metrics. `service` must outlive the server.
+void add_api_routes(net::Router& router, ApiService& service);
+
+}  // namespace dvd::api
