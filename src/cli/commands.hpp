@@ -10,5 +10,7 @@ namespace dvd::cli {
 int run_analyze(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_features(const std::vector<std::string>& args);
+int run_serve(const std::vector<std::string>& args);
+int run_simulate(const std::vector<std::string>& args);
 
 }  // namespace dvd::cli

@@ -12,6 +12,8 @@ constexpr const char* kUsage =
         "  analyze FILE...        score audio files for synthetic speech\n"
         "  eval MANIFEST.csv      accuracy report (EER, minDCF, actDCF, Cllr, DET curve)\n"
         "  features MANIFEST.csv  dump the detector's speech features for training\n"
+        "  serve                  answer, stream and score Telnyx calls (the service)\n"
+        "  simulate --wav FILE... play Telnyx (calls, webhooks, media) against a running service\n"
         "Run a command with --help for its options.\n";
 
 }  // namespace
@@ -27,6 +29,12 @@ int main(int argc, char** argv) {
     }
     if (command == "features") {
         return dvd::cli::run_features(args);
+    }
+    if (command == "serve") {
+        return dvd::cli::run_serve(args);
+    }
+    if (command == "simulate") {
+        return dvd::cli::run_simulate(args);
     }
     if (command == "--help" || command == "help") {
         std::cout << kUsage;

@@ -1,0 +1,493 @@
+#include "server/service.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "api/api_service.hpp"
+#include "base/log.hpp"
+#include "calls/call_controller.hpp"
+#include "calls/webhook_endpoint.hpp"
+#include "dsp/feature_extractor.hpp"
+#include "http/http_client.hpp"
+#include "http/retry.hpp"
+#include "media/audio_archive.hpp"
+#include "media/media_routes.hpp"
+#include "media/media_stream.hpp"
+#include "model/detector_model.hpp"
+#include "net/server.hpp"
+#include "service/call_directory.hpp"
+#include "service/metrics.hpp"
+#include "sim/call_audio.hpp"
+#include "sim/simulator.hpp"
+#include "store/open_store.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store_writer.hpp"
+
+#ifndef DVD_VERSION
+#define DVD_VERSION "0.0.0"
+#endif
+
+namespace dvd::server {
+namespace {
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+}
+
+// The demo's API key: the simulator accepts only this one.
+constexpr std::string_view kDemoApiKey = "KEYDEMO0000000000000000000000000";
+
+// A free TCP port on 127.0.0.1, for demo mode with port 0: the simulator must know the
+// service's webhook URL before the service binds. (A small race with other processes.)
+base::Result<std::uint16_t> probe_free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return base::fail(base::Errc::Io, "cannot create a socket to find a free port");
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof(address);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the POSIX socket API
+    auto* generic = reinterpret_cast<sockaddr*>(&address);
+    const bool ok = ::bind(fd, generic, sizeof(address)) == 0 &&
+                    ::getsockname(fd, generic, &length) == 0;
+    ::close(fd);
+    if (!ok) {
+        return base::fail(base::Errc::Io, "cannot find a free port on 127.0.0.1");
+    }
+    return ntohs(address.sin_port);
+}
+
+// Maps the calls layer's dial result to the API's answer (docs/api.md, POST /calls).
+net::Response dial_response(const base::Result<calls::DialResult>& result) {
+    if (!result) {
+        const base::Error& error = result.error();
+        if (error.code == base::make_error_code(base::Errc::InvalidArgument)) {
+            return net::Response::json_error(422, "invalid_request", error.message);
+        }
+        if (error.code == base::make_error_code(base::Errc::Unsupported)) {
+            return net::Response::json_error(503, "unavailable", error.message);
+        }
+        return net::Response::json_error(502, "telnyx_error", error.message);
+    }
+    const calls::DialResult& call = *result;
+    return net::Response::json(
+            201, fmt::format(R"({{"call_id":"{}","call_control_id":"{}","status":"{}",)"
+                             R"("from":"{}","to":"{}"}})",
+                             call.call_id, call.call_control_id, call.status, call.from, call.to));
+}
+
+}  // namespace
+
+std::string_view version() noexcept { return DVD_VERSION; }
+
+class Service::Impl {
+public:
+    Impl(config::Config config, ServeOptions options)
+        : config_(std::move(config)), options_(std::move(options)) {}
+    ~Impl() { stop(std::chrono::milliseconds(2000)); }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    base::Result<void> create();
+    base::Result<void> start();
+    void stop(std::chrono::milliseconds grace);
+    [[nodiscard]] ServiceEndpoints endpoints() const;
+    [[nodiscard]] bool demo_calls_done() const { return demo_done_.load(); }
+
+private:
+    std::vector<service::ExtraSample> extra_metrics() const;
+    void run_demo_calls(std::vector<std::shared_ptr<const sim::CallAudio>> audio);
+
+    config::Config config_;
+    ServeOptions options_;
+    bool demo_ = false;
+    std::uint16_t port_ = 0;
+    std::chrono::steady_clock::time_point started_at_{};
+
+    // Owned in dependency order: later members use earlier ones, and are destroyed first.
+    std::shared_ptr<const model::DetectorModel> model_;
+    std::shared_ptr<const dsp::FeatureTables> tables_;
+    service::Metrics metrics_;
+    service::CallDirectory directory_;
+    http::SystemSleeper sleeper_;
+    std::unique_ptr<store::Store> calls_store_;
+    std::unique_ptr<store::Store> reader_store_;
+    std::unique_ptr<store::StoreWriter> writer_;
+    std::unique_ptr<media::AudioArchive> archive_;
+    std::vector<std::shared_ptr<const sim::CallAudio>> demo_audio_;
+    std::unique_ptr<sim::Simulator> simulator_;
+    std::unique_ptr<calls::CallController> controller_;
+    std::unique_ptr<media::MediaDeps> media_deps_;
+    std::unique_ptr<media::MediaRelay> relay_;
+    std::unique_ptr<api::ApiService> api_;
+    std::unique_ptr<net::Server> server_;
+    std::thread demo_thread_;
+    std::atomic<bool> demo_done_{true};
+    std::atomic<bool> stopping_{false};
+    bool running_ = false;
+};
+
+base::Result<void> Service::Impl::create() {
+    demo_ = config_.is_demo_mode();
+    if (!demo_ && config_.telnyx_public_key.empty() && !options_.insecure_skip_verify) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "TELNYX_PUBLIC_KEY: required to verify Telnyx webhook signatures when "
+                          "TELNYX_API_KEY is set (or start with --insecure-skip-verify, never in "
+                          "production)");
+    }
+    auto database = store::sqlite_path_from_url(config_.database_url);
+    if (!database) {
+        return base::fail(base::Errc::InvalidArgument, "DATABASE_URL: " + database.error().message);
+    }
+    if (*database == ":memory:") {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: ':memory:' cannot be shared by the service's database "
+                          "connections; give a file, e.g. sqlite://./var/dvd.db");
+    }
+    if (options_.audio_dir.empty()) {
+        options_.audio_dir = std::filesystem::path(*database).parent_path() / "audio";
+    }
+
+    const std::string model_path = options_.model_path.empty() ? model::default_model_path()
+                                                               : options_.model_path.string();
+    auto model = model::DetectorModel::load(model_path);
+    if (!model) {
+        return base::fail(base::Errc::InvalidArgument, "model: " + model.error().message);
+    }
+    model_ = *model;
+    auto tables = dsp::FeatureTables::create(model_->metadata().feature);
+    if (!tables) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "model features: " + tables.error().message);
+    }
+    tables_ = *tables;
+
+    // One connection per owning thread; the first one creates and migrates the database.
+    auto calls_store = store::open_store(config_.database_url);
+    if (!calls_store) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: " + calls_store.error().message);
+    }
+    calls_store_ = std::move(*calls_store);
+    auto writer_store = store::open_store(config_.database_url);
+    if (!writer_store) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: " + writer_store.error().message);
+    }
+    auto reader_store =
+            store::open_store(config_.database_url, store::SqliteOptions{.read_only = true});
+    if (!reader_store) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: " + reader_store.error().message);
+    }
+    reader_store_ = std::move(*reader_store);
+    writer_ = std::make_unique<store::StoreWriter>(std::move(*writer_store),
+                                                   store::StoreWriterOptions{});
+    archive_ = std::make_unique<media::AudioArchive>(options_.audio_dir);
+
+    if (demo_) {
+        for (const auto& path : options_.demo_wavs) {
+            auto audio = sim::load_call_audio(path.string());
+            if (!audio) {
+                return base::fail(base::Errc::InvalidArgument,
+                                  "demo call audio: " + audio.error().message);
+            }
+            demo_audio_.push_back(*audio);
+        }
+    }
+    return {};
+}
+
+base::Result<void> Service::Impl::start() {
+    started_at_ = std::chrono::steady_clock::now();
+    port_ = options_.port.value_or(config_.port);
+    if (demo_ && port_ == 0) {
+        auto free_port = probe_free_port();
+        if (!free_port) {
+            return free_port.error();
+        }
+        port_ = *free_port;
+    }
+
+    if (auto started = archive_->start(); !started) {
+        return started.error();
+    }
+    writer_->start();
+
+    auto controller_options = calls::options_from_config(config_);
+    if (demo_) {
+        sim::SimulatorOptions sim_options;
+        sim_options.webhook_url = fmt::format("http://127.0.0.1:{}/webhooks/voice", port_);
+        sim_options.api_port = options_.demo_api_port;
+        sim_options.speed = options_.demo_speed;
+        sim_options.api_key = std::string(kDemoApiKey);
+        simulator_ = std::make_unique<sim::Simulator>(std::move(sim_options));
+        if (auto started = simulator_->start(); !started) {
+            return base::fail(base::Errc::Runtime,
+                              "demo simulator: " + started.error().message);
+        }
+        controller_options.api_base = simulator_->api_base();
+        controller_options.api_key = std::string(kDemoApiKey);
+        config_.telnyx_public_key = simulator_->public_key_base64();
+        config_.telnyx_api_base = simulator_->api_base();
+        DVD_LOG(Server, Info,
+                "demo mode: no TELNYX_API_KEY, the built-in Telnyx simulator plays Telnyx at {}",
+                simulator_->api_base());
+    }
+    controller_options.on_flagged = [](const calls::FlaggedCall& call) {
+        DVD_LOG(Calls, Warn,
+                "synthetic voice suspected call_id={} from={} to={} score={:.3f} at={:.1f}s",
+                call.call_id, call.from, call.to, call.score.probability,
+                static_cast<double>(call.at_ms) / 1000.0);
+    };
+    controller_ = std::make_unique<calls::CallController>(
+            std::move(controller_options),
+            calls::CallControllerDeps{
+                    .store = std::move(calls_store_),
+                    .directory = directory_,
+                    .metrics = metrics_,
+                    .make_sender = [] { return std::make_unique<http::HttpClient>(); },
+                    .sleeper = sleeper_,
+                    .now_ms = wall_ms,
+                    .seed = 0,
+            });
+
+    pipeline::ScorerOptions scorer;
+    scorer.threshold = config_.detection_threshold;
+    media_deps_ = std::make_unique<media::MediaDeps>(media::MediaDeps{
+            .model = model_,
+            .tables = tables_,
+            .scorer = scorer,
+            .directory = directory_,
+            .sink = *controller_,
+            .writer = *writer_,
+            .archive = *archive_,
+            .metrics = metrics_,
+            .now_ms = wall_ms,
+    });
+    relay_ = std::make_unique<media::MediaRelay>(*media_deps_);
+
+    api::ApiOptions api_options;
+    api_options.api_token = config_.api_token;
+    api_options.version = std::string(version());
+    api_options.detection_threshold = config_.detection_threshold;
+    api_options.scorer = scorer;
+    api::ApiDeps api_deps{
+            .model = model_,
+            .tables = tables_,
+            .archive = *archive_,
+            .metrics = metrics_,
+            .extra_metrics = [this] { return extra_metrics(); },
+            .active_sessions = [this] { return metrics_.media_streams_active.value(); },
+            .dial = {},
+            .writer = writer_.get(),
+            .now_ms = wall_ms,
+    };
+    if (config_.can_dial() || demo_) {
+        api_deps.dial = [this](std::string to, std::string public_base_url, api::Reply done) {
+            controller_->dial(std::move(to), std::move(public_base_url),
+                              [done = std::move(done)](base::Result<calls::DialResult> result) {
+                                  done(dial_response(result));
+                              });
+        };
+    }
+    api_ = std::make_unique<api::ApiService>(std::move(api_options), std::move(reader_store_),
+                                             std::move(api_deps));
+
+    net::Router router;
+    calls::WebhookOptions webhook_options;
+    webhook_options.public_key_base64 = config_.telnyx_public_key;
+    webhook_options.skip_verification = options_.insecure_skip_verify;
+    if (auto added = calls::add_webhook_routes(router, *controller_, webhook_options, metrics_);
+        !added) {
+        return added.error();
+    }
+    media::add_media_routes(router, *media_deps_, *relay_);
+    api::add_api_routes(router, *api_);
+
+    // Recovery (re-granting active calls, re-running unprocessed webhooks) happens on the calls
+    // thread before the first webhook of this run.
+    if (auto started = controller_->start(); !started) {
+        return started.error();
+    }
+
+    net::ServerOptions server_options;
+    server_options.bind_address = options_.bind_address;
+    server_options.port = port_;
+    server_options.workers = options_.workers;
+    server_ = std::make_unique<net::Server>(std::move(server_options), std::move(router));
+    if (auto started = server_->start(); !started) {
+        return base::fail(base::Errc::Io, fmt::format("cannot listen on {}:{}: {}",
+                                                      options_.bind_address, port_,
+                                                      started.error().message));
+    }
+    port_ = server_->port();
+    running_ = true;
+    DVD_LOG(Server, Info, "listening on {}:{} (webhooks POST /webhooks/voice, media ws /media, "
+                          "API /calls, /health, /metrics) version={} workers={}",
+            options_.bind_address, port_, version(), server_->worker_count());
+
+    if (demo_ && !demo_audio_.empty()) {
+        demo_done_ = false;
+        demo_thread_ = std::thread([this, audio = demo_audio_] { run_demo_calls(audio); });
+    }
+    return {};
+}
+
+void Service::Impl::run_demo_calls(std::vector<std::shared_ptr<const sim::CallAudio>> audio) {
+    const std::size_t concurrency =
+            static_cast<std::size_t>(std::max(1, options_.demo_concurrency));
+    std::vector<sim::CallHandle> in_flight;
+    std::size_t next = 0;
+    int number = 0;
+    while (!stopping_.load() && (next < audio.size() || !in_flight.empty())) {
+        while (next < audio.size() && in_flight.size() < concurrency) {
+            sim::CallSpec spec;
+            spec.audio = audio[next];
+            spec.from = fmt::format("+1312555{:04d}", 100 + number++);
+            auto handle = simulator_->place_inbound_call(std::move(spec));
+            if (!handle) {
+                DVD_LOG(Sim, Warn, "demo call not placed: {}", handle.error().message);
+            } else {
+                DVD_LOG(Sim, Info, "demo call placed call_control_id={} audio={}",
+                        handle->call_control_id, audio[next]->label);
+                in_flight.push_back(std::move(*handle));
+            }
+            ++next;
+        }
+        for (auto it = in_flight.begin(); it != in_flight.end();) {
+            if (it->wait_for(std::chrono::milliseconds(0))) {
+                it = in_flight.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    demo_done_ = true;
+    DVD_LOG(Sim, Info, "demo calls finished: see GET /calls");
+}
+
+std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
+    std::vector<service::ExtraSample> samples;
+    const double uptime =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+    samples.push_back({"dvd_uptime_seconds", "gauge", "Seconds since the service started.",
+                       uptime});
+    if (server_) {
+        const net::ServerStats stats = server_->stats();
+        samples.push_back({"dvd_http_requests_total", "counter", "HTTP requests served.",
+                           static_cast<double>(stats.requests)});
+        samples.push_back({"dvd_http_responses_4xx_total", "counter", "HTTP 4xx responses.",
+                           static_cast<double>(stats.responses_4xx)});
+        samples.push_back({"dvd_http_responses_5xx_total", "counter", "HTTP 5xx responses.",
+                           static_cast<double>(stats.responses_5xx)});
+        samples.push_back({"dvd_ws_sessions_active", "gauge", "WebSocket sessions open now.",
+                           static_cast<double>(stats.ws_sessions_active)});
+        samples.push_back({"dvd_ws_messages_too_big_total", "counter",
+                           "WebSocket messages over the size limit (session closed).",
+                           static_cast<double>(stats.ws_messages_too_big)});
+    }
+    if (writer_) {
+        const store::StoreWriterStats stats = writer_->stats();
+        samples.push_back({"dvd_store_written_total", "counter", "Rows written by the store writer.",
+                           static_cast<double>(stats.written)});
+        samples.push_back({"dvd_store_dropped_total", "counter",
+                           "Rows dropped because the store writer queue was full.",
+                           static_cast<double>(stats.dropped)});
+        samples.push_back({"dvd_store_queue_depth", "gauge", "Rows waiting for the store writer.",
+                           static_cast<double>(stats.queue_depth)});
+    }
+    if (archive_) {
+        const media::AudioArchiveStats stats = archive_->stats();
+        samples.push_back({"dvd_audio_archive_dropped_samples_total", "counter",
+                           "Audio samples the archive dropped (queue full).",
+                           static_cast<double>(stats.dropped_samples)});
+    }
+    return samples;
+}
+
+void Service::Impl::stop(std::chrono::milliseconds grace) {
+    if (stopping_.exchange(true)) {
+        return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    DVD_LOG(Server, Info, "shutting down");
+    if (demo_thread_.joinable()) {
+        demo_thread_.join();
+    }
+    if (server_) {
+        server_->stop(grace / 2);
+    }
+    if (relay_) {
+        relay_->end_all("shutdown");
+    }
+    if (simulator_) {
+        simulator_->stop();
+    }
+    if (controller_) {
+        controller_->stop(deadline);
+    }
+    if (api_) {
+        api_->stop();
+    }
+    if (archive_) {
+        archive_->stop();
+    }
+    if (writer_) {
+        const bool complete = writer_->stop(std::max(deadline, std::chrono::steady_clock::now() +
+                                                                       std::chrono::seconds(1)));
+        if (!complete) {
+            DVD_LOG(Server, Warn, "shutdown: some score points were not written");
+        }
+    }
+    running_ = false;
+    DVD_LOG(Server, Info, "stopped");
+}
+
+ServiceEndpoints Service::Impl::endpoints() const {
+    ServiceEndpoints endpoints;
+    endpoints.port = port_;
+    endpoints.webhook_url = fmt::format("http://127.0.0.1:{}/webhooks/voice", port_);
+    endpoints.media_url = fmt::format("ws://127.0.0.1:{}/media", port_);
+    endpoints.telnyx_api_base = config_.telnyx_api_base;
+    endpoints.demo = demo_;
+    return endpoints;
+}
+
+base::Result<std::unique_ptr<Service>> Service::create(config::Config config,
+                                                       ServeOptions options) {
+    auto impl = std::make_unique<Impl>(std::move(config), std::move(options));
+    if (auto created = impl->create(); !created) {
+        return created.error();
+    }
+    return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Service::~Service() = default;
+
+base::Result<void> Service::start() { return impl_->start(); }
+
+void Service::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+
+ServiceEndpoints Service::endpoints() const { return impl_->endpoints(); }
+
+bool Service::demo_calls_done() const { return impl_->demo_calls_done(); }
+
+}  // namespace dvd::server
