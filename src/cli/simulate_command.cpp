@@ -26,6 +26,7 @@ constexpr const char* kUsage =
         "                                        [--concurrency C] [--speed X] [--service URL]\n"
         "                                        [--api-port P] [--signing-seed HEX64]\n"
         "                                        [--from E164] [--to E164] [--print-key]\n"
+        "                                        [--duplicate EVENT] [--out-of-order EVENT]\n"
         "Plays Telnyx for a running service without a Telnyx account: a Call Control API on\n"
         "127.0.0.1:P, signed webhooks to URL/webhooks/voice, and for each call a media stream of\n"
         "a WAV file after streaming_start. Prints a summary per call: the commands received and\n"
@@ -42,6 +43,10 @@ constexpr const char* kUsage =
         "  --signing-seed  64 hex digits: the Ed25519 secret key of webhook signatures\n"
         "                  (default: $SIM_SIGNING_SEED, else a fresh key per run)\n"
         "  --from, --to    caller and called numbers (default +13125550100, +13125550199)\n"
+        "  --duplicate     deliver every webhook of this event type twice, same data.id, as\n"
+        "                  Telnyx may (repeatable; e.g. call.initiated)\n"
+        "  --out-of-order  hold every webhook of this type back until after the call's next\n"
+        "                  event (repeatable; e.g. call.initiated)\n"
         "Environment: TELNYX_API_KEY (the bearer the service must send; unset: any is accepted),\n"
         "API_TOKEN (bearer for the service's JSON API), SIM_SIGNING_SEED.\n"
         "Exit status: 0 every call completed and was found in the service, 1 some call did not,\n"
@@ -84,11 +89,15 @@ struct Settings {
     std::string from = "+13125550100";
     std::string to = "+13125550199";
     bool print_key = false;
+    std::vector<std::string> duplicate_events;     ///< --duplicate EVENT_TYPE (repeatable)
+    std::vector<std::string> out_of_order_events;  ///< --out-of-order EVENT_TYPE (repeatable)
 };
 
 base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) {
     Settings s;
     s.wavs = take_repeated(raw, "--wav");
+    s.duplicate_events = take_repeated(raw, "--duplicate");
+    s.out_of_order_events = take_repeated(raw, "--out-of-order");
     auto args = Args::parse(
             raw, {"help", "print-key"},
             {"calls", "concurrency", "speed", "service", "api-port", "signing-seed", "from", "to"});
@@ -233,6 +242,10 @@ int run_simulate(const std::vector<std::string>& raw) {
     options.signing_seed = settings->seed;
     options.api_key = env("TELNYX_API_KEY");
     options.outbound_audio = audio.front();
+    options.delivery.duplicate_event_types.insert(settings->duplicate_events.begin(),
+                                                  settings->duplicate_events.end());
+    options.delivery.hold_back_event_types.insert(settings->out_of_order_events.begin(),
+                                                  settings->out_of_order_events.end());
     sim::Simulator simulator(options);
     if (auto started = simulator.start(); !started) {
         std::cerr << "simulate: " << started.error().message << "\n";

@@ -390,5 +390,58 @@ TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
     EXPECT_EQ(sent["streaming_start"], 1);
 }
 
+// Telnyx delivers webhooks more than once and out of order: duplicates of call.initiated and
+// call.answered, and call.initiated held back until after call.answered, cause no second answer,
+// greeting, stream or recording, and the call is still scored and ended normally.
+TEST_F(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
+    const std::string seed_hex(64, '5');
+    const int service_port = free_port();
+    const int sim_port = free_port();
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(0x55);
+    auto keys = protocol::ed25519_keypair_from_seed(seed);
+    ASSERT_TRUE(keys);
+    service_ = std::make_unique<test::ChildProcess>(
+            DVD_EXECUTABLE, std::vector<std::string>{"serve", "--workers", "2"},
+            std::vector<std::pair<std::string, std::string>>{
+                    {"TELNYX_API_KEY", "KEYtest0123456789abcdef"},
+                    {"TELNYX_PUBLIC_KEY", keys->public_key_base64()},
+                    {"TELNYX_API_BASE", "http://127.0.0.1:" + std::to_string(sim_port) + "/v2"},
+                    {"PORT", std::to_string(service_port)},
+                    {"DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string()},
+                    {"DVD_MODEL", (kSource / "models/detector.json").string()}},
+            dir_ / "service.log");
+    port_ = service_port;
+    ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
+            << service_->log();
+
+    test::ChildProcess simulator(
+            DVD_EXECUTABLE,
+            {"simulate", "--wav", (kSource / kSynthetic).string(), "--speed", "4", "--service",
+             "http://127.0.0.1:" + std::to_string(service_port), "--api-port",
+             std::to_string(sim_port), "--signing-seed", seed_hex, "--duplicate",
+             "call.initiated", "--duplicate", "call.answered", "--duplicate", "call.hangup",
+             "--out-of-order", "call.initiated"},
+            {{"TELNYX_API_KEY", "KEYtest0123456789abcdef"}}, dir_ / "simulate.log");
+    ASSERT_EQ(simulator.wait_exit(60s), 0) << simulator.log() << service_->log();
+
+    ASSERT_TRUE(test::eventually([&] { return all_ended(1); }, 20s)) << calls().dump(2);
+    EXPECT_EQ(calls()["total"], 1);
+    const json call = request("GET", "/calls/" + calls()["calls"][0]["id"].get<std::string>())
+                              .parsed();
+    std::map<std::string, int> sent;
+    for (const json& command : call["commands"]) {
+        ++sent[command["command"].get<std::string>()];
+    }
+    EXPECT_EQ(sent, (std::map<std::string, int>{
+                            {"answer", 1}, {"speak", 1}, {"streaming_start", 1}, {"record_start", 1}}))
+            << call["commands"].dump(2);
+    EXPECT_TRUE(call["flagged"].get<bool>());
+    const Reply metrics = request("GET", "/metrics");
+    EXPECT_EQ(metrics.body.find("dvd_webhooks_total{result=\"duplicate\"} 0\n"), std::string::npos)
+            << "duplicates were seen and counted";
+    EXPECT_NE(simulator.log().find("answer"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dvd
