@@ -22,9 +22,13 @@ configure: deps
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-# Until the service lands (issue "Service core"), run scores the bundled sample calls.
+# The service on its embedded defaults (SQLite under ./var, port 5000). Without TELNYX_API_KEY
+# (in the environment or .env) it runs in demo mode: the built-in Telnyx simulator places one
+# call per sample below, in real time, and the service answers, streams, scores and lists them.
+DEMO_WAVS := samples/genuine-festvox-ru.wav samples/synthetic-espeak-ng.wav \
+             samples/synthetic-hifigan.wav samples/synthetic-festival-hts.wav
 run: build
-	$(BIN) analyze samples/*.wav
+	$(BIN) serve $(foreach wav,$(DEMO_WAVS),--demo-wav $(wav))
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
