@@ -148,7 +148,7 @@ std::string AudioArchive::sanitize_call_id(std::string_view call_id) {
         }
     }
     if (out.empty()) {
-        out = "_";
+        out.push_back('_');  // (assigning "_" trips GCC 12's -Wrestrict false positive at -O2)
     }
     if (out.size() > kMaxFileNameChars) {
         out = fmt::format("{}~{:016x}", out.substr(0, kMaxFileNameChars - 17), fnv1a(call_id));
