@@ -5,10 +5,10 @@ JOBS ?= $(shell nproc)
 BIN := build/bin/deepfake-voice-detector
 PYTHON := /usr/bin/python3
 
-.PHONY: deps deps-corpus configure build run test test-asan bench corpus train clean help
+.PHONY: deps deps-corpus configure build web run test test-asan bench corpus train clean help
 
 help:
-	@echo "make run | test | build | bench | corpus | train | test-asan | clean"
+	@echo "make run | test | build | bench | load | corpus | train | test-asan | clean"
 
 deps:
 	tools/install-deps.sh build
@@ -21,6 +21,11 @@ configure: deps
 
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
+	$(MAKE) --no-print-directory web
+
+# The dashboard served at / (web/dist), bundled by esbuild from web/node_modules (npm ci: deps).
+web:
+	node web/build.mjs
 
 # The service on its embedded defaults (SQLite under ./var, port 5000). Without TELNYX_API_KEY
 # (in the environment or .env) it runs in demo mode: the built-in Telnyx simulator places one
@@ -38,6 +43,11 @@ test-asan:
 
 bench: build
 	tools/bench.sh
+
+# Opt-in load test: LOAD_CALLS concurrent simulated calls in real time through a real service.
+LOAD_CALLS ?= 100
+load: build
+	tools/load.sh $(LOAD_CALLS)
 
 corpus: deps-corpus
 	$(PYTHON) tools/corpus/build_corpus.py

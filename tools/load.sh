@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make load` (opt-in, not part of `make test`): N concurrent simulated calls in real time against
+# a real `serve` process, through the whole path (signed webhooks, Call Control commands, media
+# WebSockets, decoding, scoring, SQLite). Reports the service's CPU seconds per second of call
+# audio and the concurrent calls one core could carry, from /proc (not wall-clock guesses), and
+# fails if any call did not complete or was not scored.
+#   tools/load.sh [CALLS] [SPEED]      defaults: 100 calls at once, real time (speed 1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin/deepfake-voice-detector
+calls=${1:-100}
+speed=${2:-1}
+work=$(mktemp -d)
+trap 'kill "$service_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+service_port=$(free_port)
+sim_port=$(free_port)
+seed=$(printf '4%.0s' $(seq 64))
+public_key=$("$bin" simulate --print-key --signing-seed "$seed" | sed -n 's/^TELNYX_PUBLIC_KEY=//p')
+
+TELNYX_API_KEY=KEYload0123456789 TELNYX_PUBLIC_KEY="$public_key" \
+TELNYX_API_BASE="http://127.0.0.1:$sim_port/v2" PORT="$service_port" \
+DATABASE_URL="sqlite://$work/dvd.db" LOG_LEVEL=warn \
+    "$bin" serve > "$work/service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$service_port/health" >/dev/null && break
+    sleep 0.1
+done
+kill -0 "$service_pid" 2>/dev/null || { cat "$work/service.log"; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$service_pid/stat"; }
+hz=$(getconf CLK_TCK)
+before=$(ticks)
+start=$(date +%s.%N)
+TELNYX_API_KEY=KEYload0123456789 "$bin" simulate --service "http://127.0.0.1:$service_port" \
+    --api-port "$sim_port" --signing-seed "$seed" --calls "$calls" --concurrency "$calls" \
+    --speed "$speed" --wav samples/genuine-festvox-ru.wav --wav samples/synthetic-espeak-ng.wav \
+    --wav samples/synthetic-hifigan.wav --wav samples/genuine-codec2-examples.wav \
+    > "$work/simulate.log" 2>&1 || { tail -30 "$work/simulate.log"; exit 1; }
+end=$(date +%s.%N)
+after=$(ticks)
+
+/usr/bin/python3 - "$service_port" "$before" "$after" "$hz" "$start" "$end" "$calls" <<'PY'
+import json, sys, urllib.request
+port, before, after, hz, start, end, calls = sys.argv[1:]
+cpu = (int(after) - int(before)) / int(hz)
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/calls?limit=1000") as r:
+    listed = json.load(r)["calls"]
+ended = [c for c in listed if c["status"] == "ended"]
+scored = [c for c in ended if c["score"] is not None]
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
+    metrics = r.read().decode()
+audio = next(float(l.split()[1]) for l in metrics.splitlines() if l.startswith("dvd_audio_seconds_total "))
+wall = float(end) - float(start)
+print(f"calls: {len(listed)} listed, {len(ended)} ended, {len(scored)} scored (of {calls} placed)")
+print(f"audio decoded and scored: {audio:.1f} s in {wall:.1f} s wall")
+print(f"service CPU: {cpu:.2f} s = {cpu / audio * 1000:.2f} ms per second of call audio")
+print(f"=> one core carries about {audio / cpu:.0f} concurrent calls (webhooks, commands, media, scoring, store)")
+sys.exit(0 if len(scored) == int(calls) else 1)
+PY
