@@ -73,4 +73,21 @@ base::Result<double> Args::number(const std::string& option, double fallback) co
     return value;
 }
 
+std::vector<std::string> Args::take_repeated(std::vector<std::string>& args,
+                                             const std::string& name) {
+    std::vector<std::string> values;
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == name && i + 1 < args.size()) {
+            values.push_back(args[++i]);
+        } else if (args[i].rfind(name + "=", 0) == 0) {
+            values.push_back(args[i].substr(name.size() + 1));
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    args = std::move(rest);
+    return values;
+}
+
 }  // namespace dvd::cli

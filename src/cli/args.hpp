@@ -17,6 +17,12 @@ public:
                                                   const std::vector<std::string>& flags,
                                                   const std::vector<std::string>& options);
 
+    /// Removes every `--name X` / `--name=X` from `args` and returns the values in order: for
+    /// options that may repeat (`Args` itself keeps one value per option). `name` includes the
+    /// dashes.
+    [[nodiscard]] static std::vector<std::string> take_repeated(std::vector<std::string>& args,
+                                                                const std::string& name);
+
     bool has(const std::string& flag) const;
     std::optional<std::string> get(const std::string& option) const;
     /// Parses an option as a number; errors name the option.

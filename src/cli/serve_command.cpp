@@ -49,28 +49,11 @@ base::LogLevel to_base(config::LogLevel level) {
     return base::LogLevel::Info;
 }
 
-// Collects every `--demo-wav X` / `--demo-wav=X` (Args keeps one value per option).
-std::vector<std::string> take_repeated(std::vector<std::string>& args, const std::string& name) {
-    std::vector<std::string> values;
-    std::vector<std::string> rest;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == name && i + 1 < args.size()) {
-            values.push_back(args[++i]);
-        } else if (args[i].rfind(name + "=", 0) == 0) {
-            values.push_back(args[i].substr(name.size() + 1));
-        } else {
-            rest.push_back(args[i]);
-        }
-    }
-    args = std::move(rest);
-    return values;
-}
-
 }  // namespace
 
 int run_serve(const std::vector<std::string>& raw_args) {
     std::vector<std::string> arg_list = raw_args;
-    const std::vector<std::string> demo_wavs = take_repeated(arg_list, "--demo-wav");
+    const std::vector<std::string> demo_wavs = Args::take_repeated(arg_list, "--demo-wav");
     auto args = Args::parse(arg_list, {"help", "insecure-skip-verify"},
                             {"env-file", "bind", "port", "workers", "model", "ready-file",
                              "demo-speed"});

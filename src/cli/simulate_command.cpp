@@ -56,23 +56,6 @@ constexpr std::chrono::seconds kServiceWait{10};
 constexpr std::chrono::seconds kCallMargin{60};
 constexpr std::chrono::seconds kVerdictWait{5};
 
-// Collects every `--wav X` / `--wav=X` (Args keeps one value per option).
-std::vector<std::string> take_repeated(std::vector<std::string>& args, const std::string& name) {
-    std::vector<std::string> values;
-    std::vector<std::string> rest;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == name && i + 1 < args.size()) {
-            values.push_back(args[++i]);
-        } else if (args[i].rfind(name + "=", 0) == 0) {
-            values.push_back(args[i].substr(name.size() + 1));
-        } else {
-            rest.push_back(args[i]);
-        }
-    }
-    args = std::move(rest);
-    return values;
-}
-
 std::string env(const char* name) {
     const char* value = std::getenv(name);
     return value != nullptr ? std::string(value) : std::string();
@@ -95,9 +78,9 @@ struct Settings {
 
 base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) {
     Settings s;
-    s.wavs = take_repeated(raw, "--wav");
-    s.duplicate_events = take_repeated(raw, "--duplicate");
-    s.out_of_order_events = take_repeated(raw, "--out-of-order");
+    s.wavs = Args::take_repeated(raw, "--wav");
+    s.duplicate_events = Args::take_repeated(raw, "--duplicate");
+    s.out_of_order_events = Args::take_repeated(raw, "--out-of-order");
     auto args = Args::parse(
             raw, {"help", "print-key"},
             {"calls", "concurrency", "speed", "service", "api-port", "signing-seed", "from", "to"});

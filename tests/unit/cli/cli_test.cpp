@@ -39,6 +39,13 @@ TEST(Args, ParsesFlagsOptionsAndPositionals) {
     EXPECT_EQ(*args->number("absent", 7), 7.0);
 }
 
+TEST(Args, TakeRepeatedRemovesEveryOccurrenceInOrder) {
+    std::vector<std::string> args{"--wav", "a.wav", "--speed", "2", "--wav=b.wav", "x", "--wav"};
+    EXPECT_EQ(Args::take_repeated(args, "--wav"), (std::vector<std::string>{"a.wav", "b.wav"}));
+    // A trailing `--wav` without a value stays, so the parser reports it.
+    EXPECT_EQ(args, (std::vector<std::string>{"--speed", "2", "x", "--wav"}));
+}
+
 TEST(Args, RejectsUnknownOptionsMissingValuesAndNonNumbers) {
     EXPECT_FALSE(Args::parse({"--bogus"}, {"jsonl"}, {}));
     EXPECT_FALSE(Args::parse({"--jobs"}, {}, {"jobs"}));
