@@ -1,0 +1,63 @@
+// Health figures from GET /health (no token) and GET /metrics (Prometheus text): uptime, active
+// sessions, throughput (rates between two samples) and error counts.
+
+import { getJson, getText, metricSum, parsePrometheus } from './api.js';
+
+const ERROR_METRICS = [
+    ['Media stream errors', 'dvd_media_stream_errors_total', {}],
+    ['Decode errors', 'dvd_media_decode_errors_total', {}],
+    ['Rejected streams', 'dvd_media_streams_rejected_total', {}],
+    ['Failed commands', 'dvd_commands_total', { status: 'failed' }],
+    ['Webhook errors', 'dvd_webhooks_total', { result: 'error' }],
+    ['Bad signatures', 'dvd_webhooks_total', { result: 'bad_signature' }],
+    ['Store errors', 'dvd_store_errors_total', {}],
+    ['Store rows dropped', 'dvd_store_dropped_total', {}],
+    ['HTTP 5xx', 'dvd_http_responses_5xx_total', {}],
+];
+
+const RATE_METRICS = {
+    frames: 'dvd_media_frames_total',
+    audioSeconds: 'dvd_audio_seconds_total',
+    windows: 'dvd_windows_scored_total',
+    requests: 'dvd_http_requests_total',
+};
+
+/** Samples /health and /metrics; rates need two samples (the first call gives none). */
+export class HealthSampler {
+    constructor() {
+        this.previous = null;
+    }
+
+    async sample() {
+        const [health, text] = await Promise.all([getJson('/health'), getText('/metrics')]);
+        const metrics = parsePrometheus(text);
+        const now = performance.now();
+        const totals = Object.fromEntries(Object.entries(RATE_METRICS)
+            .map(([key, name]) => [key, metricSum(metrics, name)]));
+        let rates = null;
+        if (this.previous) {
+            const seconds = (now - this.previous.at) / 1000;
+            if (seconds > 0.2) {
+                rates = Object.fromEntries(Object.keys(RATE_METRICS).map((key) =>
+                    [key, Math.max(0, (totals[key] - this.previous.totals[key]) / seconds)]));
+            }
+        }
+        this.previous = { at: now, totals };
+        const errors = ERROR_METRICS.map(([label, name, where]) =>
+            ({ label, value: metricSum(metrics, name, where) }));
+        return {
+            status: health.status ?? 'unknown',
+            version: health.version ?? '',
+            uptimeSeconds: health.uptime_seconds ?? null,
+            activeSessions: health.active_sessions ?? 0,
+            callsStarted: metricSum(metrics, 'dvd_calls_started_total'),
+            callsFlagged: metricSum(metrics, 'dvd_calls_flagged_total'),
+            callsEnded: metricSum(metrics, 'dvd_calls_ended_total'),
+            dashboards: metricSum(metrics, 'dvd_dashboard_subscribers'),
+            totals,
+            rates,
+            errors,
+            errorTotal: errors.reduce((sum, e) => sum + e.value, 0),
+        };
+    }
+}

@@ -1,0 +1,80 @@
+// Health panel: uptime, active sessions, throughput and errors from GET /health and /metrics.
+
+import { AuthError } from '../api.js';
+import { h, replaceChildren, section } from '../dom.js';
+import { formatDuration, formatNumber } from '../format.js';
+import { HealthSampler } from '../health_data.js';
+import { scrollTable } from './common.js';
+
+const REFRESH_MS = 3000;
+
+function card(label, value, note, cls) {
+    return h('div', { class: `stat-card ${cls ?? ''}` },
+        h('dt', {}, label), h('dd', {}, value), note ? h('p', { class: 'muted small' }, note) : null);
+}
+
+export function mountHealth(main, ctx) {
+    let destroyed = false;
+    const overview = h('dl', { class: 'stat-cards', 'aria-label': 'Service' });
+    const throughput = h('dl', { class: 'stat-cards', 'aria-label': 'Throughput' });
+    const errors = h('div', {});
+    const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
+    main.append(
+        h('div', { class: 'page-head' },
+            h('h1', { id: 'page-title', tabindex: '-1' }, 'Service health'),
+            h('p', { class: 'muted' }, 'From GET /health and GET /metrics, every 3 seconds. ',
+                h('a', { href: '/metrics', target: '_blank', rel: 'noreferrer' }, 'Raw metrics'),
+                ' need the API token.')),
+        status,
+        section('overview-title', 'Service', overview),
+        section('throughput-title', 'Throughput', throughput),
+        section('errors-title', 'Errors since start', errors));
+
+    const sampler = new HealthSampler();
+    async function refresh() {
+        try {
+            const s = await sampler.sample();
+            if (destroyed) {
+                return;
+            }
+            status.hidden = true;
+            replaceChildren(overview,
+                card('Status', s.status, s.version ? `version ${s.version}` : null,
+                    s.status === 'ok' ? 'good' : 'bad'),
+                card('Uptime', formatDuration(s.uptimeSeconds)),
+                card('Active media streams', formatNumber(s.activeSessions)),
+                card('Calls started', formatNumber(s.callsStarted)),
+                card('Calls ended', formatNumber(s.callsEnded)),
+                card('Calls flagged', formatNumber(s.callsFlagged), null,
+                    s.callsFlagged > 0 ? 'warn' : null),
+                card('Dashboards connected', formatNumber(s.dashboards)));
+            const rate = (key, unit, digits = 1) => (s.rates
+                ? `${formatNumber(s.rates[key], digits)} ${unit}` : 'measuring…');
+            replaceChildren(throughput,
+                card('Media frames', rate('frames', '/s', 0), `${formatNumber(s.totals.frames)} in all`),
+                card('Audio decoded', rate('audioSeconds', 's/s'),
+                    `${formatDuration(s.totals.audioSeconds)} in all`),
+                card('Windows scored', rate('windows', '/s'), `${formatNumber(s.totals.windows)} in all`),
+                card('HTTP requests', rate('requests', '/s'), `${formatNumber(s.totals.requests)} in all`));
+            replaceChildren(errors, scrollTable('Errors since start', ['Counter', 'Count'],
+                s.errors.map((e) => h('tr', { class: e.value > 0 ? 'row-error' : null },
+                    h('th', { scope: 'row' }, e.label), h('td', { class: 'num' }, formatNumber(e.value))))));
+        } catch (error) {
+            if (error instanceof AuthError) {
+                ctx.onAuthError();
+            } else if (!destroyed) {
+                status.hidden = false;
+                status.className = 'error';
+                status.textContent = `The service does not answer: ${error.message}`;
+            }
+        }
+    }
+    refresh();
+    const timer = setInterval(refresh, REFRESH_MS);
+    return {
+        destroy() {
+            destroyed = true;
+            clearInterval(timer);
+        },
+    };
+}
