@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BIN := build/bin/deepfake-voice-detector
 PYTHON := /usr/bin/python3
 
-.PHONY: deps deps-corpus configure build web run test test-asan bench corpus train clean help
+.PHONY: deps deps-corpus configure build web run test test-asan bench load corpus train clean help
 
 help:
 	@echo "make run | test | build | bench | load | corpus | train | test-asan | clean"

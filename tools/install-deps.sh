@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs every Debian package the project needs, and fetches the pinned ONNX Runtime.
+# Installs every Debian package the project needs, fetches the pinned ONNX Runtime, and installs
+# the npm packages of the dashboard and its browser test.
 #
-#   tools/install-deps.sh build    # compilers and libraries for `make build` / `make test` / `make run`
+#   tools/install-deps.sh build    # compilers and libraries for `make build` / `make test` / `make run`,
+#                                  # chromium, and `npm ci` for web/ and tests/browser/
 #   tools/install-deps.sh corpus   # speech sources, TTS engines, codecs, python3-torch for `make corpus` / `make train`
 #
 # Idempotent: packages already present are not reinstalled, and the ONNX Runtime cache under
@@ -20,6 +22,7 @@ BUILD_PACKAGES=(
     libcairo2-dev libopus-dev libspandsp-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-numpy
+    chromium fonts-dejavu-core
 )
 
 CORPUS_PACKAGES=(
@@ -102,10 +105,27 @@ fetch_onnxruntime() {
     touch "$ORT_DIR/.complete"
 }
 
+# The dashboard's build (web/: esbuild, uPlot) and its browser test (tests/browser/:
+# playwright-core, which drives Debian's chromium) come from npm, pinned by their lockfiles.
+# `npm ci` runs only when node_modules is missing or the lockfile changed since the last one.
+npm_ci() {
+    local dir="$here/$1" stamp sum
+    [ -f "$dir/package-lock.json" ] || return 0
+    stamp="$dir/node_modules/.dvd-lockfile.sha256"
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    echo "install-deps: npm ci in $1"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" > "$stamp"
+}
+
 case "$group" in
     build)
         apt_install "${BUILD_PACKAGES[@]}"
         fetch_onnxruntime
+        npm_ci web
+        npm_ci tests/browser
         ;;
     corpus)
         enable_contrib_non_free

@@ -95,8 +95,19 @@ void ApiService::analyze_call(net::Request request, Reply reply) {
         return;
     }
     std::string id(request.path_param("id"));
+    bool wait = true;
+    if (auto param = request.query_param("wait")) {
+        if (*param == "false" || *param == "0") {
+            wait = false;
+        } else if (*param != "true" && *param != "1") {
+            reply(net::Response::json_error(400, "invalid_parameter",
+                                            "wait: must be true or false"));
+            return;
+        }
+    }
+    std::string base = public_base_url(request);
     post_reader(
-            [this, id = std::move(id), reply]() mutable {
+            [this, id = std::move(id), reply, wait, base = std::move(base)]() mutable {
                 auto found = find_call(*reader_, id);
                 if (!found) {
                     reply(internal_error(found.error(), "reading the call"));
@@ -108,7 +119,7 @@ void ApiService::analyze_call(net::Request request, Reply reply) {
                     return;
                 }
                 std::string call_id = (*found)->id;
-                const bool posted = analysis_thread_.post([this, call_id, reply]() {
+                const bool posted = analysis_thread_.post([this, call_id, reply, wait, base]() {
                     deps_.archive.flush(std::chrono::steady_clock::now()
                                         + options_.archive_flush_wait);
                     auto audio = deps_.archive.read(call_id);
@@ -144,7 +155,34 @@ void ApiService::analyze_call(net::Request request, Reply reply) {
                             call_id, analysis->audio_seconds, analysis->score.windows,
                             analysis->score.probability,
                             pipeline::to_string(analysis->score.verdict));
-                    reply(net::Response::json(200, analysis_json(*analysis)));
+                    if (!deps_.risk) {
+                        reply(net::Response::json(
+                                200, analysis_json(*analysis, std::nullopt, "", "")));
+                        return;
+                    }
+                    RiskRequest risk{.call_id = call_id,
+                                     .probability = analysis->score.probability,
+                                     .llr = analysis->score.llr,
+                                     .verdict = std::string(
+                                             pipeline::to_string(analysis->score.verdict)),
+                                     .speech_seconds = analysis->score.speech_seconds,
+                                     .public_base_url = base};
+                    for (const auto& window : analysis->windows) {
+                        risk.window_probabilities.push_back(window.probability);
+                    }
+                    if (!wait) {
+                        // 202: the risk analysis goes on; GET /calls/{id} shows it when done.
+                        deps_.risk(std::move(risk), [](RiskResult) {});
+                        reply(net::Response::json(
+                                202, analysis_json(*analysis, std::nullopt, "pending", "")));
+                        return;
+                    }
+                    auto rescored = std::make_shared<Analysis>(std::move(*analysis));
+                    deps_.risk(std::move(risk), [reply, rescored](RiskResult result) {
+                        reply(net::Response::json(
+                                200, analysis_json(*rescored, result.record, result.status,
+                                                   result.message)));
+                    });
                 });
                 if (!posted) {
                     reply(busy("analysis"));

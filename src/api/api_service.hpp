@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,31 @@ using Reply = std::function<void(net::Response)>;
 /// response (201 `{"call_id","status":"initiated","from","to"}` or a JSON error).
 using DialHandler = std::function<void(std::string to, std::string public_base_url, Reply done)>;
 
+/// What `POST /calls/{id}/analyze` hands to the risk side after re-scoring: the fresh detector
+/// numbers of the whole archived audio.
+struct RiskRequest {
+    std::string call_id{};  ///< ours
+    double probability = 0.0;
+    double llr = 0.0;
+    std::string verdict{};
+    double speech_seconds = 0.0;
+    std::vector<double> window_probabilities{};
+    std::string public_base_url{};  ///< as the client reached us (dashboard links)
+};
+
+/// The risk side's answer.
+struct RiskResult {
+    /// "done" (record: the new decision), "rate_limited" (record: the latest stored one, if
+    /// any), "not_found", "unavailable".
+    std::string status{};
+    std::optional<store::AnalysisRecord> record{};
+    std::string message{};
+};
+
+/// Runs the AI risk analysis + fusion for a re-scored call (the server wires it to
+/// risk::RiskCoordinator::analyze). `done` is called exactly once, from any thread.
+using RiskHandler = std::function<void(RiskRequest request, std::function<void(RiskResult)> done)>;
+
 struct ApiOptions {
     std::string api_token{};            ///< API_TOKEN; empty: the API is open
     std::string version{};              ///< reported by /health
@@ -57,6 +83,9 @@ struct ApiDeps {
     std::function<std::int64_t()> active_sessions{};
     /// `POST /calls`; empty: 503 dial_unavailable (demo without CONNECTION_ID, ...).
     DialHandler dial{};
+    /// The risk analysis of `POST /calls/{id}/analyze`; empty: the result has
+    /// `"risk_analysis": null`.
+    RiskHandler risk{};
     /// Where an analysis result is stored (CallScoreUpdate); nullptr: not stored.
     store::StoreWriter* writer = nullptr;
     /// Wall clock, ms since the Unix epoch; empty: std::chrono::system_clock.

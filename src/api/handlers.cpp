@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 
 #include "base/log.hpp"
 #include "base/parse.hpp"
+#include "indicators/indicators.hpp"
 #include "service/call_directory.hpp"
 
 namespace dvd::api {
@@ -83,6 +85,15 @@ Json call_object(const store::Call& call) {
     return j;
 }
 
+/// Stored JSON text as a value; null when empty or unparsable (never fails a response).
+Json stored_json(std::string_view text) {
+    if (text.empty()) {
+        return Json(nullptr);
+    }
+    Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? Json(nullptr) : parsed;
+}
+
 Json point_object(const store::ScorePoint& p) {
     return Json{
             {"seq", p.seq},
@@ -93,6 +104,91 @@ Json point_object(const store::ScorePoint& p) {
             {"call_score", number(p.call_score)},
             {"call_llr", number(p.call_llr)},
             {"verdict", text_or_null(p.verdict)},
+            {"indicators", stored_json(p.indicators_json)},
+    };
+}
+
+struct IndicatorInfo {
+    std::string unit;
+    std::string description;
+    std::size_t order = 0;
+};
+
+/// Units and descriptions of every indicator name (indicators::to_list, stream rows included).
+const std::map<std::string, IndicatorInfo, std::less<>>& indicator_catalogue() {
+    static const auto table = [] {
+        indicators::Indicators all;
+        all.stream.codec = "PCMU";
+        std::map<std::string, IndicatorInfo, std::less<>> out;
+        std::size_t order = 0;
+        for (auto& row : indicators::to_list(all)) {
+            out.emplace(row.name, IndicatorInfo{row.unit, row.description, order++});
+        }
+        return out;
+    }();
+    return table;
+}
+
+Json indicators_list(std::string_view stored) {
+    Json list = Json::array();
+    const Json parsed = stored_json(stored);
+    if (!parsed.is_object()) {
+        return list;
+    }
+    const auto& catalogue = indicator_catalogue();
+    std::vector<std::pair<std::size_t, Json>> rows;
+    for (auto it = parsed.begin(); it != parsed.end(); ++it) {
+        const auto info = catalogue.find(it.key());
+        Json value = it->is_number() || it->is_string() ? *it : Json(nullptr);
+        rows.emplace_back(info == catalogue.end() ? catalogue.size() : info->second.order,
+                          Json{{"name", it.key()},
+                               {"value", std::move(value)},
+                               {"unit", info == catalogue.end() ? "" : info->second.unit},
+                               {"description",
+                                info == catalogue.end() ? "" : info->second.description}});
+    }
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& row : rows) {
+        list.push_back(std::move(row.second));
+    }
+    return list;
+}
+
+Json analysis_object(const store::AnalysisRecord& r) {
+    Json indicators = stored_json(r.indicators_json);
+    if (!indicators.is_array()) {
+        indicators = Json::array();
+    }
+    return Json{
+            {"id", r.id},
+            {"trigger", store::to_string(r.trigger)},
+            {"at", format_time_ms(r.created_at_ms)},
+            {"source", r.source},
+            {"risk_level", r.risk_level},
+            {"flagged", r.flagged},
+            {"escalate", r.escalate},
+            {"recommended_action", r.recommended_action},
+            {"reason", r.reason},
+            {"reasoning", r.reasoning},
+            {"indicators", std::move(indicators)},
+            {"detector",
+             Json{{"probability", optional_or_null(r.detector_probability)},
+                  {"llr", optional_or_null(r.detector_llr)},
+                  {"verdict", text_or_null(r.detector_verdict)},
+                  {"risk_level", r.detector_risk_level},
+                  {"speech_seconds", optional_or_null(r.speech_seconds)}}},
+            {"analysis_risk_level", text_or_null(r.analysis_risk_level)},
+            {"raised_by_analysis", r.raised_by_analysis},
+            {"analysis_disagreed", r.analysis_disagreed},
+            {"error", r.error.empty() ? Json(nullptr)
+                                      : Json{{"code", text_or_null(r.error_code)},
+                                             {"message", r.error}}},
+            {"model", text_or_null(r.model)},
+            {"prompt_version", text_or_null(r.prompt_version)},
+            {"attempts", r.attempts},
+            {"http_status", optional_or_null(r.http_status)},
+            {"elapsed_ms", r.elapsed_ms},
     };
 }
 
@@ -117,6 +213,7 @@ Json recording_object(const store::Recording& r) {
             {"channels", text_or_null(r.channels)},
             {"duration_seconds", optional_or_null(r.duration_seconds)},
             {"saved_at", format_time_ms(r.saved_at_ms)},
+            {"kept", r.kept},
             {"urls", Json{{"wav", text_or_null(r.wav_url)}, {"mp3", text_or_null(r.mp3_url)}}},
             {"public_urls", Json{{"wav", text_or_null(r.public_wav_url)},
                                  {"mp3", text_or_null(r.public_mp3_url)}}},
@@ -401,7 +498,22 @@ net::Response get_call(const net::Request& request, store::Store& store,
     if (!commands) {
         return internal_error(commands.error(), "reading the command log");
     }
+    auto analyses = store.list_analyses(call.id);
+    if (!analyses) {
+        return internal_error(analyses.error(), "reading the risk analyses");
+    }
     Json j = call_object(call);
+    j["escalation"] = call.escalation.empty()
+                              ? Json(nullptr)
+                              : Json{{"action", call.escalation},
+                                     {"at", time_or_null(call.escalated_at_ms)}};
+    j["indicators"] = indicators_list(call.indicators_json);
+    j["analysis"] = analyses->empty() ? Json(nullptr) : analysis_object(analyses->back());
+    Json decisions = Json::array();
+    for (const auto& record : *analyses) {
+        decisions.push_back(analysis_object(record));
+    }
+    j["analyses"] = std::move(decisions);
     const bool truncated = timeline->size() > max_timeline_points;
     Json points = Json::array();
     for (std::size_t i = 0; i < std::min(timeline->size(), max_timeline_points); ++i) {
@@ -461,7 +573,9 @@ base::Result<Analysis> analyze_samples(std::string_view call_id, std::span<const
     return analysis;
 }
 
-std::string analysis_json(const Analysis& a) {
+namespace {
+
+Json analysis_body(const Analysis& a) {
     Json windows = Json::array();
     for (const auto& w : a.windows) {
         windows.push_back(Json{{"end_seconds", number(w.end_seconds)},
@@ -481,8 +595,34 @@ std::string analysis_json(const Analysis& a) {
             {"windows_scored", a.score.windows},
             {"analyzed_at", format_time_ms(a.analyzed_at_ms)},
             {"windows", std::move(windows)},
+    };
+}
+
+}  // namespace
+
+std::string analysis_json(const Analysis& a) {
+    return analysis_body(a).dump();
+}
+
+std::string analysis_json(const Analysis& a, const std::optional<store::AnalysisRecord>& record,
+                          std::string_view risk_status, std::string_view message) {
+    Json body = analysis_body(a);
+    if (risk_status.empty()) {
+        body["risk_analysis"] = nullptr;
+    } else {
+        body["risk_analysis"] = Json{{"status", risk_status},
+                                     {"message", message.empty() ? Json(nullptr) : Json(message)},
+                                     {"analysis", record ? analysis_object(*record) : Json(nullptr)}};
     }
-            .dump();
+    return body.dump();
+}
+
+std::string analysis_record_json(const store::AnalysisRecord& record) {
+    return analysis_object(record).dump();
+}
+
+std::string indicators_list_json(std::string_view stored) {
+    return indicators_list(stored).dump();
 }
 
 store::CallScoreUpdate analysis_update(const Analysis& a) {

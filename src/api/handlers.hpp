@@ -71,6 +71,20 @@ struct Analysis {
 /// The JSON body of an analysis (docs/api.md).
 [[nodiscard]] std::string analysis_json(const Analysis& analysis);
 
+/// The same with `risk_analysis`: `{"status", "message", "analysis": <decision or null>}` for a
+/// risk result, `{"status":"pending"}` when `pending`, null without either.
+[[nodiscard]] std::string analysis_json(const Analysis& analysis,
+                                        const std::optional<store::AnalysisRecord>& record,
+                                        std::string_view risk_status, std::string_view message);
+
+/// One stored risk decision as the API shows it (docs/api.md, `analysis`).
+[[nodiscard]] std::string analysis_record_json(const store::AnalysisRecord& record);
+
+/// The call-level indicators of a call row (`Call::indicators_json`) as the API lists them:
+/// `[{"name","value","unit","description"}]` in to_list order; `value` is a number, null, or a
+/// string (the codec). Unparsable stored text gives an empty list.
+[[nodiscard]] std::string indicators_list_json(std::string_view stored);
+
 /// The store update an analysis makes (flagged is sticky in the store).
 [[nodiscard]] store::CallScoreUpdate analysis_update(const Analysis& analysis);
 

@@ -77,6 +77,8 @@ std::string request_body(const PlannedCommand& c) {
                     return protocol::build_streaming_stop(id, command);
                 } else if constexpr (std::is_same_v<T, protocol::HangupCommand>) {
                     return protocol::build_hangup(id, command);
+                } else if constexpr (std::is_same_v<T, protocol::TransferCommand>) {
+                    return protocol::build_transfer(id, command);
                 } else {
                     return protocol::build_dial(command);
                 }
@@ -102,6 +104,8 @@ telnyx::CommandOutcome execute(telnyx::CallControlClient& client, const PlannedC
                     return client.streaming_stop(id, command);
                 } else if constexpr (std::is_same_v<T, protocol::HangupCommand>) {
                     return client.hangup(id, command);
+                } else if constexpr (std::is_same_v<T, protocol::TransferCommand>) {
+                    return client.transfer(id, command);
                 } else {
                     return client.dial(command).outcome;
                 }
@@ -141,6 +145,7 @@ CallControllerOptions options_from_config(const config::Config& config) {
     options.api_key = config.telnyx_api_key;
     options.media_stream_url = config.media_stream_url;
     options.flow.telnyx_deepfake_detection = config.telnyx_deepfake_detection;
+    options.flow.security_number = config.security_number;
     options.main_number = config.main_number;
     options.connection_id = config.connection_id;
     options.detection_threshold = config.detection_threshold;
@@ -300,7 +305,8 @@ public:
                                                 .from = call.from,
                                                 .to = call.to,
                                                 .score = event.score,
-                                                .at_ms = event.at_ms});
+                                                .at_ms = event.at_ms,
+                                                .public_base_url = last_public_base_});
             }
         });
     }
@@ -314,6 +320,57 @@ public:
             }
             apply(flow_.on_stream_ended(**record, event, inputs_now()), {});
         });
+    }
+
+    void escalate(std::string call_id, config::EscalationPolicy policy, std::string reason,
+                  EscalationReply done) {
+        auto shared_done = std::make_shared<EscalationReply>(std::move(done));
+        const auto answer = [](const std::shared_ptr<EscalationReply>& reply,
+                               std::string_view status) {
+            if (*reply) {
+                (*reply)(status);
+            }
+        };
+        if (!accepting()) {
+            answer(shared_done, "unavailable");
+            return;
+        }
+        const bool posted = post_calls([this, call_id = std::move(call_id), policy,
+                                        reason = std::move(reason), shared_done, answer] {
+            auto row = deps_.store->get_call(call_id);
+            if (!row) {
+                deps_.metrics.store_errors.add();
+                DVD_LOG(Calls, Error, "store: {} call_id={}", row.error().message, call_id);
+                answer(shared_done, "unavailable");
+                return;
+            }
+            std::optional<CallRecord> record;
+            if (*row && !(*row)->call_control_id.empty()) {
+                auto loaded = load_call((*row)->call_control_id);
+                if (loaded && *loaded) {
+                    record = std::move(**loaded);
+                }
+            }
+            if (!record) {
+                DVD_LOG(Calls, Warn, "escalation for an unknown call call_id={}", call_id);
+                answer(shared_done, "unknown_call");
+                return;
+            }
+            auto decision = flow_.on_escalate(*record, policy, reason, inputs_now());
+            const std::string status = decision.escalation_status;
+            if (status == "issued") {
+                DVD_LOG(Calls, Warn, "escalating flagged call call_id={} action={} reason=\"{}\"",
+                        call_id, config::to_string(policy), reason);
+            } else {
+                DVD_LOG(Calls, Info, "escalation not sent call_id={} action={} status={}", call_id,
+                        config::to_string(policy), status);
+            }
+            apply(std::move(decision), {});
+            answer(shared_done, status);
+        });
+        if (!posted) {
+            answer(shared_done, "unavailable");
+        }
     }
 
     bool wait_idle(std::chrono::milliseconds timeout) {
@@ -508,6 +565,17 @@ private:
             deps_.metrics.calls_started.add();
             DVD_LOG(Calls, Info, "call started call_id={} direction={} from={} to={}", call_id,
                     store::to_string(call.direction), call.from, call.to);
+        }
+        if (decision.call_ended && options_.on_call_ended && !call.id.empty()) {
+            options_.on_call_ended(EndedCall{.call_id = call.id,
+                                             .call_control_id = call.call_control_id,
+                                             .flagged = call.flagged,
+                                             .final_score = call.final_score,
+                                             .final_llr = call.final_llr,
+                                             .verdict = call.verdict,
+                                             .speech_seconds = call.speech_seconds,
+                                             .hangup_cause = call.hangup_cause,
+                                             .public_base_url = last_public_base_});
         }
         if (decision.call_ended) {
             deps_.metrics.calls_ended.add();
@@ -868,6 +936,11 @@ void CallController::submit_webhook(protocol::WebhookEvent event, std::string ra
 void CallController::dial(std::string to, std::string public_base_url,
                           std::function<void(base::Result<DialResult>)> done) {
     impl_->dial(std::move(to), std::move(public_base_url), std::move(done));
+}
+
+void CallController::escalate(std::string call_id, config::EscalationPolicy policy,
+                              std::string reason, EscalationReply done) {
+    impl_->escalate(std::move(call_id), policy, std::move(reason), std::move(done));
 }
 
 void CallController::on_stream_started(service::StreamStarted event) {

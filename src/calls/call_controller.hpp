@@ -31,7 +31,27 @@ struct FlaggedCall {
     std::string to{};
     pipeline::CallScore score{};
     std::int64_t at_ms = 0;  ///< position in the call's inbound audio
+    /// "http(s)://host[:port]" under which the service was last reached (webhooks, API); empty
+    /// when not known yet. For links in alerts (the dashboard).
+    std::string public_base_url{};
 };
+
+/// A call that ended (hang-up, or Telnyx 90018): the hook for the final risk analysis.
+struct EndedCall {
+    std::string call_id{};
+    std::string call_control_id{};
+    bool flagged = false;
+    std::optional<double> final_score{};
+    std::optional<double> final_llr{};
+    std::string verdict{};
+    double speech_seconds = 0.0;
+    std::string hangup_cause{};
+    std::string public_base_url{};
+};
+
+/// What `CallController::escalate` did (FlowDecision::escalation_status, plus "unknown_call"
+/// and "unavailable" when the controller is stopped or saturated).
+using EscalationReply = std::function<void(std::string_view status)>;
 
 /// Settings of the call logic, built by the server from config::Config (`options_from_config`).
 struct CallControllerOptions {
@@ -54,6 +74,9 @@ struct CallControllerOptions {
     /// Called on the calls thread, once per call, when a call crosses the threshold (alerts and
     /// escalation hook up here in issue 4). Must not block for long.
     std::function<void(const FlaggedCall&)> on_flagged{};
+    /// Called on the calls thread, once per call, when the call ends (after its row is stored).
+    /// Must not block for long.
+    std::function<void(const EndedCall&)> on_call_ended{};
 };
 
 /// The CallControllerOptions that `config` implies.
@@ -140,6 +163,16 @@ public:
     /// (stopped/saturated), Runtime (Telnyx refused or failed: its one-line message).
     void dial(std::string to, std::string public_base_url,
               std::function<void(base::Result<DialResult>)> done);
+
+    /// Applies ESCALATION_POLICY `policy` to a flagged call (`CallFlow::on_escalate`): speak a
+    /// warning, transfer to SECURITY_NUMBER or hang up, with deterministic command ids, at most
+    /// once per call (the row's `escalation` is stored before the command is sent, so neither a
+    /// restart nor a second request repeats it). `call_id` is ours. `done` (optional) is called
+    /// once, on the calls thread (or at once when refused), with the status: "issued",
+    /// "already_escalated", "call_ended", "not_answered", "no_security_number", "policy_none",
+    /// "unknown_call" or "unavailable".
+    void escalate(std::string call_id, config::EscalationPolicy policy, std::string reason,
+                  EscalationReply done = {});
 
     // service::CallEventSink: thread-safe, posts to the calls thread (dropped and counted when
     // the calls thread is saturated).

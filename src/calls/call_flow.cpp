@@ -19,8 +19,9 @@ namespace {
 using protocol::WebhookEventType;
 using store::CallState;
 
-constexpr std::array<std::string_view, 7> kCommandNames{
-        "answer", "speak", "streaming_start", "record_start", "streaming_stop", "hangup", "dial"};
+constexpr std::array<std::string_view, 8> kCommandNames{
+        "answer", "speak",  "streaming_start", "record_start", "streaming_stop",
+        "hangup", "dial", "transfer"};
 
 void ensure_sodium() {
     // sodium_init is thread-safe and idempotent; < 0 means the library cannot work at all.
@@ -188,6 +189,8 @@ bool FlowState::issued(CommandKind kind) const noexcept {
             return record_start_issued;
         case CommandKind::Hangup:
             return hangup_issued;
+        case CommandKind::Transfer:
+            return escalation_issued;
         case CommandKind::StreamingStop:
         case CommandKind::Dial:
             return false;
@@ -211,6 +214,9 @@ void FlowState::mark_issued(CommandKind kind) noexcept {
             break;
         case CommandKind::Hangup:
             hangup_issued = true;
+            break;
+        case CommandKind::Transfer:
+            escalation_issued = true;
             break;
         case CommandKind::StreamingStop:
         case CommandKind::Dial:
@@ -420,6 +426,7 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
                 recording.duration_seconds = static_cast<double>(*ended - *started) / 1000.0;
             }
             recording.saved_at_ms = at_ms;
+            recording.kept = call.flagged;  // a flagged call's recording is evidence
             d.recording = std::move(recording);
             d.notes.emplace_back("recording saved");
             break;
@@ -588,6 +595,81 @@ FlowDecision CallFlow::on_command_result(const CallRecord& current, CommandKind 
     return d;
 }
 
+FlowDecision CallFlow::on_escalate(const CallRecord& current, config::EscalationPolicy policy,
+                                   std::string_view reason, const FlowInputs& inputs) const {
+    FlowDecision d;
+    d.record = current;
+    store::Call& call = d.record.call;
+    FlowState& flow = d.record.flow;
+    const auto refuse = [&d](std::string status, std::string note) {
+        d.ignored = true;
+        d.escalation_status = std::move(status);
+        d.notes.push_back(std::move(note));
+        return d;
+    };
+    if (policy == config::EscalationPolicy::None) {
+        return refuse("policy_none", "escalation policy none: nothing to do");
+    }
+    if (!call.escalation.empty() || flow.escalation_issued) {
+        return refuse("already_escalated",
+                      fmt::format("already escalated ({}): not repeated",
+                                  call.escalation.empty() ? "issued" : call.escalation));
+    }
+    if (!is_active(call.state) || call.call_control_id.empty()) {
+        return refuse("call_ended", "escalation for an ended call: nothing to send");
+    }
+    if (call.state == CallState::Initiated && policy != config::EscalationPolicy::Hangup) {
+        return refuse("not_answered", "escalation before answer: speak/transfer need an answer");
+    }
+    switch (policy) {
+        case config::EscalationPolicy::Warn: {
+            auto command = planned(CommandKind::Speak, call, "escalation");
+            protocol::SpeakCommand speak;
+            speak.command_id = command.command_id;
+            speak.payload = options_.escalation_warning_text;
+            speak.voice = options_.greeting_voice;
+            speak.language = options_.greeting_language;
+            speak.payload_type = protocol::SpeakPayloadType::Text;
+            speak.service_level = protocol::ServiceLevel::Basic;
+            command.command = std::move(speak);
+            d.commands.push_back(std::move(command));
+            break;
+        }
+        case config::EscalationPolicy::Transfer: {
+            if (options_.security_number.empty()) {
+                return refuse("no_security_number",
+                              "escalation transfer without SECURITY_NUMBER: nothing to send");
+            }
+            auto command = planned(CommandKind::Transfer, call, "escalation");
+            protocol::TransferCommand transfer;
+            transfer.command_id = command.command_id;
+            transfer.to = options_.security_number;
+            command.command = std::move(transfer);
+            d.commands.push_back(std::move(command));
+            break;
+        }
+        case config::EscalationPolicy::Hangup: {
+            auto command = planned(CommandKind::Hangup, call, "escalation");
+            protocol::HangupCommand hangup;
+            hangup.command_id = command.command_id;
+            command.command = std::move(hangup);
+            d.commands.push_back(std::move(command));
+            flow.mark_issued(CommandKind::Hangup);
+            break;
+        }
+        case config::EscalationPolicy::None:
+            break;
+    }
+    call.escalation = std::string(config::to_string(policy));
+    call.escalated_at_ms = inputs.now_ms;
+    call.updated_at_ms = inputs.now_ms;
+    flow.escalation_issued = true;
+    d.call_changed = true;
+    d.escalation_status = "issued";
+    d.notes.push_back(fmt::format("escalation {} issued: {}", call.escalation, reason));
+    return d;
+}
+
 PlannedCommand CallFlow::plan_dial(std::string_view to, std::string_view from,
                                    std::string_view connection_id, std::string_view command_id,
                                    const FlowInputs& inputs) const {
@@ -663,7 +745,7 @@ FlowState flow_from_history(const store::Call& call, const std::vector<store::Co
         if (!kind) {
             continue;
         }
-        flow.mark_issued(*kind);
+        flow.mark_issued(*kind);  // a logged transfer is the escalation
         if (*kind == CommandKind::Dial) {
             const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
             if (body.is_object()) {
@@ -672,6 +754,7 @@ FlowState flow_from_history(const store::Call& call, const std::vector<store::Co
             }
         }
     }
+    flow.escalation_issued = flow.escalation_issued || !call.escalation.empty();
     if (call.final_score && call.final_llr) {
         pipeline::CallScore score;
         score.probability = *call.final_score;

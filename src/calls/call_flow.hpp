@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/config.hpp"
 #include "pipeline/streaming_scorer.hpp"
 #include "protocol/call_control.hpp"
 #include "protocol/webhook.hpp"
@@ -18,7 +19,16 @@
 namespace dvd::calls {
 
 /// The Call Control commands the call logic sends (names as in the command log and the URL).
-enum class CommandKind { Answer, Speak, StreamingStart, RecordStart, StreamingStop, Hangup, Dial };
+enum class CommandKind {
+    Answer,
+    Speak,
+    StreamingStart,
+    RecordStart,
+    StreamingStop,
+    Hangup,
+    Dial,
+    Transfer,
+};
 
 [[nodiscard]] std::string_view to_string(CommandKind kind) noexcept;
 /// Inverse of to_string; nullopt for any other name.
@@ -33,6 +43,9 @@ struct FlowState {
     bool streaming_start_issued = false;
     bool record_start_issued = false;
     bool hangup_issued = false;
+    /// The escalation of a flagged call (ESCALATION_POLICY) was issued: never again for this
+    /// call. Rebuilt from the call row's `escalation` column.
+    bool escalation_issued = false;
     /// Outbound call whose dial body already carried the stream (then no streaming_start).
     bool stream_in_dial = false;
     /// Outbound call whose dial body already carried record-from-answer (then no record_start).
@@ -67,6 +80,13 @@ struct CallFlowOptions {
     bool dial_stream_in_body = false;
     /// Dial with record-from-answer in the body instead of a record_start after answer.
     bool dial_record_in_body = true;
+    /// ESCALATION_POLICY=warn: spoken to the caller (`speak`, the greeting's voice and language,
+    /// service_level basic) once the call is flagged.
+    std::string escalation_warning_text =
+            "Warning: our security system suspects that this call uses an artificial or cloned "
+            "voice. Do not share passwords, codes or payment details.";
+    /// ESCALATION_POLICY=transfer: SECURITY_NUMBER, the number that receives flagged calls.
+    std::string security_number{};
 };
 
 /// Values the pure flow cannot make itself (clock, randomness, derived URLs): the controller
@@ -90,7 +110,7 @@ struct PlannedCommand {
     std::string command_id{};
     std::variant<protocol::AnswerCommand, protocol::SpeakCommand, protocol::StreamingStartCommand,
                  protocol::RecordStartCommand, protocol::StreamingStopCommand,
-                 protocol::HangupCommand, protocol::DialCommand>
+                 protocol::HangupCommand, protocol::DialCommand, protocol::TransferCommand>
             command{};
 };
 
@@ -104,6 +124,9 @@ struct FlowDecision {
     bool call_ended = false;    ///< the step moved the call to a terminal state (calls_ended)
     bool ignored = false;       ///< nothing to do (unknown event type, event for an ended call)
     bool flagged_now = false;   ///< crossed the detection threshold in this step
+    /// For `on_escalate`: "issued", or why nothing was sent ("already_escalated", "call_ended",
+    /// "not_answered", "no_security_number", "policy_none").
+    std::string escalation_status{};
     std::vector<PlannedCommand> commands{};
     std::optional<service::StreamGrant> grant{};
     bool revoke = false;  ///< remove the call's grant (the call is over)
@@ -155,6 +178,18 @@ public:
                                                  std::string_view status, std::string_view message,
                                                  const FlowInputs& inputs) const;
 
+    /// Escalates a flagged call under `policy` (ESCALATION_POLICY), at most once per call: warn
+    /// -> `speak` of escalation_warning_text; transfer -> `transfer` to security_number; hangup
+    /// -> `hangup`. Command ids are deterministic (step "escalation"), and the call row records
+    /// `escalation` + `escalated_at_ms` (persisted before the command is sent), so a restart, a
+    /// duplicate webhook or a second request never repeats it. Nothing is sent for an ended call,
+    /// a call not answered yet (except hangup), policy none, or transfer without a number;
+    /// `escalation_status` says which.
+    [[nodiscard]] FlowDecision on_escalate(const CallRecord& current,
+                                           config::EscalationPolicy policy,
+                                           std::string_view reason,
+                                           const FlowInputs& inputs) const;
+
     /// The dial command for `POST /calls` to `to` (from/connection_id from the arguments), with
     /// record/stream/deepfake options per CallFlowOptions. `command_id` is the caller's.
     [[nodiscard]] PlannedCommand plan_dial(std::string_view to, std::string_view from,
@@ -177,7 +212,8 @@ private:
 
 /// Rebuilds the flow state of a stored call from its command log (after a restart): every
 /// logged command counts as issued; a logged dial sets stream_in_dial/record_in_dial from its
-/// request body. `latest_score` comes from the call's stored final_score/llr/verdict.
+/// request body; escalation_issued from the row's `escalation`. `latest_score` comes from the
+/// call's stored final_score/llr/verdict.
 [[nodiscard]] FlowState flow_from_history(const store::Call& call,
                                           const std::vector<store::CommandLog>& log);
 

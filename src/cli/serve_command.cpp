@@ -22,6 +22,7 @@ constexpr const char* kUsage =
         "                                     [--bind ADDRESS] [--port PORT] [--workers N]\n"
         "                                     [--model detector.json] [--ready-file FILE]\n"
         "                                     [--demo-wav FILE ...] [--demo-speed X]\n"
+        "                                     [--web-dir DIR]\n"
         "Answers, streams and scores Telnyx calls (configuration: environment variables and\n"
         "the .env file, see .env.example). Without TELNYX_API_KEY it runs in demo mode: the\n"
         "built-in Telnyx simulator plays Telnyx and places a call per --demo-wav file.\n"
@@ -34,6 +35,8 @@ constexpr const char* kUsage =
         "  --ready-file            once listening, write {\"port\",...} as JSON to this file\n"
         "  --demo-wav              demo mode: a call saying this file (repeatable)\n"
         "  --demo-speed            demo mode: audio plays this much faster than real time\n"
+        "  --web-dir               the built dashboard served at / (default: web/dist here, else\n"
+        "                          beside the executable: ../../web/dist)\n"
         "Stops gracefully on SIGINT or SIGTERM. Exit status: 0 stopped, 2 configuration error.\n";
 
 base::LogLevel to_base(config::LogLevel level) {
@@ -56,7 +59,7 @@ int run_serve(const std::vector<std::string>& raw_args) {
     const std::vector<std::string> demo_wavs = Args::take_repeated(arg_list, "--demo-wav");
     auto args = Args::parse(arg_list, {"help", "insecure-skip-verify"},
                             {"env-file", "bind", "port", "workers", "model", "ready-file",
-                             "demo-speed"});
+                             "demo-speed", "web-dir"});
     if (!args) {
         std::cerr << "serve: " << args.error().message << "\n" << kUsage;
         return 2;
@@ -121,6 +124,9 @@ int run_serve(const std::vector<std::string>& raw_args) {
     if (auto model = args->get("model")) {
         options.model_path = *model;
     }
+    if (auto web_dir = args->get("web-dir")) {
+        options.web_dir = *web_dir;
+    }
     for (const std::string& wav : demo_wavs) {
         options.demo_wavs.emplace_back(wav);
     }
@@ -163,6 +169,7 @@ int run_serve(const std::vector<std::string>& raw_args) {
     std::cout << fmt::format("deepfake-voice-detector {} listening on port {}{}\n",
                              server::version(), endpoints.port,
                              endpoints.demo ? " (demo mode: simulated Telnyx calls)" : "")
+              << fmt::format("  dashboard: http://127.0.0.1:{}/\n", endpoints.port)
               << fmt::format("  calls:   http://127.0.0.1:{}/calls\n", endpoints.port)
               << fmt::format("  health:  http://127.0.0.1:{}/health\n", endpoints.port)
               << std::flush;

@@ -9,6 +9,7 @@
 
 #include "base/log.hpp"
 #include "media/audio_archive.hpp"
+#include "media/indicator_json.hpp"
 #include "protocol/errc.hpp"
 
 namespace dvd::media {
@@ -160,6 +161,8 @@ std::optional<StreamClose> MediaStream::on_start(protocol::StartMessage& message
     decoder_.emplace(std::move(*decoder));
     scorer_ = std::make_unique<pipeline::StreamingScorer>(deps_.model, deps_.tables, deps_.scorer);
     scorer_->resume(grant_.checkpoint);
+    tracker_ = std::make_unique<indicators::IndicatorTracker>();
+    codec_sample_rate_hz_ = static_cast<int>(format.sample_rate_hz);
     flagged_ = is_flagged(scorer_->call(), scorer_->threshold());
     next_seq_ = grant_.next_seq;
     stream_id_ = message.stream_id;
@@ -257,6 +260,7 @@ std::optional<StreamClose> MediaStream::process_samples() {
     samples_decoded_ += static_cast<std::int64_t>(samples_.size());
     deps_.metrics.audio_seconds_micro.add(samples_.size() * kMicrosPerSample);
 
+    tracker_->accept(samples_);
     auto last = std::chrono::steady_clock::now();
     const auto status = scorer_->accept(samples_, [&](const pipeline::WindowScore& window,
                                                       const pipeline::CallScore& call) {
@@ -269,6 +273,7 @@ std::optional<StreamClose> MediaStream::process_samples() {
         const bool crossed = flagged_now && !flagged_;
         flagged_ = flagged_ || flagged_now;
         const std::string verdict(pipeline::to_string(call.verdict));
+        const indicators::Indicators window_figures = tracker_->window_snapshot();
         deps_.writer.try_push(store::ScorePoint{
                 .call_id = grant_.call_id,
                 .seq = next_seq_++,
@@ -279,6 +284,7 @@ std::optional<StreamClose> MediaStream::process_samples() {
                 .call_score = call.probability,
                 .call_llr = call.llr,
                 .verdict = verdict,
+                .indicators_json = window_indicators_json(window_figures),
         });
         deps_.writer.try_push(store::CallScoreUpdate{
                 .call_id = grant_.call_id,
@@ -288,6 +294,7 @@ std::optional<StreamClose> MediaStream::process_samples() {
                 .speech_seconds = call.speech_seconds,
                 .flagged = flagged_,
                 .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
+                .indicators_json = indicators_json(call_indicators()),
         });
         deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,
                                         at_ms);
@@ -328,6 +335,26 @@ void MediaStream::flush_archive() {
 
 std::int64_t MediaStream::position_ms() const {
     return grant_.audio_offset_ms + samples_decoded_ / 8;  // 8 samples per ms at 8 kHz
+}
+
+indicators::StreamFigures MediaStream::stream_figures() const {
+    const auto& stats = jitter_.stats();
+    return indicators::StreamFigures{
+            .codec = encoding_,
+            .codec_sample_rate_hz = codec_sample_rate_hz_,
+            .frames_received = static_cast<long long>(stats.released),
+            .frames_lost = static_cast<long long>(stats.lost),
+            .frames_late = static_cast<long long>(stats.late),
+    };
+}
+
+indicators::Indicators MediaStream::call_indicators() const {
+    if (!tracker_) {
+        return {};
+    }
+    indicators::Indicators figures = tracker_->snapshot();
+    figures.stream = stream_figures();
+    return figures;
 }
 
 pipeline::CallScore MediaStream::score() const {

@@ -11,6 +11,7 @@
 
 #include "codec/media_decoder.hpp"
 #include "dsp/feature_extractor.hpp"
+#include "indicators/indicator_tracker.hpp"
 #include "model/detector_model.hpp"
 #include "net/server.hpp"
 #include "pipeline/streaming_scorer.hpp"
@@ -66,8 +67,11 @@ struct StreamClose {
 ///     The scorer resumes from the grant's checkpoint, timeline seq from grant.next_seq, audio
 ///     position from grant.audio_offset_ms.
 ///   * `media`: inbound track only (outbound counted and ignored); reordered by sequence_number
-///     in a jitter window; gaps concealed; decoded to 8 kHz; archived; scored. Every window gives
-///     a ScorePoint, a CallScoreUpdate, a directory progress update and a ScoreChanged event.
+///     in a jitter window; gaps concealed; decoded to 8 kHz; archived; scored; the same samples
+///     feed an `indicators::IndicatorTracker`. Every window gives a ScorePoint (with the window's
+///     key indicators), a CallScoreUpdate (with the call-level indicators and the stream figures:
+///     codec, frames received/lost/late), a directory progress update and a ScoreChanged event.
+///     After a restart the indicators start again from the resumed stream's first sample.
 ///   * `stop`: flush, StreamEnded, close 1000.
 ///   * errors close the stream: malformed JSON / fields / base64 and undecodable payloads 1007,
 ///     oversized frames 1009, frames before `start` / unknown call / bad token 1008, unsupported
@@ -120,6 +124,9 @@ public:
 
     [[nodiscard]] const protocol::JitterStats& jitter_stats() const { return jitter_.stats(); }
 
+    /// The call-level indicators so far, stream figures filled in (empty before `start`).
+    [[nodiscard]] indicators::Indicators call_indicators() const;
+
 private:
     std::optional<StreamClose> on_connected(const protocol::ConnectedMessage& message);
     std::optional<StreamClose> on_start(protocol::StartMessage& message);
@@ -133,6 +140,7 @@ private:
     std::optional<StreamClose> finish(StreamClose close);
     void flush_archive();
     std::int64_t position_ms() const;
+    indicators::StreamFigures stream_figures() const;
 
     MediaDeps& deps_;
     std::string presented_token_;
@@ -145,6 +153,8 @@ private:
 
     std::optional<codec::MediaDecoder> decoder_;
     std::unique_ptr<pipeline::StreamingScorer> scorer_;
+    std::unique_ptr<indicators::IndicatorTracker> tracker_;  ///< made at `start` (about 19 kB)
+    int codec_sample_rate_hz_ = 0;
     protocol::JitterBuffer<protocol::MediaMessage> jitter_;
     std::vector<protocol::Sequenced<protocol::MediaMessage>> released_;
     std::vector<float> samples_;         ///< decoded, not yet scored (scratch)

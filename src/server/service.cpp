@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "alerts/alert_outbox.hpp"
 #include "api/api_service.hpp"
 #include "base/log.hpp"
 #include "calls/call_controller.hpp"
@@ -19,11 +21,13 @@
 #include "dsp/feature_extractor.hpp"
 #include "http/http_client.hpp"
 #include "http/retry.hpp"
+#include "inference/risk_analysis_client.hpp"
 #include "media/audio_archive.hpp"
 #include "media/media_routes.hpp"
 #include "media/media_stream.hpp"
 #include "model/detector_model.hpp"
 #include "net/server.hpp"
+#include "risk/risk_coordinator.hpp"
 #include "service/call_directory.hpp"
 #include "service/metrics.hpp"
 #include "sim/call_audio.hpp"
@@ -31,6 +35,8 @@
 #include "store/open_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_writer.hpp"
+#include "web/live_hub.hpp"
+#include "web/web_routes.hpp"
 
 #ifndef DVD_VERSION
 #define DVD_VERSION "0.0.0"
@@ -111,6 +117,10 @@ public:
 private:
     std::vector<service::ExtraSample> extra_metrics() const;
     void run_demo_calls(std::vector<std::shared_ptr<const sim::CallAudio>> audio);
+    /// Risk analysis, alerts and escalation (issue 4): the outbox and the coordinator, each
+    /// with its own store connection; in demo mode unset ALERT_WEBHOOK / AI_INFERENCE_URL point
+    /// at the simulator's fake Slack and AI Inference.
+    base::Result<void> create_risk();
 
     config::Config config_;
     ServeOptions options_;
@@ -131,6 +141,9 @@ private:
     std::vector<std::shared_ptr<const sim::CallAudio>> demo_audio_;
     std::unique_ptr<sim::Simulator> simulator_;
     std::unique_ptr<calls::CallController> controller_;
+    std::unique_ptr<risk::RiskCoordinator> risk_;  ///< alerts, AI analysis, escalation requests
+    std::string default_ai_inference_url_;  ///< AI_INFERENCE_URL when it was left unset
+    std::unique_ptr<web::LiveHub> live_hub_;  ///< dashboard feed: media sink tee -> controller_
     std::unique_ptr<media::MediaDeps> media_deps_;
     std::unique_ptr<media::MediaRelay> relay_;
     std::unique_ptr<api::ApiService> api_;
@@ -143,6 +156,7 @@ private:
 
 base::Result<void> Service::Impl::create() {
     demo_ = config_.is_demo_mode();
+    default_ai_inference_url_ = config_.telnyx_api_base + std::string(config::kInferencePath);
     if (!demo_ && config_.telnyx_public_key.empty() && !options_.insecure_skip_verify) {
         return base::fail(base::Errc::InvalidArgument,
                           "TELNYX_PUBLIC_KEY: required to verify Telnyx webhook signatures when "
@@ -235,6 +249,9 @@ base::Result<void> Service::Impl::start() {
         sim_options.api_port = options_.demo_api_port;
         sim_options.speed = options_.demo_speed;
         sim_options.api_key = std::string(kDemoApiKey);
+        if (!demo_audio_.empty()) {
+            sim_options.outbound_audio = demo_audio_.back();  // what a dialled party says
+        }
         simulator_ = std::make_unique<sim::Simulator>(std::move(sim_options));
         if (auto started = simulator_->start(); !started) {
             return base::fail(base::Errc::Runtime,
@@ -242,17 +259,42 @@ base::Result<void> Service::Impl::start() {
         }
         controller_options.api_base = simulator_->api_base();
         controller_options.api_key = std::string(kDemoApiKey);
+        // Outbound verification calls (POST /calls) work in the demo too: the simulator answers
+        // them and plays a dialled party.
+        if (controller_options.main_number.empty()) {
+            controller_options.main_number = "+13125550199";
+        }
+        if (controller_options.connection_id.empty()) {
+            controller_options.connection_id = "1494404757140276705";
+        }
         config_.telnyx_public_key = simulator_->public_key_base64();
         config_.telnyx_api_base = simulator_->api_base();
         DVD_LOG(Server, Info,
                 "demo mode: no TELNYX_API_KEY, the built-in Telnyx simulator plays Telnyx at {}",
                 simulator_->api_base());
     }
-    controller_options.on_flagged = [](const calls::FlaggedCall& call) {
+    if (auto created = create_risk(); !created) {
+        return created.error();
+    }
+    controller_options.on_flagged = [this](const calls::FlaggedCall& call) {
         DVD_LOG(Calls, Warn,
                 "synthetic voice suspected call_id={} from={} to={} score={:.3f} at={:.1f}s",
                 call.call_id, call.from, call.to, call.score.probability,
                 static_cast<double>(call.at_ms) / 1000.0);
+        risk_->on_flagged(risk::FlaggedEvent{.call_id = call.call_id,
+                                             .call_control_id = call.call_control_id,
+                                             .score = call.score,
+                                             .at_ms = call.at_ms,
+                                             .public_base_url = call.public_base_url});
+    };
+    controller_options.on_call_ended = [this](const calls::EndedCall& call) {
+        risk_->on_call_ended(risk::EndedEvent{.call_id = call.call_id,
+                                              .flagged = call.flagged,
+                                              .final_score = call.final_score,
+                                              .final_llr = call.final_llr,
+                                              .verdict = call.verdict,
+                                              .speech_seconds = call.speech_seconds,
+                                              .public_base_url = call.public_base_url});
     };
     controller_ = std::make_unique<calls::CallController>(
             std::move(controller_options),
@@ -266,6 +308,13 @@ base::Result<void> Service::Impl::start() {
                     .seed = 0,
             });
 
+    // Dashboard (issue 5): media sessions report to a LiveHub, which forwards every event to
+    // the controller first and fans it out to the dashboards' event streams (GET /events).
+    web::LiveHubOptions hub_options;
+    hub_options.detection_threshold = config_.detection_threshold;
+    hub_options.now_ms = wall_ms;
+    live_hub_ = std::make_unique<web::LiveHub>(*controller_, std::move(hub_options));
+
     pipeline::ScorerOptions scorer;
     scorer.threshold = config_.detection_threshold;
     media_deps_ = std::make_unique<media::MediaDeps>(media::MediaDeps{
@@ -273,7 +322,7 @@ base::Result<void> Service::Impl::start() {
             .tables = tables_,
             .scorer = scorer,
             .directory = directory_,
-            .sink = *controller_,
+            .sink = *live_hub_,
             .writer = *writer_,
             .archive = *archive_,
             .metrics = metrics_,
@@ -297,6 +346,22 @@ base::Result<void> Service::Impl::start() {
             .writer = writer_.get(),
             .now_ms = wall_ms,
     };
+    api_deps.risk = [this](api::RiskRequest request, std::function<void(api::RiskResult)> done) {
+        risk_->analyze(
+                risk::AnalysisRequest{.call_id = std::move(request.call_id),
+                                      .probability = request.probability,
+                                      .llr = request.llr,
+                                      .verdict = std::move(request.verdict),
+                                      .speech_seconds = request.speech_seconds,
+                                      .window_probabilities =
+                                              std::move(request.window_probabilities),
+                                      .public_base_url = std::move(request.public_base_url)},
+                [done = std::move(done)](risk::AnalysisResult result) {
+                    done(api::RiskResult{.status = std::move(result.status),
+                                         .record = std::move(result.record),
+                                         .message = std::move(result.message)});
+                });
+    };
     if (config_.can_dial() || demo_) {
         api_deps.dial = [this](std::string to, std::string public_base_url, api::Reply done) {
             controller_->dial(std::move(to), std::move(public_base_url),
@@ -318,11 +383,24 @@ base::Result<void> Service::Impl::start() {
     }
     media::add_media_routes(router, *media_deps_, *relay_);
     api::add_api_routes(router, *api_);
+    web::WebOptions web_options;  // dashboard: GET /, /assets/{name}, /events
+    web_options.dist_dir = web::locate_dist_dir(options_.web_dir, web::current_executable());
+    web_options.api_token = config_.api_token;
+    web::add_web_routes(router, web_options, *live_hub_);
 
     // Recovery (re-granting active calls, re-running unprocessed webhooks) happens on the calls
     // thread before the first webhook of this run.
+    // The risk threads first: the controller's recovery re-runs webhooks (a hang-up asks for
+    // the final analysis).
+    if (auto started = risk_->start(); !started) {
+        return started.error();
+    }
     if (auto started = controller_->start(); !started) {
         return started.error();
+    }
+    // After the controller: risk recovery may ask for escalations of calls flagged before.
+    if (auto recovered = risk_->recover(); !recovered) {
+        return recovered.error();
     }
 
     net::ServerOptions server_options;
@@ -412,6 +490,52 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
         samples.push_back({"dvd_store_queue_depth", "gauge", "Rows waiting for the store writer.",
                            static_cast<double>(stats.queue_depth)});
     }
+    if (live_hub_) {
+        const web::LiveHubStats stats = live_hub_->stats();
+        samples.push_back({"dvd_dashboard_subscribers", "gauge",
+                           "Dashboards connected to GET /events now.",
+                           static_cast<double>(stats.subscribers)});
+        samples.push_back({"dvd_dashboard_events_total", "counter",
+                           "Live events published to the dashboards.",
+                           static_cast<double>(stats.events_published)});
+        samples.push_back({"dvd_dashboard_dropped_total", "counter",
+                           "Dashboard event streams closed because the client was too slow.",
+                           static_cast<double>(stats.subscribers_dropped)});
+    }
+    if (risk_) {
+        const risk::RiskStats stats = risk_->stats();
+        samples.push_back({"dvd_risk_analyses_total", "counter",
+                           "Risk decisions stored (threshold, hang-up, API).",
+                           static_cast<double>(stats.analyses)});
+        samples.push_back({"dvd_risk_analyses_fallback_total", "counter",
+                           "Risk decisions that fell back to the detector alone (the AI "
+                           "analysis failed or is off).",
+                           static_cast<double>(stats.analyses_fallback)});
+        samples.push_back({"dvd_risk_rate_limited_total", "counter",
+                           "Risk analyses refused by the per-call rate limit.",
+                           static_cast<double>(stats.rate_limited)});
+        samples.push_back({"dvd_escalations_requested_total", "counter",
+                           "Escalations (ESCALATION_POLICY) requested for flagged calls.",
+                           static_cast<double>(stats.escalations)});
+        samples.push_back({"dvd_alerts_level2_total", "counter",
+                           "Level-2 alerts queued (the analysis raised the risk).",
+                           static_cast<double>(stats.level2_alerts)});
+        if (const alerts::AlertOutbox* outbox = risk_->outbox()) {
+            const alerts::OutboxStats alert_stats = outbox->stats();
+            samples.push_back({"dvd_alerts_delivered_total", "counter",
+                               "Alert deliveries accepted by the webhook (Slack: 200 ok).",
+                               static_cast<double>(alert_stats.delivered)});
+            samples.push_back({"dvd_alerts_retried_total", "counter",
+                               "Alert delivery attempts that scheduled a retry.",
+                               static_cast<double>(alert_stats.retried)});
+            samples.push_back({"dvd_alerts_failed_total", "counter",
+                               "Alerts failed for good (4xx, or retries exhausted).",
+                               static_cast<double>(alert_stats.failed)});
+            samples.push_back({"dvd_alerts_dropped_total", "counter",
+                               "Alerts dropped (queue full, or never stored).",
+                               static_cast<double>(alert_stats.dropped)});
+        }
+    }
     if (archive_) {
         const media::AudioArchiveStats stats = archive_->stats();
         samples.push_back({"dvd_audio_archive_dropped_samples_total", "counter",
@@ -430,6 +554,9 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
     if (demo_thread_.joinable()) {
         demo_thread_.join();
     }
+    if (live_hub_) {
+        live_hub_->close_all();  // dashboards' event streams end; media events still forwarded
+    }
     if (server_) {
         server_->stop(grace / 2);
     }
@@ -441,6 +568,9 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
     }
     if (controller_) {
         controller_->stop(deadline);
+    }
+    if (risk_) {
+        risk_->stop();  // the analysis in flight finishes; queued alerts are kept for the restart
     }
     if (api_) {
         api_->stop();
@@ -457,6 +587,56 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
     }
     running_ = false;
     DVD_LOG(Server, Info, "stopped");
+}
+
+base::Result<void> Service::Impl::create_risk() {
+    if (demo_ && simulator_) {
+        // A new user sees alerts and analyses in the demo: the simulator plays Slack and AI
+        // Inference unless the configuration names real ones.
+        if (config_.alert_webhook.empty()) {
+            config_.alert_webhook = simulator_->slack_webhook_url();
+        }
+        if (config_.ai_inference_url == default_ai_inference_url_) {
+            config_.ai_inference_url = simulator_->inference_url();
+        }
+    }
+    auto risk_store = store::open_store(config_.database_url);
+    if (!risk_store) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: " + risk_store.error().message);
+    }
+    risk::RiskDeps deps;
+    deps.store = std::move(*risk_store);
+    const alerts::OutboxOptions outbox_options = alerts::outbox_options(config_);
+    if (auto valid = alerts::validate(outbox_options); !valid) {
+        return valid.error();
+    }
+    std::random_device device;
+    const std::uint64_t seed = (std::uint64_t{device()} << 32U) | device();
+    if (!outbox_options.slack_webhook_url.empty() || !outbox_options.json_webhook_url.empty()) {
+        auto outbox_store = store::open_store(config_.database_url);
+        if (!outbox_store) {
+            return base::fail(base::Errc::InvalidArgument,
+                              "DATABASE_URL: " + outbox_store.error().message);
+        }
+        deps.outbox = std::make_unique<alerts::AlertOutbox>(
+                outbox_options,
+                alerts::OutboxDeps{.store = std::move(*outbox_store), .seed = seed});
+    }
+    inference::RiskAnalysisOptions analysis = inference::risk_analysis_options(config_);
+    if (demo_ && simulator_ && config_.ai_inference_url == simulator_->inference_url()) {
+        analysis.api_key = std::string(kDemoApiKey);  // the simulator checks the bearer
+    }
+    deps.analysis = std::move(analysis);
+    deps.sleeper = &sleeper_;
+    deps.escalate = [this](std::string call_id, config::EscalationPolicy policy,
+                           std::string reason) {
+        controller_->escalate(std::move(call_id), policy, std::move(reason));
+    };
+    deps.now_ms = wall_ms;
+    deps.seed = seed ^ 0x5DEECE66DULL;
+    risk_ = std::make_unique<risk::RiskCoordinator>(risk::risk_options(config_), std::move(deps));
+    return {};
 }
 
 ServiceEndpoints Service::Impl::endpoints() const {

@@ -24,6 +24,9 @@ struct ServeOptions {
     std::filesystem::path model_path{};
     /// Where decoded call audio is kept for re-scoring; empty: `audio/` beside the database file.
     std::filesystem::path audio_dir{};
+    /// The built dashboard (`--web-dir`); empty: web/dist under the working directory, else
+    /// beside the executable (web::locate_dist_dir).
+    std::filesystem::path web_dir{};
 
     // ---- demo mode (no TELNYX_API_KEY): the built-in Telnyx simulator places calls ----
     /// WAV files the simulated callers say, one call each (in order, `demo_concurrency` at a

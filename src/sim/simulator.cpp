@@ -105,6 +105,8 @@ public:
     std::vector<CommandRecord> unmatched() const;
     void inject_failure(std::string action, int status, int times);
 
+    FakeServices& fakes() { return fakes_; }
+
 private:
     struct Call {
         std::unique_ptr<CallScenario> scenario;
@@ -130,6 +132,8 @@ private:
     void on_dial(net::Request request, net::Responder responder);
     void on_get_call(net::Request request, net::Responder responder);
     void on_recording(net::Request request, net::Responder responder);
+    void on_fake(FakeTarget target, net::Request request, net::Responder responder);
+    void on_control(net::Request request, net::Responder responder);
     std::optional<ApiReply> check_auth(const net::Request& request) const;
     std::optional<ApiReply> take_fault(std::string_view action);
     Call& add_call(CallFacts facts, std::shared_ptr<const CallAudio> audio);
@@ -166,6 +170,7 @@ private:
     std::map<std::string, std::pair<UtcMicros, std::pair<ApiReply, std::string>>>
             dial_commands_;                // command_id -> (time, (reply, call id)); mutex_
     std::map<std::string, Fault> faults_;  // guarded by mutex_
+    FakeServices fakes_;                   // thread-safe on its own
 
     std::mutex streams_mutex_;
     std::vector<StreamThread> streams_;  // guarded by streams_mutex_
@@ -284,6 +289,36 @@ net::Router Simulator::Impl::make_router() {
                [this](net::Request request, net::Responder responder) {
                    on_recording(std::move(request), std::move(responder));
                });
+    router.add(net::Method::Post, "/services/{team}/{bot}/{secret}",
+               [this](net::Request request, net::Responder responder) {
+                   on_fake(FakeTarget::Slack, std::move(request), std::move(responder));
+               });
+    router.add(net::Method::Post, "/alerts/json",
+               [this](net::Request request, net::Responder responder) {
+                   on_fake(FakeTarget::Json, std::move(request), std::move(responder));
+               });
+    for (const char* path : {"/v2/ai/openai/chat/completions", "/v2/ai/chat/completions"}) {
+        router.add(net::Method::Post, path,
+                   [this](net::Request request, net::Responder responder) {
+                       on_fake(FakeTarget::Inference, std::move(request), std::move(responder));
+                   });
+    }
+    router.add(net::Method::Get, "/_sim/requests/{target}",
+               [this](net::Request request, net::Responder responder) {
+                   on_control(std::move(request), std::move(responder));
+               });
+    router.add(net::Method::Post, "/_sim/script/{target}",
+               [this](net::Request request, net::Responder responder) {
+                   on_control(std::move(request), std::move(responder));
+               });
+    router.add(net::Method::Post, "/_sim/reset",
+               [this](net::Request request, net::Responder responder) {
+                   on_control(std::move(request), std::move(responder));
+               });
+    router.add(net::Method::Get, "/_sim/commands/{call_control_id}",
+               [this](net::Request request, net::Responder responder) {
+                   on_control(std::move(request), std::move(responder));
+               });
     return router;
 }
 
@@ -297,6 +332,84 @@ std::optional<ApiReply> Simulator::Impl::check_auth(const net::Request& request)
         return std::nullopt;
     }
     return error_reply(401, {errors::authentication_failed()});
+}
+
+void Simulator::Impl::on_fake(FakeTarget target, net::Request request,
+                              net::Responder responder) {
+    bool authorized = false;
+    {
+        const std::lock_guard lock(mutex_);
+        authorized = !check_auth(request).has_value();
+    }
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    const FakeReply reply = fakes_.handle(target, request, authorized, now_ms);
+    DVD_LOG(Sim, Debug, "fake {} request path={} status={} delay_ms={}", to_string(target),
+            request.path, reply.status, reply.delay.count());
+    net::Response response = FakeServices::to_response(target, reply);
+    if (reply.delay.count() <= 0) {
+        std::move(responder).send(std::move(response));
+        return;
+    }
+    // Answered later from the timer thread: the network worker is never held.
+    auto shared = std::make_shared<net::Responder>(std::move(responder));
+    timers_.schedule(reply.delay, [shared, response = std::move(response)]() mutable {
+        std::move(*shared).send(std::move(response));
+    });
+}
+
+void Simulator::Impl::on_control(net::Request request, net::Responder responder) {
+    const std::string path = request.path;
+    if (path == "/_sim/reset") {
+        fakes_.reset();
+        std::move(responder).send(net::Response::json(200, R"({"status":"reset"})"));
+        return;
+    }
+    if (path.starts_with("/_sim/commands/")) {
+        const std::string id(request.path_param("call_control_id"));
+        std::vector<CommandRecord> records;
+        {
+            const std::lock_guard lock(mutex_);
+            if (const auto found = calls_.find(id); found != calls_.end()) {
+                records = found->second.scenario->summary().commands;
+            }
+        }
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& r : records) {
+            nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+            list.push_back({{"action", r.action},
+                            {"command_id", r.command_id},
+                            {"http_status", r.http_status},
+                            {"error_code", r.error_code},
+                            {"duplicate", r.duplicate},
+                            {"received_at", r.received_at},
+                            {"body", body.is_discarded() ? nlohmann::json(r.body) : body}});
+        }
+        std::move(responder).send(net::Response::json(200, list.dump()));
+        return;
+    }
+    const auto target = parse_fake_target(request.path_param("target"));
+    if (!target) {
+        std::move(responder).send(net::Response::json_error(
+                404, "not_found", "target must be slack, json or inference"));
+        return;
+    }
+    if (request.method == net::Method::Get) {
+        std::move(responder).send(
+                net::Response::json(200, FakeServices::requests_json(fakes_.requests(*target))));
+        return;
+    }
+    auto script = FakeServices::parse_script(request.body);
+    if (!script) {
+        std::move(responder).send(
+                net::Response::json_error(400, "invalid_script", script.error().message));
+        return;
+    }
+    const std::size_t count = script->size();
+    fakes_.script(*target, std::move(*script));
+    std::move(responder).send(
+            net::Response::json(200, fmt::format(R"({{"scripted":{}}})", count)));
 }
 
 std::optional<ApiReply> Simulator::Impl::take_fault(std::string_view action) {
@@ -722,6 +835,22 @@ std::uint16_t Simulator::port() const {
 
 std::string Simulator::api_base() const {
     return fmt::format("http://127.0.0.1:{}/v2", impl_->port());
+}
+
+std::string Simulator::slack_webhook_url() const {
+    return fmt::format("http://127.0.0.1:{}/services/TSIM/BSIM/simulated", impl_->port());
+}
+
+std::string Simulator::json_webhook_url() const {
+    return fmt::format("http://127.0.0.1:{}/alerts/json", impl_->port());
+}
+
+std::string Simulator::inference_url() const {
+    return api_base() + "/ai/openai/chat/completions";
+}
+
+FakeServices& Simulator::fakes() {
+    return impl_->fakes();
 }
 
 std::string Simulator::public_key_base64() const {

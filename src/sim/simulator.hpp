@@ -13,6 +13,7 @@
 #include "base/result.hpp"
 #include "sim/call_audio.hpp"
 #include "sim/call_scenario.hpp"
+#include "sim/fake_services.hpp"
 #include "sim/webhook_dispatcher.hpp"
 
 namespace dvd::sim {
@@ -75,7 +76,18 @@ struct CallHandle {
 ///   * webhooks signed with its own Ed25519 key, delivered with retries (WebhookDispatcher);
 ///   * media streams to `stream_url` (net::WsClient) from the call's WAV, 20 ms frames paced at
 ///     real time / speed; then the caller hangs up;
-///   * the recordings it announces in call.recording.saved at `GET /recordings/<id>.wav`.
+///   * the recordings it announces in call.recording.saved at `GET /recordings/<id>.wav`;
+///   * fake third parties (FakeServices): a Slack incoming webhook at
+///     `POST /services/{team}/{bot}/{secret}`, a generic JSON webhook at `POST /alerts/json`,
+///     and Telnyx AI Inference at `POST /v2/ai/openai/chat/completions` (also the deprecated
+///     `/v2/ai/chat/completions`; bearer checked like the commands), each recording every
+///     request and answering from a script or with its default; scripted delays are answered
+///     from the timer thread, never by holding the network worker;
+///   * a control API for tests and out-of-process runs: `GET /_sim/requests/{slack|json|
+///     inference}` (the recorded requests, JSON), `POST /_sim/script/{target}` (a JSON array of
+///     replies, FakeServices::parse_script), `POST /_sim/reset`, and
+///     `GET /_sim/commands/{call_control_id}` (the Call Control commands a call received, with
+///     their bodies).
 /// Threads: the net server's worker (API handlers, never blocking), `sim-timers` (call timers,
 /// starting streams), `sim-webhook-N` (deliveries), one `sim-stream` thread per live stream.
 /// One mutex guards the calls. Public methods are thread-safe.
@@ -98,6 +110,15 @@ public:
     [[nodiscard]] std::uint16_t port() const;
     /// "http://127.0.0.1:<port>/v2": what the service needs as TELNYX_API_BASE.
     [[nodiscard]] std::string api_base() const;
+    /// The fake Slack incoming webhook: "http://127.0.0.1:<port>/services/TSIM/BSIM/simulated".
+    [[nodiscard]] std::string slack_webhook_url() const;
+    /// The fake generic JSON webhook: "http://127.0.0.1:<port>/alerts/json".
+    [[nodiscard]] std::string json_webhook_url() const;
+    /// The fake AI Inference: api_base() + "/ai/openai/chat/completions".
+    [[nodiscard]] std::string inference_url() const;
+    /// Scripts and recorded requests of the fake endpoints.
+    [[nodiscard]] FakeServices& fakes();
+
     /// The webhook signing key in the form the Telnyx portal shows (TELNYX_PUBLIC_KEY).
     [[nodiscard]] std::string public_key_base64() const;
 

@@ -127,7 +127,49 @@ CREATE TABLE command_log (
 CREATE INDEX command_log_call ON command_log (call_id, id);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations{kV1, kV2};
+// Version 3 (risk analysis, issue 4): acoustic indicators on calls and score points, the
+// escalation applied to a flagged call, kept recordings, and the risk decisions of each call.
+constexpr std::string_view kV3 = R"sql(
+ALTER TABLE calls ADD COLUMN indicators_json TEXT;
+ALTER TABLE calls ADD COLUMN escalation TEXT
+    CHECK (escalation IN ('warn', 'transfer', 'hangup'));
+ALTER TABLE calls ADD COLUMN escalated_at_ms INTEGER;
+ALTER TABLE score_points ADD COLUMN indicators_json TEXT;
+ALTER TABLE recordings ADD COLUMN kept INTEGER NOT NULL DEFAULT 0 CHECK (kept IN (0, 1));
+
+CREATE TABLE analyses (
+    id                   INTEGER PRIMARY KEY,
+    call_id              TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    trigger_kind         TEXT NOT NULL CHECK (trigger_kind IN ('threshold', 'hangup', 'api')),
+    source               TEXT NOT NULL,
+    risk_level           TEXT NOT NULL,
+    flagged              INTEGER NOT NULL CHECK (flagged IN (0, 1)),
+    escalate             INTEGER NOT NULL CHECK (escalate IN (0, 1)),
+    recommended_action   TEXT NOT NULL,
+    reason               TEXT NOT NULL,
+    reasoning            TEXT NOT NULL,
+    indicators_json      TEXT NOT NULL,
+    detector_risk_level  TEXT NOT NULL,
+    analysis_risk_level  TEXT,
+    raised_by_analysis   INTEGER NOT NULL CHECK (raised_by_analysis IN (0, 1)),
+    analysis_disagreed   INTEGER NOT NULL CHECK (analysis_disagreed IN (0, 1)),
+    detector_probability REAL,
+    detector_llr         REAL,
+    detector_verdict     TEXT,
+    speech_seconds       REAL,
+    error_code           TEXT,
+    error                TEXT,
+    model                TEXT,
+    prompt_version       TEXT,
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    http_status          INTEGER,
+    elapsed_ms           INTEGER NOT NULL DEFAULT 0,
+    created_at_ms        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX analyses_call ON analyses (call_id, id);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations{kV1, kV2, kV3};
 static_assert(kMigrations.size() == static_cast<std::size_t>(kSchemaVersion),
               "kSchemaVersion must equal the number of migrations");
 

@@ -54,17 +54,20 @@ constexpr std::string_view kCallColumns =
         "final_score, final_llr, verdict, speech_seconds, flagged, stream_id, stream_auth_token, "
         "telnyx_deepfake_result, telnyx_deepfake_score, telnyx_deepfake_consistency_pct, "
         "telnyx_deepfake_error, stir_shaken_attestation, stir_shaken_verified, last_error, "
-        "created_at_ms, updated_at_ms";
+        "created_at_ms, updated_at_ms, escalation, escalated_at_ms, indicators_json";
 
+// indicators_json is left out on purpose: it belongs to the media side (update_call_score).
+// escalation is sticky: once set, an upsert without it keeps it.
 constexpr std::string_view kUpsertCall =
         "INSERT INTO calls (id, call_control_id, call_leg_id, call_session_id, direction, "
         "from_number, to_number, state, started_at_ms, answered_at_ms, ended_at_ms, "
         "duration_seconds, hangup_cause, final_score, final_llr, verdict, speech_seconds, "
         "flagged, stream_id, stream_auth_token, telnyx_deepfake_result, telnyx_deepfake_score, "
         "telnyx_deepfake_consistency_pct, telnyx_deepfake_error, stir_shaken_attestation, "
-        "stir_shaken_verified, last_error, created_at_ms, updated_at_ms) "
+        "stir_shaken_verified, last_error, created_at_ms, updated_at_ms, escalation, "
+        "escalated_at_ms) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) "
+        "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31) "
         "ON CONFLICT (id) DO UPDATE SET call_control_id = excluded.call_control_id, "
         "call_leg_id = excluded.call_leg_id, call_session_id = excluded.call_session_id, "
         "direction = excluded.direction, from_number = excluded.from_number, "
@@ -81,11 +84,14 @@ constexpr std::string_view kUpsertCall =
         "telnyx_deepfake_error = excluded.telnyx_deepfake_error, "
         "stir_shaken_attestation = excluded.stir_shaken_attestation, "
         "stir_shaken_verified = excluded.stir_shaken_verified, last_error = excluded.last_error, "
-        "updated_at_ms = excluded.updated_at_ms";
+        "updated_at_ms = excluded.updated_at_ms, "
+        "escalation = COALESCE(escalation, excluded.escalation), "
+        "escalated_at_ms = COALESCE(escalated_at_ms, excluded.escalated_at_ms)";
 
 constexpr std::string_view kUpdateCallScore =
         "UPDATE calls SET final_score = ?2, final_llr = ?3, verdict = ?4, speech_seconds = ?5, "
-        "flagged = MAX(flagged, ?6), updated_at_ms = ?7 WHERE id = ?1";
+        "flagged = MAX(flagged, ?6), updated_at_ms = ?7, "
+        "indicators_json = COALESCE(?8, indicators_json) WHERE id = ?1";
 
 constexpr std::string_view kEventColumns =
         "event_id, event_type, call_control_id, received_at_ms, body_json, processed, "
@@ -102,21 +108,22 @@ constexpr std::string_view kMarkEventProcessed =
 
 constexpr std::string_view kScoreColumns =
         "call_id, seq, at_ms, speech_seconds, window_score, window_llr, call_score, call_llr, "
-        "verdict";
+        "verdict, indicators_json";
 
 constexpr std::string_view kInsertScorePoint =
         "INSERT INTO score_points (call_id, seq, at_ms, speech_seconds, window_score, window_llr, "
-        "call_score, call_llr, verdict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "call_score, call_llr, verdict, indicators_json) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT (call_id, seq) DO NOTHING";
 
 constexpr std::string_view kRecordingColumns =
         "id, call_id, recording_id, wav_url, mp3_url, public_wav_url, public_mp3_url, format, "
-        "channels, duration_seconds, saved_at_ms";
+        "channels, duration_seconds, saved_at_ms, kept";
 
 constexpr std::string_view kUpsertRecording =
         "INSERT INTO recordings (call_id, recording_id, wav_url, mp3_url, public_wav_url, "
-        "public_mp3_url, format, channels, duration_seconds, saved_at_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "public_mp3_url, format, channels, duration_seconds, saved_at_ms, kept) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
         "ON CONFLICT (call_id, recording_id) WHERE recording_id IS NOT NULL DO UPDATE SET "
         "wav_url = COALESCE(excluded.wav_url, wav_url), "
         "mp3_url = COALESCE(excluded.mp3_url, mp3_url), "
@@ -125,7 +132,7 @@ constexpr std::string_view kUpsertRecording =
         "format = COALESCE(excluded.format, format), "
         "channels = COALESCE(excluded.channels, channels), "
         "duration_seconds = COALESCE(excluded.duration_seconds, duration_seconds), "
-        "saved_at_ms = excluded.saved_at_ms "
+        "saved_at_ms = excluded.saved_at_ms, kept = MAX(kept, excluded.kept) "
         "RETURNING id";
 
 constexpr std::string_view kAlertColumns =
@@ -137,6 +144,22 @@ constexpr std::string_view kInsertAlert =
         "last_error, payload_json, created_at_ms, sent_at_ms) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT (call_id, level, channel) DO NOTHING";
+
+constexpr std::string_view kAnalysisColumns =
+        "id, call_id, trigger_kind, source, risk_level, flagged, escalate, recommended_action, "
+        "reason, reasoning, indicators_json, detector_risk_level, analysis_risk_level, "
+        "raised_by_analysis, analysis_disagreed, detector_probability, detector_llr, "
+        "detector_verdict, speech_seconds, error_code, error, model, prompt_version, attempts, "
+        "http_status, elapsed_ms, created_at_ms";
+
+constexpr std::string_view kInsertAnalysis =
+        "INSERT INTO analyses (call_id, trigger_kind, source, risk_level, flagged, escalate, "
+        "recommended_action, reason, reasoning, indicators_json, detector_risk_level, "
+        "analysis_risk_level, raised_by_analysis, analysis_disagreed, detector_probability, "
+        "detector_llr, detector_verdict, speech_seconds, error_code, error, model, "
+        "prompt_version, attempts, http_status, elapsed_ms, created_at_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
 
 constexpr std::string_view kCommandColumns =
         "id, call_id, command, command_id, request_body_json, http_status, error, at_ms";
@@ -440,6 +463,9 @@ base::Result<Call> read_call(const auto& s) {
     call.last_error = s.column_text(26);
     call.created_at_ms = s.column_int(27);
     call.updated_at_ms = s.column_int(28);
+    call.escalation = s.column_text(29);
+    call.escalated_at_ms = s.column_optional_int(30);
+    call.indicators_json = s.column_text(31);
     return call;
 }
 
@@ -466,6 +492,7 @@ ScorePoint read_score_point(const auto& s) {
     point.call_score = s.column_real(6);
     point.call_llr = s.column_real(7);
     point.verdict = s.column_text(8);
+    point.indicators_json = s.column_text(9);
     return point;
 }
 
@@ -482,6 +509,7 @@ Recording read_recording(const auto& s) {
     recording.channels = s.column_text(8);
     recording.duration_seconds = s.column_optional_real(9);
     recording.saved_at_ms = s.column_int(10);
+    recording.kept = s.column_int(11) != 0;
     return recording;
 }
 
@@ -506,6 +534,45 @@ base::Result<Alert> read_alert(const auto& s) {
     alert.created_at_ms = s.column_int(9);
     alert.sent_at_ms = s.column_optional_int(10);
     return alert;
+}
+
+base::Result<AnalysisRecord> read_analysis(const auto& s) {
+    AnalysisRecord r;
+    r.id = s.column_int(0);
+    r.call_id = s.column_text(1);
+    auto trigger = parse_analysis_trigger(s.column_text(2));
+    if (!trigger) {
+        return base::fail(base::Errc::Corrupt,
+                          fmt::format("store: analysis {} has an unknown trigger", r.id));
+    }
+    r.trigger = *trigger;
+    r.source = s.column_text(3);
+    r.risk_level = s.column_text(4);
+    r.flagged = s.column_int(5) != 0;
+    r.escalate = s.column_int(6) != 0;
+    r.recommended_action = s.column_text(7);
+    r.reason = s.column_text(8);
+    r.reasoning = s.column_text(9);
+    r.indicators_json = s.column_text(10);
+    r.detector_risk_level = s.column_text(11);
+    r.analysis_risk_level = s.column_text(12);
+    r.raised_by_analysis = s.column_int(13) != 0;
+    r.analysis_disagreed = s.column_int(14) != 0;
+    r.detector_probability = s.column_optional_real(15);
+    r.detector_llr = s.column_optional_real(16);
+    r.detector_verdict = s.column_text(17);
+    r.speech_seconds = s.column_optional_real(18);
+    r.error_code = s.column_text(19);
+    r.error = s.column_text(20);
+    r.model = s.column_text(21);
+    r.prompt_version = s.column_text(22);
+    r.attempts = static_cast<int>(s.column_int(23));
+    if (auto status = s.column_optional_int(24)) {
+        r.http_status = static_cast<int>(*status);
+    }
+    r.elapsed_ms = s.column_int(25);
+    r.created_at_ms = s.column_int(26);
+    return r;
 }
 
 CommandLog read_command(const auto& s) {
@@ -821,7 +888,9 @@ base::Result<void> SqliteStore::upsert_call_in_tx(const Call& call) {
             .optional(call.stir_shaken_verified)
             .text_or_null(call.last_error)
             .integer(call.created_at_ms)
-            .integer(call.updated_at_ms);
+            .integer(call.updated_at_ms)
+            .text_or_null(call.escalation)
+            .optional(call.escalated_at_ms);
     return s->run();
 }
 
@@ -849,7 +918,8 @@ base::Result<void> SqliteStore::update_call_score_in_tx(const CallScoreUpdate& u
             .text_or_null(update.verdict)
             .real(update.speech_seconds)
             .boolean(update.flagged)
-            .integer(update.updated_at_ms);
+            .integer(update.updated_at_ms)
+            .text_or_null(update.indicators_json);
     if (auto r = s->run(); !r) {
         return r;
     }
@@ -1082,7 +1152,8 @@ base::Result<void> SqliteStore::insert_score_point_in_tx(const ScorePoint& point
             .real(point.window_llr)
             .real(point.call_score)
             .real(point.call_llr)
-            .text_or_null(point.verdict);
+            .text_or_null(point.verdict)
+            .text_or_null(point.indicators_json);
     return s->run();
 }
 
@@ -1141,7 +1212,8 @@ base::Result<std::int64_t> SqliteStore::add_recording_in_tx(const Recording& rec
             .text_or_null(recording.format)
             .text_or_null(recording.channels)
             .optional(recording.duration_seconds)
-            .integer(recording.saved_at_ms);
+            .integer(recording.saved_at_ms)
+            .boolean(recording.kept);
     auto row = s->step();
     if (!row) {
         return row.error();
@@ -1182,6 +1254,93 @@ base::Result<std::vector<Recording>> SqliteStore::list_recordings(std::string_vi
     }
     s->text(call_id);
     return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+}
+
+base::Result<std::int64_t> SqliteStore::keep_recordings(std::string_view call_id) {
+    constexpr std::string_view kOperation = "keep_recordings";
+    UseGuard guard(in_use_);
+    Transaction tx(*this);
+    if (auto r = tx.begin(kOperation); !r) {
+        return r.error();
+    }
+    auto s = statement("UPDATE recordings SET kept = 1 WHERE call_id = ?1 AND kept = 0",
+                       kOperation);
+    if (!s) {
+        return s.error();
+    }
+    if (auto r = s->text(call_id).run(); !r) {
+        return r.error();
+    }
+    const auto changed = static_cast<std::int64_t>(sqlite3_changes(db_));
+    if (auto r = tx.commit(kOperation); !r) {
+        return r.error();
+    }
+    return changed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Risk analyses
+
+base::Result<std::int64_t> SqliteStore::add_analysis(const AnalysisRecord& r) {
+    constexpr std::string_view kOperation = "add_analysis";
+    UseGuard guard(in_use_);
+    if (r.call_id.empty()) {
+        return invalid(kOperation, "empty call id");
+    }
+    Transaction tx(*this);
+    if (auto begun = tx.begin(kOperation); !begun) {
+        return begun.error();
+    }
+    auto s = statement(kInsertAnalysis, kOperation);
+    if (!s) {
+        return s.error();
+    }
+    s->text(r.call_id)
+            .text(to_string(r.trigger))
+            .text(r.source)
+            .text(r.risk_level)
+            .boolean(r.flagged)
+            .boolean(r.escalate)
+            .text(r.recommended_action)
+            .text(r.reason)
+            .text(r.reasoning)
+            .text(r.indicators_json.empty() ? std::string_view("[]") : r.indicators_json)
+            .text(r.detector_risk_level)
+            .text_or_null(r.analysis_risk_level)
+            .boolean(r.raised_by_analysis)
+            .boolean(r.analysis_disagreed)
+            .optional(r.detector_probability)
+            .optional(r.detector_llr)
+            .text_or_null(r.detector_verdict)
+            .optional(r.speech_seconds)
+            .text_or_null(r.error_code)
+            .text_or_null(r.error)
+            .text_or_null(r.model)
+            .text_or_null(r.prompt_version)
+            .integer(r.attempts)
+            .optional(r.http_status)
+            .integer(r.elapsed_ms)
+            .integer(r.created_at_ms);
+    if (auto ran = s->run(); !ran) {
+        return ran.error();
+    }
+    const auto id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+    if (auto committed = tx.commit(kOperation); !committed) {
+        return committed.error();
+    }
+    return id;
+}
+
+base::Result<std::vector<AnalysisRecord>> SqliteStore::list_analyses(std::string_view call_id) {
+    UseGuard guard(in_use_);
+    auto s = statement(fmt::format("SELECT {} FROM analyses WHERE call_id = ?1 ORDER BY id",
+                                   kAnalysisColumns),
+                       "list_analyses");
+    if (!s) {
+        return s.error();
+    }
+    s->text(call_id);
+    return collect<AnalysisRecord>(*s, [](const Statement& st) { return read_analysis(st); });
 }
 
 // ---------------------------------------------------------------------------------------------

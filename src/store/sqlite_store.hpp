@@ -89,6 +89,11 @@ public:
     [[nodiscard]] base::Result<std::int64_t> add_recording(const Recording& recording) override;
     [[nodiscard]] base::Result<std::vector<Recording>> list_recordings(
             std::string_view call_id) override;
+    [[nodiscard]] base::Result<std::int64_t> keep_recordings(std::string_view call_id) override;
+
+    [[nodiscard]] base::Result<std::int64_t> add_analysis(const AnalysisRecord& record) override;
+    [[nodiscard]] base::Result<std::vector<AnalysisRecord>> list_analyses(
+            std::string_view call_id) override;
 
     [[nodiscard]] base::Result<AlertCreation> create_alert_if_absent(const Alert& alert) override;
     [[nodiscard]] base::Result<std::vector<Alert>> list_due_alerts(UnixMs now_ms,

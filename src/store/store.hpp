@@ -93,6 +93,10 @@ public:
     [[nodiscard]] virtual base::Result<std::vector<Recording>> list_recordings(
             std::string_view call_id) = 0;
 
+    /// Marks every recording of the call as kept (a flagged call's evidence); returns how many
+    /// rows changed. Recordings added later are kept when `Recording::kept` is set.
+    [[nodiscard]] virtual base::Result<std::int64_t> keep_recordings(std::string_view call_id) = 0;
+
     // ---- alerts ----
 
     /// Creates the alert unless one exists for (call_id, level, channel); returns the stored
@@ -119,6 +123,15 @@ public:
     [[nodiscard]] virtual base::Result<void> mark_alert_retry(std::int64_t alert_id,
                                                               std::string_view error,
                                                               UnixMs next_attempt_at_ms) = 0;
+
+    // ---- risk analyses ----
+
+    /// Appends one risk decision; returns its id. InvalidArgument for an unknown call.
+    [[nodiscard]] virtual base::Result<std::int64_t> add_analysis(const AnalysisRecord& record) = 0;
+
+    /// The call's risk decisions, oldest first.
+    [[nodiscard]] virtual base::Result<std::vector<AnalysisRecord>> list_analyses(
+            std::string_view call_id) = 0;
 
     // ---- command log ----
 

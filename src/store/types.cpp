@@ -55,7 +55,21 @@ constexpr std::array<std::pair<AlertStatus, std::string_view>, 3> kAlertStatuses
         {AlertStatus::Failed, "failed"},
 }};
 
+constexpr std::array<std::pair<AnalysisTrigger, std::string_view>, 3> kTriggers{{
+        {AnalysisTrigger::Threshold, "threshold"},
+        {AnalysisTrigger::Hangup, "hangup"},
+        {AnalysisTrigger::Api, "api"},
+}};
+
 }  // namespace
+
+std::string_view to_string(AnalysisTrigger trigger) {
+    return name_of(trigger, kTriggers);
+}
+
+base::Result<AnalysisTrigger> parse_analysis_trigger(std::string_view text) {
+    return parse_name(text, kTriggers, "analysis trigger");
+}
 
 std::string_view to_string(CallDirection direction) {
     return name_of(direction, kDirections);

@@ -76,6 +76,15 @@ struct Call {
     std::string last_error{};                    ///< last command or stream failure on this call
     UnixMs created_at_ms = 0;  ///< set by the caller on first insert; kept by later upserts
     UnixMs updated_at_ms = 0;  ///< set by the caller on every write
+    /// What was done to the flagged call under ESCALATION_POLICY: "warn", "transfer", "hangup";
+    /// empty: nothing yet. Written once by the calls thread, so a restart or a duplicate webhook
+    /// never repeats it.
+    std::string escalation{};
+    std::optional<UnixMs> escalated_at_ms{};
+    /// The call-level acoustic indicators, compact JSON `{"name": value, ...}` (see
+    /// docs/indicators.md). READ-ONLY here: written by `update_call_score` (the media side),
+    /// never by `upsert_call`, so the calls thread cannot overwrite them.
+    std::string indicators_json{};
 
     bool operator==(const Call&) const = default;
 };
@@ -90,6 +99,8 @@ struct CallScoreUpdate {
     double speech_seconds = 0.0;
     bool flagged = false;
     UnixMs updated_at_ms = 0;
+    /// The call-level acoustic indicators (compact JSON object); empty keeps the stored ones.
+    std::string indicators_json{};
 };
 
 /// One received Telnyx webhook (table `webhook_events`), kept for de-duplication and audit.
@@ -122,6 +133,9 @@ struct ScorePoint {
     double call_score = 0.0;  ///< accumulated call-level probability
     double call_llr = 0.0;
     std::string verdict{};
+    /// Acoustic indicators of the audio since the previous point (a compact JSON object of a
+    /// few key figures, docs/api.md); empty: none.
+    std::string indicators_json{};
 
     bool operator==(const ScorePoint&) const = default;
 };
@@ -139,6 +153,9 @@ struct Recording {
     std::string channels{};  ///< single, dual
     std::optional<double> duration_seconds{};
     UnixMs saved_at_ms = 0;
+    /// Kept on purpose: the recording of a flagged call (evidence). Sticky: once true it stays
+    /// true. Nothing in the service deletes recordings today; a retention job must skip these.
+    bool kept = false;
 
     bool operator==(const Recording&) const = default;
 };
@@ -179,6 +196,48 @@ struct CommandLog {
     UnixMs at_ms = 0;
 
     bool operator==(const CommandLog&) const = default;
+};
+
+/// What made the service run a risk analysis (table `analyses`).
+enum class AnalysisTrigger { Threshold, Hangup, Api };
+
+/// "threshold", "hangup", "api".
+std::string_view to_string(AnalysisTrigger trigger);
+[[nodiscard]] base::Result<AnalysisTrigger> parse_analysis_trigger(std::string_view text);
+
+/// One risk decision for a call (table `analyses`): the fused decision (detector + AI analysis,
+/// docs/risk-analysis.md section 5) and how the analysis went. Text fields are the names used by
+/// the inference layer ("high", "verify_identity", "detector_only", ...).
+struct AnalysisRecord {
+    std::int64_t id = 0;  ///< assigned by the store
+    std::string call_id{};
+    AnalysisTrigger trigger = AnalysisTrigger::Threshold;
+    std::string source{};  ///< "detector_only" or "detector+analysis"
+    std::string risk_level{};  ///< fused: low, medium, high, critical
+    bool flagged = false;
+    bool escalate = false;
+    std::string recommended_action{};
+    std::string reason{};     ///< why the decision is what it is (fallback reason, overrides)
+    std::string reasoning{};  ///< the narrative for people
+    std::string indicators_json{};  ///< the analysis's evidence phrases, a JSON array of strings
+    std::string detector_risk_level{};
+    std::string analysis_risk_level{};  ///< empty: no analysis answer
+    bool raised_by_analysis = false;
+    bool analysis_disagreed = false;
+    std::optional<double> detector_probability{};
+    std::optional<double> detector_llr{};
+    std::string detector_verdict{};
+    std::optional<double> speech_seconds{};
+    std::string error_code{};  ///< why the analysis failed ("timeout", "schema_violation", ...)
+    std::string error{};       ///< its message; empty when the analysis answered
+    std::string model{};
+    std::string prompt_version{};
+    int attempts = 0;  ///< HTTP attempts made
+    std::optional<int> http_status{};
+    std::int64_t elapsed_ms = 0;
+    UnixMs created_at_ms = 0;
+
+    bool operator==(const AnalysisRecord&) const = default;
 };
 
 enum class CallSortKey { Time, Score };

@@ -184,6 +184,38 @@ TEST_F(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     EXPECT_EQ(service_->wait_exit(20s), 0);
 }
 
+// POST /calls: the security team has a claimed identity called back; the answering voice is
+// streamed and scored like an inbound call (demo mode: the simulator answers the dial).
+TEST_F(ServiceE2e, OutboundVerificationCallIsDialledStreamedAndScored) {
+    start({"--demo-wav", (kSource / kSynthetic).string(), "--demo-speed", "4"}, {});
+    ASSERT_TRUE(test::eventually([&] { return all_ended(1); }, 60s)) << calls().dump(2);
+
+    EXPECT_EQ(request("POST", "/calls", R"({"to":"12345"})").status, 422);
+    EXPECT_EQ(request("POST", "/calls", "{not json").status, 400);
+    const Reply dialled = request("POST", "/calls", R"({"to":"+13125550142"})");
+    ASSERT_EQ(dialled.status, 201) << dialled.body;
+    const json created = dialled.parsed();
+    EXPECT_EQ(created["status"], "initiated");
+    EXPECT_EQ(created["to"], "+13125550142");
+    const std::string id = created["call_id"].get<std::string>();
+
+    ASSERT_TRUE(test::eventually(
+            [&] { return request("GET", "/calls/" + id).parsed()["status"] == "ended"; }, 60s))
+            << request("GET", "/calls/" + id).body << service_->log();
+    const json call = request("GET", "/calls/" + id).parsed();
+    EXPECT_EQ(call["direction"], "outbound");
+    EXPECT_EQ(call["to"], "+13125550142");
+    EXPECT_GT(call["speech_seconds"].get<double>(), 1.0) << "the answering voice was scored";
+    EXPECT_TRUE(call["flagged"].get<bool>()) << "the dialled party speaks the synthetic sample";
+    std::vector<std::string> actions;
+    for (const json& command : call["commands"]) {
+        actions.push_back(command["command"].get<std::string>());
+    }
+    ASSERT_FALSE(actions.empty());
+    EXPECT_EQ(actions.front(), "dial");
+    EXPECT_NE(std::find(actions.begin(), actions.end(), "streaming_start"), actions.end());
+}
+
 // A real-looking configuration: webhooks must carry Telnyx's Ed25519 signature.
 class SignedServiceE2e : public ServiceE2e {
 protected:

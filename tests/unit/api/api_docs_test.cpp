@@ -185,6 +185,40 @@ protected:
                                                                        {"to", to}}
                                                                           .dump()));
                                 },
+                        .risk =
+                                [](RiskRequest request, std::function<void(RiskResult)> done) {
+                                    // What risk::RiskCoordinator answers for an analysis that
+                                    // agreed with the detector (docs/risk-analysis.md).
+                                    done(RiskResult{
+                                            .status = "done",
+                                            .record = store::AnalysisRecord{
+                                                    .id = 2,
+                                                    .call_id = request.call_id,
+                                                    .trigger = store::AnalysisTrigger::Api,
+                                                    .source = "detector+analysis",
+                                                    .risk_level = "high",
+                                                    .flagged = true,
+                                                    .escalate = true,
+                                                    .recommended_action = "verify_identity",
+                                                    .reason = "analysis agreed with the detector",
+                                                    .reasoning = "High detector score over the "
+                                                                 "whole call.",
+                                                    .indicators_json =
+                                                            R"(["detector probability 0.93"])",
+                                                    .detector_risk_level = "high",
+                                                    .analysis_risk_level = "high",
+                                                    .detector_probability =
+                                                            request.probability,
+                                                    .detector_llr = request.llr,
+                                                    .detector_verdict = request.verdict,
+                                                    .speech_seconds = request.speech_seconds,
+                                                    .model = "moonshotai/Kimi-K2.6",
+                                                    .prompt_version = "risk-v1",
+                                                    .attempts = 1,
+                                                    .http_status = 200,
+                                                    .elapsed_ms = 1320,
+                                                    .created_at_ms = test::kT0 + 3'600'000}});
+                                },
                         .now_ms =
                                 [] {
                                     return test::kT0 + 3'600'000;

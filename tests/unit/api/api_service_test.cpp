@@ -1,5 +1,6 @@
 #include "api/api_service.hpp"
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,14 @@ protected:
                                 },
                         .active_sessions = [] { return std::int64_t{3}; },
                         .dial = dial_,
+                        .risk =
+                                [this](RiskRequest request, std::function<void(RiskResult)> done) {
+                                    if (risk_) {
+                                        risk_(std::move(request), std::move(done));
+                                    } else {
+                                        done(RiskResult{.status = "unavailable"});
+                                    }
+                                },
                         .writer = writer_.get(),
                         .now_ms =
                                 [] {
@@ -92,6 +101,7 @@ protected:
     media::AudioArchive archive_{dir_.path() / "audio"};
     std::unique_ptr<store::StoreWriter> writer_;
     DialHandler dial_;
+    RiskHandler risk_;  ///< set by a test before its requests (read on the analysis thread)
     std::unique_ptr<ApiService> service_;
 };
 
@@ -257,6 +267,83 @@ TEST(ApiRoutes, RegistersEveryRoute) {
     add_api_routes(router, service);
     EXPECT_EQ(router.routes().size(), 6u);
     EXPECT_TRUE(router.ws_routes().empty());
+}
+
+TEST_F(ApiServiceTest, AnalyzeHandsTheRescoreToTheRiskAnalysisAndReturnsItsDecision) {
+    std::vector<std::int16_t> pcm;
+    media::to_int16(dvd::test::speech_like_signal(4.0, 3), pcm);
+    ASSERT_TRUE(archive_.append("call-a", pcm));
+    std::mutex mutex;
+    std::vector<RiskRequest> seen;
+    risk_ = [&](RiskRequest request, std::function<void(RiskResult)> done) {
+        {
+            std::lock_guard lock(mutex);
+            seen.push_back(request);
+        }
+        if (request.public_base_url.empty()) {
+            done(RiskResult{.status = "rate_limited",
+                            .record = store::AnalysisRecord{.id = 7,
+                                                            .call_id = request.call_id,
+                                                            .source = "detector_only",
+                                                            .risk_level = "high"},
+                            .message = "at most 4 risk analyses per call"});
+            return;
+        }
+        done(RiskResult{.status = "done"});
+    };
+    auto request = call_request(net::Method::Post, "call-a");
+    auto limited = call(&ApiService::analyze_call, request);
+    ASSERT_EQ(limited.status, 200) << limited.body;
+    const Json body = Json::parse(limited.body);
+    EXPECT_EQ(body["risk_analysis"]["status"], "rate_limited");
+    EXPECT_EQ(body["risk_analysis"]["message"], "at most 4 risk analyses per call");
+    EXPECT_EQ(body["risk_analysis"]["analysis"]["id"], 7);
+    EXPECT_EQ(body["risk_analysis"]["analysis"]["source"], "detector_only");
+    {
+        std::lock_guard lock(mutex);
+        ASSERT_EQ(seen.size(), 1u);
+        EXPECT_EQ(seen[0].call_id, "call-a");
+        EXPECT_EQ(seen[0].probability, body["score"].get<double>());
+        EXPECT_EQ(seen[0].window_probabilities.size(), body["windows"].size());
+    }
+
+    request.headers.emplace_back("host", "dvd.example:8443");
+    request.headers.emplace_back("x-forwarded-proto", "https");
+    request.query = {{"wait", "false"}};
+    auto pending = call(&ApiService::analyze_call, request);
+    EXPECT_EQ(pending.status, 202) << pending.body;
+    EXPECT_EQ(Json::parse(pending.body)["risk_analysis"]["status"], "pending");
+    {
+        std::lock_guard lock(mutex);
+        ASSERT_EQ(seen.size(), 2u);
+        EXPECT_EQ(seen[1].public_base_url, "https://dvd.example:8443");
+    }
+    request.query = {{"wait", "maybe"}};
+    auto bad = call(&ApiService::analyze_call, request);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(code(bad), "invalid_parameter");
+}
+
+TEST_F(ApiServiceTest, CallDetailShowsIndicatorsAnalysesEscalationAndKeptRecordings) {
+    auto one = call(&ApiService::get_call, call_request(net::Method::Get, "call-a"));
+    ASSERT_EQ(one.status, 200);
+    const Json body = Json::parse(one.body);
+    ASSERT_EQ(body["indicators"].size(), 8u);
+    EXPECT_EQ(body["indicators"][1]["name"], "pitch_mean_hz");
+    EXPECT_EQ(body["indicators"][1]["unit"], "Hz");
+    EXPECT_EQ(body["indicators"][1]["value"], 182.4);
+    EXPECT_EQ(body["indicators"][6]["value"], "PCMU");
+    EXPECT_EQ(body["analysis"]["risk_level"], "critical");
+    EXPECT_EQ(body["analyses"].size(), 1u);
+    EXPECT_EQ(body["escalation"]["action"], "warn");
+    EXPECT_TRUE(body["recordings"][0]["kept"].get<bool>());
+    EXPECT_TRUE(body["timeline"][0]["indicators"].is_null());
+    EXPECT_EQ(body["timeline"][2]["indicators"]["hnr_db"], 25.1);
+    // A call without any of it.
+    const Json b = Json::parse(call(&ApiService::get_call, call_request(net::Method::Get, "call-b")).body);
+    EXPECT_TRUE(b["indicators"].empty());
+    EXPECT_TRUE(b["analysis"].is_null());
+    EXPECT_TRUE(b["escalation"].is_null());
 }
 
 }  // namespace

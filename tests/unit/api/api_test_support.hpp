@@ -48,7 +48,22 @@ inline void seed(store::Store& store) {
     a.stir_shaken_verified = true;
     a.created_at_ms = kT0;
     a.updated_at_ms = kT0 + 43'000;
+    a.escalation = "warn";
+    a.escalated_at_ms = kT0 + 3'100;
     ASSERT_TRUE(store.upsert_call(a));
+    // The media side's last CallScoreUpdate carried the call-level indicators (a subset here).
+    ASSERT_TRUE(store.update_call_score(store::CallScoreUpdate{
+            .call_id = "call-a",
+            .final_score = 0.91,
+            .final_llr = 2.31,
+            .verdict = "synthetic",
+            .speech_seconds = 18.5,
+            .flagged = true,
+            .updated_at_ms = kT0 + 43'000,
+            .indicators_json = R"({"analysed_s":41.2,"pitch_mean_hz":182.4,)"
+                               R"("pitch_range_semitones":2.1,"jitter_local_percent":0.12,)"
+                               R"("hnr_db":24.6,"breaths":0,"codec":"PCMU",)"
+                               R"("packet_loss_percent":0})"}));
 
     store::Call b;
     b.id = "call-b";
@@ -81,7 +96,9 @@ inline void seed(store::Store& store) {
     const std::vector<store::ScorePoint> points{
             {"call-a", 0, 2'000, 1.0, 0.62, 0.49, 0.62, 0.49, "uncertain"},
             {"call-a", 1, 2'540, 1.5, 0.97, 3.48, 0.87, 1.90, "synthetic"},
-            {"call-a", 2, 3'080, 2.0, 0.95, 2.94, 0.91, 2.31, "synthetic"},
+            {"call-a", 2, 3'080, 2.0, 0.95, 2.94, 0.91, 2.31, "synthetic",
+             R"({"voiced_s":0.41,"pitch_mean_hz":181.9,"jitter_local_percent":0.11,)"
+             R"("hnr_db":25.1})"},
     };
     ASSERT_TRUE(store.append_score_points(points));
     ASSERT_TRUE(store.create_alert_if_absent(store::Alert{
@@ -105,6 +122,33 @@ inline void seed(store::Store& store) {
             .channels = "single",
             .duration_seconds = 41.0,
             .saved_at_ms = kT0 + 45'000,
+    }));
+    ASSERT_TRUE(store.keep_recordings("call-a"));
+    ASSERT_TRUE(store.add_analysis(store::AnalysisRecord{
+            .call_id = "call-a",
+            .trigger = store::AnalysisTrigger::Threshold,
+            .source = "detector+analysis",
+            .risk_level = "critical",
+            .flagged = true,
+            .escalate = true,
+            .recommended_action = "warn",
+            .reason = "analysis raised the risk from high to critical",
+            .reasoning = "The detector is confident and the voice shows almost no pitch "
+                         "movement or jitter.",
+            .indicators_json = R"(["detector probability 0.91","flat pitch"])",
+            .detector_risk_level = "high",
+            .analysis_risk_level = "critical",
+            .raised_by_analysis = true,
+            .detector_probability = 0.91,
+            .detector_llr = 2.31,
+            .detector_verdict = "synthetic",
+            .speech_seconds = 2.0,
+            .model = "moonshotai/Kimi-K2.6",
+            .prompt_version = "risk-v1",
+            .attempts = 1,
+            .http_status = 200,
+            .elapsed_ms = 1840,
+            .created_at_ms = kT0 + 4'700,
     }));
     ASSERT_TRUE(store.append_command_log(store::CommandLog{
             .call_id = "call-a",

@@ -519,6 +519,111 @@ TEST_F(CallControllerTest, WritesNeverClearScoresTheMediaSideStored) {
     EXPECT_EQ(row.verdict, "synthetic");
 }
 
+/// escalate() and waits for its status.
+std::string escalate_and_wait(CallController& controller, std::string call_id,
+                              config::EscalationPolicy policy) {
+    std::promise<std::string> status;
+    auto future = status.get_future();
+    controller.escalate(std::move(call_id), policy, "test",
+                        [&status](std::string_view s) { status.set_value(std::string(s)); });
+    EXPECT_EQ(future.wait_for(5s), std::future_status::ready);
+    return future.get();
+}
+
+TEST_F(CallControllerTest, EscalationWarnSpeaksOnceAcrossRequestsAndRestarts) {
+    auto o = options();
+    o.flow.escalation_warning_text = "Security notice.";
+    start(o);
+    submit(initiated());
+    submit(answered());
+    const auto id = call_id_for(kCcid);
+    EXPECT_EQ(escalate_and_wait(*controller_, id, config::EscalationPolicy::Warn), "issued");
+    idle();
+    auto speaks = telnyx_.sent("speak");
+    ASSERT_EQ(speaks.size(), 2U) << "greeting + notice";
+    EXPECT_EQ(speaks[1].body["payload"], "Security notice.");
+    EXPECT_EQ(speaks[1].body["command_id"],
+              command_id_for(kCcid, CommandKind::Speak, "escalation"));
+    EXPECT_EQ(call().escalation, "warn");
+    EXPECT_EQ(call().escalated_at_ms, now_ms_.load());
+
+    EXPECT_EQ(escalate_and_wait(*controller_, id, config::EscalationPolicy::Warn),
+              "already_escalated");
+    // A restart (memory lost) and a duplicate webhook do not repeat it either.
+    start(o);
+    submit(answered("evt-ans-dup"));
+    EXPECT_EQ(escalate_and_wait(*controller_, id, config::EscalationPolicy::Hangup),
+              "already_escalated");
+    idle();
+    EXPECT_EQ(telnyx_.sent("speak").size(), 2U);
+    EXPECT_TRUE(telnyx_.sent("hangup").empty());
+    const auto log = reader_->list_command_log(id).value();
+    EXPECT_EQ(log.back().command, "speak");
+    EXPECT_EQ(log.back().http_status, 200);
+}
+
+TEST_F(CallControllerTest, EscalationTransferAndHangupBodies) {
+    auto o = options();
+    o.flow.security_number = "+13125550111";
+    start(o);
+    submit(initiated());
+    submit(answered());
+    EXPECT_EQ(escalate_and_wait(*controller_, call_id_for(kCcid),
+                                config::EscalationPolicy::Transfer),
+              "issued");
+    idle();
+    const auto transfers = telnyx_.sent("transfer");
+    ASSERT_EQ(transfers.size(), 1U);
+    EXPECT_EQ(transfers[0].url, "http://telnyx.test/v2/calls/v3:inbound-1/actions/transfer");
+    EXPECT_EQ(transfers[0].body["to"], "+13125550111");
+    EXPECT_EQ(transfers[0].body["command_id"],
+              command_id_for(kCcid, CommandKind::Transfer, "escalation"));
+
+    const std::string other = "v3:inbound-2";
+    submit(initiated("evt-i2", other));
+    submit(answered("evt-a2", other));
+    EXPECT_EQ(escalate_and_wait(*controller_, call_id_for(other), config::EscalationPolicy::Hangup),
+              "issued");
+    idle();
+    const auto hangups = telnyx_.sent("hangup");
+    ASSERT_EQ(hangups.size(), 1U);
+    EXPECT_EQ(hangups[0].url, "http://telnyx.test/v2/calls/v3:inbound-2/actions/hangup");
+    EXPECT_EQ(hangups[0].body["command_id"],
+              command_id_for(other, CommandKind::Hangup, "escalation"));
+    EXPECT_EQ(escalate_and_wait(*controller_, "no-such-call", config::EscalationPolicy::Hangup),
+              "unknown_call");
+    submit(hangup("evt-h2", other));
+    EXPECT_EQ(escalate_and_wait(*controller_, call_id_for(other), config::EscalationPolicy::Warn),
+              "already_escalated");
+}
+
+TEST_F(CallControllerTest, EndedHookReportsTheFinalScore) {
+    std::vector<EndedCall> ended;
+    auto o = options();
+    o.on_call_ended = [&ended](const EndedCall& call) { ended.push_back(call); };
+    start(o);
+    submit(initiated());
+    submit(answered());
+    controller_->on_score_changed(service::ScoreChanged{
+            .call_id = call_id_for(kCcid),
+            .call_control_id = std::string(kCcid),
+            .score = {.llr = 2.0, .probability = 0.88, .verdict = pipeline::Verdict::Synthetic,
+                      .speech_seconds = 5.0, .windows = 4},
+            .at_ms = 5000,
+            .crossed_threshold = true});
+    idle();
+    ASSERT_EQ(flagged_.size(), 1U);
+    EXPECT_EQ(flagged_[0].public_base_url, kBase);
+    submit(hangup());
+    submit(hangup("evt-hang-dup"));
+    ASSERT_EQ(ended.size(), 1U);
+    EXPECT_EQ(ended[0].call_id, call_id_for(kCcid));
+    EXPECT_TRUE(ended[0].flagged);
+    EXPECT_EQ(ended[0].final_score, 0.88);
+    EXPECT_EQ(ended[0].verdict, "synthetic");
+    EXPECT_EQ(ended[0].hangup_cause, "normal_clearing");
+}
+
 TEST_F(CallControllerTest, StopSkipsQueuedCommandsAndTheirEventRerunsAtTheNextStart) {
     std::promise<void> answer_reached;
     std::promise<void> release;

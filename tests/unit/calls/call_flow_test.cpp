@@ -556,10 +556,11 @@ TEST(CallFlowHelpers, StreamUrlFromBase) {
 
 TEST(CallFlowHelpers, CommandKindNamesRoundTrip) {
     for (const auto kind : {K::Answer, K::Speak, K::StreamingStart, K::RecordStart,
-                            K::StreamingStop, K::Hangup, K::Dial}) {
+                            K::StreamingStop, K::Hangup, K::Dial, K::Transfer}) {
         EXPECT_EQ(parse_command_kind(to_string(kind)), kind);
     }
-    EXPECT_FALSE(parse_command_kind("transfer").has_value());
+    EXPECT_EQ(to_string(K::Transfer), "transfer");
+    EXPECT_FALSE(parse_command_kind("bridge").has_value());
 }
 
 TEST(CallFlowHelpers, FlowFromHistory) {
@@ -589,6 +590,115 @@ TEST(CallFlowHelpers, FlowFromHistory) {
     const auto dialed = flow_from_history(call, dial);
     EXPECT_TRUE(dialed.stream_in_dial);
     EXPECT_TRUE(dialed.record_in_dial);
+}
+
+// ---- escalation of a flagged call (issue 4) ----
+
+TEST(CallFlowEscalation, WarnSpeaksTheNoticeOnceWithADeterministicId) {
+    CallFlowOptions options;
+    options.escalation_warning_text = "Security notice.";
+    const CallFlow flow(options);
+    CallRecord record = record_in(CallState::Streaming);
+    record.call.flagged = true;
+    const auto d = flow.on_escalate(record, config::EscalationPolicy::Warn, "flagged",
+                                    FlowInputs{.now_ms = kNow});
+    EXPECT_EQ(d.escalation_status, "issued");
+    ASSERT_EQ(kinds(d), std::vector<CommandKind>{CommandKind::Speak});
+    const auto& speak = std::get<protocol::SpeakCommand>(d.commands[0].command);
+    EXPECT_EQ(speak.payload, "Security notice.");
+    EXPECT_EQ(speak.voice, "female");
+    EXPECT_EQ(speak.service_level, protocol::ServiceLevel::Basic);
+    EXPECT_EQ(speak.command_id, command_id_for(kCcid, CommandKind::Speak, "escalation"));
+    EXPECT_NE(speak.command_id, command_id_for(kCcid, CommandKind::Speak, "greeting"));
+    EXPECT_TRUE(d.call_changed);
+    EXPECT_EQ(d.record.call.escalation, "warn");
+    EXPECT_EQ(d.record.call.escalated_at_ms, kNow);
+    EXPECT_TRUE(d.record.flow.escalation_issued);
+
+    // Never twice: neither from memory nor from a row reloaded after a restart.
+    const auto again = flow.on_escalate(d.record, config::EscalationPolicy::Warn, "again",
+                                        FlowInputs{.now_ms = kNow});
+    EXPECT_EQ(again.escalation_status, "already_escalated");
+    EXPECT_TRUE(again.commands.empty());
+    CallRecord reloaded{.call = d.record.call,
+                        .flow = flow_from_history(d.record.call, {})};
+    EXPECT_TRUE(reloaded.flow.escalation_issued);
+    const auto after_restart = flow.on_escalate(reloaded, config::EscalationPolicy::Hangup, "x",
+                                                FlowInputs{.now_ms = kNow});
+    EXPECT_EQ(after_restart.escalation_status, "already_escalated");
+    EXPECT_TRUE(after_restart.commands.empty());
+}
+
+TEST(CallFlowEscalation, TransferGoesToTheSecurityNumber) {
+    CallFlowOptions options;
+    options.security_number = "+13125550111";
+    const CallFlow flow(options);
+    const auto d = flow.on_escalate(record_in(CallState::Streaming),
+                                    config::EscalationPolicy::Transfer, "flagged",
+                                    FlowInputs{.now_ms = kNow});
+    ASSERT_EQ(kinds(d), std::vector<CommandKind>{CommandKind::Transfer});
+    const auto& transfer = std::get<protocol::TransferCommand>(d.commands[0].command);
+    EXPECT_EQ(transfer.to, "+13125550111");
+    EXPECT_EQ(transfer.command_id, command_id_for(kCcid, CommandKind::Transfer, "escalation"));
+    EXPECT_EQ(d.record.call.escalation, "transfer");
+    auto body = protocol::build_transfer(kCcid, transfer);
+    ASSERT_TRUE(body);
+    EXPECT_EQ(json::parse(body->body)["to"], "+13125550111");
+
+    const CallFlow unconfigured{CallFlowOptions{}};
+    const auto refused = unconfigured.on_escalate(record_in(CallState::Streaming),
+                                                  config::EscalationPolicy::Transfer, "flagged",
+                                                  FlowInputs{.now_ms = kNow});
+    EXPECT_EQ(refused.escalation_status, "no_security_number");
+    EXPECT_TRUE(refused.commands.empty());
+    EXPECT_FALSE(refused.call_changed);
+}
+
+TEST(CallFlowEscalation, HangupEndsTheCallAndMarksTheHangup) {
+    const auto d = default_flow().on_escalate(record_in(CallState::Answered),
+                                              config::EscalationPolicy::Hangup, "flagged",
+                                              FlowInputs{.now_ms = kNow});
+    ASSERT_EQ(kinds(d), std::vector<CommandKind>{CommandKind::Hangup});
+    EXPECT_EQ(std::get<protocol::HangupCommand>(d.commands[0].command).command_id,
+              command_id_for(kCcid, CommandKind::Hangup, "escalation"));
+    EXPECT_TRUE(d.record.flow.hangup_issued);
+    EXPECT_EQ(d.record.call.escalation, "hangup");
+}
+
+TEST(CallFlowEscalation, NothingForEndedUnansweredOrPolicyNone) {
+    const auto flow = default_flow();
+    const FlowInputs in{.now_ms = kNow};
+    EXPECT_EQ(flow.on_escalate(record_in(CallState::Ended), config::EscalationPolicy::Warn, "x",
+                               in)
+                      .escalation_status,
+              "call_ended");
+    EXPECT_EQ(flow.on_escalate(record_in(CallState::Initiated), config::EscalationPolicy::Warn,
+                               "x", in)
+                      .escalation_status,
+              "not_answered");
+    EXPECT_EQ(flow.on_escalate(record_in(CallState::Initiated), config::EscalationPolicy::Hangup,
+                               "x", in)
+                      .escalation_status,
+              "issued");
+    const auto none = flow.on_escalate(record_in(CallState::Streaming),
+                                       config::EscalationPolicy::None, "x", in);
+    EXPECT_EQ(none.escalation_status, "policy_none");
+    EXPECT_TRUE(none.commands.empty());
+}
+
+TEST(CallFlowEscalation, RecordingOfAFlaggedCallIsKept) {
+    CallRecord record = record_in(CallState::Ended);
+    const auto plain = default_flow().on_webhook(
+            record, event("call.recording.saved", {{"recording_id", "rec-1"}}),
+            FlowInputs{.now_ms = kNow});
+    ASSERT_TRUE(plain.recording);
+    EXPECT_FALSE(plain.recording->kept);
+    record.call.flagged = true;
+    const auto flagged = default_flow().on_webhook(
+            record, event("call.recording.saved", {{"recording_id", "rec-1"}}),
+            FlowInputs{.now_ms = kNow});
+    ASSERT_TRUE(flagged.recording);
+    EXPECT_TRUE(flagged.recording->kept);
 }
 
 TEST(CallFlowHelpers, GrantFromTimeline) {

@@ -67,6 +67,9 @@ public:
     base::Result<std::vector<ScorePoint>> list_timeline(std::string_view, std::int64_t, std::int64_t) override { return unused(); }
     base::Result<std::int64_t> add_recording(const Recording&) override { return unused(); }
     base::Result<std::vector<Recording>> list_recordings(std::string_view) override { return unused(); }
+    base::Result<std::int64_t> keep_recordings(std::string_view) override { return unused(); }
+    base::Result<std::int64_t> add_analysis(const AnalysisRecord&) override { return unused(); }
+    base::Result<std::vector<AnalysisRecord>> list_analyses(std::string_view) override { return unused(); }
     base::Result<AlertCreation> create_alert_if_absent(const Alert&) override { return unused(); }
     base::Result<std::vector<Alert>> list_due_alerts(UnixMs, std::int64_t) override { return unused(); }
     base::Result<std::vector<Alert>> list_alerts(std::string_view) override { return unused(); }

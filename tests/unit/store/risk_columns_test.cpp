@@ -1,0 +1,206 @@
+// Schema version 3 (issue 4): acoustic indicators on calls and score points, the escalation of a
+// flagged call, kept recordings and the `analyses` table, through the Store interface.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "store/sqlite_migrations.hpp"
+#include "store/sqlite_store.hpp"
+#include "store_test_support.hpp"
+
+namespace dvd::store {
+namespace {
+
+using test::ok;
+using test::TempDir;
+
+class RiskColumnsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto opened = SqliteStore::open(dir_.file("dvd.db"));
+        ASSERT_TRUE(opened) << opened.error().message;
+        store_ = std::move(*opened);
+        ASSERT_TRUE(store_->upsert_call(test::make_call("c1", 1000)));
+    }
+
+    Call call() { return ok(store_->get_call("c1")).value_or(Call{}); }
+
+    TempDir dir_;
+    std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(RiskColumnsTest, CallIndicatorsAreWrittenByScoreUpdatesOnlyAndKeptByUpserts) {
+    EXPECT_EQ(call().indicators_json, "");
+    CallScoreUpdate update{.call_id = "c1",
+                           .final_score = 0.8,
+                           .final_llr = 1.4,
+                           .verdict = "synthetic",
+                           .speech_seconds = 4.0,
+                           .flagged = true,
+                           .updated_at_ms = 2000,
+                           .indicators_json = R"({"pitch_mean_hz":151.2})"};
+    ASSERT_TRUE(store_->update_call_score(update));
+    EXPECT_EQ(call().indicators_json, R"({"pitch_mean_hz":151.2})");
+
+    // An update without indicators keeps them.
+    update.indicators_json.clear();
+    update.final_score = 0.85;
+    ASSERT_TRUE(store_->update_call_score(update));
+    EXPECT_EQ(call().indicators_json, R"({"pitch_mean_hz":151.2})");
+
+    // The calls thread's upsert never touches them, even with a value in its struct.
+    Call row = call();
+    row.indicators_json = "{}";
+    row.state = CallState::Answered;
+    ASSERT_TRUE(store_->upsert_call(row));
+    EXPECT_EQ(call().indicators_json, R"({"pitch_mean_hz":151.2})");
+    EXPECT_EQ(call().state, CallState::Answered);
+}
+
+TEST_F(RiskColumnsTest, EscalationIsStickyOnceSet) {
+    Call row = call();
+    row.escalation = "warn";
+    row.escalated_at_ms = 5000;
+    ASSERT_TRUE(store_->upsert_call(row));
+    EXPECT_EQ(call().escalation, "warn");
+    EXPECT_EQ(call().escalated_at_ms, 5000);
+
+    // A stale copy without the escalation, or with another one, does not undo it.
+    Call stale = test::make_call("c1", 1000);
+    ASSERT_TRUE(store_->upsert_call(stale));
+    EXPECT_EQ(call().escalation, "warn");
+    stale.escalation = "hangup";
+    stale.escalated_at_ms = 9000;
+    ASSERT_TRUE(store_->upsert_call(stale));
+    EXPECT_EQ(call().escalation, "warn");
+    EXPECT_EQ(call().escalated_at_ms, 5000);
+
+    Call bad = call();
+    bad.id = "c2";
+    bad.call_control_id = "v3:c2";
+    bad.escalation = "shout";
+    EXPECT_FALSE(store_->upsert_call(bad)) << "the CHECK constraint names the allowed actions";
+}
+
+TEST_F(RiskColumnsTest, ScorePointsCarryWindowIndicators) {
+    ScorePoint a = test::make_point("c1", 0);
+    a.indicators_json = R"({"hnr_db":12.5})";
+    const ScorePoint b = test::make_point("c1", 1);
+    ASSERT_TRUE(store_->append_score_points(std::vector<ScorePoint>{a, b}));
+    const auto points = ok(store_->list_timeline("c1", -1, 10));
+    ASSERT_EQ(points.size(), 2U);
+    EXPECT_EQ(points[0], a);
+    EXPECT_EQ(points[1].indicators_json, "");
+}
+
+TEST_F(RiskColumnsTest, RecordingsOfAFlaggedCallAreKept) {
+    Recording first{.call_id = "c1", .recording_id = "r1", .wav_url = "https://x/r1.wav"};
+    ASSERT_TRUE(store_->add_recording(first));
+    EXPECT_EQ(ok(store_->keep_recordings("c1")), 1);
+    EXPECT_EQ(ok(store_->keep_recordings("c1")), 0) << "already kept";
+    // A later update of the same recording (kept = false in the struct) cannot un-keep it.
+    first.mp3_url = "https://x/r1.mp3";
+    ASSERT_TRUE(store_->add_recording(first));
+    Recording second{.call_id = "c1", .recording_id = "r2", .kept = true};
+    ASSERT_TRUE(store_->add_recording(second));
+    const auto list = ok(store_->list_recordings("c1"));
+    ASSERT_EQ(list.size(), 2U);
+    EXPECT_TRUE(list[0].kept);
+    EXPECT_EQ(list[0].mp3_url, "https://x/r1.mp3");
+    EXPECT_TRUE(list[1].kept);
+}
+
+TEST_F(RiskColumnsTest, AnalysesRoundTripInOrder) {
+    AnalysisRecord fallback{.call_id = "c1",
+                            .trigger = AnalysisTrigger::Threshold,
+                            .source = "detector_only",
+                            .risk_level = "high",
+                            .flagged = true,
+                            .escalate = true,
+                            .recommended_action = "verify_identity",
+                            .reason = "analysis unavailable: timed out",
+                            .reasoning = "The detector scored 0.91.",
+                            .detector_risk_level = "high",
+                            .detector_probability = 0.91,
+                            .detector_llr = 2.3,
+                            .detector_verdict = "synthetic",
+                            .speech_seconds = 12.5,
+                            .error_code = "timeout",
+                            .error = "timed out",
+                            .model = "m",
+                            .prompt_version = "risk-v1",
+                            .attempts = 3,
+                            .elapsed_ms = 24000,
+                            .created_at_ms = 7000};
+    AnalysisRecord fused{.call_id = "c1",
+                         .trigger = AnalysisTrigger::Hangup,
+                         .source = "detector+analysis",
+                         .risk_level = "critical",
+                         .flagged = true,
+                         .escalate = true,
+                         .recommended_action = "warn",
+                         .reason = "analysis raised high to critical",
+                         .reasoning = "Unattested caller id.",
+                         .indicators_json = R"(["attestation C"])",
+                         .detector_risk_level = "high",
+                         .analysis_risk_level = "critical",
+                         .raised_by_analysis = true,
+                         .attempts = 1,
+                         .http_status = 200,
+                         .elapsed_ms = 800,
+                         .created_at_ms = 9000};
+    fallback.id = ok(store_->add_analysis(fallback));
+    fused.id = ok(store_->add_analysis(fused));
+    EXPECT_LT(fallback.id, fused.id);
+    fallback.indicators_json = "[]";  // an empty list is stored as []
+    const auto list = ok(store_->list_analyses("c1"));
+    ASSERT_EQ(list.size(), 2U);
+    EXPECT_EQ(list[0], fallback);
+    EXPECT_EQ(list[1], fused);
+    EXPECT_TRUE(ok(store_->list_analyses("nobody")).empty());
+
+    AnalysisRecord orphan = fused;
+    orphan.call_id = "no-such-call";
+    const auto refused = store_->add_analysis(orphan);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, base::make_error_code(base::Errc::InvalidArgument));
+}
+
+TEST(SqliteMigrationsV3, Version2DatabaseIsUpgradedKeepingItsData) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        std::string sql =
+                "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                "version INTEGER NOT NULL) STRICT;";
+        sql += sqlite_migrations()[0];
+        sql += sqlite_migrations()[1];
+        sql += "INSERT INTO schema_version VALUES (1, 2);"
+               "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+               "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+               "INSERT INTO score_points VALUES ('old', 0, 0, 1, 0.5, 0, 0.5, 0, 'uncertain');"
+               "INSERT INTO recordings (call_id, recording_id, saved_at_ms) VALUES "
+               "('old', 'r', 1);";
+        char* message = nullptr;
+        ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+                << (message != nullptr ? message : "");
+        sqlite3_close(db);
+    }
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(ok((*store)->schema_version()), 3);
+    const auto old = ok((*store)->get_call("old"));
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->escalation, "");
+    EXPECT_EQ(old->indicators_json, "");
+    EXPECT_EQ(ok((*store)->list_timeline("old", -1, 5)).at(0).indicators_json, "");
+    EXPECT_FALSE(ok((*store)->list_recordings("old")).at(0).kept);
+    EXPECT_TRUE(ok((*store)->list_analyses("old")).empty());
+}
+
+}  // namespace
+}  // namespace dvd::store
