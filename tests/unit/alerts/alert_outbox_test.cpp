@@ -13,6 +13,7 @@
 #include "base/log.hpp"
 #include "store/open_store.hpp"
 #include "support/loopback_server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace dvd::alerts {
 namespace {
@@ -30,32 +31,7 @@ constexpr std::int64_t kStartMs = 1'767'225'600'000;
 constexpr std::string_view kSlackPath = "/services/T000/B000/s3cr3tPath";
 constexpr std::string_view kJsonPath = "/siem/hook/t0ken";
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern =
-                (std::filesystem::temp_directory_path() / "dvd-alerts-test-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed for " << pattern;
-        }
-        path_ = pattern;
-    }
-
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    [[nodiscard]] std::string file(const std::string& name) const {
-        return (path_ / name).string();
-    }
-
-private:
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 store::Call make_call(const std::string& id) {
     store::Call call;

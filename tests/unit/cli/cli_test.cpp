@@ -9,24 +9,12 @@
 #include "cli/commands.hpp"
 #include "cli/manifest.hpp"
 #include "support/test_paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace dvd::cli {
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        path_ = std::filesystem::temp_directory_path() /
-                ("dvd_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    static inline int counter_ = 0;
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 TEST(Args, ParsesFlagsOptionsAndPositionals) {
     auto args = Args::parse({"a.wav", "--jsonl", "--jobs", "3", "--max-speech-seconds=2.5", "b.wav"},

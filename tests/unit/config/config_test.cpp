@@ -5,6 +5,7 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include "support/temp_dir.hpp"
 
 namespace dvd::config {
 namespace {
@@ -48,26 +49,7 @@ bool has_warning(const Config& c, std::string_view text) {
 
 constexpr std::string_view kPublicKey = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
-class TempDir {
-public:
-    TempDir() : path_(std::filesystem::temp_directory_path() / "dvd_config_test") {
-        std::filesystem::create_directories(path_);
-    }
-
-    ~TempDir() { std::filesystem::remove_all(path_); }
-
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    std::filesystem::path write(const std::string& name, std::string_view text) const {
-        const auto file = path_ / name;
-        std::ofstream(file) << text;
-        return file;
-    }
-
-private:
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 // ---- defaults and a full configuration ----
 

@@ -25,34 +25,11 @@
 #include "store/sqlite_store.hpp"
 #include "store/store_writer.hpp"
 #include "support/test_paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace dvd::media::test {
 
-/// A fresh folder under the temp dir, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern =
-                (std::filesystem::temp_directory_path() / "dvd-media-test-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed for " << pattern;
-        }
-        path_ = pattern;
-    }
-
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 /// Records every call-event. Single-threaded tests read the vectors directly; tests with a real
 /// server wait with `wait_ended` (which also orders the reads after the worker's writes).

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "store/types.hpp"
+#include "support/temp_dir.hpp"
 
 namespace dvd::store::test {
 
@@ -25,34 +26,7 @@ T ok(base::Result<T> result) {
     return std::move(*result);
 }
 
-/// A fresh folder under the system temp directory, removed with everything in it at the end.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern =
-                (std::filesystem::temp_directory_path() / "dvd-store-test-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed for " << pattern;
-        }
-        path_ = pattern;
-    }
-
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::filesystem::path& path() const { return path_; }
-
-    /// path()/name as a string.
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 /// A plausible inbound call in state initiated, started (and created) at `started_at_ms`.
 inline Call make_call(const std::string& id, UnixMs started_at_ms) {
