@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e/service_fixture.hpp"
 #include "http/http_client.hpp"
 #include "support/child_process.hpp"
 
@@ -32,29 +33,13 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::filesystem::path kSource = DVD_SOURCE_DIR;
+const std::filesystem::path& kSource = test::kSourceDir;
 constexpr const char* kGenuine = "samples/genuine-festvox-ru.wav";
 constexpr const char* kSynthetic = "samples/synthetic-espeak-ng.wav";
 constexpr const char* kLongerSynthetic = "samples/synthetic-hifigan.wav";
 constexpr const char* kSecurityNumber = "+13125550111";
 
-struct Reply {
-    int status = 0;
-    std::string body;
-    json parsed() const { return json::parse(body, nullptr, false); }
-};
-
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
+using Reply = test::HttpReply;
 
 /// Unix ms of the service log line that contains `needle` ("2026-11-26T16:03:20.329Z info ...").
 std::optional<std::int64_t> log_time_ms(const std::string& log, const std::string& needle) {
@@ -77,98 +62,22 @@ std::optional<std::int64_t> log_time_ms(const std::string& log, const std::strin
     return std::nullopt;
 }
 
-class RiskE2e : public ::testing::Test {
+class RiskE2e : public test::ServiceFixture {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string(info->name());
-        for (char& c : name) {
-            c = c == '/' ? '_' : c;
-        }
-        dir_ = std::filesystem::temp_directory_path()
-               / ("dvd_risk_e2e_" + std::to_string(::getpid()) + "_" + name);
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
+    Reply api(const std::string& path) { return request("GET", path); }
 
-    void TearDown() override {
-        if (service_ && service_->running()) {
-            service_->signal(SIGTERM);
-            service_->wait_exit(15s);
-        }
-        if (HasFailure() && service_) {
-            std::cerr << "---- service log ----\n" << service_->log() << "\n";
-        }
-        service_.reset();
-        std::filesystem::remove_all(dir_);
-    }
-
-    Reply request(const std::string& method, const std::string& url, std::string body = {}) {
-        http::HttpRequest request;
-        request.method = method;
-        request.url = url;
-        request.body = std::move(body);
-        if (!request.body.empty()) {
-            request.headers.set("Content-Type", "application/json");
-        }
-        request.timeout = 10s;
-        auto response = client_.send(request);
-        if (!response) {
-            return {};
-        }
-        return {response->status, response->body};
-    }
-
-    Reply api(const std::string& path) {
-        return request("GET", "http://127.0.0.1:" + std::to_string(port_) + path);
-    }
-
-    json sim(const std::string& path) {
-        return request("GET", sim_base_ + path).parsed();
-    }
-
-    json calls() { return api("/calls?limit=100").parsed(); }
-
-    bool all_ended(std::size_t count) {
-        const json list = calls();
-        if (!list.contains("calls") || list["calls"].size() < count) {
-            return false;
-        }
-        for (const json& call : list["calls"]) {
-            if (call["status"] != "ended") {
-                return false;
-            }
-        }
-        return true;
-    }
+    json sim(const std::string& path) { return request("GET", sim_base_ + path).parsed(); }
 
     /// serve in demo mode (the built-in simulator plays Telnyx, Slack and AI Inference).
     void start_demo(std::vector<std::pair<std::string, std::string>> env) {
-        const auto ready = dir_ / "ready.json";
-        env.emplace_back("DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string());
-        env.emplace_back("DVD_MODEL", (kSource / "models/detector.json").string());
-        env.emplace_back("LOG_LEVEL", "info");
-        service_ = std::make_unique<test::ChildProcess>(
-                DVD_EXECUTABLE,
-                std::vector<std::string>{"serve", "--port", "0", "--workers", "2", "--ready-file",
-                                         ready.string(), "--demo-wav",
-                                         (kSource / kSynthetic).string(), "--demo-wav",
-                                         (kSource / kGenuine).string(), "--demo-speed", "4"},
-                env, dir_ / "service.log");
-        ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(ready); }, 60s))
-                << service_->log();
-        std::ifstream in(ready);
-        const json endpoints = json::parse(in);
-        port_ = endpoints["port"].get<int>();
-        const auto api_base = endpoints["telnyx_api_base"].get<std::string>();  // .../v2
+        start_service({"--demo-wav", (kSource / kSynthetic).string(), "--demo-wav",
+                       (kSource / kGenuine).string(), "--demo-speed", "4"},
+                      std::move(env));
+        const auto api_base = ready_["telnyx_api_base"].get<std::string>();  // .../v2
         sim_base_ = api_base.substr(0, api_base.size() - 3);
     }
 
-    std::filesystem::path dir_;
-    std::unique_ptr<test::ChildProcess> service_;
-    int port_ = 0;
     std::string sim_base_;
-    http::HttpClient client_;
 };
 
 class DemoEscalation : public RiskE2e, public ::testing::WithParamInterface<std::string> {};
@@ -283,8 +192,8 @@ INSTANTIATE_TEST_SUITE_P(Policies, DemoEscalation,
 // the `simulate` process's fakes), Slack answering 500 then 429 + Retry-After, the analysis
 // answering garbage, and Telnyx delivering call.answered and call.hangup twice.
 TEST_F(RiskE2e, SlackRetriesGarbageAnalysisAndDuplicateWebhooks) {
-    const int service_port = free_port();
-    const int sim_port = free_port();
+    const int service_port = test::free_loopback_port();
+    const int sim_port = test::free_loopback_port();
     const std::string fakes = "http://127.0.0.1:" + std::to_string(sim_port);
     sim_base_ = fakes;
     port_ = service_port;

@@ -1,23 +1,19 @@
 // Runs `deepfake-voice-detector serve` as a user would: in demo mode (the built-in Telnyx
 // simulator places calls from the shipped samples) and with a real-looking configuration, and
 // checks calls, scores, the JSON API, signatures and stream isolation from the outside.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <map>
 #include <array>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e/service_fixture.hpp"
 #include "http/http_client.hpp"
 #include "net/ws_client.hpp"
 #include "protocol/signature.hpp"
@@ -29,94 +25,17 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::filesystem::path kSource = DVD_SOURCE_DIR;
+const std::filesystem::path& kSource = test::kSourceDir;
 constexpr const char* kGenuine = "samples/genuine-festvox-ru.wav";
 constexpr const char* kSynthetic = "samples/synthetic-espeak-ng.wav";
 
-struct Reply {
-    int status = 0;
-    std::string body;
-    json parsed() const { return json::parse(body, nullptr, false); }
-};
+using Reply = test::HttpReply;
 
-class ServiceE2e : public ::testing::Test {
+class ServiceE2e : public test::ServiceFixture {
 protected:
-    void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("dvd_service_e2e_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
-        std::filesystem::create_directories(dir_);
-    }
-    void TearDown() override {
-        if (service_ && service_->running()) {
-            service_->signal(SIGTERM);
-            service_->wait_exit(15s);
-        }
-        if (HasFailure() && service_) {
-            std::cerr << "---- service log ----\n" << service_->log() << "\n";
-        }
-        service_.reset();
-        std::filesystem::remove_all(dir_);
-    }
-
-    // Starts `serve --port 0` with the given environment; waits for its ready file.
     void start(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env) {
-        const auto ready = dir_ / "ready.json";
-        std::filesystem::remove(ready);
-        args.insert(args.begin(), {"serve", "--port", "0", "--workers", "2", "--ready-file",
-                                   ready.string()});
-        env.emplace_back("DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string());
-        env.emplace_back("LOG_LEVEL", "info");
-        env.emplace_back("DVD_MODEL", (kSource / "models/detector.json").string());
-        service_ = std::make_unique<test::ChildProcess>(DVD_EXECUTABLE, args, env,
-                                                        dir_ / "service.log");
-        ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(ready); }, 60s))
-                << service_->log();
-        std::ifstream in(ready);
-        ready_ = json::parse(in);
-        port_ = ready_["port"].get<int>();
+        start_service(std::move(args), std::move(env));
     }
-
-    Reply request(const std::string& method, const std::string& path, std::string body = {},
-                  http::Headers headers = {}) {
-        http::HttpRequest request;
-        request.method = method;
-        request.url = "http://127.0.0.1:" + std::to_string(port_) + path;
-        request.body = std::move(body);
-        request.headers = std::move(headers);
-        if (!request.body.empty()) {
-            request.headers.set("Content-Type", "application/json");
-        }
-        request.timeout = 10s;
-        auto response = client_.send(request);
-        if (!response) {
-            return {};
-        }
-        return {response->status, response->body};
-    }
-
-    json calls() { return request("GET", "/calls?limit=100").parsed(); }
-
-    // Every call ended (the demo calls are done), at least `count` of them.
-    bool all_ended(std::size_t count) {
-        const json list = calls();
-        if (!list.contains("calls") || list["calls"].size() < count) {
-            return false;
-        }
-        for (const json& call : list["calls"]) {
-            if (call["status"] != "ended") {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    std::filesystem::path dir_;
-    std::unique_ptr<test::ChildProcess> service_;
-    json ready_;
-    int port_ = 0;
-    http::HttpClient client_;
 };
 
 // The README's promise: with no Telnyx account, calls are answered, streamed, scored and listed;
@@ -330,26 +249,14 @@ TEST_F(SignedServiceE2e, GarbageMediaFrameClosesOnlyItsStream) {
 }
 
 
-// A free TCP port on 127.0.0.1 (tiny race with other processes; fine for a test).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
 
 // The service and the simulator as two processes, as a user runs them (`simulate`), and a crash
 // of the service (SIGKILL) in the middle of a call: after the restart nothing acknowledged is
 // lost, the call resumes when its webhooks return, and no command is sent twice.
 TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
     const std::string seed_hex(64, '7');
-    const int service_port = free_port();
-    const int sim_port = free_port();
+    const int service_port = test::free_loopback_port();
+    const int sim_port = test::free_loopback_port();
     std::array<std::uint8_t, 32> seed{};
     seed.fill(0x77);
     auto keys = protocol::ed25519_keypair_from_seed(seed);
@@ -427,8 +334,8 @@ TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
 // greeting, stream or recording, and the call is still scored and ended normally.
 TEST_F(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
     const std::string seed_hex(64, '5');
-    const int service_port = free_port();
-    const int sim_port = free_port();
+    const int service_port = test::free_loopback_port();
+    const int sim_port = test::free_loopback_port();
     std::array<std::uint8_t, 32> seed{};
     seed.fill(0x55);
     auto keys = protocol::ed25519_keypair_from_seed(seed);
