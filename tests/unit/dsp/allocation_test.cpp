@@ -1,10 +1,7 @@
-// Counts heap allocations made through operator new while the per-frame code runs, to check the
-// "allocation-free in steady state" contract. Replaces the global operator new/delete for the
-// whole dvd_dsp_tests binary (malloc/free underneath, so sanitizers stay consistent).
+// Checks the "allocation-free in steady state" contract with the counter of
+// tests/support/allocation_counter.hpp, which replaces the global operator new/delete for the
+// whole dvd_dsp_tests binary (so only this file may include it).
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <span>
 #include <vector>
 
@@ -13,31 +10,10 @@
 #include "dsp/feature_extractor.hpp"
 #include "dsp/g711.hpp"
 #include "dsp/vad.hpp"
+#include "support/allocation_counter.hpp"
 #include "test_signals.hpp"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// GCC 12 at -O2 inlines these replacements into callers and then reports malloc/free as a
-// mismatch with new/delete: a false positive for a replaced global operator new.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t size) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
+using dvd::test::g_allocations;
 
 namespace dvd::dsp {
 namespace {

@@ -1,41 +1,17 @@
-// Counts heap allocations made through operator new while the per-frame code runs, to check the
-// "allocation-free after construction" contract. Replaces the global operator new/delete for the
-// whole dvd_indicators_tests binary (malloc/free underneath, so sanitizers stay consistent).
+// Checks the "allocation-free after construction" contract with the counter of
+// tests/support/allocation_counter.hpp, which replaces the global operator new/delete for the
+// whole dvd_indicators_tests binary (so only this file may include it).
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <span>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "indicators/indicator_tracker.hpp"
+#include "support/allocation_counter.hpp"
 #include "test_signals.hpp"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// GCC 12 at -O2 inlines these replacements into callers and then reports malloc/free as a
-// mismatch with new/delete: a false positive for a replaced global operator new.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t size) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
+using dvd::test::g_allocations;
 
 namespace dvd::indicators {
 namespace {
