@@ -37,10 +37,12 @@ public:
     /// path()/name as a string.
     [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-    /// Writes `text` to path()/name and returns that path.
-    std::filesystem::path write(const std::string& name, std::string_view text) const {
-        const auto file = path_ / name;
-        std::ofstream(file) << text;
+    /// Writes `text` byte for byte to path()/relative (creating its folders); returns that path.
+    std::filesystem::path write(const std::filesystem::path& relative,
+                                std::string_view text) const {
+        const auto file = path_ / relative;
+        std::filesystem::create_directories(file.parent_path());
+        std::ofstream(file, std::ios::binary) << text;
         return file;
     }
 

@@ -25,46 +25,14 @@
 #include "store/sqlite_store.hpp"
 #include "store/store_writer.hpp"
 #include "support/test_paths.hpp"
+#include "support/recording_sink.hpp"
 #include "support/temp_dir.hpp"
 
 namespace dvd::media::test {
 
 using dvd::test::TempDir;
 
-/// Records every call-event. Single-threaded tests read the vectors directly; tests with a real
-/// server wait with `wait_ended` (which also orders the reads after the worker's writes).
-class RecordingSink final : public service::CallEventSink {
-public:
-    void on_stream_started(service::StreamStarted event) override {
-        std::lock_guard lock(mutex_);
-        started.push_back(std::move(event));
-    }
-
-    void on_score_changed(service::ScoreChanged event) override {
-        std::lock_guard lock(mutex_);
-        scores.push_back(std::move(event));
-    }
-
-    void on_stream_ended(service::StreamEnded event) override {
-        std::lock_guard lock(mutex_);
-        ended.push_back(std::move(event));
-        cv_.notify_all();
-    }
-
-    /// Waits (up to 30 s) until `count` streams have ended.
-    bool wait_ended(std::size_t count) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return ended.size() >= count; });
-    }
-
-    std::vector<service::StreamStarted> started;
-    std::vector<service::ScoreChanged> scores;
-    std::vector<service::StreamEnded> ended;
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-};
+using dvd::test::RecordingSink;
 
 /// A WebSocket connection that records what the session does with it.
 class FakeConnection final : public net::WsConnection {

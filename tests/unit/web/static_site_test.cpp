@@ -57,7 +57,7 @@ TEST(StaticSite, EtagIsAQuotedContentHash) {
 }
 
 TEST(StaticSite, MissingIndexIsNotFound) {
-    ScratchDir dir;
+    TempDir dir;
     const auto site = StaticSite::load(dir.path() / "dist");
     ASSERT_FALSE(site.has_value());
     EXPECT_EQ(site.error().code, base::make_error_code(base::Errc::NotFound));
@@ -65,7 +65,7 @@ TEST(StaticSite, MissingIndexIsNotFound) {
 }
 
 TEST(StaticSite, LoadsIndexAndFlatAssets) {
-    ScratchDir dir;
+    TempDir dir;
     dir.write("index.html", "<!doctype html><title>t</title>");
     dir.write("assets/app-ABCDEFGH.js", "console.log(1);");
     dir.write("assets/favicon.svg", "<svg/>");
@@ -95,7 +95,7 @@ TEST(StaticSite, LoadsIndexAndFlatAssets) {
 }
 
 TEST(StaticSite, SymbolicLinksAreNotFollowed) {
-    ScratchDir dir;
+    TempDir dir;
     dir.write("index.html", "x");
     dir.write("outside.txt", "secret");
     std::filesystem::create_directories(dir.path() / "assets");
@@ -106,7 +106,7 @@ TEST(StaticSite, SymbolicLinksAreNotFollowed) {
 }
 
 TEST(StaticSite, LimitsSkipOversizedAndExcessFiles) {
-    ScratchDir dir;
+    TempDir dir;
     dir.write("index.html", "0123456789");
     dir.write("assets/a.js", std::string(100, 'a'));
     dir.write("assets/b.js", std::string(5000, 'b'));

@@ -71,7 +71,7 @@ protected:
         return options;
     }
 
-    ScratchDir dist_;
+    TempDir dist_;
     RecordingSink next_;
     LiveHub hub_{next_, LiveHubOptions{}};
 };
@@ -223,7 +223,7 @@ TEST(RequestHasToken, HeaderOrQueryConstantTime) {
 }
 
 TEST(LocateDistDir, ConfiguredWinsThenWorkingDirThenBesideTheExecutable) {
-    ScratchDir root;
+    TempDir root;
     EXPECT_EQ(locate_dist_dir("/somewhere/dist", "/x/build/bin/exe"), "/somewhere/dist");
     root.write("repo/web/dist/index.html", "x");
     root.write("repo/build/bin/exe", "");
@@ -256,7 +256,7 @@ protected:
         ServerFixture::TearDown();
     }
 
-    ScratchDir dist_;
+    TempDir dist_;
     RecordingSink next_;
     LiveHub hub_{next_, LiveHubOptions{}};
 };

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,34 +13,14 @@
 
 #include "net/server.hpp"
 #include "service/call_events.hpp"
+#include "support/recording_sink.hpp"
+#include "support/temp_dir.hpp"
 
-// Fakes shared by the web tests: a sink that records what the hub forwards, an event stream that
-// records what the hub queues (with a settable queue limit), and a scratch directory.
+// Fakes shared by the web tests: an event stream that records what the hub queues (with a
+// settable queue limit); the recording sink and the temp directory come from tests/support.
 namespace dvd::web::test {
 
-/// Records every forwarded event (thread-safe).
-class RecordingSink final : public service::CallEventSink {
-public:
-    void on_stream_started(service::StreamStarted event) override {
-        std::lock_guard lock(mutex_);
-        started.push_back(std::move(event));
-    }
-
-    void on_score_changed(service::ScoreChanged event) override {
-        std::lock_guard lock(mutex_);
-        scores.push_back(std::move(event));
-    }
-
-    void on_stream_ended(service::StreamEnded event) override {
-        std::lock_guard lock(mutex_);
-        ended.push_back(std::move(event));
-    }
-
-    std::mutex mutex_;
-    std::vector<service::StreamStarted> started;
-    std::vector<service::ScoreChanged> scores;
-    std::vector<service::StreamEnded> ended;
-};
+using dvd::test::RecordingSink;
 
 /// One queued server-sent event.
 struct SentEvent {
@@ -91,36 +70,7 @@ private:
     std::vector<SentEvent> events_;
 };
 
-/// A fresh directory under the system temp dir, removed at destruction.
-class ScratchDir {
-public:
-    ScratchDir() {
-        std::random_device random;
-        path_ = std::filesystem::temp_directory_path()
-                / ("dvd-web-test-" + std::to_string(random()) + std::to_string(random()));
-        std::filesystem::create_directories(path_);
-    }
-
-    ~ScratchDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-
-    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-    /// Writes `relative` (creating folders) with `content`.
-    void write(const std::filesystem::path& relative, std::string_view content) const {
-        const std::filesystem::path target = path_ / relative;
-        std::filesystem::create_directories(target.parent_path());
-        std::ofstream(target, std::ios::binary) << content;
-    }
-
-private:
-    std::filesystem::path path_;
-};
+using dvd::test::TempDir;
 
 inline service::ScoreChanged score_event(std::string call_id, std::int64_t at_ms, double call_score,
                                          bool crossed = false) {
