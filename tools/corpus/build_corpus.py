@@ -58,6 +58,9 @@ def parse_args() -> argparse.Namespace:
                     help="telephone-chained copies per raw clip (different draws)")
     ap.add_argument("--train-copies", type=int, default=None,
                     help="copies for the train split (default: --copies)")
+    ap.add_argument("--train-vocoded-copies", type=float, default=None,
+                    help="expected classic-vocoder copies per train genuine clip, all sources "
+                         f"(default: {COPIES_CLEAN} for clean sources, {COPIES_OTHER} for others)")
     ap.add_argument("--stages", default="1,2,3,4,5", help="comma list of stages to run")
     ap.add_argument("--hifigan-dir", type=Path, default=None,
                     help="neural vocoder copies (default <out>/raw/synthetic/hifigan)")
@@ -241,7 +244,8 @@ def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) 
         "per_licence": count("licence"),
         "build_seconds": round(elapsed_s, 1),
         "options": {"max_per_source": args.max_per_source, "copies": args.copies,
-                    "train_copies": args.train_copies or args.copies, "jobs": args.jobs},
+                    "train_copies": args.train_copies or args.copies, "jobs": args.jobs,
+                    "train_vocoded_copies": args.train_vocoded_copies},
     }
 
 
@@ -257,8 +261,12 @@ def main() -> int:
     genuine_rows = genuine.build_genuine(out, args.max_per_source, jobs) if 1 in stages else {
         s: r for s in genuine.SOURCES
         if (r := [dict(x) for x in _read(out / "raw" / "genuine" / s / "index.jsonl")])}
-    voc_plan = vocode.plan(genuine_rows, COPIES_CLEAN, COPIES_OTHER, genuine.CLEAN_SOURCES)
-    per_voice = tts_plan(genuine_rows, voc_plan, args.max_per_source)
+    base_plan = vocode.plan(genuine_rows, COPIES_CLEAN, COPIES_OTHER, genuine.CLEAN_SOURCES)
+    # The TTS budget follows the base plan, so extra train copies add data instead of
+    # displacing TTS clips.
+    per_voice = tts_plan(genuine_rows, base_plan, args.max_per_source)
+    voc_plan = vocode.plan(genuine_rows, COPIES_CLEAN, COPIES_OTHER, genuine.CLEAN_SOURCES,
+                           args.train_vocoded_copies)
     tts_rows = tts.build_tts(out, per_voice, jobs) if 2 in stages else tts.existing_index(out)
     voc_rows = vocode.build_vocoded(out, voc_plan, jobs) if 3 in stages else [
         r for r in _read_all(out / "raw" / "synthetic", {"sptk-mlsa", "lpc", "griffin-lim"})]

@@ -12,6 +12,7 @@ import struct
 import sys
 import unittest
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import channel  # noqa: E402
 import common  # noqa: E402
 import rnc  # noqa: E402
 import shortcut_check  # noqa: E402
+import vocode  # noqa: E402
 
 SKY = Path("/usr/share/scummvm/beneath-a-steel-sky")
 
@@ -112,6 +114,33 @@ class EerTest(unittest.TestCase):
         self.assertEqual(sep, 0.0)
         flipped = shortcut_check.eer_both(np.array([-1.0, -2.0]), np.array([1.0, 2.0, 3.0]))
         self.assertEqual(flipped, (0.0, "lower=genuine"))
+
+
+class VocodePlanTest(unittest.TestCase):
+    ROWS = {"clean": [{"file": f"c{i}.wav", "split": "train" if i % 2 else "test"}
+                      for i in range(400)],
+            "other": [{"file": f"o{i}.wav", "split": "train"} for i in range(400)]}
+
+    @staticmethod
+    def _count(plan, source: str, split: str) -> int:
+        return sum(1 for r, _, _ in plan if r["file"][0] == source[0] and r["split"] == split)
+
+    def test_expected_copies_per_source(self) -> None:
+        plan = vocode.plan(self.ROWS, 1.0, 0.3, {"clean"})
+        self.assertEqual(self._count(plan, "clean", "train"), 200)
+        self.assertEqual(self._count(plan, "clean", "test"), 200)
+        self.assertAlmostEqual(self._count(plan, "other", "train") / 400, 0.3, delta=0.07)
+
+    def test_train_copies_only_add_to_train(self) -> None:
+        base = vocode.plan(self.ROWS, 1.0, 0.3, {"clean"})
+        more = vocode.plan(self.ROWS, 1.0, 0.3, {"clean"}, train_copies=2.5)
+        key = lambda p: {(r["file"], attack, setting) for r, attack, setting in p}  # noqa: E731
+        self.assertTrue(key(base) <= key(more), "copies planned before must stay planned")
+        self.assertEqual(self._count(more, "clean", "test"), 200, "test split unchanged")
+        self.assertAlmostEqual(self._count(more, "other", "train") / 400, 2.5, delta=0.1)
+        self.assertAlmostEqual(self._count(more, "clean", "train") / 200, 2.5, delta=0.15)
+        per_clip = Counter(r["file"] for r, _, _ in more)
+        self.assertLessEqual(max(per_clip.values()), len(vocode.VOCODERS))
 
 
 class RncTest(unittest.TestCase):

@@ -124,12 +124,19 @@ def vocode_job(job: tuple[str, str, str, str]) -> tuple[str, str]:
 
 
 def plan(genuine_rows: dict[str, list[dict]], copies_clean: float, copies_other: float,
-         clean_sources: set[str]) -> list[tuple[dict, str, str]]:
-    """[(genuine row, attack, setting)]: seeded choice of which vocoders copy which clips."""
+         clean_sources: set[str], train_copies: float | None = None
+         ) -> list[tuple[dict, str, str]]:
+    """[(genuine row, attack, setting)]: seeded choice of which vocoders copy which clips.
+
+    `train_copies`, when given, is the expected number of copies of every train clip whatever
+    its source. The choice for a clip is a prefix of one seeded permutation of the vocoders, so
+    raising a count only adds copies: the ones made before stay in the plan."""
     out = []
     for source, rows in genuine_rows.items():
-        expected = copies_clean if source in clean_sources else copies_other
+        source_expected = copies_clean if source in clean_sources else copies_other
         for r in rows:
+            expected = (train_copies if train_copies is not None and r.get("split") == "train"
+                        else source_expected)
             rng = rng_for(GLOBAL_SEED, "vocplan", source, r["file"])
             k = int(expected) + int(rng.random() < expected - int(expected))
             k = min(k, len(VOCODERS))
