@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "audio/audio_file.hpp"
 #include "cli/args.hpp"
@@ -22,8 +23,11 @@ constexpr const char* kUsage =
         "usage: deepfake-voice-detector features MANIFEST.csv --out DIR [--model detector.json]\n"
         "                                        [--jobs N]\n"
         "Dumps the speech feature frames the detector sees, for the trainer (training/):\n"
-        "  DIR/features.f32  little-endian float32, one row of num_filters values per speech frame\n"
+        "  DIR/features.f32  little-endian float32, one row per speech frame: num_filters log\n"
+        "                    energies (+ 3 excitation values when the model has `excitation`)\n"
         "  DIR/index.csv     clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n"
+        "  DIR/front_end.json the front-end settings (the detector.json \"feature\" block) and\n"
+        "                    `width`, the values per row\n"
         "Front-end settings come from --model when given, else the built-in defaults (which the\n"
         "shipped model uses).\n";
 
@@ -73,6 +77,24 @@ int run_features(const std::vector<std::string>& raw) {
         return 2;
     }
     index_out << "clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n";
+    {
+        // The trainer copies this block into detector.json, so the model is always described by
+        // the front end its features came from.
+        const dsp::FeatureOptions& f = metadata.feature;
+        const nlohmann::ordered_json front_end = {
+                {"sample_rate_hz", f.sample_rate_hz},
+                {"frame_length_samples", f.frame_length_samples},
+                {"frame_shift_samples", f.frame_shift_samples},
+                {"fft_size", f.fft_size},
+                {"num_filters", f.num_filters},
+                {"low_freq_hz", f.low_freq_hz},
+                {"high_freq_hz", f.high_freq_hz},
+                {"preemphasis", f.preemphasis},
+                {"log_floor", f.log_floor},
+                {"excitation", f.excitation},
+                {"width", dsp::feature_width(f)}};
+        std::ofstream(out_dir / "front_end.json", std::ios::trunc) << front_end.dump(1) << "\n";
+    }
 
     const int workers = std::max(1, static_cast<int>(*jobs));
     const std::size_t batch = 64;

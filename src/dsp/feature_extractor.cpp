@@ -1,6 +1,7 @@
 #include "dsp/feature_extractor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <utility>
@@ -124,7 +125,12 @@ FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
     const FeatureOptions& o = tables_->options();
     work_ = std::make_unique<Workspace>(o.fft_size);
     history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
-    features_.assign(static_cast<std::size_t>(o.num_filters), 0.0f);
+    features_.assign(static_cast<std::size_t>(feature_width(o)), 0.0f);
+    if (o.excitation) {
+        residual_.assign(static_cast<std::size_t>(o.frame_length_samples - kExcitationLpcOrder),
+                         0.0);
+        unwindowed_.assign(static_cast<std::size_t>(o.frame_length_samples), 0.0f);
+    }
     reset();
 }
 
@@ -170,6 +176,12 @@ void FeatureExtractor::compute_frame() noexcept {
         frame[n] = (x[n + 1] - p * x[n]) * window[n];
         sum_sq += static_cast<double>(x[n + 1]) * static_cast<double>(x[n + 1]);
     }
+    if (o.excitation) {
+        for (std::size_t n = 0; n < len; ++n) {
+            unwindowed_[n] = x[n + 1] - p * x[n];
+        }
+        compute_excitation(unwindowed_.data(), frame);
+    }
     // 10 log10(mean(x^2) + 1e-10): a full-scale sine gives -3.01 dBFS, silence -100 dBFS.
     energy_db_ = static_cast<float>(10.0 * std::log10(sum_sq / static_cast<double>(len) + 1e-10));
 
@@ -193,6 +205,72 @@ void FeatureExtractor::compute_frame() noexcept {
     }
 }
 
+void FeatureExtractor::compute_excitation(const float* y, const float* s) noexcept {
+    constexpr int q = kExcitationLpcOrder;
+    const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
+    std::array<double, q + 1> r{};
+    for (int k = 0; k <= q; ++k) {
+        double acc = 0.0;
+        for (std::size_t n = 0; n + static_cast<std::size_t>(k) < len; ++n) {
+            acc += static_cast<double>(s[n]) * static_cast<double>(s[n + static_cast<std::size_t>(k)]);
+        }
+        r[static_cast<std::size_t>(k)] = acc;
+    }
+    r[0] = r[0] * (1.0 + 1e-4) + 1e-12;
+    // Levinson-Durbin: a[0] = 1, prediction error e > 0 thanks to the correction above.
+    std::array<double, q + 1> a{};
+    std::array<double, q + 1> prev{};
+    a[0] = 1.0;
+    double err = r[0];
+    for (int i = 1; i <= q; ++i) {
+        double acc = r[static_cast<std::size_t>(i)];
+        for (int j = 1; j < i; ++j) {
+            acc += a[static_cast<std::size_t>(j)] * r[static_cast<std::size_t>(i - j)];
+        }
+        const double k = -acc / err;
+        prev = a;
+        for (int j = 1; j < i; ++j) {
+            a[static_cast<std::size_t>(j)] = prev[static_cast<std::size_t>(j)]
+                                             + k * prev[static_cast<std::size_t>(i - j)];
+        }
+        a[static_cast<std::size_t>(i)] = k;
+        err *= 1.0 - k * k;
+        if (!(err > 0.0)) {
+            err = 1e-30;
+        }
+    }
+    double mean = 0.0;
+    for (std::size_t n = q; n < len; ++n) {
+        double acc = 0.0;
+        for (int j = 0; j <= q; ++j) {
+            acc += a[static_cast<std::size_t>(j)] * static_cast<double>(y[n - static_cast<std::size_t>(j)]);
+        }
+        residual_[n - q] = acc;
+        mean += acc;
+    }
+    const auto count = static_cast<double>(residual_.size());
+    mean /= count;
+    double m2 = 0.0, m3 = 0.0, m4 = 0.0, peak = 0.0;
+    for (const double e : residual_) {
+        const double d = e - mean;
+        const double d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+        peak = std::max(peak, d2);
+    }
+    m2 /= count;
+    m3 /= count;
+    m4 /= count;
+    const double kurtosis = std::log((m4 + 1e-30) / (m2 * m2 + 1e-30));
+    const double skewness = std::clamp(m3 / (std::pow(m2, 1.5) + 1e-30), -10.0, 10.0);
+    const double crest = std::log((peak + 1e-30) / (m2 + 1e-30));
+    float* out = features_.data() + tables_->num_filters();
+    out[0] = static_cast<float>(kurtosis);
+    out[1] = static_cast<float>(skewness);
+    out[2] = static_cast<float>(crest);
+}
+
 void FeatureExtractor::advance() noexcept {
     ++frames_emitted_;
     const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
@@ -212,7 +290,8 @@ std::size_t FeatureExtractor::state_bytes() const {
     return sizeof(*this) + sizeof(Workspace) + work_->cfg_bytes
            + sizeof(float)
                      * (history_.capacity() + features_.capacity() + work_->frame.capacity()
-                        + work_->power.capacity())
+                        + work_->power.capacity() + unwindowed_.capacity())
+           + sizeof(double) * residual_.capacity()
            + sizeof(kiss_fft_cpx) * work_->spectrum.capacity();
 }
 
@@ -223,7 +302,7 @@ std::vector<float> compute_features(const FeatureTables& tables, std::span<const
             std::shared_ptr<const FeatureTables>(std::shared_ptr<const FeatureTables>(), &tables));
     const long long frames = num_frames(tables.options(), static_cast<long long>(samples.size()));
     std::vector<float> out;
-    out.reserve(static_cast<std::size_t>(frames) * static_cast<std::size_t>(tables.num_filters()));
+    out.reserve(static_cast<std::size_t>(frames) * static_cast<std::size_t>(tables.num_features()));
     if (energies_db != nullptr) {
         energies_db->clear();
         energies_db->reserve(static_cast<std::size_t>(frames));

@@ -31,6 +31,9 @@ public:
 
     int num_filters() const { return options_.num_filters; }
 
+    /// Values per frame (`feature_width(options())`).
+    int num_features() const { return feature_width(options_); }
+
     int num_bins() const { return options_.fft_size / 2 + 1; }
 
     /// w[n] = 0.54 - 0.46 cos(2 pi n / (len - 1)), n = 0..len-1.
@@ -66,6 +69,15 @@ private:
 /// - feature[m] = ln(max(sum_k W[m][k] P[k], log_floor));
 /// - energy_db = 10 log10(mean(x^2) + 1e-10) over the RAW frame samples x (no pre-emphasis, no
 ///   window): a full-scale sine gives about -3.01 dBFS, digital silence -100 dBFS.
+/// - with `excitation`, kExcitationFeatures more values follow (double precision): s = the
+///   windowed pre-emphasised frame; r[k] = sum_n s[n] s[n+k], k = 0..q (q = kExcitationLpcOrder),
+///   r[0] = r[0] (1 + 1e-4) + 1e-12; Levinson-Durbin gives a[0..q] (a[0] = 1); the residual of the
+///   UNwindowed pre-emphasised frame y is e[n] = sum_j a[j] y[n-j], n = q..len-1 (frame samples
+///   only); d = e - mean(e), m_k = mean(d^k). Then
+///   kurtosis = ln((m4 + 1e-30) / (m2^2 + 1e-30)), skewness = m3 / (m2^1.5 + 1e-30) clamped to
+///   [-10, 10], crest = ln((max d^2 + 1e-30) / (m2 + 1e-30)). Sharp glottal pulses give a high
+///   kurtosis and crest; phase-scrambled (Griffin-Lim) speech gives lower ones, pulse-train
+///   vocoders (MLSA, LPC) skewed ones.
 ///
 /// Output does not depend on how the stream is chunked (bit-identical). All memory is allocated
 /// in the constructor; `accept` and `reset` never allocate, lock or throw.
@@ -81,7 +93,7 @@ public:
     FeatureExtractor(const FeatureExtractor&) = delete;
     FeatureExtractor& operator=(const FeatureExtractor&) = delete;
 
-    int num_features() const { return tables_->num_filters(); }
+    int num_features() const { return tables_->num_features(); }
 
     const FeatureTables& tables() const { return *tables_; }
 
@@ -127,7 +139,11 @@ private:
     std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
     std::size_t fill_ = 0;         // valid entries in history_
     std::size_t skip_ = 0;         // samples still to drop when shift > len
-    std::vector<float> features_;  // num_filters
+    void compute_excitation(const float* preemphasised, const float* windowed) noexcept;
+
+    std::vector<float> features_;  // feature width
+    std::vector<double> residual_;  // excitation: e[n] (frame length - order)
+    std::vector<float> unwindowed_;  // excitation: y over the frame
     float energy_db_ = 0.0f;
     long long frames_emitted_ = 0;
 };

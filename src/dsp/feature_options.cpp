@@ -47,6 +47,10 @@ base::Result<void> validate(const FeatureOptions& o) {
     if (!(o.log_floor > 0.0f) || !std::isfinite(o.log_floor)) {
         return invalid(fmt::format("log_floor must be finite and > 0 (got {})", o.log_floor));
     }
+    if (o.excitation && o.frame_length_samples <= 2 * kExcitationLpcOrder) {
+        return invalid(fmt::format("excitation needs frame_length_samples > {} (got {})",
+                                   2 * kExcitationLpcOrder, o.frame_length_samples));
+    }
     return {};
 }
 
@@ -56,8 +60,9 @@ fmt::format_context::iterator fmt::formatter<dvd::dsp::FeatureOptions>::format(
         const dvd::dsp::FeatureOptions& o, fmt::format_context& ctx) const {
     const std::string text = fmt::format(
             "sample_rate_hz={} frame_length_samples={} frame_shift_samples={} fft_size={} "
-            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={}",
+            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={} excitation={}",
             o.sample_rate_hz, o.frame_length_samples, o.frame_shift_samples, o.fft_size,
-            o.num_filters, o.low_freq_hz, o.high_freq_hz, o.preemphasis, o.log_floor);
+            o.num_filters, o.low_freq_hz, o.high_freq_hz, o.preemphasis, o.log_floor,
+            o.excitation);
     return fmt::formatter<fmt::string_view>::format(text, ctx);
 }

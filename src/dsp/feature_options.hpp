@@ -9,6 +9,13 @@ namespace dvd::dsp {
 /// Most filters a filterbank may have (bounds the per-stream feature buffer).
 inline constexpr int kMaxFilters = 128;
 
+/// Excitation features appended after the filterbank when `FeatureOptions::excitation` is set:
+/// log kurtosis, skewness and log crest factor of the frame's linear-prediction residual.
+inline constexpr int kExcitationFeatures = 3;
+
+/// Order of the linear predictor whose residual the excitation features describe.
+inline constexpr int kExcitationLpcOrder = 10;
+
 /// Largest FFT size accepted (bounds the per-stream state; 4096 points = 512 ms at 8 kHz).
 inline constexpr int kMaxFftSize = 4096;
 
@@ -25,7 +32,16 @@ struct FeatureOptions {
     float high_freq_hz = 4000.0f;    ///< upper edge of the last filter, <= sample_rate_hz / 2
     float preemphasis = 0.97f;       ///< y[n] = x[n] - p x[n-1]; p in [0, 1)
     float log_floor = 1e-10f;        ///< energies are clamped to this before ln(); > 0
+    /// Appends kExcitationFeatures values per frame that describe the LPC residual's shape
+    /// (how peaky the glottal pulses are): phase and excitation cues that the magnitude
+    /// filterbank cannot see. The frame length must then exceed 2 x kExcitationLpcOrder.
+    bool excitation = false;
 };
+
+/// Values per frame: num_filters, plus kExcitationFeatures with `excitation`.
+inline int feature_width(const FeatureOptions& options) {
+    return options.num_filters + (options.excitation ? kExcitationFeatures : 0);
+}
 
 /// Rejects nonsense options with `Errc::InvalidArgument` and a message naming the field:
 /// non-positive rate, frame length < 2 or > fft_size, shift <= 0, odd or oversized fft_size,

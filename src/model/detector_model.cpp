@@ -85,10 +85,10 @@ base::Result<std::shared_ptr<const DetectorModel>> DetectorModel::create(ModelMe
         }
         const auto shape =
                 impl->session.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo().GetShape();
-        if (shape.size() != 3 || (shape[2] > 0 && shape[2] != metadata.feature.num_filters)) {
-            return base::fail(Errc::Corrupt,
-                              fmt::format("{}: input must be [batch, frames, {}]",
-                                          metadata.onnx_path, metadata.feature.num_filters));
+        const int width = dsp::feature_width(metadata.feature);
+        if (shape.size() != 3 || (shape[2] > 0 && shape[2] != width)) {
+            return base::fail(Errc::Corrupt, fmt::format("{}: input must be [batch, frames, {}]",
+                                                         metadata.onnx_path, width));
         }
     } catch (const Ort::Exception& e) {
         return base::fail(Errc::Runtime,
@@ -99,9 +99,10 @@ base::Result<std::shared_ptr<const DetectorModel>> DetectorModel::create(ModelMe
 }
 
 base::Result<float> DetectorModel::logit(std::span<const float> features, int num_frames) const {
-    const auto width = static_cast<std::size_t>(metadata_.feature.num_filters);
+    const auto width = static_cast<std::size_t>(dsp::feature_width(metadata_.feature));
     if (num_frames < 1 || features.size() != static_cast<std::size_t>(num_frames) * width) {
-        return base::fail(Errc::InvalidArgument, "logit: features size != num_frames * num_filters");
+        return base::fail(Errc::InvalidArgument,
+                          "logit: features size != num_frames * feature width");
     }
     const std::array<int64_t, 3> shape{1, num_frames, static_cast<int64_t>(width)};
     try {

@@ -34,7 +34,7 @@ public:
 
     const ModelMetadata& metadata() const { return metadata_; }
 
-    /// Raw logit for one window. Precondition: features.size() == num_frames * num_filters and
+    /// Raw logit for one window. Precondition: features.size() == num_frames * dsp::feature_width() and
     /// num_frames >= 1. Fails (Errc::Runtime) only if ONNX Runtime reports an error.
     [[nodiscard]] base::Result<float> logit(std::span<const float> features, int num_frames) const;
 

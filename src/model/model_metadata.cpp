@@ -55,6 +55,7 @@ base::Result<ModelMetadata> load_metadata(const std::string& json_path) {
             read_optional(f, "high_freq_hz", m.feature.high_freq_hz);
             read_optional(f, "preemphasis", m.feature.preemphasis);
             read_optional(f, "log_floor", m.feature.log_floor);
+            read_optional(f, "excitation", m.feature.excitation);
         }
         if (doc.contains("vad")) {
             const json& v = doc.at("vad");

@@ -41,7 +41,7 @@ StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> mod
                                  ? std::llround(options.max_speech_seconds * 100.0)
                                  : 0),
       capacity_rows_(max_frames_ + hop_frames_) {
-    DVD_CHECK(width_ == model_->metadata().feature.num_filters,
+    DVD_CHECK(width_ == dsp::feature_width(model_->metadata().feature),
               "feature tables must match the model's feature width");
     frames_.assign(static_cast<std::size_t>(capacity_rows_) * static_cast<std::size_t>(width_),
                    0.0f);

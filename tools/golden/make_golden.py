@@ -97,6 +97,26 @@ def filterbank(opts):
     return weights
 
 
+LPC_ORDER = 10
+
+
+def excitation(y, s):
+    """Log kurtosis, skewness and log crest factor of the LPC residual of one frame (y: the
+    pre-emphasised frame, s: the same times the window). The predictor comes from solving the
+    Toeplitz normal equations directly (the C++ code uses Levinson-Durbin)."""
+    q = LPC_ORDER
+    r = np.array([np.dot(s[:len(s) - k], s[k:]) for k in range(q + 1)])
+    r[0] = r[0] * (1.0 + 1e-4) + 1e-12
+    toeplitz = np.array([[r[abs(i - j)] for j in range(q)] for i in range(q)])
+    a = np.concatenate(([1.0], np.linalg.solve(toeplitz, -r[1:])))
+    e = np.convolve(y, a)[q:len(y)]
+    d = e - e.mean()
+    m2, m3, m4 = (np.mean(d ** k) for k in (2, 3, 4))
+    return [np.log((m4 + 1e-30) / (m2 * m2 + 1e-30)),
+            np.clip(m3 / (m2 ** 1.5 + 1e-30), -10.0, 10.0),
+            np.log((np.max(d * d) + 1e-30) / (m2 + 1e-30))]
+
+
 def features(x32, opts):
     x = x32.astype(np.float64)
     p = float(np.float32(opts["preemphasis"]))
@@ -106,13 +126,16 @@ def features(x32, opts):
     window = hamming_symmetric(length)
     weights = filterbank(opts)
     num_frames = 0 if len(x) < length else (len(x) - length) // shift + 1
-    feats = np.zeros((num_frames, opts["num_filters"]))
+    extra = 3 if opts.get("excitation") else 0
+    feats = np.zeros((num_frames, opts["num_filters"] + extra))
     energy = np.zeros(num_frames)
     for i in range(num_frames):
         seg = slice(i * shift, i * shift + length)
         spec = np.fft.rfft(y[seg] * window, n=nfft)
         power = spec.real ** 2 + spec.imag ** 2
-        feats[i] = np.log(np.maximum(weights @ power, floor))
+        feats[i, :opts["num_filters"]] = np.log(np.maximum(weights @ power, floor))
+        if extra:
+            feats[i, opts["num_filters"]:] = excitation(y[seg], y[seg] * window)
         energy[i] = 10.0 * np.log10(np.mean(x[seg] ** 2) + 1e-10)
     return feats, energy
 
@@ -139,6 +162,14 @@ CASES = [
         },
     },
 ]
+
+
+CASES.append({
+    "case": "excitation8k",
+    "seconds": 0.8,
+    "seed": 31,
+    "options": dict(CASES[0]["options"], excitation=True),
+})
 
 
 def build(case):

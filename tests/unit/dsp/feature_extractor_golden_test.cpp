@@ -63,6 +63,7 @@ GoldenCase load(const std::string& name) {
     g.options.high_freq_hz = o.at("high_freq_hz").get<float>();
     g.options.preemphasis = o.at("preemphasis").get<float>();
     g.options.log_floor = o.at("log_floor").get<float>();
+    g.options.excitation = o.value("excitation", false);
     g.num_frames = meta.at("num_frames").get<std::size_t>();
     g.num_features = meta.at("num_features").get<std::size_t>();
     g.tolerance_log = meta.at("tolerance_log").get<double>();
@@ -154,7 +155,7 @@ TEST_P(Golden, StreamingInRandomChunksEqualsBatchBitForBit) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::Values("speech8k", "wide16k"));
+INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::Values("speech8k", "wide16k", "excitation8k"));
 
 }  // namespace
 }  // namespace dvd::dsp

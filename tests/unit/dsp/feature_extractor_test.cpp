@@ -317,6 +317,82 @@ TEST(FeatureExtractor, StateIsSmall) {
 }
 
 // ----------------------------------------------------------------------------------------------
+// Excitation features (LPC residual shape)
+
+struct ExcitationMeans {
+    double kurtosis = 0.0;
+    double skewness = 0.0;
+    double crest = 0.0;
+    std::size_t frames = 0;
+};
+
+ExcitationMeans mean_excitation(const std::vector<float>& x) {
+    FeatureOptions o;
+    o.excitation = true;
+    const auto t = make_tables(o);
+    const auto f = compute_features(*t, x);
+    const auto width = static_cast<std::size_t>(feature_width(o));
+    ExcitationMeans m;
+    m.frames = f.size() / width;
+    for (std::size_t i = 0; i < m.frames; ++i) {
+        m.kurtosis += static_cast<double>(f[i * width + 60]);
+        m.skewness += static_cast<double>(f[i * width + 61]);
+        m.crest += static_cast<double>(f[i * width + 62]);
+    }
+    m.kurtosis /= static_cast<double>(m.frames);
+    m.skewness /= static_cast<double>(m.frames);
+    m.crest /= static_cast<double>(m.frames);
+    return m;
+}
+
+TEST(FeatureExtractor, ExcitationIsOffByDefaultAndAddsThreeValues) {
+    FeatureOptions o;
+    EXPECT_EQ(feature_width(o), 60);
+    EXPECT_EQ(FeatureExtractor(make_tables(o)).num_features(), 60);
+    o.excitation = true;
+    EXPECT_EQ(feature_width(o), 60 + kExcitationFeatures);
+    EXPECT_EQ(FeatureExtractor(make_tables(o)).num_features(), 63);
+    o.frame_length_samples = 2 * kExcitationLpcOrder;
+    EXPECT_FALSE(validate(o));
+}
+
+TEST(FeatureExtractor, ExcitationOfGaussianNoiseIsGaussian) {
+    // White Gaussian noise is its own prediction residual: kurtosis 3 (ln 3 = 1.099), skewness 0.
+    const auto m = mean_excitation(white_noise(8000 * 4, 0.1, 5));
+    ASSERT_GT(m.frames, 300u);
+    EXPECT_NEAR(m.kurtosis, std::log(3.0), 0.08);
+    EXPECT_NEAR(m.skewness, 0.0, 0.05);
+    // The largest of 190 Gaussian squares is about 2 ln(190) - ln ln 190 ~ 8.8 variances.
+    EXPECT_GT(m.crest, std::log(5.0));
+    EXPECT_LT(m.crest, std::log(20.0));
+}
+
+TEST(FeatureExtractor, ExcitationOfAPulseTrainIsPeakyAndSkewed) {
+    // A 100 Hz train of positive pulses through a resonance: the residual is the pulses again,
+    // so the kurtosis and crest are far above Gaussian and the skewness is positive. Scrambling
+    // the pulses' phase (the same magnitude spectrum) is what Griffin-Lim does; it lowers both.
+    std::vector<float> x(8000 * 2, 0.0f);
+    double y1 = 0.0, y2 = 0.0;
+    for (std::size_t n = 0; n < x.size(); ++n) {
+        const double pulse = n % 80 == 0 ? 1.0 : 0.0;
+        const double y = pulse + 1.6 * y1 - 0.9 * y2;  // resonance near 500 Hz
+        y2 = y1;
+        y1 = y;
+        x[n] = static_cast<float>(0.05 * y);
+    }
+    const auto m = mean_excitation(x);
+    const auto noise = mean_excitation(white_noise(x.size(), 0.1, 6));
+    EXPECT_GT(m.kurtosis, noise.kurtosis + 1.5) << m.kurtosis;
+    EXPECT_GT(m.crest, noise.crest + 1.0) << m.crest;
+    EXPECT_GT(m.skewness, 2.0) << m.skewness;
+}
+
+TEST(FeatureExtractor, ExcitationOfSilenceIsFinite) {
+    const auto m = mean_excitation(std::vector<float>(8000, 0.0f));
+    EXPECT_TRUE(std::isfinite(m.kurtosis) && std::isfinite(m.skewness) && std::isfinite(m.crest));
+}
+
+// ----------------------------------------------------------------------------------------------
 // Streaming equals batch, bit for bit
 
 class StreamingEqualsBatch : public ::testing::TestWithParam<FeatureOptions> {};
@@ -373,6 +449,12 @@ FeatureOptions with_frames(int length, int shift) {
     return o;
 }
 
+FeatureOptions with_excitation() {
+    FeatureOptions o;
+    o.excitation = true;
+    return o;
+}
+
 FeatureOptions wideband() {
     FeatureOptions o;
     o.sample_rate_hz = 16000;
@@ -389,12 +471,14 @@ std::string options_name(const ::testing::TestParamInfo<FeatureOptions>& info) {
     const FeatureOptions& o = info.param;
     return "rate" + std::to_string(o.sample_rate_hz) + "_len"
            + std::to_string(o.frame_length_samples) + "_shift"
-           + std::to_string(o.frame_shift_samples) + "_fft" + std::to_string(o.fft_size);
+           + std::to_string(o.frame_shift_samples) + "_fft" + std::to_string(o.fft_size)
+           + (o.excitation ? "_excitation" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Options, StreamingEqualsBatch,
                          ::testing::Values(FeatureOptions{}, with_frames(200, 200),
-                                           with_frames(160, 250), with_frames(2, 1), wideband()),
+                                           with_frames(160, 250), with_frames(2, 1), wideband(),
+                                           with_excitation()),
                          options_name);
 
 }  // namespace

@@ -85,7 +85,8 @@ TEST(FeatureOptions, FormatsEveryField) {
     const std::string text = fmt::format("{}", FeatureOptions{});
     EXPECT_EQ(text,
               "sample_rate_hz=8000 frame_length_samples=200 frame_shift_samples=80 fft_size=256 "
-              "num_filters=60 low_freq_hz=0 high_freq_hz=4000 preemphasis=0.97 log_floor=1e-10");
+              "num_filters=60 low_freq_hz=0 high_freq_hz=4000 preemphasis=0.97 log_floor=1e-10 "
+              "excitation=false");
 }
 
 }  // namespace

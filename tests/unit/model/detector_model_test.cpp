@@ -106,6 +106,20 @@ TEST_F(MetadataTest, MissingOnnxFileIsNotFound) {
     EXPECT_EQ(model.error().code, base::make_error_code(base::Errc::NotFound));
 }
 
+TEST_F(MetadataTest, FrontEndWidthMustMatchTheModelInput) {
+    // The test model takes 60 values per frame; a detector.json that adds the 3 excitation
+    // values describes another front end, and loading must say so instead of scoring garbage.
+    auto doc = base_;
+    doc["feature"]["excitation"] = true;
+    auto meta = load_metadata(write(doc));
+    ASSERT_TRUE(meta);
+    EXPECT_TRUE(meta->feature.excitation);
+    auto model = DetectorModel::load(write(doc));
+    ASSERT_FALSE(model);
+    EXPECT_EQ(model.error().code, base::make_error_code(base::Errc::Corrupt));
+    EXPECT_NE(model.error().message.find("63"), std::string::npos) << model.error().message;
+}
+
 TEST_F(MetadataTest, GarbageOnnxFileIsAnError) {
     std::ofstream(dir_ / "test_detector.onnx", std::ios::trunc) << "this is not a model";
     auto model = DetectorModel::load(write(base_));
