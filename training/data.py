@@ -11,14 +11,17 @@ The window schedule here must match the C++ streaming scorer exactly (see window
 from __future__ import annotations
 
 import csv
+import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-NUM_FEATURES = 60
+NUM_FEATURES = 60  # filterbank values per frame (the default front end)
+EXCITATION_FEATURES = 3  # excitation values appended when the front end has `excitation`
 MIN_FRAMES = 100
 MAX_FRAMES = 200
 HOP_FRAMES = 50
@@ -118,20 +121,32 @@ class FeatureDump:
         if not os.path.isfile(index_path) or not os.path.isfile(features_path):
             raise DumpError(f"{directory}: needs index.csv and features.f32")
         self.clips = read_index(index_path)
+        # front_end.json (written by `deepfake-voice-detector features`) describes the rows;
+        # dumps without one are the default front end.
+        self.front_end: Dict[str, object] = {}
+        front_end_path = os.path.join(directory, "front_end.json")
+        if os.path.isfile(front_end_path):
+            with open(front_end_path, encoding="utf-8") as f:
+                self.front_end = json.load(f)
+        self.num_filters = int(self.front_end.get("num_filters", NUM_FEATURES))
+        self.excitation = bool(self.front_end.get("excitation", False))
+        self.width = self.num_filters + (EXCITATION_FEATURES if self.excitation else 0)
+        if int(self.front_end.get("width", self.width)) != self.width:
+            raise DumpError(f"{front_end_path}: width does not match num_filters/excitation")
         size = os.path.getsize(features_path)
-        row_bytes = 4 * NUM_FEATURES
+        row_bytes = 4 * self.width
         if size % row_bytes != 0:
             raise DumpError(f"{features_path}: {size} bytes is not a whole number of "
-                            f"{NUM_FEATURES}-float rows")
+                            f"{self.width}-float rows")
         total_frames = size // row_bytes
         if memory_map is None:
             memory_map = size > _IN_MEMORY_LIMIT_BYTES
         if memory_map:
             self.features = np.memmap(features_path, dtype="<f4", mode="r",
-                                      shape=(total_frames, NUM_FEATURES))
+                                      shape=(total_frames, self.width))
         else:
             self.features = np.fromfile(features_path, dtype="<f4").reshape(total_frames,
-                                                                             NUM_FEATURES)
+                                                                             self.width)
         for lo in range(0, total_frames, 1 << 20):
             if not np.isfinite(self.features[lo:lo + (1 << 20)]).all():
                 raise DumpError(f"{features_path}: non-finite values near frame {lo}")
@@ -148,10 +163,16 @@ class FeatureDump:
         return [c for c in self.clips if c.split == name]
 
 
-def write_dump(directory: str, items: Iterable[Tuple[Dict[str, str], np.ndarray]]) -> None:
+def write_dump(directory: str, items: Iterable[Tuple[Dict[str, str], np.ndarray]],
+               excitation: bool = False) -> None:
     """Writes a dump in the C++ binary's format (used by tests and synthetic smoke data).
-    Each item is (metadata with the index columns except offset/num_frames, frames [n, 60])."""
+    Each item is (metadata with the index columns except offset/num_frames, frames [n, width]),
+    width = 60 (+ 3 with `excitation`, which also writes front_end.json)."""
     os.makedirs(directory, exist_ok=True)
+    width = NUM_FEATURES + (EXCITATION_FEATURES if excitation else 0)
+    if excitation:
+        with open(os.path.join(directory, "front_end.json"), "w", encoding="utf-8") as f:
+            json.dump({"num_filters": NUM_FEATURES, "excitation": True, "width": width}, f)
     offset = 0
     with open(os.path.join(directory, "features.f32"), "wb") as ff, \
             open(os.path.join(directory, "index.csv"), "w", newline="", encoding="utf-8") as fi:
@@ -159,8 +180,8 @@ def write_dump(directory: str, items: Iterable[Tuple[Dict[str, str], np.ndarray]
         writer.writerow(INDEX_COLUMNS)
         for meta, frames in items:
             frames = np.ascontiguousarray(frames, dtype="<f4")
-            if frames.ndim != 2 or frames.shape[1] != NUM_FEATURES:
-                raise ValueError(f"frames must be [n, {NUM_FEATURES}], got {frames.shape}")
+            if frames.ndim != 2 or frames.shape[1] != width:
+                raise ValueError(f"frames must be [n, {width}], got {frames.shape}")
             ff.write(frames.tobytes())
             writer.writerow([meta["clip"], offset, frames.shape[0], meta["label"], meta["split"],
                              meta.get("source", ""), meta.get("speaker", ""),
@@ -195,12 +216,37 @@ def sampling_weights(clips: Sequence[Clip], alpha: float = 0.5) -> np.ndarray:
     return w / w.sum()
 
 
+_ORIGIN_RE = re.compile(r"^(.*__p\d+)(\.[A-Za-z0-9_-]+)?(__c\d+)?$")
+
+
+def origin_key(clip_path: str) -> Optional[str]:
+    """The genuine recording a clip was made from, as "<source>__<item>": the clip itself for a
+    genuine clip (`gen__<source>__<item>.wav`), its origin for a vocoded copy
+    (`voc__<attack>__<source>__<item>[.<setting>].wav`); None for anything else (TTS)."""
+    name = os.path.basename(clip_path)
+    if name.endswith(".wav"):
+        name = name[:-4]
+    if name.startswith("gen__"):
+        rest = name[len("gen__"):]
+    elif name.startswith("voc__") and name.count("__") >= 3:
+        rest = name.split("__", 2)[2]
+    else:
+        return None
+    m = _ORIGIN_RE.match(rest)
+    return m.group(1) if m else None
+
+
 class CropSampler:
-    """Draws batches of random crops (length chosen per batch) from clips by sampling weight."""
+    """Draws batches of random crops (length chosen per batch) from clips by sampling weight.
+
+    With `paired_fraction` f > 0, a share f of each batch is made of pairs: a vocoded copy drawn
+    by sampling weight, and the genuine recording it was made from, cropped at the same relative
+    position. The two differ only by the vocoder, so the pair teaches its artefacts and not the
+    recording's domain (docs/model-card.md, "Data")."""
 
     def __init__(self, dump: FeatureDump, clips: Sequence[Clip], weights: np.ndarray,
                  rng: np.random.Generator, min_frames: int = MIN_FRAMES,
-                 max_frames: int = MAX_FRAMES):
+                 max_frames: int = MAX_FRAMES, paired_fraction: float = 0.0):
         self.dump = dump
         self.clips = [c for c in clips]
         if len(self.clips) == 0:
@@ -215,15 +261,40 @@ class CropSampler:
         self._targets = np.array([c.target for c in self.clips], dtype=np.float32)
         if self._lengths.min() < min_frames:
             raise ValueError(f"every clip needs >= {min_frames} frames")
+        if not 0.0 <= paired_fraction <= 1.0:
+            raise ValueError("paired_fraction must be in [0, 1]")
+        self.paired_fraction = paired_fraction
+        genuine_by_key = {origin_key(c.clip): i for i, c in enumerate(self.clips)
+                          if not c.is_synthetic and origin_key(c.clip)}
+        # copy index -> index of its genuine origin, for copies whose origin is in `clips`
+        self._origin = {i: genuine_by_key[k] for i, c in enumerate(self.clips)
+                        if c.is_synthetic and (k := origin_key(c.clip)) in genuine_by_key}
+        self._copies = np.array(sorted(self._origin), dtype=np.int64)
+        if self._copies.size:
+            w = self.weights[self._copies]
+            self._copy_weights = w / w.sum()
+
+    @property
+    def num_pairable(self) -> int:
+        """Synthetic clips whose genuine origin is among the sampled clips."""
+        return int(self._copies.size)
 
     def batch(self, batch_size: int) -> Tuple[np.ndarray, np.ndarray]:
         length = int(self.rng.integers(self.min_frames, self.max_frames + 1))
-        idx = self.rng.choice(len(self.clips), size=batch_size, p=self.weights)
-        x = np.empty((batch_size, length, NUM_FEATURES), dtype=np.float32)
+        pairs = (int(round(batch_size * self.paired_fraction)) // 2
+                 if self._copies.size else 0)
+        idx = self.rng.choice(len(self.clips), size=batch_size - 2 * pairs, p=self.weights)
+        rel = self.rng.random(batch_size)  # relative crop position in [0, 1)
+        if pairs:
+            copies = self.rng.choice(self._copies, size=pairs, p=self._copy_weights)
+            origins = np.array([self._origin[int(i)] for i in copies], dtype=np.int64)
+            idx = np.concatenate([idx, copies, origins])
+            rel[batch_size - pairs:] = rel[batch_size - 2 * pairs:batch_size - pairs]
+        x = np.empty((batch_size, length, self.dump.width), dtype=np.float32)
         for b, i in enumerate(idx):
             n = int(self._lengths[i])
             crop = min(length, n)
-            start = int(self.rng.integers(0, n - crop + 1))
+            start = min(int(rel[b] * (n - crop + 1)), n - crop)
             seg = self.dump.features[self._offsets[i] + start:self._offsets[i] + start + crop]
             if crop < length:
                 # Clips shorter than the batch length are tiled; only happens for crops > clip.
@@ -234,10 +305,13 @@ class CropSampler:
 
 
 def spec_augment(x: np.ndarray, rng: np.random.Generator, p: float = 0.6,
-                 max_time_mask: int = 20, max_freq_mask: int = 8) -> np.ndarray:
+                 max_time_mask: int = 20, max_freq_mask: int = 8,
+                 num_filters: Optional[int] = None) -> np.ndarray:
     """SpecAugment-style masking in place on raw log energies [B, T, F]. A masked region is set to
-    the crop's per-feature mean, i.e. to zero after the model's mean normalisation."""
-    batch, frames, feats = x.shape
+    the crop's per-feature mean, i.e. to zero after the model's mean normalisation. Frequency
+    masks stay inside the first `num_filters` values (the filterbank; default all)."""
+    batch, frames, _ = x.shape
+    feats = x.shape[2] if num_filters is None else num_filters
     means = x.mean(axis=1)  # [B, F]
     for b in range(batch):
         if rng.random() < p:

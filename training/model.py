@@ -51,6 +51,13 @@ def _mfm_block(in_ch: int, out_ch: int, kernel: int, pool=None, stride: int = 1)
     return nn.Sequential(*layers)
 
 
+def _stats_pool(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, T] -> [B, 2C]: mean and standard deviation over time."""
+    mean = x.mean(dim=2)
+    std = torch.sqrt((x - mean.unsqueeze(2)).pow(2).mean(dim=2) + 1e-5)
+    return torch.cat([mean, std], dim=1)
+
+
 class Detector(nn.Module):
     """LCNN: [B, T, 60] -> mean normalisation over time -> 4 MFM conv stages (a strided 5x5
     conv, then 3x3 convs with max pooling: 60 x T -> 3 x T/8) -> mean and standard deviation over
@@ -58,11 +65,16 @@ class Detector(nn.Module):
     Default size: 65 k parameters, 21.5 MFLOPs per 200-frame window."""
 
     def __init__(self, channels: Sequence[int] = (8, 12, 16, 32), head: int = 128,
-                 dropout: float = 0.3, num_features: int = NUM_FEATURES):
+                 dropout: float = 0.3, num_features: int = NUM_FEATURES,
+                 excitation: int = 0, excitation_channels: int = 16):
         super().__init__()
         c1, c2, c3, c4 = channels
         self.config = {"channels": list(channels), "head": head, "dropout": dropout,
-                       "num_features": num_features}
+                       "num_features": num_features, "excitation": excitation,
+                       "excitation_channels": excitation_channels}
+        self.num_filters = num_features
+        self.excitation = excitation
+        self.width = num_features + excitation
         # A strided 5x5 first layer instead of conv + 2x2 pooling at full resolution: the same
         # receptive field at a quarter of the full-resolution work (which dominated CPU training).
         self.stage1 = _mfm_block(1, c1, 5, stride=2)
@@ -73,6 +85,14 @@ class Detector(nn.Module):
         for _ in range(4):
             freq //= 2
         self.pooled_dim = 2 * c4 * freq
+        if excitation:
+            # Excitation branch: the per-frame residual statistics (not mean-normalised: their
+            # level is the cue) -> a per-frame linear map (a [excitation x 1] convolution) + MFM
+            # -> mean and standard deviation over time, joined to the spectral statistics.
+            self.excitation_stage = nn.Sequential(
+                nn.Conv2d(1, 2 * excitation_channels, kernel_size=(excitation, 1)),
+                MaxFeatureMap(excitation_channels))
+            self.pooled_dim += 2 * excitation_channels
         self.head = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(self.pooled_dim, 2 * head),
@@ -82,16 +102,20 @@ class Detector(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        spectral = features[:, :, :self.num_filters] if self.excitation else features
         # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
-        x = features - features.mean(dim=1, keepdim=True)
+        x = spectral - spectral.mean(dim=1, keepdim=True)
         # No learnable input layer: the first convolution's input then needs no gradient, which
         # halves its backward cost on CPU; the BatchNorm after stage 1 sets the scale.
         x = x.transpose(1, 2).unsqueeze(1)              # [B, 1, F, T]
         x = self.stage4(self.stage3(self.stage2(self.stage1(x))))   # [B, C, F', T']
         x = torch.flatten(x, 1, 2)                      # [B, C*F', T']
-        mean = x.mean(dim=2)
-        std = torch.sqrt((x - mean.unsqueeze(2)).pow(2).mean(dim=2) + 1e-5)
-        logit = self.head(torch.cat([mean, std], dim=1))
+        pooled = _stats_pool(x)
+        if self.excitation:
+            e = features[:, :, self.num_filters:].transpose(1, 2).unsqueeze(1)  # [B, 1, E, T]
+            e = torch.flatten(self.excitation_stage(e), 1, 2)                # [B, C, T]
+            pooled = torch.cat([pooled, _stats_pool(e)], dim=1)
+        logit = self.head(pooled)
         return logit.squeeze(1)
 
 
@@ -121,7 +145,7 @@ def count_macs(model: nn.Module, frames: int = 200) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, frames, NUM_FEATURES))
+        model(torch.zeros(1, frames, model.width))
     model.train(was_training)
     for h in handles:
         h.remove()
@@ -136,7 +160,7 @@ def mflops(model: nn.Module, frames: int = 200) -> float:
 def export_onnx(model: nn.Module, path: str, frames: int = 200) -> None:
     """Exports the eval-mode model with dynamic batch and time axes (opset 11)."""
     model.eval()
-    dummy = torch.randn(1, frames, NUM_FEATURES)
+    dummy = torch.randn(1, frames, model.width)
     with torch.no_grad():
         torch.onnx.export(
             model, dummy, path, opset_version=ONNX_OPSET, input_names=[INPUT_NAME],
@@ -175,7 +199,7 @@ def verify_onnx(model: nn.Module, path: str, frames_list: Sequence[int] = (100, 
     if opset != ONNX_OPSET:
         problems.append(f"opset {opset}")
     if len(inputs) != 1 or inputs[0][0] != INPUT_NAME or inputs[0][1] != onnx.TensorProto.FLOAT \
-            or len(inputs[0][2]) != 3 or inputs[0][2][2] != NUM_FEATURES:
+            or len(inputs[0][2]) != 3 or inputs[0][2][2] != model.width:
         problems.append(f"input {inputs}")
     if len(outputs) != 1 or outputs[0][0] != OUTPUT_NAME \
             or outputs[0][1] != onnx.TensorProto.FLOAT or len(outputs[0][2]) != 1:
@@ -184,7 +208,7 @@ def verify_onnx(model: nn.Module, path: str, frames_list: Sequence[int] = (100, 
     model.eval()
     diffs = {}
     # Random inputs at the magnitudes of log energies (around -10, a few units of spread).
-    cases = [(str(t), (rng.standard_normal((batch, t, NUM_FEATURES)) * 3.0 - 10.0))
+    cases = [(str(t), (rng.standard_normal((batch, t, model.width)) * 3.0 - 10.0))
              for t in frames_list]
     cases += [(f"real_{i}_T{x.shape[1]}", x) for i, x in enumerate(real_inputs)]
     for t, x in cases:
@@ -210,7 +234,8 @@ def load_checkpoint(path: str) -> Detector:
     blob = torch.load(path, map_location="cpu")
     cfg = blob["config"]
     model = Detector(channels=cfg["channels"], head=cfg["head"], dropout=cfg["dropout"],
-                     num_features=cfg["num_features"])
+                     num_features=cfg["num_features"], excitation=cfg.get("excitation", 0),
+                     excitation_channels=cfg.get("excitation_channels", 16))
     model.load_state_dict(blob["state"])
     model.eval()
     return model

@@ -38,7 +38,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import calibrate  # noqa: E402
 import evaluate  # noqa: E402
 import metrics  # noqa: E402
-from data import (HOP_FRAMES, MAX_FRAMES, MIN_FRAMES, NUM_FEATURES, CropSampler,  # noqa: E402
+from data import (EXCITATION_FEATURES, HOP_FRAMES, MAX_FRAMES, MIN_FRAMES,  # noqa: E402
+                  NUM_FEATURES, CropSampler,
                   FeatureDump, balance_group, make_windows, sampling_weights, spec_augment,
                   subsample_windows)
 
@@ -48,6 +49,19 @@ MAX_ONNX_BYTES = 2 * 1024 * 1024
 FEATURE_CONFIG = {"sample_rate_hz": 8000, "frame_length_samples": 200, "frame_shift_samples": 80,
                   "fft_size": 256, "num_filters": NUM_FEATURES, "low_freq_hz": 0,
                   "high_freq_hz": 4000, "preemphasis": 0.97, "log_floor": 1e-10}
+
+
+def feature_config(dump: FeatureDump) -> Dict:
+    """detector.json's "feature" block: the dump's own front_end.json when it has one."""
+    config = dict(FEATURE_CONFIG)
+    for key, value in dump.front_end.items():
+        if key in FEATURE_CONFIG:
+            # The C++ side prints float32 values in full (0.9700000286102295); 7 digits
+            # round-trip them exactly.
+            config[key] = float(f"{value:.7g}") if isinstance(value, float) else value
+    if dump.excitation:
+        config["excitation"] = True
+    return config
 
 
 def _repo_path(p: str) -> str:
@@ -70,6 +84,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--balance-alpha", type=float, default=0.5,
                    help="group mass ~ clips**alpha within a class (0 = groups equal)")
     p.add_argument("--dropout", type=float, default=0.3, help="dropout in the head")
+    p.add_argument("--pair-fraction", type=float, default=0.0,
+                   help="share of each batch made of (vocoded copy, its genuine origin) pairs")
     p.add_argument("--mask-prob", type=float, default=0.6,
                    help="probability of each SpecAugment mask (time, frequency)")
     p.add_argument("--dev-windows", type=int, default=4000,
@@ -135,12 +151,15 @@ def train(args: argparse.Namespace) -> Dict:
     group_mass: Dict[str, float] = {}
     for c, w in zip(train_clips, weights):
         group_mass[balance_group(c)] = group_mass.get(balance_group(c), 0.0) + float(w)
-    sampler = CropSampler(dump, train_clips, weights, rng)
+    sampler = CropSampler(dump, train_clips, weights, rng, paired_fraction=args.pair_fraction)
+    log(f"paired sampling: {args.pair_fraction:.2f} of each batch; {sampler.num_pairable} copies "
+        f"with their genuine origin in train")
     sel_ws = subsample_windows(dev_ws_all, args.dev_windows or dev_ws_all.num_windows,
                                np.random.default_rng(args.seed + 1000))
     sel_targets = sel_ws.targets()
 
-    net = model_lib.Detector(dropout=args.dropout)
+    net = model_lib.Detector(dropout=args.dropout, num_features=dump.num_filters,
+                             excitation=EXCITATION_FEATURES if dump.excitation else 0)
     params, mflops_200 = model_lib.describe(net)
     macs_200 = model_lib.count_macs(net, 200)
     log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "
@@ -164,7 +183,7 @@ def train(args: argparse.Namespace) -> Dict:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, args.steps_per_epoch, total_steps, args.lr)
             x, y = sampler.batch(args.batch)
-            spec_augment(x, rng, p=args.mask_prob)
+            spec_augment(x, rng, p=args.mask_prob, num_filters=dump.num_filters)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
             loss.backward()
@@ -238,7 +257,7 @@ def train(args: argparse.Namespace) -> Dict:
     detector = {
         "format": 1, "model": "detector.onnx", "input": model_lib.INPUT_NAME,
         "output": model_lib.OUTPUT_NAME,
-        "feature": dict(FEATURE_CONFIG),
+        "feature": feature_config(dump),
         "window": {"min_frames": MIN_FRAMES, "max_frames": MAX_FRAMES, "hop_frames": HOP_FRAMES},
         "calibration": {"window": {"a": a_w, "b": b_w}, "call": {"a": a_c, "b": b_c}},
         "threshold": threshold, "human_threshold": 0.5,

@@ -133,5 +133,80 @@ class SamplingTest(unittest.TestCase):
                 self.assertTrue(np.isfinite(x).all())
 
 
+class FrontEndTest(unittest.TestCase):
+    def test_dump_width_comes_from_front_end_json(self):
+        with tempfile.TemporaryDirectory() as d:
+            frames = np.zeros((120, 63), dtype=np.float32)
+            frames[:, 60:] = [1.0, 2.0, 3.0]
+            data.write_dump(d, [({"clip": "gen__s__a__p0.wav", "label": "genuine",
+                                  "split": "train"}, frames)], excitation=True)
+            dump = data.FeatureDump(d)
+            self.assertEqual((dump.width, dump.num_filters, dump.excitation), (63, 60, True))
+            np.testing.assert_array_equal(dump.frames(dump.clips[0])[0, 60:], [1.0, 2.0, 3.0])
+            x = np.tile(frames[None], (2, 1, 1))
+            data.spec_augment(x, np.random.default_rng(0), p=1.0, num_filters=60)
+            np.testing.assert_array_equal(x[:, :, 60:].max(axis=(0, 1)), [1.0, 2.0, 3.0])
+
+    def test_dump_without_front_end_json_is_the_default_front_end(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_fake_dump(d, {"train": 3}, seed=1)
+            dump = data.FeatureDump(d)
+            self.assertEqual((dump.width, dump.excitation), (60, False))
+
+
+class PairingTest(unittest.TestCase):
+    def test_origin_key(self):
+        self.assertEqual(data.origin_key("clips/train/genuine/gen__klettres-data__a_b__p0.wav"),
+                         "klettres-data__a_b__p0")
+        self.assertEqual(
+            data.origin_key("clips/train/synthetic/voc__griffin-lim__klettres-data__a_b__p0"
+                            ".gl1024mel.wav"), "klettres-data__a_b__p0")
+        self.assertEqual(data.origin_key("x/voc__hifigan__klettres-data__a_b__p0__c1.wav"),
+                         "klettres-data__a_b__p0")
+        self.assertIsNone(data.origin_key("x/tts__espeak-ng__en__0001.wav"))
+
+    def test_pairs_are_a_copy_and_its_origin_at_the_same_place(self):
+        with tempfile.TemporaryDirectory() as d:
+            # A genuine clip, two copies of it, an unrelated genuine and a TTS clip; every clip
+            # has frames equal to its own number, plus the frame position.
+            names = [("gen__src__item__p0.wav", "genuine"), ("gen__src__other__p0.wav", "genuine"),
+                     ("voc__lpc__src__item__p0.lpc16.wav", "synthetic"),
+                     ("voc__hifigan__src__item__p0.wav", "synthetic"),
+                     ("tts__espeak__v__1.wav", "synthetic")]
+            items = []
+            for k, (name, label) in enumerate(names):
+                frames = np.full((300, data.NUM_FEATURES), 1000.0 * k, dtype=np.float32)
+                frames += np.arange(300, dtype=np.float32)[:, None]
+                items.append(({"clip": name, "label": label, "split": "train", "source": "src",
+                               "attack": "bonafide" if label == "genuine" else "a"}, frames))
+            data.write_dump(d, items)
+            dump = data.FeatureDump(d)
+            clips = dump.split("train")
+            sampler = data.CropSampler(dump, clips, data.sampling_weights(clips),
+                                       np.random.default_rng(1), paired_fraction=0.5)
+            self.assertEqual(sampler.num_pairable, 2)
+            for _ in range(20):
+                x, y = sampler.batch(8)
+                self.assertEqual(x.shape[0], 8)
+                # the last 2 rows are the origins of the 2 copies before them
+                copies, origins = x[4:6], x[6:8]
+                np.testing.assert_array_equal(y[4:6], [1.0, 1.0])
+                np.testing.assert_array_equal(y[6:8], [0.0, 0.0])
+                self.assertTrue(np.all(origins[:, 0, 0] // 1000 == 0), "origin is clip 0")
+                self.assertTrue(set((copies[:, 0, 0] // 1000).tolist()) <= {2.0, 3.0})
+                np.testing.assert_array_equal(copies % 1000, origins % 1000)
+
+    def test_no_pairs_without_copies(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_fake_dump(d, {"train": 12, "dev": 4}, seed=3)
+            dump = data.FeatureDump(d)
+            clips = [c for c in dump.split("train") if c.num_frames >= 100]
+            sampler = data.CropSampler(dump, clips, data.sampling_weights(clips),
+                                       np.random.default_rng(0), paired_fraction=0.5)
+            self.assertEqual(sampler.num_pairable, 0)
+            x, _ = sampler.batch(6)
+            self.assertEqual(x.shape[0], 6)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import model  # noqa: E402
 
 
-def randomised_model(seed: int = 0) -> model.Detector:
+def randomised_model(seed: int = 0, excitation: int = 0) -> model.Detector:
     """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
     torch.manual_seed(seed)
-    m = model.Detector()
+    m = model.Detector(excitation=excitation)
     for mod in m.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-1, 1)
@@ -80,6 +80,45 @@ class ModelTest(unittest.TestCase):
                 f.write(model.state_to_bytes(m))
             loaded = model.load_checkpoint(path)
             x = torch.randn(2, 130, 60)
+            with torch.no_grad():
+                torch.testing.assert_close(m(x), loaded(x))
+
+
+class ExcitationBranchTest(unittest.TestCase):
+    def test_width_and_budget(self):
+        m = model.Detector(excitation=3)
+        self.assertEqual(m.width, 63)
+        params, mflops = model.describe(m)
+        self.assertLessEqual(params, 150_000)
+        self.assertLessEqual(mflops, 25.0)
+
+    def test_offsets_only_cancel_in_the_filterbank(self):
+        # A constant offset on the filterbank bins is removed by the mean normalisation; the
+        # excitation values are levels (e.g. how peaky the pulses are) and must reach the head.
+        m = randomised_model(4, excitation=3)
+        x = torch.randn(2, 150, 63)
+        bins = torch.cat([torch.linspace(-5, 5, 60), torch.zeros(3)])
+        excitation = torch.cat([torch.zeros(60), torch.tensor([1.0, -1.0, 0.5])])
+        with torch.no_grad():
+            torch.testing.assert_close(m(x), m(x + bins), atol=1e-4, rtol=1e-4)
+            self.assertGreater(float(torch.max(torch.abs(m(x) - m(x + excitation)))), 1e-3)
+
+    def test_export_and_checkpoint(self):
+        m = randomised_model(5, excitation=3)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "detector.onnx")
+            model.export_onnx(m, path)
+            check = model.verify_onnx(m, path)
+            self.assertEqual(check["problems"], [])
+            self.assertEqual(check["inputs"][0][2][2], 63)
+            for diff in check["max_abs_diff"].values():
+                self.assertLess(diff, 1e-4)
+            ckpt = os.path.join(d, "best.pt")
+            with open(ckpt, "wb") as f:
+                f.write(model.state_to_bytes(m))
+            loaded = model.load_checkpoint(ckpt)
+            self.assertEqual(loaded.width, 63)
+            x = torch.randn(1, 120, 63)
             with torch.no_grad():
                 torch.testing.assert_close(m(x), loaded(x))
 
