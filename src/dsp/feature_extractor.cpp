@@ -206,34 +206,34 @@ void FeatureExtractor::compute_frame() noexcept {
 }
 
 void FeatureExtractor::compute_excitation(const float* y, const float* s) noexcept {
-    constexpr int q = kExcitationLpcOrder;
+    constexpr auto q = static_cast<std::size_t>(kExcitationLpcOrder);
     const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
     std::array<double, q + 1> r{};
-    for (int k = 0; k <= q; ++k) {
+    for (std::size_t k = 0; k <= q; ++k) {
         double acc = 0.0;
-        for (std::size_t n = 0; n + static_cast<std::size_t>(k) < len; ++n) {
-            acc += static_cast<double>(s[n]) * static_cast<double>(s[n + static_cast<std::size_t>(k)]);
+        for (std::size_t n = 0; n + k < len; ++n) {
+            acc += static_cast<double>(s[n]) * static_cast<double>(s[n + k]);
         }
-        r[static_cast<std::size_t>(k)] = acc;
+        r[k] = acc;
     }
     r[0] = r[0] * (1.0 + 1e-4) + 1e-12;
-    // Levinson-Durbin: a[0] = 1, prediction error e > 0 thanks to the correction above.
+    // Levinson-Durbin (a[0] = 1). The white-noise correction above keeps the prediction error
+    // positive; the guard below only catches rounding on degenerate frames.
     std::array<double, q + 1> a{};
     std::array<double, q + 1> prev{};
     a[0] = 1.0;
     double err = r[0];
-    for (int i = 1; i <= q; ++i) {
-        double acc = r[static_cast<std::size_t>(i)];
-        for (int j = 1; j < i; ++j) {
-            acc += a[static_cast<std::size_t>(j)] * r[static_cast<std::size_t>(i - j)];
+    for (std::size_t i = 1; i <= q; ++i) {
+        double acc = r[i];
+        for (std::size_t j = 1; j < i; ++j) {
+            acc += a[j] * r[i - j];
         }
         const double k = -acc / err;
         prev = a;
-        for (int j = 1; j < i; ++j) {
-            a[static_cast<std::size_t>(j)] = prev[static_cast<std::size_t>(j)]
-                                             + k * prev[static_cast<std::size_t>(i - j)];
+        for (std::size_t j = 1; j < i; ++j) {
+            a[j] = prev[j] + k * prev[i - j];
         }
-        a[static_cast<std::size_t>(i)] = k;
+        a[i] = k;
         err *= 1.0 - k * k;
         if (!(err > 0.0)) {
             err = 1e-30;
@@ -242,8 +242,8 @@ void FeatureExtractor::compute_excitation(const float* y, const float* s) noexce
     double mean = 0.0;
     for (std::size_t n = q; n < len; ++n) {
         double acc = 0.0;
-        for (int j = 0; j <= q; ++j) {
-            acc += a[static_cast<std::size_t>(j)] * static_cast<double>(y[n - static_cast<std::size_t>(j)]);
+        for (std::size_t j = 0; j <= q; ++j) {
+            acc += a[j] * static_cast<double>(y[n - j]);
         }
         residual_[n - q] = acc;
         mean += acc;
