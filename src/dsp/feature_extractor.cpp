@@ -7,7 +7,6 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <kiss_fftr.h>
 
 #include "base/check.hpp"
 
@@ -97,33 +96,18 @@ float FeatureTables::weight(int m, int bin) const {
 // ---------------------------------------------------------------------------------------------
 // FeatureExtractor
 
-struct FeatureExtractor::Workspace {
-    explicit Workspace(int fft_size)
-        : frame(static_cast<std::size_t>(fft_size), 0.0f),
-          spectrum(static_cast<std::size_t>(fft_size / 2 + 1)),
-          power(static_cast<std::size_t>(fft_size / 2 + 1), 0.0f) {
-        kiss_fftr_alloc(fft_size, 0, nullptr, &cfg_bytes);  // only queries the size
-        cfg = kiss_fftr_alloc(fft_size, 0, nullptr, nullptr);
-        DVD_CHECK(cfg != nullptr, "kiss_fftr_alloc failed");
-    }
+namespace {
 
-    ~Workspace() { kiss_fftr_free(cfg); }
+std::shared_ptr<const FeatureTables> non_null(std::shared_ptr<const FeatureTables> tables) {
+    DVD_CHECK(tables != nullptr, "FeatureExtractor needs tables");
+    return tables;
+}
 
-    Workspace(const Workspace&) = delete;
-    Workspace& operator=(const Workspace&) = delete;
-
-    kiss_fftr_cfg cfg = nullptr;
-    std::size_t cfg_bytes = 0;
-    std::vector<float> frame;  // windowed frame, zero-padded to fft_size (tail stays zero)
-    std::vector<kiss_fft_cpx> spectrum;
-    std::vector<float> power;
-};
+}  // namespace
 
 FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
-    : tables_(std::move(tables)) {
-    DVD_CHECK(tables_ != nullptr, "FeatureExtractor needs tables");
+    : tables_(non_null(std::move(tables))), spectrum_(tables_->options().fft_size) {
     const FeatureOptions& o = tables_->options();
-    work_ = std::make_unique<Workspace>(o.fft_size);
     history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
     features_.assign(static_cast<std::size_t>(feature_width(o)), 0.0f);
     if (o.excitation) {
@@ -168,7 +152,7 @@ void FeatureExtractor::compute_frame() noexcept {
     const std::span<const float> window = tables_->window();
     const float p = o.preemphasis;
     const float* x = history_.data();  // x[0] is the sample before the frame
-    float* frame = work_->frame.data();
+    float* frame = spectrum_.frame().data();  // the tail beyond len stays zero
     const std::size_t len = window.size();
 
     double sum_sq = 0.0;
@@ -185,13 +169,7 @@ void FeatureExtractor::compute_frame() noexcept {
     // 10 log10(mean(x^2) + 1e-10): a full-scale sine gives -3.01 dBFS, silence -100 dBFS.
     energy_db_ = static_cast<float>(10.0 * std::log10(sum_sq / static_cast<double>(len) + 1e-10));
 
-    kiss_fftr(work_->cfg, frame, work_->spectrum.data());
-    float* power = work_->power.data();
-    const std::size_t num_bins = work_->power.size();
-    for (std::size_t k = 0; k < num_bins; ++k) {
-        const kiss_fft_cpx c = work_->spectrum[k];
-        power[k] = c.r * c.r + c.i * c.i;
-    }
+    const float* power = spectrum_.compute().data();
 
     const float floor = o.log_floor;
     for (int m = 0; m < o.num_filters; ++m) {
@@ -287,12 +265,9 @@ void FeatureExtractor::advance() noexcept {
 }
 
 std::size_t FeatureExtractor::state_bytes() const {
-    return sizeof(*this) + sizeof(Workspace) + work_->cfg_bytes
-           + sizeof(float)
-                     * (history_.capacity() + features_.capacity() + work_->frame.capacity()
-                        + work_->power.capacity() + unwindowed_.capacity())
-           + sizeof(double) * residual_.capacity()
-           + sizeof(kiss_fft_cpx) * work_->spectrum.capacity();
+    return sizeof(*this) + spectrum_.state_bytes()
+           + sizeof(float) * (history_.capacity() + features_.capacity() + unwindowed_.capacity())
+           + sizeof(double) * residual_.capacity();
 }
 
 std::vector<float> compute_features(const FeatureTables& tables, std::span<const float> samples,

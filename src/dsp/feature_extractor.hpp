@@ -7,6 +7,7 @@
 
 #include "base/result.hpp"
 #include "dsp/feature_options.hpp"
+#include "dsp/power_spectrum.hpp"
 
 namespace dvd::dsp {
 
@@ -124,8 +125,6 @@ public:
     std::size_t state_bytes() const;
 
 private:
-    struct Workspace;  // KissFFT plan and spectrum buffers (kept out of this header)
-
     // Copies samples into the history until the current frame is complete; returns the count used.
     std::size_t fill(std::span<const float> samples) noexcept;
 
@@ -135,7 +134,7 @@ private:
     void advance() noexcept;
 
     std::shared_ptr<const FeatureTables> tables_;
-    std::unique_ptr<Workspace> work_;
+    PowerSpectrum spectrum_;  // windowed frame in, power out
     std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
     std::size_t fill_ = 0;         // valid entries in history_
     std::size_t skip_ = 0;         // samples still to drop when shift > len

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numbers>
 
-#include <kiss_fftr.h>
 
 #include "base/check.hpp"
 
@@ -48,29 +47,7 @@ const Window& window() {
 
 }  // namespace
 
-struct SpectrumAnalyzer::Workspace {
-    Workspace()
-        : frame(static_cast<std::size_t>(kFftSize), 0.0f),
-          spectrum(static_cast<std::size_t>(kFftSize / 2 + 1)),
-          power(static_cast<std::size_t>(kFftSize / 2 + 1), 0.0f) {
-        kiss_fftr_alloc(kFftSize, 0, nullptr, &cfg_bytes);  // only queries the size
-        cfg = kiss_fftr_alloc(kFftSize, 0, nullptr, nullptr);
-        DVD_CHECK(cfg != nullptr, "kiss_fftr_alloc failed");
-    }
-
-    ~Workspace() { kiss_fftr_free(cfg); }
-
-    Workspace(const Workspace&) = delete;
-    Workspace& operator=(const Workspace&) = delete;
-
-    kiss_fftr_cfg cfg = nullptr;
-    std::size_t cfg_bytes = 0;
-    std::vector<float> frame;
-    std::vector<kiss_fft_cpx> spectrum;
-    std::vector<float> power;
-};
-
-SpectrumAnalyzer::SpectrumAnalyzer() : work_(std::make_unique<Workspace>()) {
+SpectrumAnalyzer::SpectrumAnalyzer() : spectrum_(kFftSize) {
     (void)window();
 }
 
@@ -79,24 +56,17 @@ SpectrumAnalyzer::SpectrumAnalyzer(SpectrumAnalyzer&&) noexcept = default;
 SpectrumAnalyzer& SpectrumAnalyzer::operator=(SpectrumAnalyzer&&) noexcept = default;
 
 std::size_t SpectrumAnalyzer::state_bytes() const {
-    const Workspace& w = *work_;
-    return sizeof(Workspace) + w.cfg_bytes + w.frame.capacity() * sizeof(float)
-           + w.spectrum.capacity() * sizeof(kiss_fft_cpx) + w.power.capacity() * sizeof(float);
+    return spectrum_.state_bytes();
 }
 
 std::span<const float> SpectrumAnalyzer::power(std::span<const float> x) noexcept {
-    Workspace& w = *work_;
-    DVD_ASSERT(x.size() == w.frame.size(), "SpectrumAnalyzer: frame size");
+    const std::span<float> frame = spectrum_.frame();
+    DVD_ASSERT(x.size() == frame.size(), "SpectrumAnalyzer: frame size");
     const Window& win = window();
-    for (std::size_t i = 0; i < w.frame.size(); ++i) {
-        w.frame[i] = x[i] * win[i];
+    for (std::size_t i = 0; i < frame.size(); ++i) {
+        frame[i] = x[i] * win[i];
     }
-    kiss_fftr(w.cfg, w.frame.data(), w.spectrum.data());
-    for (std::size_t k = 0; k < w.power.size(); ++k) {
-        const kiss_fft_cpx c = w.spectrum[k];
-        w.power[k] = c.r * c.r + c.i * c.i;
-    }
-    return w.power;
+    return spectrum_.compute();
 }
 
 double spectral_flatness(std::span<const float> power, int lo_bin, int hi_bin) noexcept {

@@ -1,10 +1,10 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <span>
 #include <vector>
 
+#include "dsp/power_spectrum.hpp"
 #include "indicators/indicator_options.hpp"
 
 namespace dvd::indicators {
@@ -35,8 +35,7 @@ public:
     std::size_t state_bytes() const;
 
 private:
-    struct Workspace;
-    std::unique_ptr<Workspace> work_;
+    dsp::PowerSpectrum spectrum_;
 };
 
 /// Wiener entropy of power[lo_bin .. hi_bin] (inclusive): exp(mean ln(P + eps)) / mean(P + eps),
