@@ -373,16 +373,7 @@ public:
         }
     }
 
-    bool wait_idle(std::chrono::milliseconds timeout) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (inflight_.load() > 0) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                return false;
-            }
-            std::this_thread::sleep_for(1ms);
-        }
-        return true;
-    }
+    bool wait_idle(std::chrono::milliseconds timeout) { return inflight_.wait_idle(timeout); }
 
 private:
     struct CommandWorker {
@@ -394,18 +385,7 @@ private:
     [[nodiscard]] bool accepting() const { return started_.load() && !stopping_.load(); }
 
     bool post_to(service::TaskThread& thread, std::function<void()> task) {
-        inflight_.fetch_add(1);
-        const bool posted = thread.post([this, task = std::move(task)] {
-            struct Done {
-                std::atomic<std::int64_t>& count;
-                ~Done() { count.fetch_sub(1); }
-            } done{inflight_};
-            task();
-        });
-        if (!posted) {
-            inflight_.fetch_sub(1);
-        }
-        return posted;
+        return inflight_.post(thread, std::move(task));
     }
 
     bool post_calls(std::function<void()> task) { return post_to(*calls_, std::move(task)); }
@@ -901,7 +881,7 @@ private:
     StopAwareSleeper sleeper_;
     std::atomic<bool> started_{false};  ///< read by workers (submit, dial)
     bool stopped_ = false;
-    std::atomic<std::int64_t> inflight_{0};
+    service::InflightTasks inflight_;
     // ---- calls thread only ----
     std::unordered_map<std::string, CallRecord> calls_by_ccid_;
     std::string last_public_base_;

@@ -168,44 +168,15 @@ bool RiskCoordinator::post(std::function<void()> task) {
     if (!thread_) {
         return false;
     }
-    inflight_.fetch_add(1);
-    const bool posted = thread_->post([this, task = std::move(task)] {
-        struct Done {
-            std::atomic<std::int64_t>& count;
-            ~Done() { count.fetch_sub(1); }
-        } done{inflight_};
-        task();
-    });
-    if (!posted) {
-        inflight_.fetch_sub(1);
-    }
-    return posted;
+    return inflight_.post(*thread_, std::move(task));
 }
 
 bool RiskCoordinator::post_ai(std::function<void()> task) {
-    inflight_.fetch_add(1);
-    const bool posted = ai_thread_->post([this, task = std::move(task)] {
-        struct Done {
-            std::atomic<std::int64_t>& count;
-            ~Done() { count.fetch_sub(1); }
-        } done{inflight_};
-        task();
-    });
-    if (!posted) {
-        inflight_.fetch_sub(1);
-    }
-    return posted;
+    return inflight_.post(*ai_thread_, std::move(task));
 }
 
 bool RiskCoordinator::wait_idle(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (inflight_.load() > 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return inflight_.wait_idle(timeout);
 }
 
 RiskStats RiskCoordinator::stats() const {

@@ -227,7 +227,7 @@ private:
     std::atomic<bool> started_{false};
     std::atomic<bool> stopping_{false};
     bool stopped_ = false;
-    std::atomic<std::int64_t> inflight_{0};
+    service::InflightTasks inflight_;
     http::SystemSleeper system_sleeper_;
     StopAwareSleeper sleeper_;
     std::optional<std::string> analysis_disabled_;  ///< why; set in start()

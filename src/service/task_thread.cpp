@@ -77,4 +77,30 @@ void TaskThread::run() {
     }
 }
 
+bool InflightTasks::post(TaskThread& thread, std::function<void()> task) {
+    count_.fetch_add(1);
+    const bool posted = thread.post([this, task = std::move(task)] {
+        struct Done {
+            std::atomic<std::int64_t>& count;
+            ~Done() { count.fetch_sub(1); }
+        } done{count_};
+        task();
+    });
+    if (!posted) {
+        count_.fetch_sub(1);
+    }
+    return posted;
+}
+
+bool InflightTasks::wait_idle(std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (count_.load() > 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 }  // namespace dvd::service

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -46,6 +49,24 @@ private:
     std::size_t exceptions_ = 0;
     // ---- end guarded ----
     std::thread thread_;
+};
+
+/// Counts the tasks an owner posted to its TaskThreads until each has run, so the owner can wait
+/// for its own work to drain (tests before they read results, owners before they stop what the
+/// tasks use). The counter must outlive the tasks it counts. Thread-safe.
+class InflightTasks {
+public:
+    /// Posts `task` to `thread`, counted until it has run (also if it throws); a post the thread
+    /// refuses is not counted. Returns what `TaskThread::post` returned.
+    bool post(TaskThread& thread, std::function<void()> task);
+
+    /// Polls every millisecond until no counted task is queued or running; false on timeout.
+    [[nodiscard]] bool wait_idle(std::chrono::milliseconds timeout) const;
+
+    [[nodiscard]] std::int64_t count() const { return count_.load(); }
+
+private:
+    std::atomic<std::int64_t> count_{0};
 };
 
 }  // namespace dvd::service

@@ -63,5 +63,27 @@ TEST(TaskThread, ExceptionIsCountedAndTheThreadGoesOn) {
     EXPECT_EQ(thread.exceptions(), 1u);
 }
 
+TEST(InflightTasks, CountsUntilRunAndNotWhenRefused) {
+    TaskThread thread("test-inflight", 1);
+    InflightTasks inflight;
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    std::promise<void> started;
+    ASSERT_TRUE(inflight.post(thread, [gate, &started] {
+        started.set_value();
+        gate.wait();
+    }));
+    started.get_future().wait();
+    ASSERT_TRUE(inflight.post(thread, [] { throw std::runtime_error("still uncounted"); }));
+    EXPECT_FALSE(inflight.post(thread, [] {})) << "capacity 1: refused";
+    EXPECT_EQ(inflight.count(), 2);
+    EXPECT_FALSE(inflight.wait_idle(std::chrono::milliseconds(20)));
+    release.set_value();
+    EXPECT_TRUE(inflight.wait_idle(std::chrono::seconds(5)));
+    EXPECT_EQ(inflight.count(), 0);
+    thread.stop();
+    EXPECT_EQ(thread.exceptions(), 1u);
+}
+
 }  // namespace
 }  // namespace dvd::service
