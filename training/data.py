@@ -236,6 +236,17 @@ def origin_key(clip_path: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
+def vocoder_setting(clip_path: str) -> Optional[str]:
+    """The vocoder setting of a vocoded copy whose name carries one (`voc__griffin-lim__<source>__
+    <item>.gl512.wav` -> "gl512"; tools/corpus/vocode.py out_name), None for anything else."""
+    name = os.path.basename(clip_path)
+    if not name.startswith("voc__") or name.count("__") < 3:
+        return None
+    m = _ORIGIN_RE.match(name[:-4] if name.endswith(".wav") else name)
+    setting = re.sub(r"__c\d+$", "", m.group(2)[1:]) if m and m.group(2) else ""
+    return setting or None
+
+
 class CropSampler:
     """Draws batches of random crops (length chosen per batch) from clips by sampling weight.
 

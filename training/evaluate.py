@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
 
 import calibrate  # noqa: E402
 import metrics  # noqa: E402
-from data import FeatureDump, WindowSet, make_windows  # noqa: E402
+from data import FeatureDump, WindowSet, make_windows, vocoder_setting  # noqa: E402
 
 DURATIONS = {"1s": 100, "2s": 200, "4s": 400, "full": None}
 
@@ -128,6 +128,15 @@ def evaluate_split(ss: SplitScores, threshold: float) -> Dict:
         rep = ss.report(threshold, mask)
         per_attack[attack] = {k: rep[k] for k in ("windows", "2s", "full")}
     result["per_attack"] = per_attack
+    # Attacks made with several vocoder settings (Griffin-Lim), one entry per setting.
+    per_setting = {}
+    settings = [f"{c.attack}/{vocoder_setting(c.clip)}" if c.is_synthetic and
+                vocoder_setting(c.clip) else None for c in clips]
+    for key in sorted({k for k in settings if k}):
+        mask = genuine | np.array([k == key for k in settings])
+        rep = ss.report(threshold, mask)
+        per_setting[key] = {k: rep[k] for k in ("windows", "2s", "full")}
+    result["per_setting"] = per_setting
     per_codec = {}
     for codec in _groups(clips, lambda c: c.codec):
         mask = np.array([c.codec == codec for c in clips])
@@ -173,8 +182,8 @@ def summary_lines(results: Dict) -> List[str]:
             lines.append(f"  {k:8s} n={m['genuine']}+{m['synthetic']} EER={_fmt(m['eer'])}% "
                          f"minDCF={_fmt(m['min_dcf'], False)} actDCF={_fmt(m['act_dcf'], False)} "
                          f"Cllr={_fmt(m['cllr'], False)}{extra}")
-        for group in ("per_attack", "per_codec"):
-            for name, rep in res[group].items():
+        for group in ("per_attack", "per_setting", "per_codec"):
+            for name, rep in res.get(group, {}).items():
                 lines.append(f"  {group[4:]}={name}: windows EER={_fmt(rep['windows']['eer'])}% "
                              f"full EER={_fmt(rep['full']['eer'])}% n_full="
                              f"{rep['full']['genuine']}+{rep['full']['synthetic']}")

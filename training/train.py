@@ -90,6 +90,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="probability of each SpecAugment mask (time, frequency)")
     p.add_argument("--dev-windows", type=int, default=4000,
                    help="dev windows used for checkpoint selection (0 = all)")
+    p.add_argument("--channels", default="8,12,16,32",
+                   help="channels of the four convolution stages (model.Detector)")
+    p.add_argument("--head", type=int, default=128, help="width of the MFM head")
+    p.add_argument("--average-from", type=int, default=0,
+                   help="epoch from which the weights are averaged (stochastic weight "
+                        "averaging); the average competes with the best epoch on dev (0 = off)")
+    p.add_argument("--average-every", type=int, default=10,
+                   help="steps between two samples of the weight average")
+    p.add_argument("--exclude-train", action="append", default=[], metavar="TEXT",
+                   help="leave out train clips whose path contains TEXT (repeatable; dev and "
+                        "test are untouched)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--corpus", default="", help="corpus description for detector.json")
@@ -119,6 +130,46 @@ def lr_at(step: int, warmup_steps: int, total_steps: int, base_lr: float) -> flo
     return base_lr * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
+class WeightAverage:
+    """Stochastic weight averaging (Izmailov et al. 2018; dense sampling as in SWAD, Cha et al.
+    2021): the running mean of the parameters over the later steps of training, which lands in a
+    flatter region of the loss and tends to generalise better to unseen domains. BatchNorm
+    statistics are recomputed for the averaged weights from fresh training batches."""
+
+    def __init__(self, net) -> None:
+        self.count = 0
+        self.sums = {k: v.detach().clone().double().zero_()
+                     for k, v in net.state_dict().items() if v.is_floating_point()}
+
+    def add(self, net) -> None:
+        for k, v in net.state_dict().items():
+            if k in self.sums:
+                self.sums[k] += v.detach().double()
+        self.count += 1
+
+    def state(self, net, next_batch, bn_batches: int = 50) -> Dict:
+        """The averaged state dict, with BatchNorm running statistics re-estimated on
+        bn_batches batches from next_batch() (numpy [B, T, F])."""
+        import torch  # noqa: PLC0415
+
+        probe = copy.deepcopy(net)
+        state = probe.state_dict()
+        for k, total in self.sums.items():
+            state[k] = (total / self.count).to(state[k].dtype)
+        probe.load_state_dict(state)
+        norms = [m for m in probe.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None       # cumulative mean over the batches below
+        probe.train()
+        with torch.no_grad():
+            for _ in range(bn_batches if norms else 0):
+                probe(torch.from_numpy(next_batch()))
+        for m in norms:
+            m.momentum = 0.1
+        return copy.deepcopy(probe.state_dict())
+
+
 def train(args: argparse.Namespace) -> Dict:
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
@@ -134,7 +185,9 @@ def train(args: argparse.Namespace) -> Dict:
     features_dir = _repo_path(args.features)
     dump = FeatureDump(features_dir)
     train_all = dump.split("train")
-    train_clips = [c for c in train_all if c.num_frames >= MIN_FRAMES]
+    excluded = [c for c in train_all if any(text in c.clip for text in args.exclude_train)]
+    kept = [c for c in train_all if not any(text in c.clip for text in args.exclude_train)]
+    train_clips = [c for c in kept if c.num_frames >= MIN_FRAMES]
     dev_clips = dump.split("dev")
     if not train_clips:
         raise SystemExit(f"no train clips with >= {MIN_FRAMES} speech frames in {features_dir}")
@@ -144,6 +197,8 @@ def train(args: argparse.Namespace) -> Dict:
     if dev_ws_all.num_windows == 0 or len({c.label for c in dev_clips
                                            if c.num_frames >= MIN_FRAMES}) < 2:
         raise SystemExit("dev split needs scoreable clips of both labels")
+    if args.exclude_train:
+        log(f"--exclude-train {args.exclude_train}: {len(excluded)} train clips left out")
     log(f"train clips {len(train_clips)} (of {len(train_all)}; shorter than {MIN_FRAMES} frames "
         f"dropped), dev clips {len(dev_clips)}, dev windows {dev_ws_all.num_windows}")
 
@@ -158,7 +213,11 @@ def train(args: argparse.Namespace) -> Dict:
                                np.random.default_rng(args.seed + 1000))
     sel_targets = sel_ws.targets()
 
-    net = model_lib.Detector(dropout=args.dropout, num_features=dump.num_filters,
+    channels = tuple(int(c) for c in args.channels.split(","))
+    if len(channels) != 4 or min(channels) <= 0:
+        raise SystemExit(f"--channels wants four positive counts, got {args.channels!r}")
+    net = model_lib.Detector(channels=channels, head=args.head, dropout=args.dropout,
+                             num_features=dump.num_filters,
                              excitation=EXCITATION_FEATURES if dump.excitation else 0)
     params, mflops_200 = model_lib.describe(net)
     macs_200 = model_lib.count_macs(net, 200)
@@ -171,6 +230,7 @@ def train(args: argparse.Namespace) -> Dict:
     total_epochs = args.epochs if args.epochs > 0 else None
     history: List[Dict] = []
     best = {"eer": float("inf"), "epoch": -1, "state": None}
+    average = WeightAverage(net) if args.average_from > 0 else None
     step = 0
     epoch = 0
     t_train = time.time()
@@ -190,6 +250,9 @@ def train(args: argparse.Namespace) -> Dict:
             opt.step()
             losses.append(float(loss.item()))
             step += 1
+            if average is not None and epoch + 1 >= args.average_from and \
+                    step % args.average_every == 0:
+                average.add(net)
         sel_logits = evaluate.score_windows(net, dump, sel_ws)
         dev_eer = metrics.eer(sel_logits, sel_targets)
         epoch += 1
@@ -207,6 +270,19 @@ def train(args: argparse.Namespace) -> Dict:
             total_epochs = max(1, int(budget_s // max(epoch_s, 1e-3)))
             log(f"time budget {args.minutes:g} min -> {total_epochs} epochs of "
                 f"{args.steps_per_epoch} steps")
+    averaged = None
+    if average is not None and average.count > 0:
+        state = average.state(net, lambda: sampler.batch(args.batch)[0])
+        probe = copy.deepcopy(net)
+        probe.load_state_dict(state)
+        avg_eer = metrics.eer(evaluate.score_windows(probe, dump, sel_ws), sel_targets)
+        averaged = {"from_epoch": args.average_from, "samples": average.count,
+                    "dev_window_eer": avg_eer, "chosen": avg_eer < best["eer"]}
+        log(f"weight average of {average.count} samples from epoch {args.average_from}: dev "
+            f"window EER {100 * avg_eer:.2f}% (best epoch {best['epoch']}: "
+            f"{100 * best['eer']:.2f}%)")
+        if averaged["chosen"]:
+            best = {"eer": avg_eer, "epoch": "average", "state": state}
     train_s = time.time() - t_train
 
     net.load_state_dict(best["state"])
@@ -286,10 +362,13 @@ def train(args: argparse.Namespace) -> Dict:
                      "batch": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
                      "balance_alpha": args.balance_alpha, "dropout": args.dropout,
                      "mask_prob": args.mask_prob, "threads": args.threads,
+                     "weight_average": averaged,
                      "best_epoch": best["epoch"], "selection_dev_windows": sel_ws.num_windows,
                      "selection_dev_window_eer": best["eer"], "dev_window_eer": dev_window_eer,
                      "train_clips": len(train_clips), "train_clips_dropped_short":
-                         len(train_all) - len(train_clips), "group_mass": group_mass,
+                         len(kept) - len(train_clips),
+                     "exclude_train": args.exclude_train, "train_clips_excluded": len(excluded),
+                     "group_mass": group_mass,
                      "train_seconds": train_s, "total_seconds": time.time() - t_start,
                      "history": history},
         "results": results,

@@ -40,7 +40,9 @@ def write_fake_dump(directory: str, clips_per_split=None, seed: int = 0,
         for i in range(count):
             synthetic = i % 2 == 1
             n = int(rng.integers(60, 420))
-            meta = {"clip": f"{split}/{k:05d}.wav",
+            # every fourth clip is named like a corpus vocoder copy with a setting
+            name = (f"voc__mlsa__src__{k:05d}__p0.gl512.wav" if i % 4 == 3 else f"{k:05d}.wav")
+            meta = {"clip": f"{split}/{name}",
                     "label": "synthetic" if synthetic else "genuine", "split": split,
                     "source": f"src{i % 3}", "speaker": f"spk{i % 5}",
                     "attack": ATTACKS[(i // 2) % 2] if synthetic else "bonafide",

@@ -165,6 +165,16 @@ class PairingTest(unittest.TestCase):
                          "klettres-data__a_b__p0")
         self.assertIsNone(data.origin_key("x/tts__espeak-ng__en__0001.wav"))
 
+    def test_vocoder_setting(self):
+        self.assertEqual(data.vocoder_setting(
+            "clips/test/synthetic/voc__griffin-lim__festvox-ru__a_b__p0.gl512.wav"), "gl512")
+        self.assertEqual(data.vocoder_setting(
+            "x/voc__griffin-lim__src__a_b__p1.gl1024mel__c1.wav"), "gl1024mel")
+        self.assertIsNone(data.vocoder_setting("x/voc__sptk-mlsa__src__a_b__p0.wav"))
+        self.assertIsNone(data.vocoder_setting("x/voc__hifigan__src__a_b__p0__c1.wav"))
+        self.assertIsNone(data.vocoder_setting("x/gen__src__a_b__p0.wav"))
+        self.assertIsNone(data.vocoder_setting("x/tts__festival-clunits__v.1__0001.wav"))
+
     def test_pairs_are_a_copy_and_its_origin_at_the_same_place(self):
         with tempfile.TemporaryDirectory() as d:
             # A genuine clip, two copies of it, an unrelated genuine and a TTS clip; every clip

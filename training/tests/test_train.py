@@ -55,6 +55,11 @@ class TrainEndToEndTest(unittest.TestCase):
                 res = report["results"][split]
                 for k in ("windows", "1s", "2s", "full", "per_attack", "per_codec"):
                     self.assertIn(k, res)
+                # fake_dump names clips 3, 7, 11, ... of a split as gl512 copies: these are
+                # exactly its "mlsa" clips; every genuine clip is in each per-setting trial list
+                self.assertEqual(list(res["per_setting"]), ["mlsa/gl512"])
+                self.assertEqual(res["per_setting"]["mlsa/gl512"]["full"],
+                                 res["per_attack"]["mlsa"]["full"])
                 self.assertIn("eer", res["full"])
                 self.assertIn("genuine_flagged", res["full"])
 
@@ -73,6 +78,66 @@ class TrainEndToEndTest(unittest.TestCase):
                     dets.append(json.load(f))
             self.assertEqual(dets[0]["calibration"], dets[1]["calibration"])
             self.assertEqual(dets[0]["training"]["dev_eer"], dets[1]["training"]["dev_eer"])
+
+
+class WeightAverageTest(unittest.TestCase):
+    def test_average_is_the_mean_of_the_samples_and_batchnorm_is_refitted(self):
+        import numpy as np
+        import torch
+
+        import model as model_lib
+
+        torch.manual_seed(0)
+        net = model_lib.Detector()
+        average = train.WeightAverage(net)
+        snapshots = []
+        for scale in (1.0, 2.0, 4.0):
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.copy_(torch.full_like(p, scale))
+            snapshots.append(scale)
+            average.add(net)
+        rng = np.random.default_rng(0)
+        batch = lambda: (5.0 + rng.standard_normal((4, 120, 60))).astype(np.float32)  # noqa: E731
+        state = average.state(net, batch, bn_batches=3)
+        self.assertEqual(average.count, 3)
+        weight = state["stage1.0.weight"]
+        self.assertTrue(torch.allclose(weight, torch.full_like(weight, np.mean(snapshots))))
+        # BatchNorm statistics come from the batches, not from the samples: running_mean was
+        # never trained here, so a non-zero value can only come from the refit.
+        self.assertGreater(float(state["stage1.2.running_mean"].abs().sum()), 0.0)
+        # the network passed in is left as it was
+        self.assertTrue(torch.equal(next(net.parameters()),
+                                    torch.full_like(next(net.parameters()), 4.0)))
+
+    def test_run_with_averaging_and_exclusions_reports_both(self):
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
+            report = train.train(train.parse_args([
+                "--features", feats, "--out", d, "--work", d, "--report",
+                os.path.join(d, "r.json"), "--epochs", "2", "--steps-per-epoch", "4",
+                "--batch", "8", "--dev-windows", "20", "--seed", "3", "--quiet",
+                "--average-from", "1", "--average-every", "2", "--channels", "4,4,8,8",
+                "--head", "16", "--exclude-train", "0000"]))
+            training = report["training"]
+            self.assertEqual(training["train_clips_excluded"], 10)   # clips 0 .. 9 of the train split
+            self.assertEqual(training["train_clips"] + training["train_clips_dropped_short"], 6)
+            averaged = report["training"]["weight_average"]
+            self.assertEqual(averaged["samples"], 4)
+            self.assertEqual(averaged["from_epoch"], 1)
+            self.assertEqual(report["model"]["architecture"]["channels"], [4, 4, 8, 8])
+            self.assertEqual(averaged["chosen"],
+                             report["training"]["best_epoch"] == "average")
+
+    def test_bad_channels_are_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 8, "dev": 4, "test": 2}, seed=6)
+            with self.assertRaises(SystemExit):
+                train.train(train.parse_args(["--features", feats, "--out", d, "--work", d,
+                                              "--report", os.path.join(d, "r.json"),
+                                              "--channels", "8,12", "--quiet"]))
 
 
 if __name__ == "__main__":
