@@ -116,27 +116,29 @@ def _groups(clips: Sequence, key) -> List[str]:
     return sorted({key(c) for c in clips})
 
 
+def _against_genuine(ss: SplitScores, threshold: float, keys: Sequence[Optional[str]],
+                     genuine: np.ndarray) -> Dict:
+    """{key: windows / 2 s / full metrics} of every genuine clip against the clips of that key."""
+    out = {}
+    for key in sorted({k for k in keys if k}):
+        rep = ss.report(threshold, genuine | np.array([k == key for k in keys]))
+        out[key] = {k: rep[k] for k in ("windows", "2s", "full")}
+    return out
+
+
 def evaluate_split(ss: SplitScores, threshold: float) -> Dict:
     clips = ss.ws.clips
     result = ss.report(threshold)
     result["clips"] = len(clips)
     result["unscored_clips"] = int(np.sum(np.isnan(ss.call_llr["full"])))
     genuine = np.array([not c.is_synthetic for c in clips])
-    per_attack = {}
-    for attack in _groups([c for c in clips if c.is_synthetic], lambda c: c.attack):
-        mask = genuine | np.array([c.is_synthetic and c.attack == attack for c in clips])
-        rep = ss.report(threshold, mask)
-        per_attack[attack] = {k: rep[k] for k in ("windows", "2s", "full")}
-    result["per_attack"] = per_attack
-    # Attacks made with several vocoder settings (Griffin-Lim), one entry per setting.
-    per_setting = {}
-    settings = [f"{c.attack}/{vocoder_setting(c.clip)}" if c.is_synthetic and
-                vocoder_setting(c.clip) else None for c in clips]
-    for key in sorted({k for k in settings if k}):
-        mask = genuine | np.array([k == key for k in settings])
-        rep = ss.report(threshold, mask)
-        per_setting[key] = {k: rep[k] for k in ("windows", "2s", "full")}
-    result["per_setting"] = per_setting
+    # Per attack, and per vocoder setting where an attack has several (Griffin-Lim): all genuine
+    # trials against that group's synthetic trials.
+    attacks = [c.attack if c.is_synthetic else None for c in clips]
+    result["per_attack"] = _against_genuine(ss, threshold, attacks, genuine)
+    settings = [vocoder_setting(c.clip) if c.is_synthetic else None for c in clips]
+    result["per_setting"] = _against_genuine(
+        ss, threshold, [f"{a}/{s}" if s else None for a, s in zip(attacks, settings)], genuine)
     per_codec = {}
     for codec in _groups(clips, lambda c: c.codec):
         mask = np.array([c.codec == codec for c in clips])
