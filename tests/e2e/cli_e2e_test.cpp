@@ -208,7 +208,7 @@ namespace {
 
 // The shipped model on the bundled sample calls (samples/LICENCES.md): the espeak-ng and HiFi-GAN
 // ones are flagged, the clearly genuine one is not, and the festival HTS one (an attack family
-// training never saw; 87 % of such test clips are caught, this one is not) scores well above the
+// training never saw; 73 % of such test clips are caught, this one is not) scores well above the
 // genuine one without being called human. A retrained model that breaks this needs a look.
 TEST(ShippedModelE2e, FlagsSyntheticSamplesAndClearsGenuine) {
     const std::string samples = std::string(DVD_SOURCE_DIR) + "/samples/";
