@@ -216,35 +216,37 @@ def sampling_weights(clips: Sequence[Clip], alpha: float = 0.5) -> np.ndarray:
     return w / w.sum()
 
 
-_ORIGIN_RE = re.compile(r"^(.*__p\d+)(\.[A-Za-z0-9_-]+)?(__c\d+)?$")
+# <source>__<item>__p<part>[.<setting>][__c<copy>]: the lazy setting group leaves a copy suffix to
+# its own group.
+_ORIGIN_RE = re.compile(r"^(.*__p\d+)(\.[A-Za-z0-9_-]+?)?(__c\d+)?$")
 
 
-def origin_key(clip_path: str) -> Optional[str]:
-    """The genuine recording a clip was made from, as "<source>__<item>": the clip itself for a
-    genuine clip (`gen__<source>__<item>.wav`), its origin for a vocoded copy
-    (`voc__<attack>__<source>__<item>[.<setting>].wav`); None for anything else (TTS)."""
+def _corpus_name(clip_path: str) -> Tuple[Optional[str], Optional[re.Match]]:
+    """("gen" or "voc", the _ORIGIN_RE match of the name after its prefix) for the corpus's genuine
+    clips (`gen__<source>__<item>.wav`) and vocoded copies (`voc__<attack>__<source>__<item>
+    [.<setting>].wav`); (None, None) for anything else (TTS)."""
     name = os.path.basename(clip_path)
     if name.endswith(".wav"):
         name = name[:-4]
     if name.startswith("gen__"):
-        rest = name[len("gen__"):]
-    elif name.startswith("voc__") and name.count("__") >= 3:
-        rest = name.split("__", 2)[2]
-    else:
-        return None
-    m = _ORIGIN_RE.match(rest)
+        return "gen", _ORIGIN_RE.match(name[len("gen__"):])
+    if name.startswith("voc__") and name.count("__") >= 3:
+        return "voc", _ORIGIN_RE.match(name.split("__", 2)[2])
+    return None, None
+
+
+def origin_key(clip_path: str) -> Optional[str]:
+    """The genuine recording a clip was made from, as "<source>__<item>": the clip itself for a
+    genuine clip, its origin for a vocoded copy; None for anything else (TTS)."""
+    _, m = _corpus_name(clip_path)
     return m.group(1) if m else None
 
 
 def vocoder_setting(clip_path: str) -> Optional[str]:
     """The vocoder setting of a vocoded copy whose name carries one (`voc__griffin-lim__<source>__
     <item>.gl512.wav` -> "gl512"; tools/corpus/vocode.py out_name), None for anything else."""
-    name = os.path.basename(clip_path)
-    if not name.startswith("voc__") or name.count("__") < 3:
-        return None
-    m = _ORIGIN_RE.match(name[:-4] if name.endswith(".wav") else name)
-    setting = re.sub(r"__c\d+$", "", m.group(2)[1:]) if m and m.group(2) else ""
-    return setting or None
+    kind, m = _corpus_name(clip_path)
+    return m.group(2)[1:] if kind == "voc" and m and m.group(2) else None
 
 
 class CropSampler:

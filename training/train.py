@@ -147,27 +147,29 @@ class WeightAverage:
                 self.sums[k] += v.detach().double()
         self.count += 1
 
-    def state(self, net, next_batch, bn_batches: int = 50) -> Dict:
-        """The averaged state dict, with BatchNorm running statistics re-estimated on
-        bn_batches batches from next_batch() (numpy [B, T, F])."""
+    def network(self, net, next_batch, bn_batches: int = 50):
+        """A copy of net with the averaged weights, in eval mode, its BatchNorm running statistics
+        re-estimated on bn_batches batches from next_batch() (numpy [B, T, F])."""
         import torch  # noqa: PLC0415
 
-        probe = copy.deepcopy(net)
-        state = probe.state_dict()
+        averaged = copy.deepcopy(net)
+        state = averaged.state_dict()
         for k, total in self.sums.items():
             state[k] = (total / self.count).to(state[k].dtype)
-        probe.load_state_dict(state)
-        norms = [m for m in probe.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        averaged.load_state_dict(state)
+        norms = [m for m in averaged.modules()
+                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
         for m in norms:
             m.reset_running_stats()
             m.momentum = None       # cumulative mean over the batches below
-        probe.train()
+        averaged.train()
         with torch.no_grad():
             for _ in range(bn_batches if norms else 0):
-                probe(torch.from_numpy(next_batch()))
-        for m in norms:
-            m.momentum = 0.1
-        return copy.deepcopy(probe.state_dict())
+                averaged(torch.from_numpy(next_batch()))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        return averaged.eval()
 
 
 def train(args: argparse.Namespace) -> Dict:
@@ -185,8 +187,9 @@ def train(args: argparse.Namespace) -> Dict:
     features_dir = _repo_path(args.features)
     dump = FeatureDump(features_dir)
     train_all = dump.split("train")
-    excluded = [c for c in train_all if any(text in c.clip for text in args.exclude_train)]
-    kept = [c for c in train_all if not any(text in c.clip for text in args.exclude_train)]
+    excluded, kept = [], []
+    for c in train_all:
+        (excluded if any(text in c.clip for text in args.exclude_train) else kept).append(c)
     train_clips = [c for c in kept if c.num_frames >= MIN_FRAMES]
     dev_clips = dump.split("dev")
     if not train_clips:
@@ -272,17 +275,15 @@ def train(args: argparse.Namespace) -> Dict:
                 f"{args.steps_per_epoch} steps")
     averaged = None
     if average is not None and average.count > 0:
-        state = average.state(net, lambda: sampler.batch(args.batch)[0])
-        probe = copy.deepcopy(net)
-        probe.load_state_dict(state)
-        avg_eer = metrics.eer(evaluate.score_windows(probe, dump, sel_ws), sel_targets)
+        averaged_net = average.network(net, lambda: sampler.batch(args.batch)[0])
+        avg_eer = metrics.eer(evaluate.score_windows(averaged_net, dump, sel_ws), sel_targets)
         averaged = {"from_epoch": args.average_from, "samples": average.count,
                     "dev_window_eer": avg_eer, "chosen": avg_eer < best["eer"]}
         log(f"weight average of {average.count} samples from epoch {args.average_from}: dev "
             f"window EER {100 * avg_eer:.2f}% (best epoch {best['epoch']}: "
             f"{100 * best['eer']:.2f}%)")
         if averaged["chosen"]:
-            best = {"eer": avg_eer, "epoch": "average", "state": state}
+            best = {"eer": avg_eer, "epoch": "average", "state": averaged_net.state_dict()}
     train_s = time.time() - t_train
 
     net.load_state_dict(best["state"])

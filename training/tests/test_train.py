@@ -99,7 +99,7 @@ class WeightAverageTest(unittest.TestCase):
             average.add(net)
         rng = np.random.default_rng(0)
         batch = lambda: (5.0 + rng.standard_normal((4, 120, 60))).astype(np.float32)  # noqa: E731
-        state = average.state(net, batch, bn_batches=3)
+        state = average.network(net, batch, bn_batches=3).state_dict()
         self.assertEqual(average.count, 3)
         weight = state["stage1.0.weight"]
         self.assertTrue(torch.allclose(weight, torch.full_like(weight, np.mean(snapshots))))
