@@ -121,7 +121,8 @@ class WeightAverageTest(unittest.TestCase):
                 "--average-from", "1", "--average-every", "2", "--channels", "4,4,8,8",
                 "--head", "16", "--exclude-train", "0000"]))
             training = report["training"]
-            self.assertEqual(training["train_clips_excluded"], 10)   # clips 0 .. 9 of the train split
+            # clips 0 .. 9 of the train split
+            self.assertEqual(training["train_clips_excluded"], 10)
             self.assertEqual(training["train_clips"] + training["train_clips_dropped_short"], 6)
             averaged = report["training"]["weight_average"]
             self.assertEqual(averaged["samples"], 4)
