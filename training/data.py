@@ -22,6 +22,7 @@ import numpy as np
 
 NUM_FEATURES = 60  # filterbank values per frame (the default front end)
 EXCITATION_FEATURES = 3  # excitation values appended when the front end has `excitation`
+FINE_HOP_SAMPLES = 16  # fine sub-frame hop (src/dsp/feature_options.hpp kFineHopSamples)
 MIN_FRAMES = 100
 MAX_FRAMES = 200
 HOP_FRAMES = 50
@@ -130,9 +131,15 @@ class FeatureDump:
                 self.front_end = json.load(f)
         self.num_filters = int(self.front_end.get("num_filters", NUM_FEATURES))
         self.excitation = bool(self.front_end.get("excitation", False))
-        self.width = self.num_filters + (EXCITATION_FEATURES if self.excitation else 0)
+        # Fine time structure: `fine_bands` values for each of frame_shift / 16 sub-frames.
+        self.fine_bands = int(self.front_end.get("fine_bands", 0))
+        self.fine_subframes = (int(self.front_end.get("frame_shift_samples", 80)) //
+                               FINE_HOP_SAMPLES if self.fine_bands > 0 else 0)
+        self.width = (self.num_filters + (EXCITATION_FEATURES if self.excitation else 0) +
+                      self.fine_bands * self.fine_subframes)
         if int(self.front_end.get("width", self.width)) != self.width:
-            raise DumpError(f"{front_end_path}: width does not match num_filters/excitation")
+            raise DumpError(f"{front_end_path}: width does not match num_filters, excitation "
+                            "and fine_bands")
         size = os.path.getsize(features_path)
         row_bytes = 4 * self.width
         if size % row_bytes != 0:
@@ -164,15 +171,18 @@ class FeatureDump:
 
 
 def write_dump(directory: str, items: Iterable[Tuple[Dict[str, str], np.ndarray]],
-               excitation: bool = False) -> None:
+               excitation: bool = False, fine_bands: int = 0) -> None:
     """Writes a dump in the C++ binary's format (used by tests and synthetic smoke data).
     Each item is (metadata with the index columns except offset/num_frames, frames [n, width]),
-    width = 60 (+ 3 with `excitation`, which also writes front_end.json)."""
+    width = 60 (+ 3 with `excitation`, + 5 x fine_bands with `fine_bands`; either also writes
+    front_end.json)."""
     os.makedirs(directory, exist_ok=True)
-    width = NUM_FEATURES + (EXCITATION_FEATURES if excitation else 0)
-    if excitation:
+    subframes = 80 // FINE_HOP_SAMPLES if fine_bands else 0
+    width = NUM_FEATURES + (EXCITATION_FEATURES if excitation else 0) + fine_bands * subframes
+    if excitation or fine_bands:
         with open(os.path.join(directory, "front_end.json"), "w", encoding="utf-8") as f:
-            json.dump({"num_filters": NUM_FEATURES, "excitation": True, "width": width}, f)
+            json.dump({"num_filters": NUM_FEATURES, "frame_shift_samples": 80,
+                       "excitation": excitation, "fine_bands": fine_bands, "width": width}, f)
     offset = 0
     with open(os.path.join(directory, "features.f32"), "wb") as ff, \
             open(os.path.join(directory, "index.csv"), "w", newline="", encoding="utf-8") as fi:

@@ -66,15 +66,21 @@ class Detector(nn.Module):
 
     def __init__(self, channels: Sequence[int] = (8, 12, 16, 32), head: int = 128,
                  dropout: float = 0.3, num_features: int = NUM_FEATURES,
-                 excitation: int = 0, excitation_channels: int = 16):
+                 excitation: int = 0, excitation_channels: int = 16,
+                 fine: Tuple[int, int] = (0, 0),
+                 fine_channels: Sequence[int] = (6, 12, 16, 24)):
         super().__init__()
         c1, c2, c3, c4 = channels
+        fine_bands, fine_subframes = fine if fine[0] > 0 else (0, 0)
         self.config = {"channels": list(channels), "head": head, "dropout": dropout,
                        "num_features": num_features, "excitation": excitation,
-                       "excitation_channels": excitation_channels}
+                       "excitation_channels": excitation_channels,
+                       "fine": [fine_bands, fine_subframes], "fine_channels": list(fine_channels)}
         self.num_filters = num_features
         self.excitation = excitation
-        self.width = num_features + excitation
+        self.fine_bands = fine_bands
+        self.fine_subframes = fine_subframes
+        self.width = num_features + excitation + fine_bands * fine_subframes
         # A strided 5x5 first layer instead of conv + 2x2 pooling at full resolution: the same
         # receptive field at a quarter of the full-resolution work (which dominated CPU training).
         self.stage1 = _mfm_block(1, c1, 5, stride=2)
@@ -93,6 +99,16 @@ class Detector(nn.Module):
                 nn.Conv2d(1, 2 * excitation_channels, kernel_size=(excitation, 1)),
                 MaxFeatureMap(excitation_channels))
             self.pooled_dim += 2 * excitation_channels
+        if fine_bands:
+            # Fine-structure branch: the 2 ms sub-frames of every speech frame in sequence, a
+            # [bands x 5T] map (src/dsp fine_bands) -> MFM conv stages that pool time by 8 and
+            # the bands down to one -> mean and standard deviation over time. It sees the energy
+            # ripple inside each pitch period, which Griffin-Lim phase smears.
+            f1, f2, f3, f4 = fine_channels
+            self.fine_stages = nn.Sequential(
+                _mfm_block(1, f1, 3, (1, 2)), _mfm_block(f1, f2, 3, (2, 2)),
+                _mfm_block(f2, f3, 3, (max(1, fine_bands // 2), 2)), _mfm_block(f3, f4, 3))
+            self.pooled_dim += 2 * f4
         self.head = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(self.pooled_dim, 2 * head),
@@ -102,7 +118,8 @@ class Detector(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        spectral = features[:, :, :self.num_filters] if self.excitation else features
+        spectral = features[:, :, :self.num_filters] if self.width > self.num_filters \
+            else features
         # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
         x = spectral - spectral.mean(dim=1, keepdim=True)
         # No learnable input layer: the first convolution's input then needs no gradient, which
@@ -112,9 +129,16 @@ class Detector(nn.Module):
         x = torch.flatten(x, 1, 2)                      # [B, C*F', T']
         pooled = _stats_pool(x)
         if self.excitation:
-            e = features[:, :, self.num_filters:].transpose(1, 2).unsqueeze(1)  # [B, 1, E, T]
+            e = features[:, :, self.num_filters:self.num_filters + self.excitation]
+            e = e.transpose(1, 2).unsqueeze(1)                                 # [B, 1, E, T]
             e = torch.flatten(self.excitation_stage(e), 1, 2)                # [B, C, T]
             pooled = torch.cat([pooled, _stats_pool(e)], dim=1)
+        if self.fine_bands:
+            f = features[:, :, self.num_filters + self.excitation:]         # [B, T, S * bands]
+            f = f.reshape(f.shape[0], -1, self.fine_bands)                  # [B, S T, bands]
+            f = (f - f.mean(dim=1, keepdim=True)).transpose(1, 2).unsqueeze(1)
+            f = torch.flatten(self.fine_stages(f), 1, 2)                    # [B, C, S T / 8]
+            pooled = torch.cat([pooled, _stats_pool(f)], dim=1)
         logit = self.head(pooled)
         return logit.squeeze(1)
 
@@ -235,7 +259,9 @@ def load_checkpoint(path: str) -> Detector:
     cfg = blob["config"]
     model = Detector(channels=cfg["channels"], head=cfg["head"], dropout=cfg["dropout"],
                      num_features=cfg["num_features"], excitation=cfg.get("excitation", 0),
-                     excitation_channels=cfg.get("excitation_channels", 16))
+                     excitation_channels=cfg.get("excitation_channels", 16),
+                     fine=tuple(cfg.get("fine", (0, 0))),
+                     fine_channels=cfg.get("fine_channels", (6, 12, 16, 24)))
     model.load_state_dict(blob["state"])
     model.eval()
     return model

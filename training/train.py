@@ -61,6 +61,8 @@ def feature_config(dump: FeatureDump) -> Dict:
             config[key] = float(f"{value:.7g}") if isinstance(value, float) else value
     if dump.excitation:
         config["excitation"] = True
+    if dump.fine_bands:
+        config["fine_bands"] = dump.fine_bands
     return config
 
 
@@ -93,6 +95,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--channels", default="8,12,16,32",
                    help="channels of the four convolution stages (model.Detector)")
     p.add_argument("--head", type=int, default=128, help="width of the MFM head")
+    p.add_argument("--fine-channels", default="6,12,16,24",
+                   help="channels of the four stages of the fine-structure branch (used when the "
+                        "dump has fine_bands)")
     p.add_argument("--average-from", type=int, default=0,
                    help="epoch from which the weights are averaged (stochastic weight "
                         "averaging); the average competes with the best epoch on dev (0 = off)")
@@ -219,9 +224,15 @@ def train(args: argparse.Namespace) -> Dict:
     channels = tuple(int(c) for c in args.channels.split(","))
     if len(channels) != 4 or min(channels) <= 0:
         raise SystemExit(f"--channels wants four positive counts, got {args.channels!r}")
+    fine_channels = tuple(int(c) for c in args.fine_channels.split(","))
+    if len(fine_channels) != 4 or min(fine_channels) <= 0:
+        raise SystemExit(f"--fine-channels wants four positive counts, got "
+                         f"{args.fine_channels!r}")
     net = model_lib.Detector(channels=channels, head=args.head, dropout=args.dropout,
                              num_features=dump.num_filters,
-                             excitation=EXCITATION_FEATURES if dump.excitation else 0)
+                             excitation=EXCITATION_FEATURES if dump.excitation else 0,
+                             fine=(dump.fine_bands, dump.fine_subframes),
+                             fine_channels=fine_channels)
     params, mflops_200 = model_lib.describe(net)
     macs_200 = model_lib.count_macs(net, 200)
     log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "

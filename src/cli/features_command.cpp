@@ -92,6 +92,7 @@ int run_features(const std::vector<std::string>& raw) {
                 {"preemphasis", f.preemphasis},
                 {"log_floor", f.log_floor},
                 {"excitation", f.excitation},
+                {"fine_bands", f.fine_bands},
                 {"width", dsp::feature_width(f)}};
         std::ofstream(out_dir / "front_end.json", std::ios::trunc) << front_end.dump(1) << "\n";
     }

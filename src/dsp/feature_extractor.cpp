@@ -15,6 +15,57 @@ namespace dvd::dsp {
 // ---------------------------------------------------------------------------------------------
 // FeatureTables
 
+namespace {
+
+// Triangular filters with linearly spaced edges, in double; only the nonzero support of each
+// filter is stored (a triangle's support is contiguous).
+base::Result<FeatureTables::Filterbank> build_filterbank(int num_filters, int fft_size,
+                                                         int sample_rate_hz, double low,
+                                                         double high) {
+    FeatureTables::Filterbank bank;
+    const int num_bins = fft_size / 2 + 1;
+    std::vector<double> edges(static_cast<std::size_t>(num_filters) + 2);
+    for (std::size_t j = 0; j < edges.size(); ++j) {
+        edges[j] = low + static_cast<double>(j) * (high - low) / (num_filters + 1);
+    }
+    bank.first_bin.resize(static_cast<std::size_t>(num_filters));
+    bank.offset.assign(1, 0);
+    for (int m = 0; m < num_filters; ++m) {
+        const auto mu = static_cast<std::size_t>(m);
+        const double e0 = edges[mu];
+        const double e1 = edges[mu + 1];
+        const double e2 = edges[mu + 2];
+        int first = -1;
+        std::vector<float> support;
+        for (int k = 0; k < num_bins; ++k) {
+            const double f_hz = static_cast<double>(k) * sample_rate_hz / fft_size;
+            const double w =
+                    std::max(0.0, std::min((f_hz - e0) / (e1 - e0), (e2 - f_hz) / (e2 - e1)));
+            if (w > 0.0) {
+                if (first < 0) {
+                    first = k;
+                }
+                support.resize(static_cast<std::size_t>(k - first) + 1, 0.0f);
+                support.back() = static_cast<float>(w);
+            }
+        }
+        if (first < 0) {
+            return base::fail(base::Errc::InvalidArgument,
+                              fmt::format("FeatureOptions: filter {} ({:.1f}-{:.1f} Hz) covers no "
+                                          "FFT bin of {} points; use fewer filters or a larger "
+                                          "fft_size",
+                                          m, e0, e2, fft_size));
+        }
+        bank.first_bin[mu] = first;
+        bank.weights.insert(bank.weights.end(), support.begin(), support.end());
+        bank.offset.push_back(static_cast<int>(bank.weights.size()));
+    }
+    return bank;
+}
+
+}  // namespace
+
+
 base::Result<std::shared_ptr<const FeatureTables>> FeatureTables::create(
         const FeatureOptions& options) {
     if (auto valid = validate(options); !valid) {
@@ -32,57 +83,43 @@ base::Result<std::shared_ptr<const FeatureTables>> FeatureTables::create(
                 static_cast<float>(0.54 - 0.46 * std::cos(phase));
     }
 
-    // Triangular filters with linearly spaced edges, in double; only the nonzero support of each
-    // filter is stored (a triangle's support is contiguous).
-    const int num_filters = options.num_filters;
-    const int num_bins = options.fft_size / 2 + 1;
-    const double low = options.low_freq_hz;
-    const double high = options.high_freq_hz;
-    std::vector<double> edges(static_cast<std::size_t>(num_filters) + 2);
-    for (std::size_t j = 0; j < edges.size(); ++j) {
-        edges[j] = low + static_cast<double>(j) * (high - low) / (num_filters + 1);
+    auto filters = build_filterbank(options.num_filters, options.fft_size, options.sample_rate_hz,
+                                    options.low_freq_hz, options.high_freq_hz);
+    if (!filters) {
+        return filters.error();
     }
-    tables->first_bin_.resize(static_cast<std::size_t>(num_filters));
-    tables->weight_offset_.assign(1, 0);
-    for (int m = 0; m < num_filters; ++m) {
-        const auto mu = static_cast<std::size_t>(m);
-        const double e0 = edges[mu];
-        const double e1 = edges[mu + 1];
-        const double e2 = edges[mu + 2];
-        int first = -1;
-        std::vector<float> support;
-        for (int k = 0; k < num_bins; ++k) {
-            const double f_hz = static_cast<double>(k) * options.sample_rate_hz / options.fft_size;
-            const double w =
-                    std::max(0.0, std::min((f_hz - e0) / (e1 - e0), (e2 - f_hz) / (e2 - e1)));
-            if (w > 0.0) {
-                if (first < 0) {
-                    first = k;
-                }
-                support.resize(static_cast<std::size_t>(k - first) + 1, 0.0f);
-                support.back() = static_cast<float>(w);
-            }
+    tables->filters_ = std::move(*filters);
+
+    if (options.fine_bands > 0) {
+        tables->fine_window_.resize(static_cast<std::size_t>(kFineWindowSamples));
+        for (int n = 0; n < kFineWindowSamples; ++n) {
+            const double phase = 2.0 * std::numbers::pi * n / kFineWindowSamples;
+            tables->fine_window_[static_cast<std::size_t>(n)] =
+                    static_cast<float>(0.5 - 0.5 * std::cos(phase));
         }
-        if (first < 0) {
-            return base::fail(base::Errc::InvalidArgument,
-                              fmt::format("FeatureOptions: filter {} ({:.1f}-{:.1f} Hz) covers no "
-                                          "FFT bin; use fewer filters or a larger fft_size",
-                                          m, e0, e2));
+        auto fine = build_filterbank(options.fine_bands, kFineFftSize, options.sample_rate_hz,
+                                     0.0, options.sample_rate_hz / 2.0);
+        if (!fine) {
+            return fine.error();
         }
-        tables->first_bin_[mu] = first;
-        tables->weights_.insert(tables->weights_.end(), support.begin(), support.end());
-        tables->weight_offset_.push_back(static_cast<int>(tables->weights_.size()));
+        tables->fine_filters_ = std::move(*fine);
+        tables->fine_offset_ = (len - options.frame_shift_samples - kFineHopSamples) / 2;
     }
     return std::shared_ptr<const FeatureTables>(std::move(tables));
 }
 
-FeatureTables::Filter FeatureTables::filter(int m) const {
-    DVD_CHECK(m >= 0 && m < num_filters(), "FeatureTables::filter: index out of range");
+FeatureTables::Filter FeatureTables::Filterbank::filter(int m) const {
+    DVD_CHECK(m >= 0 && static_cast<std::size_t>(m) < first_bin.size(),
+              "FeatureTables::filter: index out of range");
     const auto mu = static_cast<std::size_t>(m);
-    const auto begin = static_cast<std::size_t>(weight_offset_[mu]);
-    const auto end = static_cast<std::size_t>(weight_offset_[mu + 1]);
-    return Filter{first_bin_[mu], std::span<const float>(weights_).subspan(begin, end - begin)};
+    const auto begin = static_cast<std::size_t>(offset[mu]);
+    const auto end = static_cast<std::size_t>(offset[mu + 1]);
+    return Filter{first_bin[mu], std::span<const float>(weights).subspan(begin, end - begin)};
 }
+
+FeatureTables::Filter FeatureTables::filter(int m) const { return filters_.filter(m); }
+
+FeatureTables::Filter FeatureTables::fine_filter(int b) const { return fine_filters_.filter(b); }
 
 float FeatureTables::weight(int m, int bin) const {
     const Filter f = filter(m);
@@ -103,10 +140,22 @@ std::shared_ptr<const FeatureTables> non_null(std::shared_ptr<const FeatureTable
     return tables;
 }
 
+// ln(max(sum_k w[k] P[first + k], floor)) for one triangular filter.
+float log_band(const FeatureTables::Filter& f, const float* power, float floor) noexcept {
+    const float* pk = power + f.first_bin;
+    float sum = 0.0f;
+    for (std::size_t i = 0; i < f.weights.size(); ++i) {
+        sum += f.weights[i] * pk[i];
+    }
+    return std::log(std::max(sum, floor));
+}
+
 }  // namespace
 
 FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
-    : tables_(non_null(std::move(tables))), spectrum_(tables_->options().fft_size) {
+    : tables_(non_null(std::move(tables))),
+      spectrum_(tables_->options().fft_size),
+      fine_spectrum_(kFineFftSize) {
     const FeatureOptions& o = tables_->options();
     history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
     features_.assign(static_cast<std::size_t>(feature_width(o)), 0.0f);
@@ -173,13 +222,29 @@ void FeatureExtractor::compute_frame() noexcept {
 
     const float floor = o.log_floor;
     for (int m = 0; m < o.num_filters; ++m) {
-        const FeatureTables::Filter f = tables_->filter(m);
-        const float* pk = power + f.first_bin;
-        float sum = 0.0f;
-        for (std::size_t i = 0; i < f.weights.size(); ++i) {
-            sum += f.weights[i] * pk[i];
+        features_[static_cast<std::size_t>(m)] = log_band(tables_->filter(m), power, floor);
+    }
+    if (o.fine_bands > 0) {
+        compute_fine();
+    }
+}
+
+void FeatureExtractor::compute_fine() noexcept {
+    const FeatureOptions& o = tables_->options();
+    const std::span<const float> window = tables_->fine_window();
+    const int subframes = fine_subframes(o);
+    float* out = features_.data() + o.num_filters + (o.excitation ? kExcitationFeatures : 0);
+    float* frame = fine_spectrum_.frame().data();  // the tail beyond the window stays zero
+    for (int j = 0; j < subframes; ++j) {
+        // history_[0] is the sample before the frame.
+        const float* x = history_.data() + 1 + tables_->fine_offset() + j * kFineHopSamples;
+        for (std::size_t n = 0; n < window.size(); ++n) {
+            frame[n] = x[n] * window[n];
         }
-        features_[static_cast<std::size_t>(m)] = std::log(std::max(sum, floor));
+        const float* power = fine_spectrum_.compute().data();
+        for (int b = 0; b < o.fine_bands; ++b) {
+            *out++ = log_band(tables_->fine_filter(b), power, o.log_floor);
+        }
     }
 }
 
@@ -265,7 +330,7 @@ void FeatureExtractor::advance() noexcept {
 }
 
 std::size_t FeatureExtractor::state_bytes() const {
-    return sizeof(*this) + spectrum_.state_bytes()
+    return sizeof(*this) + spectrum_.state_bytes() + fine_spectrum_.state_bytes()
            + sizeof(float) * (history_.capacity() + features_.capacity() + unwindowed_.capacity())
            + sizeof(double) * residual_.capacity();
 }

@@ -45,14 +45,35 @@ public:
     /// Dense weight W[m][k] (for tests and tools; 0 outside the filter's support).
     float weight(int m, int bin) const;
 
+    /// With `fine_bands`: the periodic Hann window of the fine sub-frames,
+    /// w[n] = 0.5 - 0.5 cos(2 pi n / kFineWindowSamples), n = 0..kFineWindowSamples-1.
+    std::span<const float> fine_window() const { return fine_window_; }
+
+    /// Fine band b (0-based), b < options().fine_bands: weights over the kFineFftSize-point
+    /// spectrum.
+    Filter fine_filter(int b) const;
+
+    /// First sample of fine sub-frame 0 inside a frame: the sub-frames are centred in the frame.
+    int fine_offset() const { return fine_offset_; }
+
+    /// Triangular filters in sparse form (the nonzero support of each filter is contiguous).
+    struct Filterbank {
+        std::vector<float> weights;  // all filters' nonzero-support weights, concatenated
+        std::vector<int> first_bin;  // per filter
+        std::vector<int> offset;     // per filter, into weights; filters + 1 entries
+
+        Filter filter(int m) const;
+    };
+
 private:
     FeatureTables() = default;
 
     FeatureOptions options_;
     std::vector<float> window_;
-    std::vector<float> weights_;      // all filters' nonzero-support weights, concatenated
-    std::vector<int> first_bin_;      // per filter
-    std::vector<int> weight_offset_;  // per filter, into weights_; num_filters + 1 entries
+    Filterbank filters_;
+    std::vector<float> fine_window_;
+    Filterbank fine_filters_;
+    int fine_offset_ = 0;
 };
 
 /// Streaming log linear-filterbank ("LFB") feature extractor, one per audio stream.
@@ -79,6 +100,12 @@ private:
 ///   [-10, 10], crest = ln((max d^2 + 1e-30) / (m2 + 1e-30)). Sharp glottal pulses give a high
 ///   kurtosis and crest; phase-scrambled (Griffin-Lim) speech gives lower ones, pulse-train
 ///   vocoders (MLSA, LPC) skewed ones.
+/// - with `fine_bands` = B > 0, S = frame_shift / kFineHopSamples sub-frames follow, B values
+///   each (sub-frame major): sub-frame j covers the RAW frame samples x[o + 16 j .. o + 16 j + 31]
+///   (o = (len - shift - 16) / 2, integer division, so the sub-frames of consecutive frames tile
+///   the stream every 16 samples), times the periodic Hann window, zero-padded to 64 points;
+///   P = |FFT|^2; value = ln(max(sum_k V[b][k] P[k], log_floor)) with B triangular filters V over
+///   0..rate/2 (the filterbank formula above with low = 0, high = rate/2, fft_size = 64).
 ///
 /// Output does not depend on how the stream is chunked (bit-identical). All memory is allocated
 /// in the constructor; `accept` and `reset` never allocate, lock or throw.
@@ -135,10 +162,12 @@ private:
 
     std::shared_ptr<const FeatureTables> tables_;
     PowerSpectrum spectrum_;  // windowed frame in, power out
+    PowerSpectrum fine_spectrum_;  // fine sub-frames (kFineFftSize points)
     std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
     std::size_t fill_ = 0;         // valid entries in history_
     std::size_t skip_ = 0;         // samples still to drop when shift > len
     void compute_excitation(const float* preemphasised, const float* windowed) noexcept;
+    void compute_fine() noexcept;
 
     std::vector<float> features_;  // feature width
     std::vector<double> residual_;  // excitation: e[n] (frame length - order)

@@ -51,6 +51,18 @@ base::Result<void> validate(const FeatureOptions& o) {
         return invalid(fmt::format("excitation needs frame_length_samples > {} (got {})",
                                    2 * kExcitationLpcOrder, o.frame_length_samples));
     }
+    if (o.fine_bands < 0 || o.fine_bands > kMaxFineBands) {
+        return invalid(fmt::format("fine_bands must be in 0..{} (got {})", kMaxFineBands,
+                                   o.fine_bands));
+    }
+    if (o.fine_bands > 0
+        && (o.frame_shift_samples % kFineHopSamples != 0
+            || o.frame_length_samples < o.frame_shift_samples + kFineHopSamples)) {
+        return invalid(fmt::format(
+                "fine_bands needs frame_shift_samples to be a multiple of {} and "
+                "frame_length_samples >= frame_shift_samples + {} (got {} and {})",
+                kFineHopSamples, kFineHopSamples, o.frame_shift_samples, o.frame_length_samples));
+    }
     return {};
 }
 
@@ -60,9 +72,10 @@ fmt::format_context::iterator fmt::formatter<dvd::dsp::FeatureOptions>::format(
         const dvd::dsp::FeatureOptions& o, fmt::format_context& ctx) const {
     const std::string text = fmt::format(
             "sample_rate_hz={} frame_length_samples={} frame_shift_samples={} fft_size={} "
-            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={} excitation={}",
+            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={} excitation={} "
+            "fine_bands={}",
             o.sample_rate_hz, o.frame_length_samples, o.frame_shift_samples, o.fft_size,
             o.num_filters, o.low_freq_hz, o.high_freq_hz, o.preemphasis, o.log_floor,
-            o.excitation);
+            o.excitation, o.fine_bands);
     return fmt::formatter<fmt::string_view>::format(text, ctx);
 }

@@ -16,6 +16,15 @@ inline constexpr int kExcitationFeatures = 3;
 /// Order of the linear predictor whose residual the excitation features describe.
 inline constexpr int kExcitationLpcOrder = 10;
 
+/// Fine time structure (`FeatureOptions::fine_bands`): every frame shift is cut into sub-frames of
+/// kFineWindowSamples samples (4 ms at 8 kHz, shorter than a pitch period) every kFineHopSamples,
+/// each transformed with a kFineFftSize-point FFT and summed into `fine_bands` linear bands.
+inline constexpr int kFineWindowSamples = 32;
+inline constexpr int kFineHopSamples = 16;
+inline constexpr int kFineFftSize = 64;
+/// Most fine bands a frame may have (bounds the per-stream feature buffer).
+inline constexpr int kMaxFineBands = 16;
+
 /// Largest FFT size accepted (bounds the per-stream state; 4096 points = 512 ms at 8 kHz).
 inline constexpr int kMaxFftSize = 4096;
 
@@ -36,17 +45,32 @@ struct FeatureOptions {
     /// (how peaky the glottal pulses are): phase and excitation cues that the magnitude
     /// filterbank cannot see. The frame length must then exceed 2 x kExcitationLpcOrder.
     bool excitation = false;
+    /// When > 0, appends fine_subframes() x fine_bands values per frame: the log energies of
+    /// short sub-frames inside the frame, in `fine_bands` linear bands over 0..sample_rate_hz/2.
+    /// They show how sharp the glottal pulses are inside each pitch period, which phase
+    /// re-synthesis (Griffin-Lim) smears while keeping the 25 ms magnitude. Needs
+    /// frame_shift_samples to be a multiple of kFineHopSamples and frame_length_samples >=
+    /// frame_shift_samples + kFineHopSamples. 0 = off.
+    int fine_bands = 0;
 };
 
-/// Values per frame: num_filters, plus kExcitationFeatures with `excitation`.
+/// Sub-frames per frame with `fine_bands` (frame_shift_samples / kFineHopSamples), else 0.
+inline int fine_subframes(const FeatureOptions& options) {
+    return options.fine_bands > 0 ? options.frame_shift_samples / kFineHopSamples : 0;
+}
+
+/// Values per frame: num_filters, plus kExcitationFeatures with `excitation`, plus
+/// fine_subframes() x fine_bands with `fine_bands`.
 inline int feature_width(const FeatureOptions& options) {
-    return options.num_filters + (options.excitation ? kExcitationFeatures : 0);
+    return options.num_filters + (options.excitation ? kExcitationFeatures : 0)
+           + fine_subframes(options) * options.fine_bands;
 }
 
 /// Rejects nonsense options with `Errc::InvalidArgument` and a message naming the field:
 /// non-positive rate, frame length < 2 or > fft_size, shift <= 0, odd or oversized fft_size,
 /// filters outside 1..kMaxFilters, frequency range outside [0, rate/2] or empty,
-/// preemphasis outside [0, 1), log_floor <= 0 or not finite.
+/// preemphasis outside [0, 1), log_floor <= 0 or not finite, fine_bands outside 0..kMaxFineBands
+/// or a frame geometry the fine sub-frames do not fit.
 [[nodiscard]] base::Result<void> validate(const FeatureOptions& options);
 
 }  // namespace dvd::dsp

@@ -40,7 +40,7 @@ StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> mod
       max_speech_frames_(options.max_speech_seconds > 0.0
                                  ? std::llround(options.max_speech_seconds * 100.0)
                                  : 0),
-      capacity_rows_(max_frames_ + hop_frames_) {
+      capacity_rows_(max_frames_ + std::min(hop_frames_, kSlackRows)) {
     DVD_CHECK(width_ == dsp::feature_width(model_->metadata().feature),
               "feature tables must match the model's feature width");
     frames_.assign(static_cast<std::size_t>(capacity_rows_) * static_cast<std::size_t>(width_),

@@ -59,12 +59,16 @@ struct ScorerOptions {
 /// window LLRs (fitted on the development split, so it is itself a calibrated LLR). It is not a
 /// max of windows, which would only grow false alarms with call length.
 ///
-/// Memory: all state is allocated in the constructor and bounded (about 70 kB for the shipped
-/// model: a (max_frames + hop_frames) x 60 float buffer plus the front end); `state_bytes()`
-/// reports it. The model is shared. Thread ownership: one thread at a time; the model call runs
+/// Memory: all state is allocated in the constructor and bounded: a (max_frames + min(hop_frames,
+/// kSlackRows)) x feature-width float buffer plus the front end; `state_bytes()` reports it (the
+/// tests hold it under 100 kB for the shipped model). The model is shared. Thread ownership: one thread at a time; the model call runs
 /// inline on that thread.
 class StreamingScorer {
 public:
+    /// Rows kept beyond max_frames in the feature buffer: the newest max_frames rows move to the
+    /// front once per kSlackRows speech frames (a 0.25 s memmove of at most ~80 kB).
+    static constexpr int kSlackRows = 25;
+
     StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
                     std::shared_ptr<const dsp::FeatureTables> tables, ScorerOptions options = {});
 

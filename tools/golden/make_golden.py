@@ -117,6 +117,28 @@ def excitation(y, s):
             np.log((np.max(d * d) + 1e-30) / (m2 + 1e-30))]
 
 
+FINE_WINDOW, FINE_HOP, FINE_FFT = 32, 16, 64
+
+
+def fine_structure(x, start, opts):
+    """The fine values of the frame starting at sample `start`: frame_shift / 16 sub-frames of
+    32 raw samples (periodic Hann window, 64-point FFT), centred in the frame, each summed into
+    `fine_bands` linear triangular bands over 0..rate/2 and logged."""
+    length, shift = opts["frame_length_samples"], opts["frame_shift_samples"]
+    bank = filterbank({"num_filters": opts["fine_bands"], "sample_rate_hz": opts["sample_rate_hz"],
+                       "fft_size": FINE_FFT, "low_freq_hz": 0.0,
+                       "high_freq_hz": opts["sample_rate_hz"] / 2.0})
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(FINE_WINDOW) / FINE_WINDOW)
+    offset = (length - shift - FINE_HOP) // 2
+    floor = float(np.float32(opts["log_floor"]))
+    values = []
+    for j in range(shift // FINE_HOP):
+        a = start + offset + j * FINE_HOP
+        spec = np.fft.rfft(x[a:a + FINE_WINDOW] * window, n=FINE_FFT)
+        values.extend(np.log(np.maximum(bank @ (spec.real ** 2 + spec.imag ** 2), floor)))
+    return values
+
+
 def features(x32, opts):
     x = x32.astype(np.float64)
     p = float(np.float32(opts["preemphasis"]))
@@ -127,7 +149,8 @@ def features(x32, opts):
     weights = filterbank(opts)
     num_frames = 0 if len(x) < length else (len(x) - length) // shift + 1
     extra = 3 if opts.get("excitation") else 0
-    feats = np.zeros((num_frames, opts["num_filters"] + extra))
+    fine = opts.get("fine_bands", 0) * (shift // FINE_HOP)
+    feats = np.zeros((num_frames, opts["num_filters"] + extra + fine))
     energy = np.zeros(num_frames)
     for i in range(num_frames):
         seg = slice(i * shift, i * shift + length)
@@ -135,7 +158,10 @@ def features(x32, opts):
         power = spec.real ** 2 + spec.imag ** 2
         feats[i, :opts["num_filters"]] = np.log(np.maximum(weights @ power, floor))
         if extra:
-            feats[i, opts["num_filters"]:] = excitation(y[seg], y[seg] * window)
+            feats[i, opts["num_filters"]:opts["num_filters"] + extra] = \
+                excitation(y[seg], y[seg] * window)
+        if fine:
+            feats[i, opts["num_filters"] + extra:] = fine_structure(x, i * shift, opts)
         energy[i] = 10.0 * np.log10(np.mean(x[seg] ** 2) + 1e-10)
     return feats, energy
 
@@ -169,6 +195,14 @@ CASES.append({
     "seconds": 0.8,
     "seed": 31,
     "options": dict(CASES[0]["options"], excitation=True),
+})
+
+
+CASES.append({
+    "case": "fine8k",
+    "seconds": 0.8,
+    "seed": 47,
+    "options": dict(CASES[0]["options"], fine_bands=6),
 })
 
 

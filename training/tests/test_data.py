@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 import tempfile
@@ -146,6 +147,22 @@ class FrontEndTest(unittest.TestCase):
             x = np.tile(frames[None], (2, 1, 1))
             data.spec_augment(x, np.random.default_rng(0), p=1.0, num_filters=60)
             np.testing.assert_array_equal(x[:, :, 60:].max(axis=(0, 1)), [1.0, 2.0, 3.0])
+
+    def test_fine_bands_widen_the_dump(self):
+        with tempfile.TemporaryDirectory() as d:
+            frames = np.arange(120 * 90, dtype=np.float32).reshape(120, 90)
+            data.write_dump(d, [({"clip": "gen__s__a__p0.wav", "label": "genuine",
+                                  "split": "train"}, frames)], fine_bands=6)
+            dump = data.FeatureDump(d)
+            self.assertEqual((dump.width, dump.fine_bands, dump.fine_subframes), (90, 6, 5))
+            np.testing.assert_array_equal(dump.frames(dump.clips[0]), frames)
+            with open(os.path.join(d, "front_end.json"), encoding="utf-8") as f:
+                front_end = json.load(f)
+            front_end["width"] = 60
+            with open(os.path.join(d, "front_end.json"), "w", encoding="utf-8") as f:
+                json.dump(front_end, f)
+            with self.assertRaisesRegex(data.DumpError, "fine_bands"):
+                data.FeatureDump(d)
 
     def test_dump_without_front_end_json_is_the_default_front_end(self):
         with tempfile.TemporaryDirectory() as d:

@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import model  # noqa: E402
 
 
-def randomised_model(seed: int = 0, excitation: int = 0) -> model.Detector:
+def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0)) -> model.Detector:
     """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
     torch.manual_seed(seed)
-    m = model.Detector(excitation=excitation)
+    m = model.Detector(excitation=excitation, fine=fine)
     for mod in m.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-1, 1)
@@ -119,6 +119,50 @@ class ExcitationBranchTest(unittest.TestCase):
             loaded = model.load_checkpoint(ckpt)
             self.assertEqual(loaded.width, 63)
             x = torch.randn(1, 120, 63)
+            with torch.no_grad():
+                torch.testing.assert_close(m(x), loaded(x))
+
+
+
+class FineBranchTest(unittest.TestCase):
+    """The branch over the front end's 2 ms sub-frames (fine_bands x 5 values per frame)."""
+
+    def test_width_and_budget(self):
+        m = model.Detector(channels=(12, 16, 24, 48), fine=(6, 5))
+        self.assertEqual(m.width, 90)
+        params, mflops = model.describe(m)
+        self.assertLessEqual(params, 150_000)
+        self.assertLessEqual(mflops, 60.0)
+
+    def test_sub_frame_order_matters_and_band_offsets_cancel(self):
+        # Mean normalisation over time removes a constant offset per fine band, but the order of
+        # the sub-frames (the ripple inside a pitch period) is what the branch reads.
+        m = randomised_model(6, fine=(6, 5))
+        x = torch.randn(2, 150, 90)
+        offsets = torch.cat([torch.zeros(60), torch.linspace(-3, 3, 6).repeat(5)])
+        shuffled = x.clone()
+        shuffled[:, :, 60:] = x[:, :, 60:].reshape(2, 150, 5, 6)[:, :, [4, 2, 0, 3, 1]] \
+            .reshape(2, 150, 30)
+        with torch.no_grad():
+            torch.testing.assert_close(m(x), m(x + offsets), atol=1e-4, rtol=1e-4)
+            self.assertGreater(float(torch.max(torch.abs(m(x) - m(shuffled)))), 1e-5)
+
+    def test_export_and_checkpoint(self):
+        m = randomised_model(7, fine=(6, 5))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "detector.onnx")
+            model.export_onnx(m, path)
+            check = model.verify_onnx(m, path)
+            self.assertEqual(check["problems"], [])
+            self.assertEqual(check["inputs"][0][2][2], 90)
+            for diff in check["max_abs_diff"].values():
+                self.assertLess(diff, 1e-4)
+            ckpt = os.path.join(d, "best.pt")
+            with open(ckpt, "wb") as f:
+                f.write(model.state_to_bytes(m))
+            loaded = model.load_checkpoint(ckpt)
+            self.assertEqual((loaded.width, loaded.fine_bands), (90, 6))
+            x = torch.randn(1, 120, 90)
             with torch.no_grad():
                 torch.testing.assert_close(m(x), loaded(x))
 

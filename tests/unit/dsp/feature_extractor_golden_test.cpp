@@ -64,6 +64,7 @@ GoldenCase load(const std::string& name) {
     g.options.preemphasis = o.at("preemphasis").get<float>();
     g.options.log_floor = o.at("log_floor").get<float>();
     g.options.excitation = o.value("excitation", false);
+    g.options.fine_bands = o.value("fine_bands", 0);
     g.num_frames = meta.at("num_frames").get<std::size_t>();
     g.num_features = meta.at("num_features").get<std::size_t>();
     g.tolerance_log = meta.at("tolerance_log").get<double>();
@@ -155,7 +156,8 @@ TEST_P(Golden, StreamingInRandomChunksEqualsBatchBitForBit) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::Values("speech8k", "wide16k", "excitation8k"));
+INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::Values("speech8k", "wide16k", "excitation8k",
+                                                             "fine8k"));
 
 }  // namespace
 }  // namespace dvd::dsp

@@ -70,6 +70,31 @@ TEST(FeatureOptions, RejectsNonsense) {
     o = {};
     o.log_floor = 0.0f;
     expect_invalid(o, "log_floor");
+
+    o = {};
+    o.fine_bands = -1;
+    expect_invalid(o, "fine_bands");
+    o.fine_bands = kMaxFineBands + 1;
+    expect_invalid(o, "fine_bands");
+    o.fine_bands = 6;
+    o.frame_shift_samples = 88;  // not a whole number of 16-sample sub-frames
+    expect_invalid(o, "fine_bands");
+    o.frame_shift_samples = 192;  // 12 sub-frames need 208 samples; the frame has 200
+    expect_invalid(o, "fine_bands");
+    o.fine_bands = 33;
+    o.frame_shift_samples = 80;
+    expect_invalid(o, "fine_bands");
+}
+
+TEST(FeatureOptions, FineBandsAddSubframesTimesBandsValues) {
+    FeatureOptions o;
+    EXPECT_EQ(fine_subframes(o), 0);
+    o.fine_bands = 6;
+    EXPECT_TRUE(validate(o));
+    EXPECT_EQ(fine_subframes(o), 5);  // 80-sample shift / 16
+    EXPECT_EQ(feature_width(o), 60 + 5 * 6);
+    o.excitation = true;
+    EXPECT_EQ(feature_width(o), 60 + kExcitationFeatures + 5 * 6);
 }
 
 TEST(FeatureOptions, AcceptsEdgeValues) {
@@ -86,7 +111,7 @@ TEST(FeatureOptions, FormatsEveryField) {
     EXPECT_EQ(text,
               "sample_rate_hz=8000 frame_length_samples=200 frame_shift_samples=80 fft_size=256 "
               "num_filters=60 low_freq_hz=0 high_freq_hz=4000 preemphasis=0.97 log_floor=1e-10 "
-              "excitation=false");
+              "excitation=false fine_bands=0");
 }
 
 }  // namespace

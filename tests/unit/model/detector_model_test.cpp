@@ -120,6 +120,21 @@ TEST_F(MetadataTest, FrontEndWidthMustMatchTheModelInput) {
     EXPECT_NE(model.error().message.find("63"), std::string::npos) << model.error().message;
 }
 
+TEST_F(MetadataTest, FineBandsAreReadAndWidenTheFrontEnd) {
+    // 6 fine bands x 5 sub-frames make 90 values per frame; the 60-wide test model must refuse.
+    auto doc = base_;
+    doc["feature"]["fine_bands"] = 6;
+    auto meta = load_metadata(write(doc));
+    ASSERT_TRUE(meta);
+    EXPECT_EQ(meta->feature.fine_bands, 6);
+    EXPECT_EQ(dsp::feature_width(meta->feature), 90);
+    auto model = DetectorModel::load(write(doc));
+    ASSERT_FALSE(model);
+    EXPECT_NE(model.error().message.find("90"), std::string::npos) << model.error().message;
+    doc["feature"]["fine_bands"] = 99;
+    EXPECT_FALSE(load_metadata(write(doc)));
+}
+
 TEST_F(MetadataTest, GarbageOnnxFileIsAnError) {
     std::ofstream(dir_ / "test_detector.onnx", std::ios::trunc) << "this is not a model";
     auto model = DetectorModel::load(write(base_));

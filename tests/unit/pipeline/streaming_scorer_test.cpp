@@ -145,6 +145,21 @@ TEST(StreamingScorer, PerStreamStateStaysUnder100kB) {
     EXPECT_EQ(scorer.state_bytes(), before) << "state must not grow with call length";
 }
 
+TEST(StreamingScorer, ShippedModelStateStaysUnder100kB) {
+    // The shipped model's front end may be wider than the test model's (fine_bands): the budget
+    // holds for what actually ships.
+    auto model = model::DetectorModel::load(std::string(DVD_SOURCE_DIR) + "/models/detector.json");
+    ASSERT_TRUE(model) << model.error().message;
+    auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
+    ASSERT_TRUE(tables);
+    StreamingScorer scorer(*model, *tables);
+    const std::size_t before = scorer.state_bytes();
+    EXPECT_LT(before, 100u * 1024u) << before;
+    ASSERT_TRUE(scorer.accept(test::speech_like_signal(12.0, 3)));
+    EXPECT_GT(scorer.call().windows, 0);
+    EXPECT_EQ(scorer.state_bytes(), before);
+}
+
 TEST(StreamingScorer, ResetStartsANewStream) {
     const auto f = load();
     const auto signal = test::speech_like_signal(6.0, 8);
