@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,15 +22,17 @@ namespace {
 
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector features MANIFEST.csv --out DIR [--model detector.json]\n"
-        "                                        [--jobs N]\n"
+        "                                        [--fine-bands N] [--jobs N]\n"
         "Dumps the speech feature frames the detector sees, for the trainer (training/):\n"
         "  DIR/features.f32  little-endian float32, one row per speech frame: num_filters log\n"
-        "                    energies (+ 3 excitation values when the model has `excitation`)\n"
+        "                    energies (+ 3 excitation values when the model has `excitation`,\n"
+        "                    + 5 x N fine values with `fine_bands` N)\n"
         "  DIR/index.csv     clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n"
         "  DIR/front_end.json the front-end settings (the detector.json \"feature\" block) and\n"
         "                    `width`, the values per row\n"
-        "Front-end settings come from --model when given, else the built-in defaults (which the\n"
-        "shipped model uses).\n";
+        "Front-end settings come from --model when given, else the built-in defaults;\n"
+        "--fine-bands N then sets `fine_bands` (the shipped model's front end is the defaults\n"
+        "with --fine-bands 6: models/detector.json, \"feature\").\n";
 
 struct ClipFeatures {
     std::vector<float> frames;
@@ -40,7 +43,7 @@ struct ClipFeatures {
 }  // namespace
 
 int run_features(const std::vector<std::string>& raw) {
-    auto args = Args::parse(raw, {"help"}, {"out", "model", "jobs"});
+    auto args = Args::parse(raw, {"help"}, {"out", "model", "jobs", "fine-bands"});
     if (!args || args->has("help") || args->positional().size() != 1 || !args->get("out")) {
         if (!args) {
             std::cerr << "features: " << args.error().message << "\n";
@@ -56,6 +59,14 @@ int run_features(const std::vector<std::string>& raw) {
             return 2;
         }
         metadata = std::move(*loaded);
+    }
+    if (args->get("fine-bands")) {
+        const auto bands = args->number("fine-bands", 0.0);
+        if (!bands || *bands != std::floor(*bands)) {
+            std::cerr << "features: --fine-bands wants a whole number\n";
+            return 2;
+        }
+        metadata.feature.fine_bands = static_cast<int>(*bands);
     }
     auto tables = dsp::FeatureTables::create(metadata.feature);
     auto manifest = read_manifest(args->positional()[0]);

@@ -198,6 +198,24 @@ TEST_F(CliE2e, FeaturesDumpsSpeechFramesWithIndex) {
     EXPECT_GT(frames_b, 100);
     EXPECT_EQ(std::filesystem::file_size(out / "features.f32"),
               static_cast<std::uintmax_t>((frames_a + frames_b) * 60 * 4));
+
+    // --fine-bands 6: the same speech frames, 30 fine values more per row, described in
+    // front_end.json for the trainer.
+    const auto fine = dir_ / "fine";
+    EXPECT_EQ(run("features " + (dir_ / "m.csv").string() + " --fine-bands 6 --out "
+                  + fine.string())
+                      .exit_code,
+              0);
+    EXPECT_EQ(std::filesystem::file_size(fine / "features.f32"),
+              static_cast<std::uintmax_t>((frames_a + frames_b) * 90 * 4));
+    std::ifstream front_end_in(fine / "front_end.json");
+    const auto front_end = nlohmann::json::parse(front_end_in);
+    EXPECT_EQ(front_end.at("fine_bands"), 6);
+    EXPECT_EQ(front_end.at("width"), 90);
+    EXPECT_EQ(run("features " + (dir_ / "m.csv").string() + " --fine-bands 99 --out "
+                  + (dir_ / "bad").string())
+                      .exit_code,
+              2);
 }
 
 }  // namespace
