@@ -99,11 +99,12 @@ void BM_SpeechFrontEnd(benchmark::State& state) {
 }
 BENCHMARK(BM_SpeechFrontEnd);
 
-// One model window of max_frames (2 s) frames.
+// One model window of max_frames (2 s) frames of the model's own width.
 void BM_ModelWindow(benchmark::State& state) {
     const auto& s = shared();
     const int frames = static_cast<int>(state.range(0));
-    std::vector<float> x(static_cast<std::size_t>(frames) * 60u, -4.0f);
+    const auto width = static_cast<std::size_t>(s.tables->num_features());
+    std::vector<float> x(static_cast<std::size_t>(frames) * width, -4.0f);
     for (std::size_t i = 0; i < x.size(); ++i) {
         x[i] += static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
     }
