@@ -1,9 +1,11 @@
 """The detector: a small LCNN (Max-Feature-Map CNN) over the (frequency x time) map of raw log
-filterbank energies, with statistics pooling over time so that any window length works.
+filterbank energies, with statistics pooling over time so that any window length works, and
+optional branches for the front end's extra values per frame (excitation, fine sub-frames).
 
-Contract with the C++ service (models/detector.json): input "features" float32 [B, T, 60] of raw
-features (the graph does the per-utterance mean normalisation itself), output "logit" float32 [B],
-positive = synthetic. ONNX opset 11.
+Contract with the C++ service (models/detector.json): input "features" float32 [B, T, width] of
+raw features (width = 60 filterbank values, + 3 excitation, + 5 x fine_bands fine values; the
+graph does the per-utterance mean normalisation itself), output "logit" float32 [B], positive =
+synthetic. ONNX opset 11.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module, frames: int = 200) -> int:
-    """Multiply-accumulates of one forward pass on a [1, frames, 60] input: convolutions and
+    """Multiply-accumulates of one forward pass on a [1, frames, width] input: convolutions and
     linear layers (the element-wise ops -- MFM, pooling, BatchNorm, statistics -- add about 3 %
     and are not counted)."""
     macs: List[int] = []
@@ -207,7 +209,7 @@ def verify_onnx(model: nn.Module, path: str, frames_list: Sequence[int] = (100, 
                 real_inputs: Sequence[np.ndarray] = ()) -> Dict[str, object]:
     """onnx.checker on the file, the interface (names, dtypes, dynamic axes), and the max abs
     difference between PyTorch and the numpy ONNX interpreter on random inputs of each T in
-    frames_list and on real_inputs (each [B, T, 60], e.g. dev windows)."""
+    frames_list and on real_inputs (each [B, T, width], e.g. dev windows)."""
     import onnx  # noqa: PLC0415
 
     proto = onnx.load(path)
