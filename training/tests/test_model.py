@@ -27,6 +27,29 @@ def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0)) -> model.D
     return m
 
 
+def check_export_and_checkpoint(test: unittest.TestCase, m: model.Detector,
+                                width: int) -> model.Detector:
+    """Exports m to ONNX and checks it against PyTorch, then round-trips it through a checkpoint;
+    returns the loaded model."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "detector.onnx")
+        model.export_onnx(m, path)
+        check = model.verify_onnx(m, path)
+        test.assertEqual(check["problems"], [])
+        test.assertEqual(check["inputs"][0][2][2], width)
+        for diff in check["max_abs_diff"].values():
+            test.assertLess(diff, 1e-4)
+        ckpt = os.path.join(d, "best.pt")
+        with open(ckpt, "wb") as f:
+            f.write(model.state_to_bytes(m))
+        loaded = model.load_checkpoint(ckpt)
+        test.assertEqual(loaded.width, width)
+        x = torch.randn(1, 120, width)
+        with torch.no_grad():
+            torch.testing.assert_close(m(x), loaded(x))
+        return loaded
+
+
 class ModelTest(unittest.TestCase):
     def test_output_shape_for_any_window_length(self):
         m = randomised_model()
@@ -104,23 +127,8 @@ class ExcitationBranchTest(unittest.TestCase):
             self.assertGreater(float(torch.max(torch.abs(m(x) - m(x + excitation)))), 1e-3)
 
     def test_export_and_checkpoint(self):
-        m = randomised_model(5, excitation=3)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "detector.onnx")
-            model.export_onnx(m, path)
-            check = model.verify_onnx(m, path)
-            self.assertEqual(check["problems"], [])
-            self.assertEqual(check["inputs"][0][2][2], 63)
-            for diff in check["max_abs_diff"].values():
-                self.assertLess(diff, 1e-4)
-            ckpt = os.path.join(d, "best.pt")
-            with open(ckpt, "wb") as f:
-                f.write(model.state_to_bytes(m))
-            loaded = model.load_checkpoint(ckpt)
-            self.assertEqual(loaded.width, 63)
-            x = torch.randn(1, 120, 63)
-            with torch.no_grad():
-                torch.testing.assert_close(m(x), loaded(x))
+        loaded = check_export_and_checkpoint(self, randomised_model(5, excitation=3), 63)
+        self.assertEqual(loaded.excitation, 3)
 
 
 
@@ -148,23 +156,8 @@ class FineBranchTest(unittest.TestCase):
             self.assertGreater(float(torch.max(torch.abs(m(x) - m(shuffled)))), 1e-5)
 
     def test_export_and_checkpoint(self):
-        m = randomised_model(7, fine=(6, 5))
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "detector.onnx")
-            model.export_onnx(m, path)
-            check = model.verify_onnx(m, path)
-            self.assertEqual(check["problems"], [])
-            self.assertEqual(check["inputs"][0][2][2], 90)
-            for diff in check["max_abs_diff"].values():
-                self.assertLess(diff, 1e-4)
-            ckpt = os.path.join(d, "best.pt")
-            with open(ckpt, "wb") as f:
-                f.write(model.state_to_bytes(m))
-            loaded = model.load_checkpoint(ckpt)
-            self.assertEqual((loaded.width, loaded.fine_bands), (90, 6))
-            x = torch.randn(1, 120, 90)
-            with torch.no_grad():
-                torch.testing.assert_close(m(x), loaded(x))
+        loaded = check_export_and_checkpoint(self, randomised_model(7, fine=(6, 5)), 90)
+        self.assertEqual(loaded.fine_bands, 6)
 
 
 if __name__ == "__main__":
