@@ -91,11 +91,19 @@ def pack(manifest: str, out: str, train_seconds: float, eval_seconds: float,
     if limit:
         genuine = [r for s in SPLITS for r in [g for g in genuine if g["split"] == s][:limit]]
     chosen = genuine + gl
+    return write_pack(out, root, chosen,
+                      lambda r: train_seconds if r["split"] == "train" else eval_seconds)
+
+
+def write_pack(out: str, root: str, rows: Sequence[Dict[str, str]], seconds) -> Dict:
+    """Stores the manifest rows' clips (at most seconds(row) of each) as mu-law codes with their
+    metadata; a synthetic clip whose genuine origin is among the rows gets its row index in
+    `pair`. Returns a summary."""
     codes, offsets, lengths, meta = [], [], [], []
     offset = 0
-    for r in chosen:
+    for r in rows:
         x = read_pcm16(os.path.join(root, r["path"]))
-        cap = int((train_seconds if r["split"] == "train" else eval_seconds) * RATE_HZ)
+        cap = int(seconds(r) * RATE_HZ)
         u = linear_to_ulaw(x[:cap])
         if not np.array_equal(ulaw_to_linear(u), x[:cap]):
             raise ValueError(f"{r['path']}: samples are not mu-law values; the corpus's last "
@@ -275,6 +283,23 @@ def clip_scores(net, name: str, audio: np.ndarray, owner: np.ndarray, count: int
     return sums / np.maximum(np.bincount(owner, minlength=count), 1)
 
 
+def train_step(net, opt, name: str, batch: np.ndarray, targets: np.ndarray, step: int,
+               steps: int, device) -> float:
+    """One AdamW step on a batch of waveforms [B, N] with 0/1 targets, at the cosine learning
+    rate of `step` of `steps` (1e-3 down to 2e-5); returns the loss."""
+    import torch  # noqa: PLC0415
+    for g in opt.param_groups:
+        g["lr"] = 1e-3 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+    net.train()
+    logits = net(front_end(name, torch.from_numpy(batch).to(device)))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.from_numpy(targets.astype(np.float32)).to(device))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
+
+
 def run_one(clips: Clips, name: str, seed: int, steps: int, device: str, eval_every: int,
             crop: int, log) -> Dict:
     import torch  # noqa: PLC0415
@@ -286,7 +311,6 @@ def run_one(clips: Clips, name: str, seed: int, steps: int, device: str, eval_ev
     net = make_network(name).to(device)
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     evals = {s: (clips.indices(s),) + clips.windows(clips.indices(s), crop, crop // 2)
              for s in ("dev", "test")}
     # A fixed set of train clips (copies and origins) to show how well the network fits.
@@ -297,9 +321,6 @@ def run_one(clips: Clips, name: str, seed: int, steps: int, device: str, eval_ev
     t0 = time.time()
     half = 32
     for step in range(1, steps + 1):
-        lr = 1e-3 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
         pick = rng.choice(copies, size=half)
         batch = np.empty((2 * half, crop), dtype=np.float32)
         for b, i in enumerate(pick):
@@ -312,19 +333,14 @@ def run_one(clips: Clips, name: str, seed: int, steps: int, device: str, eval_ev
                 if a.size < crop:
                     a = np.tile(a, -(-crop // max(a.size, 1)))[:crop]
                 batch[row] = a * gain
-        y = np.concatenate([np.ones(half), np.zeros(half)]).astype(np.float32)
-        net.train()
-        x = front_end(name, torch.from_numpy(batch).to(device))
-        loss = loss_fn(net(x), torch.from_numpy(y).to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss = train_step(net, opt, name, batch, np.concatenate([np.ones(half), np.zeros(half)]),
+                          step, steps, device)
         if step % eval_every == 0 or step == steps:
             idx, audio, owner = evals["dev"]
             dev_eer = eer(clip_scores(net, name, audio, owner, idx.size, device),
                           clips.target[idx])
-            history.append({"step": step, "loss": float(loss.item()), "dev_eer": dev_eer})
-            log(f"{name} seed {seed} step {step}: loss {loss.item():.3f} dev EER "
+            history.append({"step": step, "loss": loss, "dev_eer": dev_eer})
+            log(f"{name} seed {seed} step {step}: loss {loss:.3f} dev EER "
                 f"{100 * dev_eer:.1f}% ({time.time() - t0:.0f}s)")
             if dev_eer < best["dev_eer"]:
                 idx, audio, owner = evals["test"]
@@ -343,33 +359,38 @@ def run_one(clips: Clips, name: str, seed: int, steps: int, device: str, eval_ev
             "seconds": time.time() - t0, "best": best, "history": history}
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: Optional[Sequence[str]] = None, doc: str = __doc__,
+               name: str = "gl512", train_seconds: float = 1.5, front_ends: str = ",".join(
+                   FRONT_ENDS), steps: int = 3000, eval_every: int = 250) -> argparse.Namespace:
+    """The `pack` and `run` command line of a probe (this one's defaults unless given)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     pk = sub.add_parser("pack", help="store the probe's clips as mu-law codes")
     pk.add_argument("--manifest", default="data/corpus/manifest.csv")
-    pk.add_argument("--out", default="data/probes/gl512.npz")
-    pk.add_argument("--train-seconds", type=float, default=1.5)
+    pk.add_argument("--out", default=f"data/probes/{name}.npz")
+    pk.add_argument("--train-seconds", type=float, default=train_seconds)
     pk.add_argument("--eval-seconds", type=float, default=2.0)
     pk.add_argument("--limit", type=int, default=0, help="first N clips only (smoke tests)")
     rn = sub.add_parser("run", help="train and evaluate one network per front end and seed")
-    rn.add_argument("--data", default="data/probes/gl512.npz")
+    rn.add_argument("--data", default=f"data/probes/{name}.npz")
     rn.add_argument("--out", default="-", help="JSON results ('-' = stdout)")
-    rn.add_argument("--front-ends", default=",".join(FRONT_ENDS))
+    rn.add_argument("--front-ends", default=front_ends)
     rn.add_argument("--seeds", default="1")
-    rn.add_argument("--steps", type=int, default=3000)
-    rn.add_argument("--eval-every", type=int, default=250)
+    rn.add_argument("--steps", type=int, default=steps)
+    rn.add_argument("--eval-every", type=int, default=eval_every)
     rn.add_argument("--crop-seconds", type=float, default=1.0)
     rn.add_argument("--device", default="cpu")
     rn.add_argument("--threads", type=int, default=1)
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def run_command(args: argparse.Namespace, pack_fn, run_fn) -> int:
+    """Runs a probe's parsed command: `pack` with pack_fn(manifest, out, train_seconds,
+    eval_seconds, limit), or `run` with run_fn(clips, front end, seed, steps, device,
+    eval_every, crop, log) for every front end and seed, written as one JSON object."""
     if args.command == "pack":
-        print(json.dumps(pack(args.manifest, args.out, args.train_seconds, args.eval_seconds,
-                              args.limit), indent=1))
+        print(json.dumps(pack_fn(args.manifest, args.out, args.train_seconds,
+                                 args.eval_seconds, args.limit), indent=1))
         return 0
     import torch  # noqa: PLC0415
     torch.set_num_threads(args.threads)
@@ -379,9 +400,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if name not in FRONT_ENDS:
             raise SystemExit(f"unknown front end {name!r}; known: {', '.join(FRONT_ENDS)}")
         for seed in (int(s) for s in args.seeds.split(",")):
-            runs.append(run_one(clips, name, seed, args.steps, args.device, args.eval_every,
-                                int(args.crop_seconds * RATE_HZ),
-                                lambda *a: print(*a, file=sys.stderr, flush=True)))
+            runs.append(run_fn(clips, name, seed, args.steps, args.device, args.eval_every,
+                               int(args.crop_seconds * RATE_HZ),
+                               lambda *a: print(*a, file=sys.stderr, flush=True)))
     text = json.dumps({"data": args.data, "runs": runs}, indent=1)
     if args.out == "-":
         print(text)
@@ -389,6 +410,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_command(parse_args(argv), pack, run_one)
 
 
 if __name__ == "__main__":

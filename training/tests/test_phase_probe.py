@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "probes"))
 
 import phase_probe  # noqa: E402
+import splice_probe  # noqa: E402
 
 
 def harmonic_sound(zero_phase: bool, seconds: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -80,6 +81,27 @@ class RunTest(unittest.TestCase):
             self.assertEqual([h["step"] for h in result["history"]], [1, 2])
             for key in ("dev_eer", "test_eer", "train_eer"):
                 self.assertTrue(0.0 <= result["best"][key] <= 1.0)
+
+
+
+class SpliceTest(unittest.TestCase):
+    def test_splices_have_the_length_asked_and_only_the_clips_samples(self):
+        rng = np.random.default_rng(3)
+        ramp = np.arange(8000, dtype=np.float32)
+        out = splice_probe.splice(ramp, 8000, rng)
+        self.assertEqual(out.shape, (8000,))
+        # Between joins, consecutive samples step by 1 as in the ramp; a join jumps. Several
+        # 60-250 ms segments make a 1 s splice, so there are joins, and at most 8000 / 480.
+        jumps = int(np.sum(np.abs(np.diff(out)) > 1.5))
+        self.assertGreaterEqual(jumps, 2)
+        self.assertLessEqual(jumps, 8000 // 480 * splice_probe.FADE)
+        self.assertTrue(((out >= 0) & (out <= 7999)).all())
+
+    def test_a_constant_clip_splices_to_itself(self):
+        # The cross-fade of equal values is the value: joins add nothing of their own.
+        out = splice_probe.splice(np.full(4000, 0.25, dtype=np.float32), 8000,
+                                  np.random.default_rng(4))
+        np.testing.assert_allclose(out, 0.25, atol=1e-6)
 
 
 if __name__ == "__main__":
