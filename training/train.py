@@ -66,6 +66,14 @@ def feature_config(dump: FeatureDump) -> Dict:
     return config
 
 
+def _four_counts(text: str, flag: str) -> tuple:
+    """"12,16,24,48" -> (12, 16, 24, 48); exits naming `flag` unless four positive counts."""
+    counts = tuple(int(c) for c in text.split(","))
+    if len(counts) != 4 or min(counts) <= 0:
+        raise SystemExit(f"{flag} wants four positive counts, got {text!r}")
+    return counts
+
+
 def _repo_path(p: str) -> str:
     return p if os.path.isabs(p) else os.path.join(REPO, p)
 
@@ -221,13 +229,8 @@ def train(args: argparse.Namespace) -> Dict:
                                np.random.default_rng(args.seed + 1000))
     sel_targets = sel_ws.targets()
 
-    channels = tuple(int(c) for c in args.channels.split(","))
-    if len(channels) != 4 or min(channels) <= 0:
-        raise SystemExit(f"--channels wants four positive counts, got {args.channels!r}")
-    fine_channels = tuple(int(c) for c in args.fine_channels.split(","))
-    if len(fine_channels) != 4 or min(fine_channels) <= 0:
-        raise SystemExit(f"--fine-channels wants four positive counts, got "
-                         f"{args.fine_channels!r}")
+    channels = _four_counts(args.channels, "--channels")
+    fine_channels = _four_counts(args.fine_channels, "--fine-channels")
     net = model_lib.Detector(channels=channels, head=args.head, dropout=args.dropout,
                              num_features=dump.num_filters,
                              excitation=EXCITATION_FEATURES if dump.excitation else 0,

@@ -65,7 +65,6 @@ base::Result<FeatureTables::Filterbank> build_filterbank(int num_filters, int ff
 
 }  // namespace
 
-
 base::Result<std::shared_ptr<const FeatureTables>> FeatureTables::create(
         const FeatureOptions& options) {
     if (auto valid = validate(options); !valid) {
@@ -153,10 +152,11 @@ float log_band(const FeatureTables::Filter& f, const float* power, float floor) 
 }  // namespace
 
 FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
-    : tables_(non_null(std::move(tables))),
-      spectrum_(tables_->options().fft_size),
-      fine_spectrum_(kFineFftSize) {
+    : tables_(non_null(std::move(tables))), spectrum_(tables_->options().fft_size) {
     const FeatureOptions& o = tables_->options();
+    if (o.fine_bands > 0) {
+        fine_spectrum_.emplace(kFineFftSize);
+    }
     history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
     features_.assign(static_cast<std::size_t>(feature_width(o)), 0.0f);
     if (o.excitation) {
@@ -234,14 +234,14 @@ void FeatureExtractor::compute_fine() noexcept {
     const std::span<const float> window = tables_->fine_window();
     const int subframes = fine_subframes(o);
     float* out = features_.data() + o.num_filters + (o.excitation ? kExcitationFeatures : 0);
-    float* frame = fine_spectrum_.frame().data();  // the tail beyond the window stays zero
+    float* frame = fine_spectrum_->frame().data();  // the tail beyond the window stays zero
     for (int j = 0; j < subframes; ++j) {
         // history_[0] is the sample before the frame.
         const float* x = history_.data() + 1 + tables_->fine_offset() + j * kFineHopSamples;
         for (std::size_t n = 0; n < window.size(); ++n) {
             frame[n] = x[n] * window[n];
         }
-        const float* power = fine_spectrum_.compute().data();
+        const float* power = fine_spectrum_->compute().data();
         for (int b = 0; b < o.fine_bands; ++b) {
             *out++ = log_band(tables_->fine_filter(b), power, o.log_floor);
         }
@@ -330,7 +330,8 @@ void FeatureExtractor::advance() noexcept {
 }
 
 std::size_t FeatureExtractor::state_bytes() const {
-    return sizeof(*this) + spectrum_.state_bytes() + fine_spectrum_.state_bytes()
+    return sizeof(*this) + spectrum_.state_bytes()
+           + (fine_spectrum_ ? fine_spectrum_->state_bytes() : 0)
            + sizeof(float) * (history_.capacity() + features_.capacity() + unwindowed_.capacity())
            + sizeof(double) * residual_.capacity();
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -162,7 +163,7 @@ private:
 
     std::shared_ptr<const FeatureTables> tables_;
     PowerSpectrum spectrum_;  // windowed frame in, power out
-    PowerSpectrum fine_spectrum_;  // fine sub-frames (kFineFftSize points)
+    std::optional<PowerSpectrum> fine_spectrum_;  // with fine_bands: kFineFftSize points
     std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
     std::size_t fill_ = 0;         // valid entries in history_
     std::size_t skip_ = 0;         // samples still to drop when shift > len

@@ -61,8 +61,8 @@ struct ScorerOptions {
 ///
 /// Memory: all state is allocated in the constructor and bounded: a (max_frames + min(hop_frames,
 /// kSlackRows)) x feature-width float buffer plus the front end; `state_bytes()` reports it (the
-/// tests hold it under 100 kB for the shipped model). The model is shared. Thread ownership: one thread at a time; the model call runs
-/// inline on that thread.
+/// tests hold it under 100 kB for the shipped model). The model is shared. Thread ownership: one
+/// thread at a time; the model call runs inline on that thread.
 class StreamingScorer {
 public:
     /// Rows kept beyond max_frames in the feature buffer: the newest max_frames rows move to the

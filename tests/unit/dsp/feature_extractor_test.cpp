@@ -453,6 +453,7 @@ std::vector<float> harmonic_sound(bool zero_phase, unsigned seed) {
 
 TEST(FeatureExtractor, FineBandsAreOffByDefaultAndAddSubframeValues) {
     FeatureOptions o;
+    EXPECT_EQ(FeatureExtractor(make_tables(o)).num_features(), 60);
     o.fine_bands = 6;
     FeatureExtractor ex(make_tables(o));
     EXPECT_EQ(ex.num_features(), 90);
