@@ -7,6 +7,7 @@ Stages (each resumable: outputs that exist are kept):
   1 raw genuine speech          raw/genuine/<source>/
   2 raw TTS speech              raw/synthetic/<attack>/<voice>/
   3 raw vocoded copies          raw/synthetic/{sptk-mlsa,lpc,griffin-lim}/<source>/ (+ hifigan/)
+    and concatenated speech     raw/synthetic/concat/<source>/ (opt-in; train and dev only)
   4 telephone chain             clips/<split>/<label>/<id>.wav (8 kHz 16-bit PCM)
   5 manifest.csv + summary.json
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channel  # noqa: E402
+import concat  # noqa: E402
 import genuine  # noqa: E402
 import tts  # noqa: E402
 import vocode  # noqa: E402
@@ -61,6 +63,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--train-vocoded-copies", type=float, default=None,
                     help="expected classic-vocoder copies per train genuine clip, all sources "
                          f"(default: {COPIES_CLEAN} for clean sources, {COPIES_OTHER} for others)")
+    ap.add_argument("--concat-copies", default="0", metavar="TRAIN[,DEV]",
+                    help="concatenated-speech clips (concat.py) per train [and dev] genuine clip "
+                         "of a known speaker; off by default: trained on, they hurt (model card). "
+                         "Never in test")
     ap.add_argument("--stages", default="1,2,3,4,5", help="comma list of stages to run")
     ap.add_argument("--hifigan-dir", type=Path, default=None,
                     help="neural vocoder copies (default <out>/raw/synthetic/hifigan)")
@@ -161,12 +167,14 @@ def check_splits(items: list[dict]) -> None:
 # ------------------------------------------------------------------------------------ stage 4/5
 def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
               ) -> list[dict]:
-    # babble pools: per split, equal numbers of genuine and synthetic raw clips
+    # babble pools: per split, equal numbers of genuine and synthetic raw clips (concatenated
+    # speech came later and is left out, so adding it changed no earlier clip)
     pools: dict[str, list[str]] = {}
     for split in SPLITS:
         chosen = []
         for label in ("genuine", "synthetic"):
-            cand = sorted(it["abs"] for it in items if it["split"] == split and it["label"] == label)
+            cand = sorted(it["abs"] for it in items if it["split"] == split and
+                          it["label"] == label and it["attack"] != concat.ATTACK)
             rng = rng_for(channel.GLOBAL_SEED, "babble", split, label)
             chosen += [cand[int(i)] for i in rng.permutation(len(cand))[:25]]
         pools[split] = chosen
@@ -270,6 +278,10 @@ def main() -> int:
     tts_rows = tts.build_tts(out, per_voice, jobs) if 2 in stages else tts.existing_index(out)
     voc_rows = vocode.build_vocoded(out, voc_plan, jobs) if 3 in stages else [
         r for r in _read_all(out / "raw" / "synthetic", {"sptk-mlsa", "lpc", "griffin-lim"})]
+    concat_copies = dict(zip(("train", "dev"), (float(x) for x in args.concat_copies.split(","))))
+    if any(concat_copies.values()):
+        voc_rows += (concat.build_concat(out, concat.plan(genuine_rows, concat_copies), jobs)
+                     if 3 in stages else _read_all(out / "raw" / "synthetic", {concat.ATTACK}))
     hifi_rows = hifigan_rows(out, args.hifigan_dir or out / "raw" / "synthetic" / "hifigan",
                              genuine_rows)
     items = raw_items(out, genuine_rows, tts_rows, voc_rows, hifi_rows)

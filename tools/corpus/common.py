@@ -188,6 +188,15 @@ def write_lines_atomic(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def write_indexes(out: Path, rows: list[dict]) -> None:
+    """Writes `out/<dir>/index.jsonl` for every folder named by the rows' "dir" field."""
+    by_dir: dict[str, list[dict]] = {}
+    for row in rows:
+        by_dir.setdefault(row["dir"], []).append(row)
+    for d, rs in by_dir.items():
+        write_lines_atomic(out / d / "index.jsonl", rs)
+
+
 def read_lines(path: Path) -> list[dict]:
     if not path.exists():
         return []

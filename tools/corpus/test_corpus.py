@@ -20,12 +20,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channel  # noqa: E402
+import concat  # noqa: E402
 import common  # noqa: E402
 import rnc  # noqa: E402
 import shortcut_check  # noqa: E402
+import texts  # noqa: E402
+import tts  # noqa: E402
 import vocode  # noqa: E402
 
 SKY = Path("/usr/share/scummvm/beneath-a-steel-sky")
+FESTVOX_RU_PROMPTS = Path(
+    "/usr/share/festival/voices/russian/msu_ru_nsh_clunits/etc/txt.done.data")
 
 
 class GuardTest(unittest.TestCase):
@@ -114,6 +119,78 @@ class EerTest(unittest.TestCase):
         self.assertEqual(sep, 0.0)
         flipped = shortcut_check.eer_both(np.array([-1.0, -2.0]), np.array([1.0, 2.0, 3.0]))
         self.assertEqual(flipped, (0.0, "lower=genuine"))
+
+
+class ConcatTest(unittest.TestCase):
+    RATE = concat.RAW_RATE_HZ
+
+    def sine(self, hz: float, seconds: float, phase: float) -> np.ndarray:
+        t = np.arange(int(seconds * self.RATE)) / self.RATE
+        return np.sin(2 * np.pi * hz * t + phase)
+
+    def test_joins_are_phase_aligned(self) -> None:
+        """Units of one tone cut at random places rejoin without a phase jump: the output's
+        largest sample-to-sample step is that of the pure tone. Without the alignment the joins
+        of clips with other phases would jump."""
+        rng = np.random.default_rng(3)
+        db = concat.Database([self.sine(200.0, 1.0, float(rng.uniform(0, 2 * np.pi)))
+                              for _ in range(5)])
+        y = concat.concatenate(db, 3.0, np.random.default_rng(0))
+        self.assertEqual(y.size, 3 * self.RATE)
+        tone_step = 2 * np.pi * 200.0 / self.RATE * concat.TARGET_RMS * np.sqrt(2)
+        self.assertLess(float(np.max(np.abs(np.diff(y)))), 1.05 * tone_step)
+        # and the level of every 10 ms stays the tone's
+        rms = np.sqrt(np.mean(y.reshape(-1, concat.HOP) ** 2, axis=1))
+        np.testing.assert_allclose(rms, concat.TARGET_RMS, rtol=0.05)
+
+    def test_units_are_copies_of_the_database(self) -> None:
+        rng = np.random.default_rng(4)
+        clips = [rng.standard_normal(self.RATE) * np.hanning(self.RATE) for _ in range(4)]
+        db = concat.Database(clips)
+        y = concat.concatenate(db, 2.0, np.random.default_rng(1))
+        # every 2.5 ms block away from the 5 ms cross-fades is found verbatim in a database clip
+        found = 0
+        blocks = range(0, y.size - 40, 400)
+        for start in blocks:
+            block = y[start:start + 40]
+            found += any(np.any(np.all(np.isclose(np.lib.stride_tricks.sliding_window_view(
+                a, 40), block, atol=1e-12), axis=1)) for a in db.audio)
+        self.assertGreater(found, 0.8 * len(blocks))
+        # and a second run with the same generator state is identical
+        np.testing.assert_array_equal(y, concat.concatenate(db, 2.0, np.random.default_rng(1)))
+
+    def test_best_unit_matches_the_natural_continuation(self) -> None:
+        """With a database of one low and one high tone, the unit that follows a place in the
+        low tone is taken from the low tone."""
+        db = concat.Database([self.sine(300.0, 1.0, 0.0), self.sine(1500.0, 1.0, 0.0),
+                              self.sine(300.0, 1.0, 1.0)])
+        for seed in range(20):
+            clip, _ = db.best_unit(0, 50, np.random.default_rng(seed))
+            self.assertIn(clip, (0, 2))
+
+    def test_plan_takes_known_speakers_of_train_and_dev(self) -> None:
+        def rows(speaker: str, split: str, n: int) -> list[dict]:
+            return [{"file": f"{speaker}{i}.wav", "source": "src", "package": "src",
+                     "speaker": speaker, "split": split} for i in range(n)]
+        genuine = {"src": rows("a", "train", 40) + rows("b-unknown", "train", 40) +
+                   rows("c", "train", 10) + rows("d", "dev", 30) + rows("e", "test", 50)}
+        plan = concat.plan(genuine, {"train": 1.0, "dev": 0.3})
+        self.assertEqual([(s, len(r), n) for s, r, n in plan], [("a", 40, 40), ("d", 30, 9)])
+
+
+class UnitSelectionTextTest(unittest.TestCase):
+    @unittest.skipUnless(FESTVOX_RU_PROMPTS.exists(), "festvox-ru is not installed")
+    def test_clunits_voice_never_reads_its_own_prompts(self) -> None:
+        """Unit selection reading a recorded prompt would replay that recording."""
+        voice = next(v for v in tts.VOICES if v.attack == "festival-clunits")
+        picked = [text for _, text in tts.pick_sentences(voice, 200)]
+        self.assertEqual(len(picked), 200)
+        prompts = {texts._good_sentence(t.replace("+", ""))
+                   for t in texts._festvox_ru_transcripts().values()}
+        self.assertGreater(len(prompts), 100)
+        self.assertFalse(set(picked) & prompts)
+        # the prompts are in the general Russian pool, so the exclusion is what keeps them out
+        self.assertTrue(set(texts.sentences("ru")) & prompts)
 
 
 class VocodePlanTest(unittest.TestCase):

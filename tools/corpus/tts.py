@@ -71,9 +71,10 @@ VOICES: list[Voice] = [
           "festvox-italp16k", "latin-1"),
     Voice("festival-diphone", "czech_dita", "festival", "czech_dita", "cs", "dev",
           "festvox-czech-dita", "iso-8859-2"),
-    # festival unit selection (paired with festvox-ru genuine speech) and HTS: test only
-    Voice("festival-clunits", "msu_ru_nsh_clunits", "festival", "msu_ru_nsh_clunits", "ru-paired",
-          "test", "festvox-ru"),
+    # festival unit selection (festvox-ru's speaker, so the speaker is paired with genuine test
+    # speech; reading sentences he never recorded) and HTS: test only
+    Voice("festival-clunits", "msu_ru_nsh_clunits", "festival", "msu_ru_nsh_clunits",
+          "ru-unrecorded", "test", "festvox-ru"),
     Voice("festival-hts", "cmu_us_slt_arctic_hts", "festival", "cmu_us_slt_arctic_hts", "en",
           "test", "festvox-us-slt-hts"),
     # flite
@@ -107,12 +108,10 @@ def voice_available(v: Voice) -> bool:
 
 def pick_sentences(v: Voice, n: int) -> list[tuple[str, str]]:
     """[(utterance id, text)] for a voice, deterministic."""
-    if v.lang == "ru-paired":
-        tr = texts.festvox_ru_transcripts()
-        keys = sorted(tr)
-        order = rng_for(GLOBAL_SEED, "text", v.name).permutation(len(keys))
-        return [(keys[i], tr[keys[i]]) for i in order[:n]]
-    pool = texts.sentences(v.lang)
+    if v.lang == "ru-unrecorded":
+        pool = texts.sentences_not_recorded_by_festvox_ru()
+    else:
+        pool = texts.sentences(v.lang)
     if not pool:
         return []
     order = rng_for(GLOBAL_SEED, "text", v.name).permutation(len(pool))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RAW_RATE_HZ, clip_ok, log, read_wav, rng_for, write_wav
+from common import RAW_RATE_HZ, clip_ok, log, read_wav, rng_for, write_indexes, write_wav
 
 SPTK_BIN = Path("/usr/libexec/sptk/bin")
 GLOBAL_SEED = "dvd-corpus-v1"
@@ -178,11 +178,6 @@ def build_vocoded(out: Path, plan_rows: list[tuple[dict, str, str]], jobs: int) 
                          "source": r["source"], "package": r["package"],
                          "speaker": r["speaker"], "split": r["split"], "label": "synthetic",
                          "attack": attack, "setting": setting, "origin": r["file"]})
-    by_dir: dict[str, list[dict]] = {}
-    for row in rows:
-        by_dir.setdefault(row["dir"], []).append(row)
-    from common import write_lines_atomic
-    for d, rs in by_dir.items():
-        write_lines_atomic(out / d / "index.jsonl", rs)
+    write_indexes(out, rows)
     log(f"stage3: {len(rows)} vocoded clips")
     return rows
