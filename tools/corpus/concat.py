@@ -160,8 +160,7 @@ def concatenate(db: Database, seconds: float, rng: np.random.Generator) -> np.nd
         total += unit.size
         # the next unit starts at `start`; its first FADE samples fade in over this unit's tail
         c, f, pos = nc, max(1, start // HOP), start
-    y = np.concatenate(out)[:want]
-    return y
+    return np.concatenate(out)[:want]
 
 
 def plan(genuine_rows: dict[str, list[dict]], copies: dict[str, float]
@@ -188,8 +187,8 @@ def _speaker_job(job: tuple[str, str, list[dict], int]) -> list[dict]:
     chosen = [rows[int(i)] for i in rng.permutation(len(rows))[:DATABASE_CLIPS]]
     made = []
     db = None
+    r0 = chosen[0]
     for k in range(count):
-        r0 = chosen[0]
         dest = out / "raw" / "synthetic" / ATTACK / r0["source"] / f"{speaker}__cat{k:03d}.wav"
         row = {"file": dest.name, "dir": str(dest.parent.relative_to(out)),
                "source": r0["source"], "package": r0["package"], "speaker": speaker,

@@ -13,7 +13,6 @@ of another prompt. Needs festival and festvox-ru (tools/install-deps.sh corpus).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -22,10 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import texts  # noqa: E402
 import tts  # noqa: E402
-from common import RAW_RATE_HZ, decode_audio, guard, read_wav  # noqa: E402
+from common import RAW_RATE_HZ, decode_audio, read_wav  # noqa: E402
 
-VOICE_DIR = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
+VOICE_DIR = texts.FESTVOX_RU_VOICE
 CHUNK = int(0.03 * RAW_RATE_HZ)
 MATCH = 0.95
 
@@ -53,16 +53,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=10)
     args = ap.parse_args()
-    guard(VOICE_DIR)
-    prompts = dict(re.findall(r'\(\s*(\S+)\s+"(.*?)"\s*\)',
-                              (VOICE_DIR / "etc" / "txt.done.data").read_text(encoding="utf-8")))
+    prompts = texts.festvox_ru_prompts()
     ids = [i for i in sorted(prompts) if (VOICE_DIR / "wav" / f"{i}.wav").exists()]
     ids = ids[::max(1, len(ids) // args.prompts)][:args.prompts]
     voice = next(v for v in tts.VOICES if v.attack == "festival-clunits")
     own, other = [], []
     with tempfile.TemporaryDirectory(prefix="dvd-replay-") as tmp:
         jobs = [(i, prompts[i], Path(tmp) / f"{i}.wav") for i in ids]
-        tts._synth_festival(voice, jobs)
+        tts.synth_festival(voice, jobs)
         for k, (i, _, dest) in enumerate(jobs):
             if not dest.exists():
                 print(f"{i}: no clip (festival failed, or the clip was too short)")

@@ -29,8 +29,6 @@ import tts  # noqa: E402
 import vocode  # noqa: E402
 
 SKY = Path("/usr/share/scummvm/beneath-a-steel-sky")
-FESTVOX_RU_PROMPTS = Path(
-    "/usr/share/festival/voices/russian/msu_ru_nsh_clunits/etc/txt.done.data")
 
 
 class GuardTest(unittest.TestCase):
@@ -179,14 +177,13 @@ class ConcatTest(unittest.TestCase):
 
 
 class UnitSelectionTextTest(unittest.TestCase):
-    @unittest.skipUnless(FESTVOX_RU_PROMPTS.exists(), "festvox-ru is not installed")
+    @unittest.skipUnless(texts.festvox_ru_prompts(), "festvox-ru is not installed")
     def test_clunits_voice_never_reads_its_own_prompts(self) -> None:
         """Unit selection reading a recorded prompt would replay that recording."""
         voice = next(v for v in tts.VOICES if v.attack == "festival-clunits")
         picked = [text for _, text in tts.pick_sentences(voice, 200)]
         self.assertEqual(len(picked), 200)
-        prompts = {texts._good_sentence(t.replace("+", ""))
-                   for t in texts._festvox_ru_transcripts().values()}
+        prompts = set(texts.festvox_ru_prompt_sentences())
         self.assertGreater(len(prompts), 100)
         self.assertFalse(set(picked) & prompts)
         # the prompts are in the general Russian pool, so the exclusion is what keeps them out

@@ -97,8 +97,13 @@ def _fortune_sentences(rel: str) -> list[str]:
     return out
 
 
-def _festvox_ru_transcripts() -> dict[str, str]:
-    path = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits/etc/txt.done.data")
+# festvox-ru's unit-selection voice, built from the same speaker's recordings (etc/, wav/)
+FESTVOX_RU_VOICE = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
+
+
+def festvox_ru_prompts() -> dict[str, str]:
+    """Recording id -> prompt text (with the voice's "+" stress marks); {} when not installed."""
+    path = FESTVOX_RU_VOICE / "etc" / "txt.done.data"
     if not path.exists():
         return {}
     guard(path)
@@ -106,6 +111,13 @@ def _festvox_ru_transcripts() -> dict[str, str]:
     for m in re.finditer(r'\(\s*(\S+)\s+"(.*?)"\s*\)', path.read_text(encoding="utf-8")):
         out[m.group(1)] = m.group(2)
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def festvox_ru_prompt_sentences() -> tuple[str, ...]:
+    """The prompts as pool sentences: stress marks removed, only those `_good_sentence` keeps."""
+    return tuple(g for t in festvox_ru_prompts().values()
+                 if (g := _good_sentence(t.replace("+", ""))))
 
 
 def _mo_strings(path: Path) -> list[str]:
@@ -174,8 +186,7 @@ def sentences(lang: str) -> tuple[str, ...]:
         for rel in _FORTUNE_FILES.get(lang, []):
             pool.extend(_fortune_sentences(rel))
     if lang == "ru":
-        pool.extend(_good_sentence(t.replace("+", "")) or "" for t in
-                    _festvox_ru_transcripts().values())
+        pool.extend(festvox_ru_prompt_sentences())
     seen = set()
     uniq = []
     for s in pool:
@@ -194,7 +205,7 @@ def sentences_not_recorded_by_festvox_ru() -> tuple[str, ...]:
     recording of the same prompt at a normalised cross-correlation above 0.95. A clip like that
     is a replay of genuine speech, not synthesis, so the voice reads only other sentences.
     """
-    own = {_good_sentence(t.replace("+", "")) for t in _festvox_ru_transcripts().values()}
+    own = set(festvox_ru_prompt_sentences())
     return tuple(s for s in sentences("ru") if s not in own)
 
 

@@ -122,7 +122,7 @@ def _scheme_string(s: str) -> str:
     return '"' + s.replace("\\", " ").replace('"', "'") + '"'
 
 
-def _synth_festival(v: Voice, jobs: list[tuple[str, str, Path]]) -> None:
+def synth_festival(v: Voice, jobs: list[tuple[str, str, Path]]) -> None:
     """One festival process per batch (loading a voice costs more than synthesising a line)."""
     with tempfile.TemporaryDirectory(prefix="dvd-fest-") as tmp:
         lines = ["(set! default_after_synth_hooks nil)", f"(voice_{v.arg})"]
@@ -180,7 +180,7 @@ def _voice_task(args: tuple[Voice, list[tuple[str, str]], str]) -> None:
     if not todo:
         return
     if v.engine == "festival":
-        _synth_festival(v, todo)
+        synth_festival(v, todo)
     else:
         for uid, t, dest in todo:
             try:
