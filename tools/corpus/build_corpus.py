@@ -55,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=REPO / "data" / "corpus")
     ap.add_argument("--max-per-source", type=int, default=DEFAULT_MAX_PER_SOURCE,
                     help="cap of genuine clips per source package (default %(default)s)")
+    ap.add_argument("--max-per-train-source", type=int, default=None,
+                    help="cap for the train split's sources (default: --max-per-source); dev "
+                         "and test keep --max-per-source")
     ap.add_argument("--jobs", type=int, default=2, help="parallel worker processes (max 2 here)")
     ap.add_argument("--copies", type=int, default=1,
                     help="telephone-chained copies per raw clip (different draws)")
@@ -251,7 +254,9 @@ def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) 
         "per_codec": count("codec"),
         "per_licence": count("licence"),
         "build_seconds": round(elapsed_s, 1),
-        "options": {"max_per_source": args.max_per_source, "copies": args.copies,
+        "options": {"max_per_source": args.max_per_source,
+                    "max_per_train_source": args.max_per_train_source or args.max_per_source,
+                    "copies": args.copies,
                     "train_copies": args.train_copies or args.copies, "jobs": args.jobs,
                     "train_vocoded_copies": args.train_vocoded_copies},
     }
@@ -266,7 +271,9 @@ def main() -> int:
     jobs = max(1, min(args.jobs, 2))
     log(f"corpus -> {out} (max {args.max_per_source} genuine clips per source, {jobs} jobs)")
 
-    genuine_rows = genuine.build_genuine(out, args.max_per_source, jobs) if 1 in stages else {
+    genuine_rows = genuine.build_genuine(out, args.max_per_source, jobs,
+                                         max_per_train_source=args.max_per_train_source
+                                         ) if 1 in stages else {
         s: r for s in genuine.SOURCES
         if (r := [dict(x) for x in _read(out / "raw" / "genuine" / s / "index.jsonl")])}
     base_plan = vocode.plan(genuine_rows, COPIES_CLEAN, COPIES_OTHER, genuine.CLEAN_SOURCES)

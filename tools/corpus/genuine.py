@@ -282,13 +282,18 @@ def _process_item(args: tuple[str, Item, str]) -> dict:
     return result
 
 
-def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | None = None
-                  ) -> dict[str, list[dict]]:
-    """Returns {source: [index rows]}."""
+def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | None = None,
+                  max_per_train_source: int | None = None) -> dict[str, list[dict]]:
+    """Returns {source: [index rows]}. Train sources take up to max_per_train_source clips when
+    it is given; raising a cap only appends clips (the item order is fixed per source), so the
+    clips taken before, and every dev and test clip, stay the same."""
     result: dict[str, list[dict]] = {}
+    base_cap = max_per_source
     for source, (lister, split) in SOURCES.items():
         if only and source not in only:
             continue
+        max_per_source = (max_per_train_source if split == "train" and max_per_train_source
+                          else base_cap)
         guard(source)
         src_dir = out / "raw" / "genuine" / source
         index_path = src_dir / "index.jsonl"

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import struct
 import sys
+import tempfile
 import unittest
 import warnings
 from collections import Counter
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channel  # noqa: E402
 import concat  # noqa: E402
 import common  # noqa: E402
+import genuine  # noqa: E402
 import rnc  # noqa: E402
 import shortcut_check  # noqa: E402
 import texts  # noqa: E402
@@ -215,6 +218,40 @@ class VocodePlanTest(unittest.TestCase):
         self.assertAlmostEqual(self._count(more, "clean", "train") / 200, 2.5, delta=0.15)
         per_clip = Counter(r["file"] for r, _, _ in more)
         self.assertLessEqual(max(per_clip.values()), len(vocode.VOCODERS))
+
+
+class GenuineCapTest(unittest.TestCase):
+    """--max-per-train-source: a larger cap for train sources appends clips to train and leaves
+    every dev clip as it was."""
+
+    @staticmethod
+    def _fake_sources(root: Path) -> dict:
+        rng = np.random.default_rng(3)
+        items = {}
+        for split in ("train", "dev"):
+            items[split] = []
+            for i in range(12):
+                path = root / "in" / f"{split}{i}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                t = np.arange(3 * common.RAW_RATE_HZ) / common.RAW_RATE_HZ
+                x = 0.3 * np.sin(2 * np.pi * (150 + 10 * i) * t) * (1 + 0.3 * rng.random(t.size))
+                common.write_wav(path, x.astype(np.float32), common.RAW_RATE_HZ)
+                items[split].append(genuine.Item(key=f"{split}{i}", speaker="s", kind="file",
+                                                 path=str(path)))
+        return {f"fake-{split}": ((lambda s=split: list(items[s])), split)
+                for split in ("train", "dev")}
+
+    def test_train_cap_appends_and_dev_is_unchanged(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            with mock.patch.object(genuine, "SOURCES", self._fake_sources(root)), \
+                    mock.patch.object(genuine, "guard", lambda *_: None):
+                base = genuine.build_genuine(root / "c", 3, 1)
+                more = genuine.build_genuine(root / "c", 3, 1, max_per_train_source=7)
+        self.assertEqual([len(base["fake-train"]), len(base["fake-dev"])], [3, 3])
+        self.assertEqual([len(more["fake-train"]), len(more["fake-dev"])], [7, 3])
+        self.assertEqual(more["fake-train"][:3], base["fake-train"])
+        self.assertEqual(more["fake-dev"], base["fake-dev"])
 
 
 class RncTest(unittest.TestCase):
