@@ -86,6 +86,8 @@ _OPS: Dict[str, Callable] = {
     "Identity": lambda ins, at: ins[0],
     "Add": lambda ins, at: ins[0] + ins[1],
     "Sub": lambda ins, at: ins[0] - ins[1],
+    "Neg": lambda ins, at: -ins[0],
+    "MatMul": lambda ins, at: np.matmul(ins[0], ins[1]),
     "Mul": lambda ins, at: ins[0] * ins[1],
     "Div": lambda ins, at: (ins[0] // ins[1]) if np.issubdtype(ins[0].dtype, np.integer)
     else ins[0] / ins[1],

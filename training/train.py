@@ -114,6 +114,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--exclude-train", action="append", default=[], metavar="TEXT",
                    help="leave out train clips whose path contains TEXT (repeatable; dev and "
                         "test are untouched)")
+    p.add_argument("--loss", choices=("bce", "one-class"), default="bce",
+                   help="bce: a linear logit with binary cross-entropy; one-class: a cosine score "
+                        "head with the OC-softmax loss (model.one_class_loss)")
+    p.add_argument("--variance-norm", action="store_true",
+                   help="normalise each feature bin by its standard deviation over the window "
+                        "as well as its mean (model.Detector variance_norm)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--corpus", default="", help="corpus description for detector.json")
@@ -235,13 +241,15 @@ def train(args: argparse.Namespace) -> Dict:
                              num_features=dump.num_filters,
                              excitation=EXCITATION_FEATURES if dump.excitation else 0,
                              fine=(dump.fine_bands, dump.fine_subframes),
-                             fine_channels=fine_channels)
+                             fine_channels=fine_channels,
+                             score="cosine" if args.loss == "one-class" else "linear",
+                             variance_norm=args.variance_norm)
     params, mflops_200 = model_lib.describe(net)
     macs_200 = model_lib.count_macs(net, 200)
     log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "
         f"per 200-frame window")
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn = model_lib.one_class_loss if args.loss == "one-class" else nn.BCEWithLogitsLoss()
 
     budget_s = args.minutes * 60.0
     total_epochs = args.epochs if args.epochs > 0 else None
@@ -376,7 +384,7 @@ def train(args: argparse.Namespace) -> Dict:
         "training": {"seed": args.seed, "epochs": epoch, "steps_per_epoch": args.steps_per_epoch,
                      "batch": args.batch, "lr": args.lr, "weight_decay": args.weight_decay,
                      "balance_alpha": args.balance_alpha, "dropout": args.dropout,
-                     "mask_prob": args.mask_prob, "threads": args.threads,
+                     "mask_prob": args.mask_prob, "threads": args.threads, "loss": args.loss,
                      "weight_average": averaged,
                      "best_epoch": best["epoch"], "selection_dev_windows": sel_ws.num_windows,
                      "selection_dev_window_eer": best["eer"], "dev_window_eer": dev_window_eer,

@@ -13,10 +13,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import model  # noqa: E402
 
 
-def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0)) -> model.Detector:
+def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0),
+                     score: str = "linear") -> model.Detector:
     """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
     torch.manual_seed(seed)
-    m = model.Detector(excitation=excitation, fine=fine)
+    m = model.Detector(excitation=excitation, fine=fine, score=score)
     for mod in m.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-1, 1)
@@ -158,6 +159,71 @@ class FineBranchTest(unittest.TestCase):
     def test_export_and_checkpoint(self):
         loaded = check_export_and_checkpoint(self, randomised_model(7, fine=(6, 5)), 90)
         self.assertEqual(loaded.fine_bands, 6)
+
+
+class VarianceNormTest(unittest.TestCase):
+    """variance_norm (train.py --variance-norm): each bin's dynamic range over the window is
+    normalised away as well as its level."""
+
+    def test_dynamic_range_of_a_bin_cancels_only_with_variance_norm(self):
+        x = torch.randn(2, 150, 90) * 3.0 - 10.0
+        mean = x.mean(dim=1, keepdim=True)
+        stretched = mean + 2.5 * (x - mean) + 4.0
+        for variance_norm, same in ((True, True), (False, False)):
+            torch.manual_seed(9)
+            m = model.Detector(fine=(6, 5), variance_norm=variance_norm).eval()
+            with torch.no_grad():
+                diff = float(torch.max(torch.abs(m(x) - m(stretched))))
+            if same:
+                self.assertLess(diff, 1e-3)
+            else:
+                self.assertGreater(diff, 1e-3)
+
+    def test_export_and_checkpoint(self):
+        torch.manual_seed(10)
+        m = model.Detector(fine=(6, 5), variance_norm=True).eval()
+        loaded = check_export_and_checkpoint(self, m, 90)
+        self.assertTrue(loaded.variance_norm)
+
+
+class OneClassTest(unittest.TestCase):
+    """The cosine score head and the OC-softmax loss (train.py --loss one-class)."""
+
+    def test_score_is_a_negated_cosine(self):
+        head = model.CosineScore(4)
+        with torch.no_grad():
+            head.direction.copy_(torch.tensor([[2.0, 0.0, 0.0, 0.0]]))
+        e = torch.tensor([[3.0, 0.0, 0.0, 0.0], [0.0, 5.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0],
+                          [1.0, 1.0, 0.0, 0.0]])
+        with torch.no_grad():
+            torch.testing.assert_close(head(e).squeeze(1),
+                                       torch.tensor([-1.0, 0.0, 1.0, -0.5 ** 0.5]))
+            # Scale of the embedding does not matter.
+            torch.testing.assert_close(head(7.0 * e), head(e))
+
+    def test_loss_wants_genuine_inside_the_margin_and_synthetic_outside(self):
+        genuine, synthetic = torch.tensor([0.0]), torch.tensor([1.0])
+        loss = lambda cos, y: float(model.one_class_loss(torch.tensor([-cos]), y))  # noqa: E731
+        self.assertLess(loss(0.95, genuine), 0.5)
+        self.assertGreater(loss(0.5, genuine), 5.0)
+        self.assertLess(loss(0.1, synthetic), 0.5)
+        self.assertGreater(loss(0.6, synthetic), 5.0)
+        # Between the margins neither class is at rest.
+        self.assertGreater(loss(0.55, genuine), 1.0)
+        self.assertGreater(loss(0.55, synthetic), 1.0)
+
+    def test_one_class_model_exports_and_reloads(self):
+        m = randomised_model(8, fine=(6, 5), score="cosine")
+        x = torch.randn(3, 150, 90) * 3.0 - 10.0
+        with torch.no_grad():
+            y = m(x)
+        self.assertLessEqual(float(y.abs().max()), 1.0 + 1e-5)
+        loaded = check_export_and_checkpoint(self, m, 90)
+        self.assertEqual(loaded.config["score"], "cosine")
+
+    def test_unknown_score_is_refused(self):
+        with self.assertRaises(ValueError):
+            model.Detector(score="softmax")
 
 
 if __name__ == "__main__":

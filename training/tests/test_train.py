@@ -131,6 +131,21 @@ class WeightAverageTest(unittest.TestCase):
             self.assertEqual(averaged["chosen"],
                              report["training"]["best_epoch"] == "average")
 
+    def test_one_class_run_exports_a_cosine_head(self):
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
+            report = train.train(train.parse_args([
+                "--features", feats, "--out", d, "--work", d, "--report",
+                os.path.join(d, "r.json"), "--epochs", "2", "--steps-per-epoch", "4",
+                "--batch", "8", "--dev-windows", "20", "--seed", "3", "--quiet",
+                "--channels", "4,4,8,8", "--head", "16", "--loss", "one-class"]))
+            self.assertEqual(report["training"]["loss"], "one-class")
+            self.assertEqual(report["model"]["architecture"]["score"], "cosine")
+            # The export check ran on the cosine head (train.py exits when it fails).
+            self.assertLess(max(report["model"]["onnx_max_abs_diff"].values()), 1e-3)
+            self.assertIn("eer", report["results"]["dev"]["full"])
+
     def test_bad_channels_are_refused(self):
         with tempfile.TemporaryDirectory() as d:
             feats = os.path.join(d, "features")
