@@ -11,7 +11,7 @@ probability >= threshold.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -103,3 +103,20 @@ def choose_threshold(genuine_probs: Sequence[float], max_flagged: float = 0.01,
     if k >= p.size:
         return 0.0
     return float(min(p[k] + margin, 1.0))
+
+
+def fit_calibration(logits: np.ndarray, window_targets: np.ndarray, clip_index: np.ndarray,
+                    seen: np.ndarray, clip_targets: np.ndarray, max_flagged: float = 0.01
+                    ) -> Tuple[Dict[str, Dict[str, float]], float]:
+    """detector.json's calibration and threshold from one split's window logits (dev): window
+    LLR = a * logit + b fitted on every window; call LLR = a_call * mean(window LLRs of the
+    clip) + b_call fitted on the clips with a window; the threshold flags at most max_flagged
+    of those genuine clips."""
+    a_w, b_w = fit_affine(logits, window_targets)
+    means = call_means(apply_affine(logits, a_w, b_w), clip_index, seen, len(clip_targets))
+    scored = ~np.isnan(means)
+    targets = np.asarray(clip_targets, dtype=np.float64)[scored]
+    a_c, b_c = fit_affine(means[scored], targets)
+    call_llr = apply_affine(means[scored], a_c, b_c)
+    threshold = choose_threshold(sigmoid(call_llr[targets <= 0.5]), max_flagged)
+    return {"window": {"a": a_w, "b": b_w}, "call": {"a": a_c, "b": b_c}}, threshold

@@ -320,17 +320,12 @@ def train(args: argparse.Namespace) -> Dict:
     dev_logits = evaluate.score_windows(net, dump, dev_ws_all)
     dev_targets = dev_ws_all.targets()
     dev_window_eer = metrics.eer(dev_logits, dev_targets)
-    a_w, b_w = calibrate.fit_affine(dev_logits, dev_targets)
-    dev_llr = calibrate.apply_affine(dev_logits, a_w, b_w)
-    means = calibrate.call_means(dev_llr, dev_ws_all.clip_index, dev_ws_all.seen, len(dev_clips))
-    scored = ~np.isnan(means)
-    clip_targets = np.array([c.target for c in dev_clips], dtype=np.float64)
-    a_c, b_c = calibrate.fit_affine(means[scored], clip_targets[scored])
-    call_llr = calibrate.apply_affine(means[scored], a_c, b_c)
-    genuine_probs = calibrate.sigmoid(call_llr[clip_targets[scored] <= 0.5])
-    threshold = calibrate.choose_threshold(genuine_probs, 0.01)
-    log(f"calibration: window a={a_w:.4f} b={b_w:.4f}; call a={a_c:.4f} b={b_c:.4f}; "
-        f"threshold {threshold:.6f}")
+    calibration, threshold = calibrate.fit_calibration(
+        dev_logits, dev_targets, dev_ws_all.clip_index, dev_ws_all.seen,
+        np.array([c.target for c in dev_clips], dtype=np.float64))
+    log(f"calibration: window a={calibration['window']['a']:.4f} "
+        f"b={calibration['window']['b']:.4f}; call a={calibration['call']['a']:.4f} "
+        f"b={calibration['call']['b']:.4f}; threshold {threshold:.6f}")
 
     out_dir = _repo_path(args.out)
     os.makedirs(out_dir, exist_ok=True)
@@ -358,7 +353,7 @@ def train(args: argparse.Namespace) -> Dict:
         "output": model_lib.OUTPUT_NAME,
         "feature": feature_config(dump),
         "window": {"min_frames": MIN_FRAMES, "max_frames": MAX_FRAMES, "hop_frames": HOP_FRAMES},
-        "calibration": {"window": {"a": a_w, "b": b_w}, "call": {"a": a_c, "b": b_c}},
+        "calibration": calibration,
         "threshold": threshold, "human_threshold": 0.5,
         "training": {
             "seed": args.seed, "epochs": epoch, "dev_eer": dev_window_eer, "params": params,

@@ -1,0 +1,114 @@
+"""Compares trained checkpoints, alone and averaged, on the dev and test splits of a feature dump.
+
+  /usr/bin/python3 training/compare.py --features data/features-fine6 \
+      shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--threads 1]
+
+For each checkpoint (and with --average, for the mean of their window logits, each first
+standardised by its own dev windows so that networks of different scales weigh alike): the
+calibration and threshold are fitted on dev exactly as train.py fits them, then dev and test are
+scored as the service scores calls (evaluate.SplitScores). One line each: EER at 2 s of speech and
+on full clips for dev and test, the test genuine-flagged and synthetic-caught rates at the dev
+threshold, and "best caught": the share of synthetic test clips caught at the test threshold that
+flags at most 1 % of genuine test clips. That last figure is chosen on test, so it is not a result;
+it says how much of the gap to the target is separation and how much is the threshold.
+
+Checkpoints of one run are cheap to compare; an average costs a forward pass per network in the
+service, which is why it is a measurement here and not a shipped option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
+
+import calibrate  # noqa: E402
+import evaluate  # noqa: E402
+from data import FeatureDump, make_windows  # noqa: E402
+
+SPLITS = ("dev", "test")
+
+
+def split_logits(dump: FeatureDump, checkpoint: str) -> Dict[str, np.ndarray]:
+    """Window logits of one checkpoint on the dev and test windows."""
+    from model import load_checkpoint  # noqa: PLC0415
+
+    net = load_checkpoint(checkpoint)
+    return {s: evaluate.score_windows(net, dump, make_windows(dump.split(s))) for s in SPLITS}
+
+
+def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    """Mean of several networks' window logits, each standardised by its dev windows."""
+    out = {}
+    for s in SPLITS:
+        out[s] = np.mean([(lg[s] - lg["dev"].mean()) / lg["dev"].std() for lg in logits], axis=0)
+    return out
+
+
+def compare_one(dump: FeatureDump, logits: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """The figures of one set of window logits (see the module docstring), as fractions."""
+    ws = {s: make_windows(dump.split(s)) for s in SPLITS}
+    dev = ws["dev"]
+    calibration, threshold = calibrate.fit_calibration(
+        logits["dev"], dev.targets(), dev.clip_index, dev.seen,
+        np.array([c.target for c in dev.clips], dtype=np.float64))
+    row: Dict[str, float] = {}
+    for s in SPLITS:
+        scores = evaluate.SplitScores(ws[s], logits[s], calibration)
+        report = scores.report(threshold)
+        row[f"{s}_eer_2s"] = report["2s"]["eer"]
+        row[f"{s}_eer_full"] = report["full"]["eer"]
+        if s == "test":
+            row["test_flagged"] = report["full"]["genuine_flagged"]
+            row["test_caught"] = report["full"]["synthetic_caught"]
+            llr = scores.call_llr["full"]
+            keep = ~np.isnan(llr)
+            probs, targets = calibrate.sigmoid(llr[keep]), scores.clip_targets[keep]
+            best = calibrate.choose_threshold(probs[targets <= 0.5], 0.01)
+            row["test_best_caught"] = float(np.mean(probs[targets > 0.5] >= best))
+    row["threshold"] = threshold
+    return row
+
+
+def format_row(name: str, row: Dict[str, float]) -> str:
+    pct = lambda k: f"{100 * row[k]:5.2f}"  # noqa: E731
+    return (f"{name:32s} dev 2s {pct('dev_eer_2s')} full {pct('dev_eer_full')} | test 2s "
+            f"{pct('test_eer_2s')} full {pct('test_eer_full')} | flagged {pct('test_flagged')} "
+            f"caught {pct('test_caught')} | best caught {pct('test_best_caught')}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[str]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--features", default="data/features-fine6")
+    p.add_argument("--average", action="store_true", help="also score the mean of all of them")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT")
+    args = p.parse_args(argv)
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(args.threads)
+    dump = FeatureDump(args.features)
+    named = []
+    for item in args.checkpoints:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            p.error(f"expected NAME=CHECKPOINT, got {item!r}")
+        named.append((name, split_logits(dump, path)))
+    lines = [format_row(name, compare_one(dump, lg)) for name, lg in named]
+    if args.average and len(named) > 1:
+        mean = standardised_mean([lg for _, lg in named])
+        lines.append(format_row("average(" + ",".join(n for n, _ in named) + ")",
+                                compare_one(dump, mean)))
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see train.py
+import torch  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import compare  # noqa: E402
+import model  # noqa: E402
+from data import FeatureDump  # noqa: E402
+from fake_dump import write_fake_dump  # noqa: E402
+
+
+class CompareTest(unittest.TestCase):
+    """training/compare.py on a fake dump and two small random networks."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        cls.features = os.path.join(d, "features")
+        write_fake_dump(cls.features, {"train": 4, "dev": 60, "test": 60}, seed=11)
+        cls.checkpoints = []
+        for seed in (1, 2):
+            torch.manual_seed(seed)
+            net = model.Detector(channels=(4, 4, 8, 8), head=16).eval()
+            path = os.path.join(d, f"net{seed}.pt")
+            with open(path, "wb") as f:
+                f.write(model.state_to_bytes(net))
+            cls.checkpoints.append(path)
+        cls.dump = FeatureDump(cls.features)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_a_network_averaged_with_itself_scores_as_itself(self):
+        logits = compare.split_logits(self.dump, self.checkpoints[0])
+        alone = compare.compare_one(self.dump, logits)
+        twice = compare.compare_one(self.dump, compare.standardised_mean([logits, logits]))
+        for key in ("dev_eer_2s", "dev_eer_full", "test_eer_2s", "test_eer_full",
+                    "test_flagged", "test_caught", "test_best_caught"):
+            self.assertAlmostEqual(alone[key], twice[key], places=9, msg=key)
+
+    def test_standardised_mean_weighs_networks_alike(self):
+        a = {"dev": np.array([0.0, 2.0, 4.0]), "test": np.array([2.0])}
+        b = {"dev": np.array([0.0, 20.0, 40.0]), "test": np.array([0.0])}
+        mean = compare.standardised_mean([a, b])
+        np.testing.assert_allclose(mean["dev"], (a["dev"] - 2.0) / a["dev"].std())
+        np.testing.assert_allclose(mean["test"], [-0.5 * 20.0 / b["dev"].std()])
+
+    def test_command_prints_one_line_per_network_and_the_average(self):
+        lines = compare.main(["--features", self.features, "--average",
+                              f"one={self.checkpoints[0]}", f"two={self.checkpoints[1]}"])
+        self.assertEqual([line.split()[0] for line in lines], ["one", "two", "average(one,two)"])
+        for line in lines:
+            self.assertIn("best caught", line)
+        with self.assertRaises(SystemExit):
+            compare.main(["--features", self.features, self.checkpoints[0]])
+
+
+if __name__ == "__main__":
+    unittest.main()
