@@ -110,41 +110,39 @@ class WeightAverageTest(unittest.TestCase):
         self.assertTrue(torch.equal(next(net.parameters()),
                                     torch.full_like(next(net.parameters()), 4.0)))
 
-    def test_run_with_averaging_and_exclusions_reports_both(self):
+    @staticmethod
+    def _small_run(*options: str) -> dict:
+        """A 2-epoch run of a 4/4/8/8-channel network on a small fake dump; returns the report."""
         with tempfile.TemporaryDirectory() as d:
             feats = os.path.join(d, "features")
             write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
-            report = train.train(train.parse_args([
+            return train.train(train.parse_args([
                 "--features", feats, "--out", d, "--work", d, "--report",
                 os.path.join(d, "r.json"), "--epochs", "2", "--steps-per-epoch", "4",
                 "--batch", "8", "--dev-windows", "20", "--seed", "3", "--quiet",
-                "--average-from", "1", "--average-every", "2", "--channels", "4,4,8,8",
-                "--head", "16", "--exclude-train", "0000"]))
-            training = report["training"]
-            # clips 0 .. 9 of the train split
-            self.assertEqual(training["train_clips_excluded"], 10)
-            self.assertEqual(training["train_clips"] + training["train_clips_dropped_short"], 6)
-            averaged = report["training"]["weight_average"]
-            self.assertEqual(averaged["samples"], 4)
-            self.assertEqual(averaged["from_epoch"], 1)
-            self.assertEqual(report["model"]["architecture"]["channels"], [4, 4, 8, 8])
-            self.assertEqual(averaged["chosen"],
-                             report["training"]["best_epoch"] == "average")
+                "--channels", "4,4,8,8", "--head", "16", *options]))
+
+    def test_run_with_averaging_and_exclusions_reports_both(self):
+        report = self._small_run("--average-from", "1", "--average-every", "2",
+                                 "--exclude-train", "0000")
+        training = report["training"]
+        # clips 0 .. 9 of the train split
+        self.assertEqual(training["train_clips_excluded"], 10)
+        self.assertEqual(training["train_clips"] + training["train_clips_dropped_short"], 6)
+        averaged = report["training"]["weight_average"]
+        self.assertEqual(averaged["samples"], 4)
+        self.assertEqual(averaged["from_epoch"], 1)
+        self.assertEqual(report["model"]["architecture"]["channels"], [4, 4, 8, 8])
+        self.assertEqual(averaged["chosen"],
+                         report["training"]["best_epoch"] == "average")
 
     def test_one_class_run_exports_a_cosine_head(self):
-        with tempfile.TemporaryDirectory() as d:
-            feats = os.path.join(d, "features")
-            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
-            report = train.train(train.parse_args([
-                "--features", feats, "--out", d, "--work", d, "--report",
-                os.path.join(d, "r.json"), "--epochs", "2", "--steps-per-epoch", "4",
-                "--batch", "8", "--dev-windows", "20", "--seed", "3", "--quiet",
-                "--channels", "4,4,8,8", "--head", "16", "--loss", "one-class"]))
-            self.assertEqual(report["training"]["loss"], "one-class")
-            self.assertEqual(report["model"]["architecture"]["score"], "cosine")
-            # The export check ran on the cosine head (train.py exits when it fails).
-            self.assertLess(max(report["model"]["onnx_max_abs_diff"].values()), 1e-3)
-            self.assertIn("eer", report["results"]["dev"]["full"])
+        report = self._small_run("--loss", "one-class")
+        self.assertEqual(report["training"]["loss"], "one-class")
+        self.assertEqual(report["model"]["architecture"]["score"], "cosine")
+        # The export check ran on the cosine head (train.py exits when it fails).
+        self.assertLess(max(report["model"]["onnx_max_abs_diff"].values()), 1e-3)
+        self.assertIn("eer", report["results"]["dev"]["full"])
 
     def test_bad_channels_are_refused(self):
         with tempfile.TemporaryDirectory() as d:
