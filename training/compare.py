@@ -30,17 +30,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
 
 import calibrate  # noqa: E402
 import evaluate  # noqa: E402
-from data import FeatureDump, make_windows  # noqa: E402
+from data import FeatureDump, WindowSet, make_windows  # noqa: E402
 
 SPLITS = ("dev", "test")
 
 
-def split_logits(dump: FeatureDump, checkpoint: str) -> Dict[str, np.ndarray]:
+def split_windows(dump: FeatureDump) -> Dict[str, WindowSet]:
+    """The scorer's windows of the dev and test clips, built once for every comparison."""
+    return {s: make_windows(dump.split(s)) for s in SPLITS}
+
+
+def split_logits(dump: FeatureDump, ws: Dict[str, WindowSet], checkpoint: str
+                 ) -> Dict[str, np.ndarray]:
     """Window logits of one checkpoint on the dev and test windows."""
     from model import load_checkpoint  # noqa: PLC0415
 
     net = load_checkpoint(checkpoint)
-    return {s: evaluate.score_windows(net, dump, make_windows(dump.split(s))) for s in SPLITS}
+    return {s: evaluate.score_windows(net, dump, ws[s]) for s in SPLITS}
 
 
 def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
@@ -51,9 +57,8 @@ def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.n
     return out
 
 
-def compare_one(dump: FeatureDump, logits: Dict[str, np.ndarray]) -> Dict[str, float]:
+def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict[str, float]:
     """The figures of one set of window logits (see the module docstring), as fractions."""
-    ws = {s: make_windows(dump.split(s)) for s in SPLITS}
     dev = ws["dev"]
     calibration, threshold = calibrate.fit_calibration(
         logits["dev"], dev.targets(), dev.clip_index, dev.seen,
@@ -94,17 +99,18 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
 
     torch.set_num_threads(args.threads)
     dump = FeatureDump(args.features)
+    ws = split_windows(dump)
     named = []
     for item in args.checkpoints:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             p.error(f"expected NAME=CHECKPOINT, got {item!r}")
-        named.append((name, split_logits(dump, path)))
-    lines = [format_row(name, compare_one(dump, lg)) for name, lg in named]
+        named.append((name, split_logits(dump, ws, path)))
+    lines = [format_row(name, compare_one(ws, lg)) for name, lg in named]
     if args.average and len(named) > 1:
         mean = standardised_mean([lg for _, lg in named])
         lines.append(format_row("average(" + ",".join(n for n, _ in named) + ")",
-                                compare_one(dump, mean)))
+                                compare_one(ws, mean)))
     for line in lines:
         print(line, flush=True)
     return lines

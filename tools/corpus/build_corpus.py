@@ -269,7 +269,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     stages = {int(s) for s in args.stages.split(",") if s.strip()}
     jobs = max(1, min(args.jobs, 2))
-    log(f"corpus -> {out} (max {args.max_per_source} genuine clips per source, {jobs} jobs)")
+    log(f"corpus -> {out} (max {args.max_per_source} genuine clips per source, "
+        f"{args.max_per_train_source or args.max_per_source} per train source, {jobs} jobs)")
 
     genuine_rows = genuine.build_genuine(out, args.max_per_source, jobs,
                                          max_per_train_source=args.max_per_train_source

@@ -288,12 +288,10 @@ def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | N
     it is given; raising a cap only appends clips (the item order is fixed per source), so the
     clips taken before, and every dev and test clip, stay the same."""
     result: dict[str, list[dict]] = {}
-    base_cap = max_per_source
     for source, (lister, split) in SOURCES.items():
         if only and source not in only:
             continue
-        max_per_source = (max_per_train_source if split == "train" and max_per_train_source
-                          else base_cap)
+        cap = max_per_train_source if split == "train" and max_per_train_source else max_per_source
         guard(source)
         src_dir = out / "raw" / "genuine" / source
         index_path = src_dir / "index.jsonl"
@@ -308,8 +306,8 @@ def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | N
         done = {r["key"]: r for r in read_lines(items_path)}
         rows: list[dict] = []
         cached_rows = read_lines(index_path)
-        if cached_rows and len(cached_rows) >= max_per_source:
-            result[source] = cached_rows[:max_per_source]
+        if cached_rows and len(cached_rows) >= cap:
+            result[source] = cached_rows[:cap]
             log(f"stage1 {source}: {len(result[source])} clips (cached)")
             continue
         src_dir.mkdir(parents=True, exist_ok=True)
@@ -317,7 +315,7 @@ def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | N
         pos = 0
         batch = max(16, 8 * jobs)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            while pos < len(items) and n_clips < max_per_source:
+            while pos < len(items) and n_clips < cap:
                 chunk = items[pos:pos + batch]
                 pos += len(chunk)
                 todo = [it for it in chunk if it.key not in done]
@@ -330,7 +328,7 @@ def build_genuine(out: Path, max_per_source: int, jobs: int, only: list[str] | N
                 for it in chunk:
                     r = done[it.key]
                     for name in r["files"]:
-                        if n_clips >= max_per_source:
+                        if n_clips >= cap:
                             break
                         rows.append({"file": name, "source": source, "package": source,
                                      "speaker": r["speaker"], "split": split,

@@ -36,15 +36,16 @@ class CompareTest(unittest.TestCase):
                 f.write(model.state_to_bytes(net))
             cls.checkpoints.append(path)
         cls.dump = FeatureDump(cls.features)
+        cls.ws = compare.split_windows(cls.dump)
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
     def test_a_network_averaged_with_itself_scores_as_itself(self):
-        logits = compare.split_logits(self.dump, self.checkpoints[0])
-        alone = compare.compare_one(self.dump, logits)
-        twice = compare.compare_one(self.dump, compare.standardised_mean([logits, logits]))
+        logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
+        alone = compare.compare_one(self.ws, logits)
+        twice = compare.compare_one(self.ws, compare.standardised_mean([logits, logits]))
         for key in ("dev_eer_2s", "dev_eer_full", "test_eer_2s", "test_eer_full",
                     "test_flagged", "test_caught", "test_best_caught"):
             self.assertAlmostEqual(alone[key], twice[key], places=9, msg=key)
