@@ -252,6 +252,13 @@ def origin_key(clip_path: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
+def recording_domain(clip: Clip) -> Optional[str]:
+    """The recording a clip's audio comes from, for domain-adversarial training: the genuine
+    source package of a genuine clip or of a vocoded copy (which keeps its origin's recording
+    domain); None for TTS, which has no recording."""
+    return clip.source if origin_key(clip.clip) is not None else None
+
+
 def vocoder_setting(clip_path: str) -> Optional[str]:
     """The vocoder setting of a vocoded copy whose name carries one (`voc__griffin-lim__<source>__
     <item>.gl512.wav` -> "gl512"; tools/corpus/vocode.py out_name), None for anything else."""
@@ -287,6 +294,7 @@ class CropSampler:
         if not 0.0 <= paired_fraction <= 1.0:
             raise ValueError("paired_fraction must be in [0, 1]")
         self.paired_fraction = paired_fraction
+        self.last_index = np.zeros(0, dtype=np.int64)  # the clips of the last batch, in order
         genuine_by_key = {origin_key(c.clip): i for i, c in enumerate(self.clips)
                           if not c.is_synthetic and origin_key(c.clip)}
         # copy index -> index of its genuine origin, for copies whose origin is in `clips`
@@ -313,6 +321,7 @@ class CropSampler:
             origins = np.array([self._origin[int(i)] for i in copies], dtype=np.int64)
             idx = np.concatenate([idx, copies, origins])
             rel[batch_size - pairs:] = rel[batch_size - 2 * pairs:batch_size - pairs]
+        self.last_index = idx
         x = np.empty((batch_size, length, self.dump.width), dtype=np.float32)
         for b, i in enumerate(idx):
             n = int(self._lengths[i])

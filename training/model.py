@@ -164,6 +164,10 @@ class Detector(nn.Module):
         return x
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(features)).squeeze(1)
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """[B, T, width] -> the pooled statistics [B, pooled_dim] that the head scores."""
         spectral = features[:, :, :self.num_filters] if self.width > self.num_filters \
             else features
         # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
@@ -185,8 +189,38 @@ class Detector(nn.Module):
             f = self._normalise(f).transpose(1, 2).unsqueeze(1)
             f = torch.flatten(self.fine_stages(f), 1, 2)                    # [B, C, S T / 8]
             pooled = torch.cat([pooled, _stats_pool(f)], dim=1)
-        logit = self.head(pooled)
-        return logit.squeeze(1)
+        return pooled
+
+
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient multiplied by -scale backward (Ganin and Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.scale * grad, None
+
+
+class DomainCritic(nn.Module):
+    """Training-only head for domain-adversarial training: guesses a clip's recording domain (the
+    genuine source package it comes from) from the detector's pooled statistics, behind a
+    gradient reversal. Minimising its loss trains the critic; the reversed gradient trains the
+    detector's embedding to carry no recording domain, so that the score cannot rest on the
+    recording (the gap between train and new recordings, model card). Not part of the export."""
+
+    def __init__(self, dim: int, domains: int, hidden: int = 64):
+        super().__init__()
+        if domains < 2:
+            raise ValueError("a domain critic needs at least two domains")
+        self.scale = 0.0
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, domains))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.net(_ReverseGradient.apply(pooled, self.scale))
 
 
 def count_params(model: nn.Module) -> int:

@@ -36,12 +36,13 @@ sys.path.insert(0, HERE)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import calibrate  # noqa: E402
+import distill  # noqa: E402
 import evaluate  # noqa: E402
 import metrics  # noqa: E402
 from data import (EXCITATION_FEATURES, HOP_FRAMES, MAX_FRAMES, MIN_FRAMES,  # noqa: E402
                   NUM_FEATURES, CropSampler,
-                  FeatureDump, balance_group, make_windows, sampling_weights, spec_augment,
-                  subsample_windows)
+                  FeatureDump, balance_group, make_windows, recording_domain, sampling_weights,
+                  spec_augment, subsample_windows)
 
 MAX_ONNX_BYTES = 2 * 1024 * 1024
 
@@ -120,6 +121,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--variance-norm", action="store_true",
                    help="normalise each feature bin by its standard deviation over the window "
                         "as well as its mean (model.Detector variance_norm)")
+    p.add_argument("--domain-adversarial", type=float, default=0.0, metavar="SCALE",
+                   help="train against a critic of the recording domain (the genuine source "
+                        "package) with the gradient reversed at this scale, ramped up over "
+                        "training (0 = off)")
+    p.add_argument("--teacher", action="append", default=[], metavar="CHECKPOINT",
+                   help="distil from the average of these trained checkpoints (repeatable; "
+                        "distill.py)")
+    p.add_argument("--distill-weight", type=float, default=0.5,
+                   help="with --teacher: the target is (1 - w) label + w teacher probability")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--corpus", default="", help="corpus description for detector.json")
@@ -248,7 +258,23 @@ def train(args: argparse.Namespace) -> Dict:
     macs_200 = model_lib.count_macs(net, 200)
     log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "
         f"per 200-frame window")
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    critic, domain_targets, domain_names = None, None, []
+    if args.domain_adversarial > 0:
+        domain_names = sorted({d for c in train_clips if (d := recording_domain(c)) is not None})
+        critic = model_lib.DomainCritic(net.pooled_dim, len(domain_names))
+        domain_targets = np.array([domain_names.index(d) if (d := recording_domain(c)) else -1
+                                   for c in train_clips], dtype=np.int64)
+        log(f"domain-adversarial: scale {args.domain_adversarial:g}, {len(domain_names)} "
+            f"recording domains {domain_names}, {int((domain_targets >= 0).sum())} train clips "
+            "with one")
+    teacher = None
+    if args.teacher:
+        teacher = distill.EnsembleTeacher([_repo_path(p) for p in args.teacher], dump, dev_ws_all)
+        log(f"distillation from {len(args.teacher)} teachers (dev window EER "
+            f"{', '.join(f'{100 * e:.2f}%' for e in teacher.dev_eers)}; averaged "
+            f"{100 * teacher.dev_eer:.2f}%), weight {args.distill_weight:g}")
+    trained = list(net.parameters()) + (list(critic.parameters()) if critic else [])
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
     loss_fn = model_lib.one_class_loss if args.loss == "one-class" else nn.BCEWithLogitsLoss()
 
     budget_s = args.minutes * 60.0
@@ -262,16 +288,33 @@ def train(args: argparse.Namespace) -> Dict:
     while total_epochs is None or epoch < total_epochs:
         t_epoch = time.time()
         net.train()
-        losses = []
+        losses, critic_losses = [], []
         total_steps = (total_epochs or 10 ** 6) * args.steps_per_epoch
         for _ in range(args.steps_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, args.steps_per_epoch, total_steps, args.lr)
             x, y = sampler.batch(args.batch)
             spec_augment(x, rng, p=args.mask_prob, num_filters=dump.num_filters)
+            if teacher is not None:
+                y = distill.soft_targets(y, teacher.probabilities(x), args.distill_weight)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
-            loss.backward()
+            if critic is None:
+                loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
+                total = loss
+            else:
+                pooled = net.embed(torch.from_numpy(x))
+                loss = loss_fn(net.head(pooled).squeeze(1), torch.from_numpy(y))
+                # DANN schedule: the reversal grows from 0 to the scale over training.
+                progress = step / max(1, total_steps)
+                critic.scale = args.domain_adversarial * (2.0 / (1.0 + math.exp(-10 * progress))
+                                                          - 1.0)
+                d = torch.from_numpy(domain_targets[sampler.last_index])
+                total = loss
+                if bool((d >= 0).any()):
+                    critic_loss = nn.functional.cross_entropy(critic(pooled), d, ignore_index=-1)
+                    critic_losses.append(float(critic_loss.item()))
+                    total = loss + critic_loss
+            total.backward()
             opt.step()
             losses.append(float(loss.item()))
             step += 1
@@ -286,7 +329,14 @@ def train(args: argparse.Namespace) -> Dict:
         epoch_s = time.time() - t_epoch
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "dev_window_eer": dev_eer,
                         "lr": opt.param_groups[0]["lr"], "seconds": epoch_s})
+        if critic is not None:
+            # Chance is ln(domains); a critic near it means the embedding hides the recording.
+            history[-1]["critic_loss"] = float(np.mean(critic_losses)) if critic_losses \
+                else float("nan")
+            history[-1]["critic_scale"] = critic.scale
         log(f"epoch {epoch:3d}  loss {np.mean(losses):.4f}  dev window EER {100 * dev_eer:6.2f}%"
+            + (f"  critic {history[-1]['critic_loss']:.3f} (scale {critic.scale:.2f})"
+               if critic is not None else "") +
             f"  lr {opt.param_groups[0]['lr']:.2e}  {epoch_s:5.1f}s"
             f"{'  *' if best['epoch'] == epoch else ''}")
         if total_epochs is None:
@@ -381,6 +431,12 @@ def train(args: argparse.Namespace) -> Dict:
                      "balance_alpha": args.balance_alpha, "dropout": args.dropout,
                      "mask_prob": args.mask_prob, "threads": args.threads, "loss": args.loss,
                      "weight_average": averaged,
+                     "distillation": None if teacher is None else {
+                         **teacher.describe(), "weight": args.distill_weight,
+                         "checkpoints": args.teacher},
+                     "domain_adversarial": None if critic is None else {
+                         "scale": args.domain_adversarial, "domains": domain_names,
+                         "critic_loss": history[-1]["critic_loss"]},
                      "best_epoch": best["epoch"], "selection_dev_windows": sel_ws.num_windows,
                      "selection_dev_window_eer": best["eer"], "dev_window_eer": dev_window_eer,
                      "train_clips": len(train_clips), "train_clips_dropped_short":

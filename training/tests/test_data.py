@@ -192,6 +192,18 @@ class PairingTest(unittest.TestCase):
         self.assertIsNone(data.vocoder_setting("x/gen__src__a_b__p0.wav"))
         self.assertIsNone(data.vocoder_setting("x/tts__festival-clunits__v.1__0001.wav"))
 
+    def test_recording_domain(self):
+        def clip(name, label, source):
+            return data.Clip(name, 0, 100, label, "train", source, "s", "a", "pcmu")
+        self.assertEqual(data.recording_domain(clip(
+            "clips/train/genuine/gen__klettres-data__a_b__p0.wav", "genuine", "klettres-data")),
+            "klettres-data")
+        self.assertEqual(data.recording_domain(clip(
+            "x/voc__hifigan__klettres-data__a_b__p0__c1.wav", "synthetic", "klettres-data")),
+            "klettres-data")
+        self.assertIsNone(data.recording_domain(clip(
+            "x/tts__espeak-ng__en__0001.wav", "synthetic", "espeak-ng-data")))
+
     def test_pairs_are_a_copy_and_its_origin_at_the_same_place(self):
         with tempfile.TemporaryDirectory() as d:
             # A genuine clip, two copies of it, an unrelated genuine and a TTS clip; every clip

@@ -226,5 +226,42 @@ class OneClassTest(unittest.TestCase):
             model.Detector(score="softmax")
 
 
+class DomainCriticTest(unittest.TestCase):
+    """model.DomainCritic (train.py --domain-adversarial): it learns the domain, and the detector
+    below it receives the reversed gradient."""
+
+    def test_gradient_is_reversed_and_scaled(self):
+        torch.manual_seed(11)
+        critic = model.DomainCritic(8, 3)
+        pooled = torch.randn(5, 8, requires_grad=True)
+        domains = torch.tensor([0, 1, 2, 1, 0])
+        grads = {}
+        for scale in (0.0, 1.0, 0.5):
+            critic.scale = scale
+            pooled.grad = None
+            critic.zero_grad()
+            torch.nn.functional.cross_entropy(critic(pooled), domains).backward()
+            grads[scale] = (pooled.grad.clone(), critic.net[0].weight.grad.clone())
+        plain = torch.autograd.grad(torch.nn.functional.cross_entropy(
+            critic.net(pooled), domains), pooled)[0]
+        self.assertEqual(float(grads[0.0][0].abs().max()), 0.0)
+        torch.testing.assert_close(grads[1.0][0], -plain)
+        torch.testing.assert_close(grads[0.5][0], -0.5 * plain)
+        # The critic itself descends its own loss whatever the scale.
+        torch.testing.assert_close(grads[0.0][1], grads[1.0][1])
+
+    def test_forward_is_the_head_on_the_embedding(self):
+        m = randomised_model(12, fine=(6, 5))
+        x = torch.randn(2, 130, 90) * 3.0 - 10.0
+        with torch.no_grad():
+            pooled = m.embed(x)
+            self.assertEqual(pooled.shape, (2, m.pooled_dim))
+            torch.testing.assert_close(m.head(pooled).squeeze(1), m(x))
+
+    def test_one_domain_is_refused(self):
+        with self.assertRaises(ValueError):
+            model.DomainCritic(8, 1)
+
+
 if __name__ == "__main__":
     unittest.main()

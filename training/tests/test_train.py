@@ -136,6 +136,36 @@ class WeightAverageTest(unittest.TestCase):
         self.assertEqual(averaged["chosen"],
                          report["training"]["best_epoch"] == "average")
 
+    def test_domain_adversarial_run_exports_the_detector_alone(self):
+        report = self._small_run("--domain-adversarial", "0.5")
+        training = report["training"]
+        self.assertEqual(training["domain_adversarial"]["scale"], 0.5)
+        # fake_dump names every fourth clip a vocoded copy of source src<i % 3>.
+        self.assertEqual(training["domain_adversarial"]["domains"], ["src0", "src1", "src2"])
+        self.assertGreater(training["domain_adversarial"]["critic_loss"], 0.0)
+        plain = self._small_run()
+        # The critic is not exported: the same architecture and ONNX size as a plain run.
+        self.assertEqual(report["model"]["onnx_bytes"], plain["model"]["onnx_bytes"])
+        self.assertIsNone(plain["training"]["domain_adversarial"])
+        self.assertIsNone(plain["training"]["distillation"])
+
+    def test_distilled_run_reports_its_teachers(self):
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
+            teacher = train.train(train.parse_args([
+                "--features", feats, "--out", d, "--work", d, "--report",
+                os.path.join(d, "t.json"), "--epochs", "1", "--steps-per-epoch", "2",
+                "--batch", "8", "--dev-windows", "20", "--seed", "4", "--quiet",
+                "--channels", "4,4,8,8", "--head", "16"]))
+            checkpoint = os.path.join(train.REPO, teacher["model"]["checkpoint"])
+            report = self._small_run("--teacher", checkpoint, "--teacher", checkpoint,
+                                     "--distill-weight", "0.3")
+        distilled = report["training"]["distillation"]
+        self.assertEqual(distilled["teachers"], 2)
+        self.assertEqual(distilled["weight"], 0.3)
+        self.assertEqual(distilled["dev_window_eers"][0], distilled["dev_window_eers"][1])
+
     def test_one_class_run_exports_a_cosine_head(self):
         report = self._small_run("--loss", "one-class")
         self.assertEqual(report["training"]["loss"], "one-class")
