@@ -15,7 +15,7 @@
 #include "base/log.hpp"
 #include "base/parse.hpp"
 #include "indicators/indicators.hpp"
-#include "service/call_directory.hpp"
+#include "service/secrets.hpp"
 
 namespace dvd::api {
 namespace {

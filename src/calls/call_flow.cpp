@@ -12,6 +12,7 @@
 
 #include "base/check.hpp"
 #include "protocol/timestamp.hpp"
+#include "service/secrets.hpp"
 
 namespace dvd::calls {
 namespace {
@@ -799,14 +800,7 @@ std::string call_id_for(std::string_view call_control_id) {
 }
 
 std::string new_stream_token() {
-    ensure_sodium();
-    std::array<unsigned char, 32> bytes{};
-    randombytes_buf(bytes.data(), bytes.size());
-    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
-    sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), kVariant);
-    out.resize(out.size() - 1);  // the encoded length counts the terminating NUL
-    return out;
+    return service::new_secret_token();
 }
 
 std::string base_of_url(std::string_view url) {

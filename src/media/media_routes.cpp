@@ -10,6 +10,7 @@
 #include "base/log.hpp"
 #include "media/media_session.hpp"
 #include "protocol/errc.hpp"
+#include "service/secrets.hpp"
 
 namespace dvd::media {
 namespace {

@@ -11,6 +11,7 @@
 #include "media/audio_archive.hpp"
 #include "media/indicator_json.hpp"
 #include "protocol/errc.hpp"
+#include "service/secrets.hpp"
 
 namespace dvd::media {
 namespace {

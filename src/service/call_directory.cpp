@@ -42,17 +42,4 @@ std::size_t CallDirectory::size() const {
     return grants_.size();
 }
 
-bool secrets_equal(std::string_view a, std::string_view b) noexcept {
-    // Length is not secret (tokens have a fixed format); the contents are compared in full.
-    if (a.size() != b.size()) {
-        return false;
-    }
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^
-                                                  static_cast<unsigned char>(b[i])));
-    }
-    return diff == 0;
-}
-
 }  // namespace dvd::service

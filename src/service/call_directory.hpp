@@ -45,7 +45,4 @@ private:
     std::unordered_map<std::string, StreamGrant> grants_;  ///< guarded by mutex_
 };
 
-/// Constant-time comparison for secrets (stream tokens, API tokens).
-[[nodiscard]] bool secrets_equal(std::string_view a, std::string_view b) noexcept;
-
 }  // namespace dvd::service

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "base/log.hpp"
-#include "service/call_directory.hpp"
+#include "service/secrets.hpp"
 
 namespace dvd::web {
 namespace {
@@ -148,9 +148,6 @@ bool request_has_token(const net::Request& request, std::string_view token) {
             return true;
         }
     }
-    if (const auto query = request.query_param("token")) {
-        return service::secrets_equal(*query, token);
-    }
     return false;
 }
 
@@ -213,15 +210,40 @@ WebSiteStatus add_web_routes(net::Router& router, const WebOptions& options, Liv
                    std::move(responder).send(std::move(response));
                });
 
-    router.add(net::Method::Get, "/events",
-               [&hub, token = options.api_token](net::Request request, net::Responder responder) {
+    // One owner: the two routes below share the tickets; nothing else sees them.
+    auto tickets = std::make_shared<StreamTickets>(options.stream_tickets);
+    router.add(net::Method::Post, "/events/ticket",
+               [tickets, token = options.api_token](net::Request request,
+                                                    net::Responder responder) {
                    if (!request_has_token(request, token)) {
-                       const bool presented = request.header("authorization").has_value()
-                                              || request.query_param("token").has_value();
                        std::move(responder).send(unauthorized(
-                               presented ? "invalid bearer token"
-                                         : "this stream needs ?token=<API_TOKEN> or an "
-                                           "Authorization: Bearer token"));
+                               request.header("authorization").has_value()
+                                       ? "invalid bearer token"
+                                       : "a stream ticket needs an Authorization: Bearer token"));
+                       return;
+                   }
+                   net::Response response = net::Response::json(
+                           200, fmt::format(R"({{"ticket":"{}","expires_in_s":{}}})",
+                                            tickets->issue(),
+                                            tickets->options().ttl.count()));
+                   response.headers.emplace_back("Cache-Control", "no-store");
+                   std::move(responder).send(std::move(response));
+               });
+
+    router.add(net::Method::Get, "/events",
+               [&hub, tickets, token = options.api_token](net::Request request,
+                                                          net::Responder responder) {
+                   const auto ticket = request.query_param("ticket");
+                   // A ticket is spent by this request even if the hub then has no room.
+                   const bool by_ticket = ticket.has_value() && tickets->redeem(*ticket);
+                   if (!by_ticket && !request_has_token(request, token)) {
+                       const bool presented =
+                               request.header("authorization").has_value() || ticket.has_value();
+                       std::move(responder).send(unauthorized(
+                               presented ? (ticket ? "unknown, spent or expired stream ticket"
+                                                   : "invalid bearer token")
+                                         : "this stream needs ?ticket= (POST /events/ticket) or "
+                                           "an Authorization: Bearer token"));
                        return;
                    }
                    if (!hub.has_room()) {

@@ -9,6 +9,7 @@
 #include "net/server.hpp"
 #include "web/live_hub.hpp"
 #include "web/static_site.hpp"
+#include "web/stream_tickets.hpp"
 
 namespace dvd::web {
 
@@ -20,6 +21,7 @@ struct WebOptions {
     /// (they hold no data; the page asks for the token and stores it for the browser session).
     std::string api_token{};
     StaticSiteLimits limits{};
+    StreamTicketOptions stream_tickets{};  ///< one-time tickets for `GET /events?ticket=`
 };
 
 /// What add_web_routes found in dist_dir (for the start-up log).
@@ -41,15 +43,19 @@ struct WebSiteStatus {
 ///   GET /dashboard/session  always 200 `{"token_required", "authenticated", "threshold"}`
 ///                       (threshold null unless authenticated), so the page can decide to show
 ///                       its login form without provoking a 401
-///   GET /events         server-sent events from `hub` (see LiveHub); token as `?token=` (an
-///                       EventSource cannot send headers) or `Authorization: Bearer`; 401 JSON
-///                       error + WWW-Authenticate when API_TOKEN is set and it does not match;
-///                       503 + Retry-After when LiveHubOptions::max_subscribers are connected
+///   POST /events/ticket 200 `{"ticket", "expires_in_s"}` (no-store): a one-time ticket for
+///                       /events (StreamTickets), for `Authorization: Bearer` holders; 401 else
+///   GET /events         server-sent events from `hub` (see LiveHub); `?ticket=` (an
+///                       EventSource cannot send headers, and a token in the URL would reach
+///                       access logs) or `Authorization: Bearer`; 401 JSON error +
+///                       WWW-Authenticate when API_TOKEN is set and neither is valid (the API
+///                       token itself is not accepted in the query); 503 + Retry-After when
+///                       LiveHubOptions::max_subscribers are connected
 /// HEAD works on each GET route (net). `hub` must outlive the server.
 WebSiteStatus add_web_routes(net::Router& router, const WebOptions& options, LiveHub& hub);
 
-/// True when `request` carries `token` as `Authorization: Bearer <token>` or as the query
-/// parameter `token`, compared in constant time. Always true when `token` is empty.
+/// True when `request` carries `token` as `Authorization: Bearer <token>`, compared in constant
+/// time. Always true when `token` is empty.
 [[nodiscard]] bool request_has_token(const net::Request& request, std::string_view token);
 
 /// Where the dashboard is: `configured` when not empty (--web-dir); else `web/dist` under the

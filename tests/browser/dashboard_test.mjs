@@ -222,6 +222,9 @@ try {
     });
     const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
     const page = await context.newPage();
+    // Every URL the page asks for, to check that the API token never travels in one.
+    const requestedUrls = [];
+    page.on('request', (request) => requestedUrls.push(request.url()));
     page.on('console', (message) => {
         if (message.type() === 'error') {
             consoleErrors.push(message.text());
@@ -278,6 +281,9 @@ try {
         'the token is kept in sessionStorage');
     await page.waitForSelector('#connection[data-state="live"]', { timeout: 10000 });
     check(true, 'the live event stream is connected');
+    check(requestedUrls.some((u) => /\/events\?ticket=[A-Za-z0-9_-]{43}$/.test(u)),
+        'the event stream is opened with a one-time ticket');
+    check(!requestedUrls.some((u) => u.includes(token)), 'no URL carries the API token');
 
     // 2. Live: the synthetic call is flagged while it is still streaming.
     await page.waitForSelector('.live-card', { timeout: 20000 });

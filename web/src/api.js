@@ -97,10 +97,16 @@ export async function session() {
     return getJson('/dashboard/session');
 }
 
-/** The event-stream URL (EventSource cannot send headers: the token goes in the query). */
-export function eventsUrl() {
-    const t = token();
-    return t ? `/events?token=${encodeURIComponent(t)}` : '/events';
+/**
+ * The event-stream URL. EventSource cannot send headers, and the API token must not appear in a
+ * URL (access logs keep URLs), so with a token we first ask for a one-time ticket (valid 60 s).
+ */
+export async function eventsUrl() {
+    if (!token()) {
+        return '/events';
+    }
+    const { ticket } = await postJson('/events/ticket');
+    return `/events?ticket=${encodeURIComponent(ticket)}`;
 }
 
 /** Parses Prometheus text format 0.0.4 into {name: [{labels, value}]}. */

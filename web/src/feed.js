@@ -15,16 +15,35 @@ export class LiveFeed extends EventTarget {
         this.status = 'connecting';
         this.source = null;
         this.pruneTimer = null;
+        /** bumped by every connect() and close(), so a late ticket is not used */
+        this.attempt = 0;
     }
 
-    connect() {
+    async connect() {
         this.close();
         this.setStatus('connecting');
-        const source = new EventSource(eventsUrl());
+        const attempt = ++this.attempt;
+        let url;
+        try {
+            url = await eventsUrl();
+        } catch {
+            // No ticket (token refused, or the service is down): the 'closed' handler finds out.
+            if (attempt === this.attempt) {
+                this.setStatus('closed');
+                this.dispatchEvent(new CustomEvent('closed'));
+            }
+            return;
+        }
+        if (attempt !== this.attempt) {
+            return;  // closed or reconnected while the ticket was on its way
+        }
+        const source = new EventSource(url);
         this.source = source;
         source.addEventListener('open', () => this.setStatus('live'));
         source.addEventListener('error', () => {
-            // The browser reconnects by itself unless the response was not an event stream.
+            // The browser reconnects by itself unless the response was not an event stream; a
+            // ticket works once, so its retry gets a 401 and closes: then 'closed' reconnects
+            // with a fresh ticket.
             this.setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
             if (source.readyState === EventSource.CLOSED) {
                 this.dispatchEvent(new CustomEvent('closed'));
@@ -38,6 +57,7 @@ export class LiveFeed extends EventTarget {
     }
 
     close() {
+        this.attempt += 1;
         if (this.source) {
             this.source.close();
             this.source = null;

@@ -21,12 +21,5 @@ TEST(CallDirectory, GrantFindRevoke) {
     EXPECT_EQ(directory.size(), 0u);
 }
 
-TEST(SecretsEqual, ComparesWholeContents) {
-    EXPECT_TRUE(secrets_equal("abc", "abc"));
-    EXPECT_FALSE(secrets_equal("abc", "abd"));
-    EXPECT_FALSE(secrets_equal("abc", "ab"));
-    EXPECT_TRUE(secrets_equal("", ""));
-}
-
 }  // namespace
 }  // namespace dvd::service

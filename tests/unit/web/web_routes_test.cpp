@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "net/route_match.hpp"
 #include "unit/net/http_test_client.hpp"
@@ -152,17 +153,43 @@ TEST_F(WebRoutesTest, EventsNeedTheTokenWhenOneIsConfigured) {
     EXPECT_EQ(missing.status, 401);
     EXPECT_EQ(header_of(missing, "WWW-Authenticate"), "Bearer");
     EXPECT_NE(missing.body.find("\"unauthorized\""), std::string::npos);
-    EXPECT_EQ(call(router, net::Method::Get, "/events?token=wrong").status, 401);
     EXPECT_EQ(call(router, net::Method::Get, "/events", {{"authorization", "Bearer wrong"}}).status,
               401);
+    // The API token itself is refused in the query string, where access logs would keep it.
+    EXPECT_EQ(call(router, net::Method::Get, "/events?token=" + std::string(kToken)).status, 401);
     // Accepted: from_callback closes the event stream at once and answers an empty 200.
-    const net::Response by_query =
-            call(router, net::Method::Get, "/events?token=" + std::string(kToken));
-    EXPECT_EQ(by_query.status, 200);
-    EXPECT_EQ(by_query.content_type, "text/event-stream");
     const net::Response by_header = call(router, net::Method::Get, "/events",
                                          {{"authorization", "bearer " + std::string(kToken)}});
     EXPECT_EQ(by_header.status, 200);
+    EXPECT_EQ(by_header.content_type, "text/event-stream");
+}
+
+TEST_F(WebRoutesTest, AStreamTicketOpensTheStreamOnce) {
+    net::Router router;
+    add_web_routes(router, options(std::string(kToken)), hub_);
+    const net::Response anonymous = call(router, net::Method::Post, "/events/ticket");
+    EXPECT_EQ(anonymous.status, 401);
+    EXPECT_NE(anonymous.body.find("Authorization: Bearer"), std::string::npos);
+    EXPECT_EQ(call(router, net::Method::Post, "/events/ticket",
+                   {{"authorization", "Bearer wrong"}}).status,
+              401);
+
+    const net::Response issued = call(router, net::Method::Post, "/events/ticket",
+                                      {{"authorization", "Bearer " + std::string(kToken)}});
+    ASSERT_EQ(issued.status, 200);
+    EXPECT_EQ(header_of(issued, "Cache-Control"), "no-store");
+    const auto body = nlohmann::json::parse(issued.body);
+    EXPECT_EQ(body.at("expires_in_s"), 60);
+    const std::string ticket = body.at("ticket");
+    EXPECT_EQ(ticket.size(), 43U);
+
+    const net::Response opened = call(router, net::Method::Get, "/events?ticket=" + ticket);
+    EXPECT_EQ(opened.status, 200);
+    EXPECT_EQ(opened.content_type, "text/event-stream");
+    const net::Response again = call(router, net::Method::Get, "/events?ticket=" + ticket);
+    EXPECT_EQ(again.status, 401);
+    EXPECT_NE(again.body.find("spent or expired"), std::string::npos);
+    EXPECT_EQ(call(router, net::Method::Get, "/events?ticket=forged").status, 401);
 }
 
 TEST_F(WebRoutesTest, SessionTellsWhetherATokenIsNeededWithout401) {
@@ -205,7 +232,7 @@ TEST_F(WebRoutesTest, EventsAnswer503WhenTheHubIsFull) {
     EXPECT_EQ(header_of(response, "Retry-After"), "5");
 }
 
-TEST(RequestHasToken, HeaderOrQueryConstantTime) {
+TEST(RequestHasToken, BearerHeaderOnly) {
     net::Request request;
     EXPECT_TRUE(request_has_token(request, ""));
     EXPECT_FALSE(request_has_token(request, "secret-token"));
@@ -215,10 +242,9 @@ TEST(RequestHasToken, HeaderOrQueryConstantTime) {
     EXPECT_FALSE(request_has_token(request, "secret-token"));
     request.headers = {{"authorization", "Bearer secret-token-longer"}};
     EXPECT_FALSE(request_has_token(request, "secret-token"));
+    // Never from the query string: access logs keep URLs.
     request.headers = {};
     request.query = {{"token", "secret-token"}};
-    EXPECT_TRUE(request_has_token(request, "secret-token"));
-    request.query = {{"token", ""}};
     EXPECT_FALSE(request_has_token(request, "secret-token"));
 }
 
@@ -289,7 +315,12 @@ TEST_F(WebServerTest, EventStreamDeliversSnapshotThenLiveScores) {
     hub_.on_stream_started(started_event("call-1", "s1"));
     auto connection = RawConnection::open(server_->port());
     ASSERT_TRUE(connection.has_value());
-    ASSERT_TRUE(connection->write(make_request("GET", "/events?token=" + std::string(kToken))));
+    const auto issued = send_request(server_->port(), "POST", "/events/ticket", {},
+                                     {{"Authorization", "Bearer " + std::string(kToken)}});
+    ASSERT_TRUE(issued.has_value());
+    ASSERT_EQ(issued->status, 200);
+    const std::string ticket = nlohmann::json::parse(issued->body).at("ticket");
+    ASSERT_TRUE(connection->write(make_request("GET", "/events?ticket=" + ticket)));
     ASSERT_TRUE(connection->read_until("\r\n\r\n"));
     EXPECT_EQ(connection->received().rfind("HTTP/1.1 200 OK\r\n", 0), 0U);
     EXPECT_NE(connection->received().find("Content-Type: text/event-stream"), std::string::npos);
