@@ -1,7 +1,7 @@
 """Compares trained checkpoints, alone and averaged, on the dev and test splits of a feature dump.
 
   /usr/bin/python3 training/compare.py --features data/features-fine6 \
-      shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--threads 1]
+      shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--misses] [--threads 1]
 
 For each checkpoint (and with --average, for the mean of their window logits, each first
 standardised by its own dev windows so that networks of different scales weigh alike): the
@@ -10,7 +10,9 @@ scored as the service scores calls (evaluate.SplitScores). One line each: EER at
 on full clips for dev and test, the test genuine-flagged and synthetic-caught rates at the dev
 threshold, and "best caught": the share of synthetic test clips caught at the test threshold that
 flags at most 1 % of genuine test clips. That last figure is chosen on test, so it is not a result;
-it says how much of the gap to the target is separation and how much is the threshold.
+it says how much of the gap to the target is separation and how much is the threshold. With
+--misses, a second line per row lists, per attack, the synthetic test clips missed at that
+threshold (and the genuine clips it flags): which families hold the catch rate down.
 
 Checkpoints of one run are cheap to compare; an average costs a forward pass per network in the
 service, which is why it is a measurement here and not a shipped option.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -57,12 +59,43 @@ def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.n
     return out
 
 
-def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict[str, float]:
-    """The figures of one set of window logits (see the module docstring), as fractions."""
+def _dev_calibration(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]):
     dev = ws["dev"]
-    calibration, threshold = calibrate.fit_calibration(
+    return calibrate.fit_calibration(
         logits["dev"], dev.targets(), dev.clip_index, dev.seen,
         np.array([c.target for c in dev.clips], dtype=np.float64))
+
+
+def _test_at_best_threshold(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray], calibration
+                            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(indices of the scored test clips, their probabilities, their targets, the test-chosen
+    threshold that flags at most 1 % of the genuine ones)."""
+    scores = evaluate.SplitScores(ws["test"], logits["test"], calibration)
+    llr = scores.call_llr["full"]
+    keep = np.nonzero(~np.isnan(llr))[0]
+    probs, targets = calibrate.sigmoid(llr[keep]), scores.clip_targets[keep]
+    return keep, probs, targets, calibrate.choose_threshold(probs[targets <= 0.5], 0.01)
+
+
+def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
+                   ) -> Dict[str, Tuple[int, int]]:
+    """At the test-chosen threshold of "best caught": attack -> (synthetic test clips missed,
+    clips), and "genuine" -> (genuine test clips flagged, clips). Says which families hold the
+    catch rate down once the threshold is out of the way."""
+    calibration, _ = _dev_calibration(ws, logits)
+    keep, probs, targets, best = _test_at_best_threshold(ws, logits, calibration)
+    out: Dict[str, Tuple[int, int]] = {}
+    for i, p, t in zip(keep, probs, targets):
+        key = ws["test"].clips[i].attack if t > 0.5 else "genuine"
+        wrong = (p < best) if t > 0.5 else (p >= best)
+        missed, total = out.get(key, (0, 0))
+        out[key] = (missed + int(wrong), total + 1)
+    return dict(sorted(out.items()))
+
+
+def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """The figures of one set of window logits (see the module docstring), as fractions."""
+    calibration, threshold = _dev_calibration(ws, logits)
     row: Dict[str, float] = {}
     for s in SPLITS:
         scores = evaluate.SplitScores(ws[s], logits[s], calibration)
@@ -72,10 +105,7 @@ def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict
         if s == "test":
             row["test_flagged"] = report["full"]["genuine_flagged"]
             row["test_caught"] = report["full"]["synthetic_caught"]
-            llr = scores.call_llr["full"]
-            keep = ~np.isnan(llr)
-            probs, targets = calibrate.sigmoid(llr[keep]), scores.clip_targets[keep]
-            best = calibrate.choose_threshold(probs[targets <= 0.5], 0.01)
+            _, probs, targets, best = _test_at_best_threshold(ws, logits, calibration)
             row["test_best_caught"] = float(np.mean(probs[targets > 0.5] >= best))
     row["threshold"] = threshold
     return row
@@ -93,6 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     p.add_argument("--features", default="data/features-fine6")
     p.add_argument("--average", action="store_true", help="also score the mean of all of them")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--misses", action="store_true",
+                   help="also list, per attack, the synthetic test clips missed at the "
+                        "best-caught threshold (and the genuine clips it flags)")
     p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT")
     args = p.parse_args(argv)
     import torch  # noqa: PLC0415
@@ -106,11 +139,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         if not sep or not name or not path:
             p.error(f"expected NAME=CHECKPOINT, got {item!r}")
         named.append((name, split_logits(dump, ws, path)))
-    lines = [format_row(name, compare_one(ws, lg)) for name, lg in named]
     if args.average and len(named) > 1:
-        mean = standardised_mean([lg for _, lg in named])
-        lines.append(format_row("average(" + ",".join(n for n, _ in named) + ")",
-                                compare_one(ws, mean)))
+        named.append(("average(" + ",".join(n for n, _ in named) + ")",
+                      standardised_mean([lg for _, lg in named])))
+    lines = []
+    for name, lg in named:
+        lines.append(format_row(name, compare_one(ws, lg)))
+        if args.misses:
+            lines.append("  at best caught: " + ", ".join(
+                f"{key} {wrong}/{total}" for key, (wrong, total) in misses_at_best(ws, lg).items()))
     for line in lines:
         print(line, flush=True)
     return lines

@@ -57,6 +57,18 @@ class CompareTest(unittest.TestCase):
         np.testing.assert_allclose(mean["dev"], (a["dev"] - 2.0) / a["dev"].std())
         np.testing.assert_allclose(mean["test"], [-0.5 * 20.0 / b["dev"].std()])
 
+    def test_misses_add_up_to_best_caught(self):
+        logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
+        row = compare.compare_one(self.ws, logits)
+        misses = compare.misses_at_best(self.ws, logits)
+        scored = [c for c in self.ws["test"].clips if c.num_frames >= 100]
+        self.assertEqual(sum(total for _, total in misses.values()), len(scored))
+        self.assertEqual(misses["genuine"][1], sum(not c.is_synthetic for c in scored))
+        self.assertLessEqual(misses["genuine"][0], 0.01 * misses["genuine"][1])
+        synthetic = [v for k, v in misses.items() if k != "genuine"]
+        missed = sum(m for m, _ in synthetic) / sum(t for _, t in synthetic)
+        self.assertAlmostEqual(1.0 - missed, row["test_best_caught"], places=12)
+
     def test_command_prints_one_line_per_network_and_the_average(self):
         lines = compare.main(["--features", self.features, "--average",
                               f"one={self.checkpoints[0]}", f"two={self.checkpoints[1]}"])
@@ -65,6 +77,11 @@ class CompareTest(unittest.TestCase):
             self.assertIn("best caught", line)
         with self.assertRaises(SystemExit):
             compare.main(["--features", self.features, self.checkpoints[0]])
+        lines = compare.main(["--features", self.features, "--misses",
+                              f"one={self.checkpoints[0]}"])
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[1].startswith("  at best caught: "))
+        self.assertIn("genuine ", lines[1])
 
 
 if __name__ == "__main__":
