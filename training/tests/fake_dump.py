@@ -52,6 +52,20 @@ def write_fake_dump(directory: str, clips_per_split=None, seed: int = 0,
     write_dump(directory, items)
 
 
+def write_random_checkpoint(path: str, seed: int, **detector_args) -> str:
+    """Saves an untrained detector (4/4/8/8 channels and a 16-wide head unless detector_args say
+    otherwise) with torch seeded by `seed` as a checkpoint at `path`; returns `path`."""
+    import torch  # noqa: PLC0415
+
+    import model  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    net = model.Detector(**{"channels": (4, 4, 8, 8), "head": 16, **detector_args}).eval()
+    with open(path, "wb") as f:
+        f.write(model.state_to_bytes(net))
+    return path
+
+
 if __name__ == "__main__":
     write_fake_dump(sys.argv[1], {"train": int(sys.argv[2]), "dev": 200, "test": 200}
                     if len(sys.argv) > 2 else None, strength=0.5)

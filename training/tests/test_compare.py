@@ -6,16 +6,14 @@ import unittest
 import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see train.py
-import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import compare  # noqa: E402
-import model  # noqa: E402
 from data import FeatureDump  # noqa: E402
-from fake_dump import write_fake_dump  # noqa: E402
+from fake_dump import write_fake_dump, write_random_checkpoint  # noqa: E402
 
 
 class CompareTest(unittest.TestCase):
@@ -27,14 +25,8 @@ class CompareTest(unittest.TestCase):
         d = cls.tmp.name
         cls.features = os.path.join(d, "features")
         write_fake_dump(cls.features, {"train": 4, "dev": 60, "test": 60}, seed=11)
-        cls.checkpoints = []
-        for seed in (1, 2):
-            torch.manual_seed(seed)
-            net = model.Detector(channels=(4, 4, 8, 8), head=16).eval()
-            path = os.path.join(d, f"net{seed}.pt")
-            with open(path, "wb") as f:
-                f.write(model.state_to_bytes(net))
-            cls.checkpoints.append(path)
+        cls.checkpoints = [write_random_checkpoint(os.path.join(d, f"net{seed}.pt"), seed)
+                           for seed in (1, 2)]
         cls.dump = FeatureDump(cls.features)
         cls.ws = compare.split_windows(cls.dump)
 

@@ -13,9 +13,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import distill  # noqa: E402
-import model  # noqa: E402
 from data import FeatureDump, make_windows  # noqa: E402
-from fake_dump import write_fake_dump  # noqa: E402
+from fake_dump import write_fake_dump, write_random_checkpoint  # noqa: E402
 
 
 class DistillTest(unittest.TestCase):
@@ -29,14 +28,8 @@ class DistillTest(unittest.TestCase):
         write_fake_dump(features, {"train": 4, "dev": 40}, seed=12)
         cls.dump = FeatureDump(features)
         cls.dev = make_windows(cls.dump.split("dev"))
-        cls.checkpoints = []
-        for seed in (1, 2):
-            torch.manual_seed(seed)
-            net = model.Detector(channels=(4, 4, 8, 8), head=16).eval()
-            path = os.path.join(d, f"net{seed}.pt")
-            with open(path, "wb") as f:
-                f.write(model.state_to_bytes(net))
-            cls.checkpoints.append(path)
+        cls.checkpoints = [write_random_checkpoint(os.path.join(d, f"net{seed}.pt"), seed)
+                           for seed in (1, 2)]
         cls.batch = np.random.default_rng(3).standard_normal((6, 120, 60)).astype(np.float32) - 10
 
     @classmethod
@@ -71,11 +64,7 @@ class DistillTest(unittest.TestCase):
             distill.soft_targets(y, p, 1.5)
 
     def test_a_teacher_of_another_width_is_refused(self):
-        torch.manual_seed(4)
-        wide = model.Detector(channels=(4, 4, 8, 8), head=16, fine=(6, 5)).eval()
-        path = os.path.join(self.tmp.name, "wide.pt")
-        with open(path, "wb") as f:
-            f.write(model.state_to_bytes(wide))
+        path = write_random_checkpoint(os.path.join(self.tmp.name, "wide.pt"), 4, fine=(6, 5))
         with self.assertRaises(ValueError):
             distill.EnsembleTeacher([path], self.dump, self.dev)
         with self.assertRaises(ValueError):
