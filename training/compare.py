@@ -66,11 +66,10 @@ def _dev_calibration(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]):
         np.array([c.target for c in dev.clips], dtype=np.float64))
 
 
-def _test_at_best_threshold(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray], calibration
-                            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(indices of the scored test clips, their probabilities, their targets, the test-chosen
-    threshold that flags at most 1 % of the genuine ones)."""
-    scores = evaluate.SplitScores(ws["test"], logits["test"], calibration)
+def _at_best_threshold(scores: evaluate.SplitScores
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(indices of the scored clips, their probabilities, their targets, the threshold chosen on
+    these clips themselves that flags at most 1 % of the genuine ones)."""
     llr = scores.call_llr["full"]
     keep = np.nonzero(~np.isnan(llr))[0]
     probs, targets = calibrate.sigmoid(llr[keep]), scores.clip_targets[keep]
@@ -83,7 +82,8 @@ def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
     clips), and "genuine" -> (genuine test clips flagged, clips). Says which families hold the
     catch rate down once the threshold is out of the way."""
     calibration, _ = _dev_calibration(ws, logits)
-    keep, probs, targets, best = _test_at_best_threshold(ws, logits, calibration)
+    keep, probs, targets, best = _at_best_threshold(
+        evaluate.SplitScores(ws["test"], logits["test"], calibration))
     out: Dict[str, Tuple[int, int]] = {}
     for i, p, t in zip(keep, probs, targets):
         key = ws["test"].clips[i].attack if t > 0.5 else "genuine"
@@ -105,7 +105,7 @@ def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict
         if s == "test":
             row["test_flagged"] = report["full"]["genuine_flagged"]
             row["test_caught"] = report["full"]["synthetic_caught"]
-            _, probs, targets, best = _test_at_best_threshold(ws, logits, calibration)
+            _, probs, targets, best = _at_best_threshold(scores)
             row["test_best_caught"] = float(np.mean(probs[targets > 0.5] >= best))
     row["threshold"] = threshold
     return row
