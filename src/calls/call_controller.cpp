@@ -12,6 +12,7 @@
 
 #include "base/check.hpp"
 #include "base/log.hpp"
+#include "service/secrets.hpp"
 #include "service/task_thread.hpp"
 #include "telnyx/call_control_client.hpp"
 
@@ -497,7 +498,7 @@ private:
         }
         if (event.type == protocol::WebhookEventType::CallAnswered) {
             inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
-            inputs.new_stream_token = new_stream_token();
+            inputs.new_stream_token = service::new_secret_token();
         }
         auto decision = flow_.on_webhook(*record, event, inputs);
         const std::string& call_id = decision.record.call.id;
@@ -750,7 +751,7 @@ private:
         FlowInputs inputs{.now_ms = now_ms(),
                           .stream_url = resolve_stream_url(public_base_url, {})};
         // A random id: a dial is not replayed (the API caller sees the failure and retries).
-        const std::string command_id = call_id_for(new_stream_token());
+        const std::string command_id = call_id_for(service::new_secret_token());
         PlannedCommand planned = flow_.plan_dial(to, options_.main_number, options_.connection_id,
                                                  command_id, inputs);
         CommandWorker& worker = worker_for(command_id);

@@ -12,7 +12,6 @@
 
 #include "base/check.hpp"
 #include "protocol/timestamp.hpp"
-#include "service/secrets.hpp"
 
 namespace dvd::calls {
 namespace {
@@ -797,10 +796,6 @@ std::string command_id_for(std::string_view call_control_id, CommandKind kind,
 
 std::string call_id_for(std::string_view call_control_id) {
     return uuid_from_hash("dvd-call", {call_control_id});
-}
-
-std::string new_stream_token() {
-    return service::new_secret_token();
 }
 
 std::string base_of_url(std::string_view url) {

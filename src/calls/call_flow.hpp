@@ -98,7 +98,7 @@ struct FlowInputs {
     std::string stream_url{};
     /// Our id for a call this step creates (see `call_id_for`).
     std::string new_call_id{};
-    /// The stream secret for a streaming_start this step plans (see `new_stream_token`).
+    /// The stream secret for a streaming_start this step plans (`service::new_secret_token`).
     std::string new_stream_token{};
 };
 
@@ -232,9 +232,6 @@ private:
 /// Our call id for a Telnyx call: a UUID-shaped hash of its call_control_id (so an event that
 /// arrives before its call exists, or after a restart, maps to the same id).
 [[nodiscard]] std::string call_id_for(std::string_view call_control_id);
-
-/// A fresh stream secret: 32 random bytes (libsodium), base64url without padding (43 chars).
-[[nodiscard]] std::string new_stream_token();
 
 /// The media WebSocket URL under a public base URL: "https://h" -> "wss://h/media",
 /// "http://h:5000" -> "ws://h:5000/media". Empty for an empty or non-http(s) base.

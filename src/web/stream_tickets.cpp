@@ -12,7 +12,7 @@ StreamTickets::StreamTickets(StreamTicketOptions options, std::function<Clock::t
     options_.max_outstanding = std::max<std::size_t>(1, options_.max_outstanding);
 }
 
-void StreamTickets::drop_expired_locked(Clock::time_point now) const {
+void StreamTickets::drop_expired_locked(Clock::time_point now) {
     // Issued in time order with one ttl, so the expired ones are at the front.
     while (!tickets_.empty() && now - tickets_.front().issued >= options_.ttl) {
         tickets_.pop_front();
@@ -53,8 +53,9 @@ bool StreamTickets::redeem(std::string_view ticket) {
 std::size_t StreamTickets::outstanding() const {
     const Clock::time_point now = now_();
     std::lock_guard lock(mutex_);
-    drop_expired_locked(now);
-    return tickets_.size();
+    return static_cast<std::size_t>(
+            std::count_if(tickets_.begin(), tickets_.end(),
+                          [&](const Ticket& t) { return now - t.issued < options_.ttl; }));
 }
 
 }  // namespace dvd::web

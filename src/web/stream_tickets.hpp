@@ -47,12 +47,12 @@ private:
         Clock::time_point issued;
     };
 
-    void drop_expired_locked(Clock::time_point now) const;
+    void drop_expired_locked(Clock::time_point now);
 
     StreamTicketOptions options_;
     std::function<Clock::time_point()> now_;
     mutable std::mutex mutex_;
-    mutable std::deque<Ticket> tickets_;  ///< oldest first; guarded by mutex_
+    std::deque<Ticket> tickets_;  ///< oldest first; guarded by mutex_
 };
 
 }  // namespace dvd::web

@@ -534,14 +534,6 @@ TEST(CallFlowHelpers, CommandIdsAreDeterministicUuidShapedAndDistinct) {
     EXPECT_TRUE(std::regex_match(call_id_for("v3:abc"), uuid));
 }
 
-TEST(CallFlowHelpers, StreamTokensAreRandomUrlSafeBase64Of32Bytes) {
-    const auto a = new_stream_token();
-    const auto b = new_stream_token();
-    EXPECT_EQ(a.size(), 43U);
-    EXPECT_NE(a, b);
-    EXPECT_TRUE(std::regex_match(a, std::regex("^[A-Za-z0-9_-]{43}$"))) << a;
-}
-
 TEST(CallFlowHelpers, StreamUrlFromBase) {
     EXPECT_EQ(stream_url_from_base("https://dvd.example"), "wss://dvd.example/media");
     EXPECT_EQ(stream_url_from_base("http://127.0.0.1:5000"), "ws://127.0.0.1:5000/media");

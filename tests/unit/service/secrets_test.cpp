@@ -14,6 +14,7 @@ TEST(SecretsEqual, ComparesWholeContents) {
     EXPECT_TRUE(secrets_equal("", ""));
 }
 
+// The calls layer's per-call stream tokens (stream_auth_token) are these.
 TEST(NewSecretToken, IsBase64UrlOf32RandomBytes) {
     std::set<std::string> seen;
     for (int i = 0; i < 64; ++i) {
