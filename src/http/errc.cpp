@@ -25,6 +25,8 @@ public:
                 return "response body too large";
             case Errc::Init:
                 return "libcurl initialisation failed";
+            case Errc::SinkFailed:
+                return "the body sink refused the data";
         }
         return "unknown http error";
     }
@@ -43,6 +45,7 @@ bool is_transient(Errc code) noexcept {
         case Errc::InvalidRequest:
         case Errc::BodyTooLarge:
         case Errc::Init:
+        case Errc::SinkFailed:
             return false;
     }
     return false;

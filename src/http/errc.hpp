@@ -20,6 +20,7 @@ enum class Errc {
     Transfer,            ///< the connection broke while sending or receiving
     BodyTooLarge,        ///< the response body exceeded HttpClientOptions::max_response_body_bytes
     Init,                ///< libcurl could not be initialised (or out of memory)
+    SinkFailed,          ///< HttpRequest::body_sink refused a chunk (a disk write failed, a limit)
 };
 
 /// Whether retrying the same request may succeed (DNS, connect, TLS, timeout, broken transfer).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -108,11 +109,21 @@ struct Transfer {
     std::size_t max_body_bytes = 0;
     HttpResponse response{};
     bool body_too_large = false;
+    const std::function<bool(std::string_view)>* sink = nullptr;  // HttpRequest::body_sink
+    int status = 0;  // of the response whose headers were read last
+    bool sink_failed = false;
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
     const std::size_t bytes = size * count;
+    if (transfer->sink != nullptr && transfer->status >= 200 && transfer->status < 300) {
+        if (!(*transfer->sink)(std::string_view(data, bytes))) {
+            transfer->sink_failed = true;
+            return 0;
+        }
+        return bytes;
+    }
     if (bytes > transfer->max_body_bytes - transfer->response.body.size()) {
         transfer->body_too_large = true;
         return 0;  // anything but `bytes` makes libcurl abort with CURLE_WRITE_ERROR
@@ -141,6 +152,15 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     Headers& headers = transfer->response.headers;
     if (line.starts_with("HTTP/")) {
         headers = Headers{};  // a new response begins (after a 1xx interim response)
+        // "HTTP/1.1 200 OK": the three digits after the first space.
+        const auto space = line.find(' ');
+        int status = 0;
+        for (std::size_t i = space + 1; space != std::string_view::npos && i < line.size()
+                                        && i < space + 4 && line[i] >= '0' && line[i] <= '9';
+             ++i) {
+            status = status * 10 + (line[i] - '0');
+        }
+        transfer->status = status;
     } else if (line.empty()) {
         // end of this response's header block
     } else if ((line.front() == ' ' || line.front() == '\t') && !headers.empty()) {
@@ -234,7 +254,8 @@ struct HttpClient::Impl {
 
     // Options that do not depend on the request; reapplied after curl_easy_reset, which clears
     // every option but keeps the connection, TLS-session and DNS caches.
-    void set_common_options(Transfer& transfer, std::chrono::milliseconds timeout) {
+    void set_common_options(Transfer& transfer, std::chrono::milliseconds timeout,
+                            bool streamed) {
         error_buffer[0] = '\0';
         curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer.data());
         curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM: we are multi-threaded
@@ -252,7 +273,7 @@ struct HttpClient::Impl {
         if (options.proxy) {
             curl_easy_setopt(handle, CURLOPT_PROXY, options.proxy->c_str());
         }
-        if (options.max_response_body_bytes > 0) {
+        if (options.max_response_body_bytes > 0 && !streamed) {
             // Refuses early when Content-Length is already too large.
             curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
                              static_cast<curl_off_t>(options.max_response_body_bytes));
@@ -340,9 +361,14 @@ base::Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
     }
 
     Transfer transfer;
-    transfer.max_body_bytes = impl.options.max_response_body_bytes;
+    transfer.max_body_bytes = impl.options.max_response_body_bytes > 0
+                                      ? impl.options.max_response_body_bytes
+                                      : std::numeric_limits<std::size_t>::max();
+    if (request.body_sink) {
+        transfer.sink = &request.body_sink;
+    }
     curl_easy_reset(impl.handle);
-    impl.set_common_options(transfer, request.timeout);
+    impl.set_common_options(transfer, request.timeout, transfer.sink != nullptr);
     curl_easy_setopt(impl.handle, CURLOPT_URL, request.url.c_str());
     impl.set_method_and_body(request);
     curl_easy_setopt(impl.handle, CURLOPT_HTTPHEADER, headers->get());
@@ -358,6 +384,9 @@ base::Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
     if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
         return fail(Errc::BodyTooLarge, fmt::format("{}: response body exceeds {} bytes", where,
                                                     impl.options.max_response_body_bytes));
+    }
+    if (transfer.sink_failed) {
+        return fail(Errc::SinkFailed, fmt::format("{}: the body sink refused the data", where));
     }
     if (code != CURLE_OK) {
         const std::string_view detail = impl.error_buffer[0] != '\0'

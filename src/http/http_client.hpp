@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.hpp"
 #include "http/headers.hpp"
@@ -19,6 +21,13 @@ struct HttpRequest {
     Headers headers{};  ///< names must be tokens; values must not contain CR, LF or NUL
     std::string body{};
     std::chrono::milliseconds timeout{10'000};  ///< > 0
+    /// Where a 2xx response's body goes instead of `HttpResponse::body` (a file, a hash): called
+    /// with each chunk as it arrives, on the sending thread. Returning false aborts the exchange
+    /// with Errc::SinkFailed. With a sink, HttpClientOptions::max_response_body_bytes does not
+    /// bound the 2xx body (the sink enforces its own limit); the body of any other status is
+    /// still buffered in `HttpResponse::body` under that limit, so that its error text is kept.
+    /// Empty: every body is buffered.
+    std::function<bool(std::string_view chunk)> body_sink{};
 };
 
 /// A complete HTTP response (any status: 4xx/5xx are responses, not errors).

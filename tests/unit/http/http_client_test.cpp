@@ -218,6 +218,68 @@ TEST(HttpClient, BodyExactlyAtTheLimitIsAccepted) {
     EXPECT_EQ(r->body.size(), 64u);
 }
 
+TEST(HttpClient, ZeroBodyLimitMeansNoLimit) {
+    LoopbackServer server;
+    server.push({.body = std::string(5000, 'z')});
+    auto options = test_options();
+    options.max_response_body_bytes = 0;
+    HttpClient client(options);
+    const auto r = client.send({.url = server.url("/")});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body.size(), 5000u);
+}
+
+TEST(HttpClient, BodySinkReceivesA2xxBodyBeyondTheBufferLimit) {
+    LoopbackServer server;
+    server.push({.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "32\r\n"
+                        + std::string(50, 'a')
+                        + "\r\n"
+                          "32\r\n"
+                        + std::string(50, 'b') + "\r\n0\r\n\r\n"});
+    auto options = test_options();
+    options.max_response_body_bytes = 64;
+    HttpClient client(options);
+    std::string sunk;
+    const auto r = client.send({.url = server.url("/"), .body_sink = [&](std::string_view chunk) {
+                                    sunk.append(chunk);
+                                    return true;
+                                }});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body.empty());
+    EXPECT_EQ(sunk, std::string(50, 'a') + std::string(50, 'b'));
+}
+
+TEST(HttpClient, BodySinkDoesNotReceiveAnErrorBody) {
+    LoopbackServer server;
+    server.push({.status = 403, .body = "<Error><Code>AccessDenied</Code></Error>"});
+    HttpClient client(test_options());
+    bool called = false;
+    const auto r = client.send({.url = server.url("/"), .body_sink = [&](std::string_view) {
+                                    called = true;
+                                    return true;
+                                }});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 403);
+    EXPECT_FALSE(called);
+    EXPECT_EQ(r->body, "<Error><Code>AccessDenied</Code></Error>");
+}
+
+TEST(HttpClient, BodySinkRefusalAbortsWithSinkFailed) {
+    LoopbackServer server;
+    server.push({.body = std::string(100, 'a')});
+    server.push({.body = "next"});
+    HttpClient client(test_options());
+    const auto r = client.send(
+            {.url = server.url("/"), .body_sink = [](std::string_view) { return false; }});
+    expect_error(r, Errc::SinkFailed);
+    EXPECT_FALSE(is_transient(Errc::SinkFailed));
+    const auto next = client.send({.url = server.url("/")});
+    ASSERT_TRUE(next) << next.error().message;
+    EXPECT_EQ(next->body, "next");
+}
+
 TEST(HttpClient, ClientStillWorksAfterAnError) {
     LoopbackServer server;
     server.push({.action = ScriptedResponse::Action::Close});
