@@ -169,7 +169,23 @@ CREATE TABLE analyses (
 CREATE INDEX analyses_call ON analyses (call_id, id);
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations{kV1, kV2, kV3};
+// Version 4: the service's own copy of each recording (downloaded before Telnyx's URLs expire).
+// Rows of earlier versions start pending; the worker marks those whose URLs expired as failed.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE recordings ADD COLUMN archive_status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (archive_status IN ('pending', 'stored', 'failed'));
+ALTER TABLE recordings ADD COLUMN archive_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recordings ADD COLUMN archive_next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recordings ADD COLUMN archive_error TEXT;
+ALTER TABLE recordings ADD COLUMN archive_file TEXT;
+ALTER TABLE recordings ADD COLUMN archive_bytes INTEGER;
+ALTER TABLE recordings ADD COLUMN archive_sha256 TEXT;
+ALTER TABLE recordings ADD COLUMN archive_stored_at_ms INTEGER;
+CREATE INDEX recordings_archive_due ON recordings (archive_next_attempt_at_ms)
+    WHERE archive_status = 'pending';
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations{kV1, kV2, kV3, kV4};
 static_assert(kMigrations.size() == static_cast<std::size_t>(kSchemaVersion),
               "kSchemaVersion must equal the number of migrations");
 

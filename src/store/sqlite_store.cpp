@@ -118,12 +118,17 @@ constexpr std::string_view kInsertScorePoint =
 
 constexpr std::string_view kRecordingColumns =
         "id, call_id, recording_id, wav_url, mp3_url, public_wav_url, public_mp3_url, format, "
-        "channels, duration_seconds, saved_at_ms, kept";
+        "channels, duration_seconds, saved_at_ms, kept, archive_status, archive_attempts, "
+        "archive_next_attempt_at_ms, archive_error, archive_file, archive_bytes, archive_sha256, "
+        "archive_stored_at_ms";
 
 constexpr std::string_view kUpsertRecording =
         "INSERT INTO recordings (call_id, recording_id, wav_url, mp3_url, public_wav_url, "
-        "public_mp3_url, format, channels, duration_seconds, saved_at_ms, kept) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "public_mp3_url, format, channels, duration_seconds, saved_at_ms, kept, archive_status, "
+        "archive_attempts, archive_next_attempt_at_ms, archive_error, archive_file, "
+        "archive_bytes, archive_sha256, archive_stored_at_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+        "?18, ?19) "
         "ON CONFLICT (call_id, recording_id) WHERE recording_id IS NOT NULL DO UPDATE SET "
         "wav_url = COALESCE(excluded.wav_url, wav_url), "
         "mp3_url = COALESCE(excluded.mp3_url, mp3_url), "
@@ -496,7 +501,7 @@ ScorePoint read_score_point(const auto& s) {
     return point;
 }
 
-Recording read_recording(const auto& s) {
+base::Result<Recording> read_recording(const auto& s) {
     Recording recording;
     recording.id = s.column_int(0);
     recording.call_id = s.column_text(1);
@@ -510,6 +515,21 @@ Recording read_recording(const auto& s) {
     recording.duration_seconds = s.column_optional_real(9);
     recording.saved_at_ms = s.column_int(10);
     recording.kept = s.column_int(11) != 0;
+    auto status = parse_archive_status(s.column_text(12));
+    if (!status) {
+        return base::fail(base::Errc::Corrupt,
+                          fmt::format("store: recording {} has an unknown archive status",
+                                      recording.id));
+    }
+    RecordingArchive& archive = recording.archive;
+    archive.status = *status;
+    archive.attempts = static_cast<int>(s.column_int(13));
+    archive.next_attempt_at_ms = s.column_int(14);
+    archive.last_error = s.column_text(15);
+    archive.file = s.column_text(16);
+    archive.bytes = s.column_optional_int(17);
+    archive.sha256 = s.column_text(18);
+    archive.stored_at_ms = s.column_optional_int(19);
     return recording;
 }
 
@@ -1213,7 +1233,15 @@ base::Result<std::int64_t> SqliteStore::add_recording_in_tx(const Recording& rec
             .text_or_null(recording.channels)
             .optional(recording.duration_seconds)
             .integer(recording.saved_at_ms)
-            .boolean(recording.kept);
+            .boolean(recording.kept)
+            .text(to_string(recording.archive.status))
+            .integer(recording.archive.attempts)
+            .integer(recording.archive.next_attempt_at_ms)
+            .text_or_null(recording.archive.last_error)
+            .text_or_null(recording.archive.file)
+            .optional(recording.archive.bytes)
+            .text_or_null(recording.archive.sha256)
+            .optional(recording.archive.stored_at_ms);
     auto row = s->step();
     if (!row) {
         return row.error();
@@ -1254,6 +1282,60 @@ base::Result<std::vector<Recording>> SqliteStore::list_recordings(std::string_vi
     }
     s->text(call_id);
     return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+}
+
+base::Result<std::vector<Recording>> SqliteStore::list_due_recording_archives(
+        UnixMs now_ms, std::int64_t limit) {
+    constexpr std::string_view kOperation = "list_due_recording_archives";
+    UseGuard guard(in_use_);
+    if (auto r = check_limit(limit, kOperation); !r) {
+        return r.error();
+    }
+    auto s = statement(fmt::format("SELECT {} FROM recordings WHERE archive_status = 'pending' "
+                                   "AND archive_next_attempt_at_ms <= ?1 "
+                                   "ORDER BY archive_next_attempt_at_ms, id LIMIT ?2",
+                                   kRecordingColumns),
+                       kOperation);
+    if (!s) {
+        return s.error();
+    }
+    s->integer(now_ms).integer(limit);
+    return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+}
+
+base::Result<void> SqliteStore::update_recording_archive(std::int64_t recording_id,
+                                                         const RecordingArchive& archive) {
+    constexpr std::string_view kOperation = "update_recording_archive";
+    UseGuard guard(in_use_);
+    Transaction tx(*this);
+    if (auto r = tx.begin(kOperation); !r) {
+        return r;
+    }
+    auto s = statement(
+            "UPDATE recordings SET archive_status = ?2, archive_attempts = ?3, "
+            "archive_next_attempt_at_ms = ?4, archive_error = ?5, archive_file = ?6, "
+            "archive_bytes = ?7, archive_sha256 = ?8, archive_stored_at_ms = ?9 WHERE id = ?1",
+            kOperation);
+    if (!s) {
+        return s.error();
+    }
+    if (auto r = s->integer(recording_id)
+                         .text(to_string(archive.status))
+                         .integer(archive.attempts)
+                         .integer(archive.next_attempt_at_ms)
+                         .text_or_null(archive.last_error)
+                         .text_or_null(archive.file)
+                         .optional(archive.bytes)
+                         .text_or_null(archive.sha256)
+                         .optional(archive.stored_at_ms)
+                         .run();
+        !r) {
+        return r;
+    }
+    if (sqlite3_changes(db_) == 0) {
+        return invalid(kOperation, fmt::format("no recording with id {}", recording_id));
+    }
+    return tx.commit(kOperation);
 }
 
 base::Result<std::int64_t> SqliteStore::keep_recordings(std::string_view call_id) {

@@ -87,6 +87,10 @@ public:
                                                                       std::int64_t limit) override;
 
     [[nodiscard]] base::Result<std::int64_t> add_recording(const Recording& recording) override;
+    [[nodiscard]] base::Result<std::vector<Recording>> list_due_recording_archives(
+            UnixMs now_ms, std::int64_t limit) override;
+    [[nodiscard]] base::Result<void> update_recording_archive(
+            std::int64_t recording_id, const RecordingArchive& archive) override;
     [[nodiscard]] base::Result<std::vector<Recording>> list_recordings(
             std::string_view call_id) override;
     [[nodiscard]] base::Result<std::int64_t> keep_recordings(std::string_view call_id) override;

@@ -93,6 +93,16 @@ public:
     [[nodiscard]] virtual base::Result<std::vector<Recording>> list_recordings(
             std::string_view call_id) = 0;
 
+    /// Pending recording downloads with archive.next_attempt_at_ms <= now_ms, earliest first, at
+    /// most `limit`.
+    [[nodiscard]] virtual base::Result<std::vector<Recording>> list_due_recording_archives(
+            UnixMs now_ms, std::int64_t limit) = 0;
+
+    /// Replaces the archive fields of recording `recording_id` (the download worker's record of
+    /// its copy). InvalidArgument for an unknown id.
+    [[nodiscard]] virtual base::Result<void> update_recording_archive(
+            std::int64_t recording_id, const RecordingArchive& archive) = 0;
+
     /// Marks every recording of the call as kept (a flagged call's evidence); returns how many
     /// rows changed. Recordings added later are kept when `Recording::kept` is set.
     [[nodiscard]] virtual base::Result<std::int64_t> keep_recordings(std::string_view call_id) = 0;

@@ -55,6 +55,12 @@ constexpr std::array<std::pair<AlertStatus, std::string_view>, 3> kAlertStatuses
         {AlertStatus::Failed, "failed"},
 }};
 
+constexpr std::array<std::pair<ArchiveStatus, std::string_view>, 3> kArchiveStatuses{{
+        {ArchiveStatus::Pending, "pending"},
+        {ArchiveStatus::Stored, "stored"},
+        {ArchiveStatus::Failed, "failed"},
+}};
+
 constexpr std::array<std::pair<AnalysisTrigger, std::string_view>, 3> kTriggers{{
         {AnalysisTrigger::Threshold, "threshold"},
         {AnalysisTrigger::Hangup, "hangup"},
@@ -101,6 +107,14 @@ base::Result<AlertChannel> parse_alert_channel(std::string_view text) {
 
 base::Result<AlertStatus> parse_alert_status(std::string_view text) {
     return parse_name(text, kAlertStatuses, "alert status");
+}
+
+std::string_view to_string(ArchiveStatus status) {
+    return name_of(status, kArchiveStatuses);
+}
+
+base::Result<ArchiveStatus> parse_archive_status(std::string_view text) {
+    return parse_name(text, kArchiveStatuses, "recording archive status");
 }
 
 bool is_terminal(CallState state) {

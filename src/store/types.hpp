@@ -30,6 +30,13 @@ enum class AlertChannel { Slack, Json };
 /// `Pending` alerts are (re)tried at `next_attempt_at_ms`; `Sent` and `Failed` are terminal.
 enum class AlertStatus { Pending, Sent, Failed };
 
+/// Where the service's own copy of a recording stands (table `recordings`, schema version 4).
+enum class ArchiveStatus {
+    Pending,  ///< to be downloaded (or waiting for a retry)
+    Stored,   ///< the file is under RECORDINGS_DIR
+    Failed,   ///< given up: the URLs expired, the body was refused, retries ran out
+};
+
 /// The lowercase names used in the database and the JSON API ("inbound", "streaming", "slack").
 std::string_view to_string(CallDirection direction);
 std::string_view to_string(CallState state);
@@ -41,6 +48,8 @@ std::string_view to_string(AlertStatus status);
 [[nodiscard]] base::Result<CallState> parse_call_state(std::string_view text);
 [[nodiscard]] base::Result<AlertChannel> parse_alert_channel(std::string_view text);
 [[nodiscard]] base::Result<AlertStatus> parse_alert_status(std::string_view text);
+std::string_view to_string(ArchiveStatus status);
+[[nodiscard]] base::Result<ArchiveStatus> parse_archive_status(std::string_view text);
 
 /// True for `Ended` and `Failed`.
 bool is_terminal(CallState state);
@@ -140,6 +149,22 @@ struct ScorePoint {
     bool operator==(const ScorePoint&) const = default;
 };
 
+/// The service's own copy of a recording: Telnyx's URLs expire 10 minutes after
+/// call.recording.saved, so the `recordings` worker downloads each one while they are valid.
+struct RecordingArchive {
+    ArchiveStatus status = ArchiveStatus::Pending;
+    int attempts = 0;               ///< download attempts made
+    UnixMs next_attempt_at_ms = 0;  ///< when a pending download is due (0: at once)
+    std::string last_error{};       ///< why the last attempt failed; empty after success
+    /// The file's path relative to RECORDINGS_DIR, e.g. "v3-abc/7.wav"; set when Stored.
+    std::string file{};
+    std::optional<std::int64_t> bytes{};  ///< the file's size; set when Stored
+    std::string sha256{};                 ///< hex SHA-256 of the file; set when Stored
+    std::optional<UnixMs> stored_at_ms{};
+
+    bool operator==(const RecordingArchive&) const = default;
+};
+
 /// A saved call recording (table `recordings`). URLs from Telnyx are valid for 10 minutes.
 struct Recording {
     std::int64_t id = 0;  ///< assigned by the store
@@ -156,6 +181,9 @@ struct Recording {
     /// Kept on purpose: the recording of a flagged call (evidence). Sticky: once true it stays
     /// true. Nothing in the service deletes recordings today; a retention job must skip these.
     bool kept = false;
+    /// The downloaded copy. `add_recording` stores it for a new row only; an existing row's copy
+    /// changes through `update_recording_archive` alone.
+    RecordingArchive archive{};
 
     bool operator==(const Recording&) const = default;
 };

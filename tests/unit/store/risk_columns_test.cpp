@@ -192,7 +192,7 @@ TEST(SqliteMigrationsV3, Version2DatabaseIsUpgradedKeepingItsData) {
     }
     auto store = SqliteStore::open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(ok((*store)->schema_version()), 3);
+    EXPECT_EQ(ok((*store)->schema_version()), kSchemaVersion);
     const auto old = ok((*store)->get_call("old"));
     ASSERT_TRUE(old);
     EXPECT_EQ(old->escalation, "");

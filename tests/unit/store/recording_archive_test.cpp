@@ -1,0 +1,135 @@
+// Schema version 4: the service's own copy of each recording (RecordingArchive), through the
+// Store interface, and the upgrade of a version-3 database.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "store/sqlite_migrations.hpp"
+#include "store/sqlite_store.hpp"
+#include "store_test_support.hpp"
+
+namespace dvd::store {
+namespace {
+
+using test::ok;
+using test::TempDir;
+
+class RecordingArchiveTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto opened = SqliteStore::open(dir_.file("dvd.db"));
+        ASSERT_TRUE(opened) << opened.error().message;
+        store_ = std::move(*opened);
+        ASSERT_TRUE(store_->upsert_call(test::make_call("c1", 1000)));
+    }
+
+    std::int64_t add(std::string recording_id, UnixMs saved_at_ms) {
+        Recording r;
+        r.call_id = "c1";
+        r.recording_id = std::move(recording_id);
+        r.wav_url = "http://127.0.0.1:1/recordings/" + r.recording_id + ".wav";
+        r.saved_at_ms = saved_at_ms;
+        return ok(store_->add_recording(r));
+    }
+
+    std::vector<std::int64_t> due_ids(UnixMs now_ms) {
+        std::vector<std::int64_t> ids;
+        for (const auto& r : ok(store_->list_due_recording_archives(now_ms, 10))) {
+            ids.push_back(r.id);
+        }
+        return ids;
+    }
+
+    TempDir dir_;
+    std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(RecordingArchiveTest, NewRecordingsArePendingAndDueAtOnce) {
+    const auto a = add("r-a", 2000);
+    const auto b = add("r-b", 3000);
+    const auto listed = ok(store_->list_recordings("c1"));
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].archive, RecordingArchive{});
+    EXPECT_EQ(listed[0].archive.status, ArchiveStatus::Pending);
+    EXPECT_EQ(due_ids(0), (std::vector<std::int64_t>{a, b}));
+}
+
+TEST_F(RecordingArchiveTest, RetryIsDueOnlyAtItsTimeAndStoredLeavesTheQueue) {
+    const auto a = add("r-a", 2000);
+    const auto b = add("r-b", 3000);
+    ASSERT_TRUE(store_->update_recording_archive(
+            a, {.attempts = 1, .next_attempt_at_ms = 5000, .last_error = "HTTP 503"}));
+    EXPECT_EQ(due_ids(4999), (std::vector<std::int64_t>{b}));
+    EXPECT_EQ(due_ids(5000), (std::vector<std::int64_t>{b, a}));
+
+    const RecordingArchive stored{.status = ArchiveStatus::Stored,
+                                  .attempts = 2,
+                                  .file = "c1/1.wav",
+                                  .bytes = 44,
+                                  .sha256 = std::string(64, 'f'),
+                                  .stored_at_ms = 6000};
+    ASSERT_TRUE(store_->update_recording_archive(a, stored));
+    ASSERT_TRUE(store_->update_recording_archive(
+            b, {.status = ArchiveStatus::Failed, .attempts = 1, .last_error = "expired"}));
+    EXPECT_TRUE(due_ids(1'000'000).empty());
+    const auto listed = ok(store_->list_recordings("c1"));
+    EXPECT_EQ(listed.at(0).archive, stored);
+    EXPECT_EQ(listed.at(1).archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(listed.at(1).archive.last_error, "expired");
+}
+
+TEST_F(RecordingArchiveTest, ARepeatedSavedEventKeepsTheCopy) {
+    const auto a = add("r-a", 2000);
+    const RecordingArchive stored{.status = ArchiveStatus::Stored,
+                                  .attempts = 1,
+                                  .file = "c1/1.wav",
+                                  .bytes = 44,
+                                  .sha256 = std::string(64, '0'),
+                                  .stored_at_ms = 2500};
+    ASSERT_TRUE(store_->update_recording_archive(a, stored));
+    EXPECT_EQ(add("r-a", 2600), a);  // the webhook delivered again: same row
+    EXPECT_EQ(ok(store_->list_recordings("c1")).at(0).archive, stored);
+}
+
+TEST_F(RecordingArchiveTest, UnknownIdAndBadLimitAreErrors) {
+    const auto missing = store_->update_recording_archive(404, {});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, base::make_error_code(base::Errc::InvalidArgument));
+    EXPECT_FALSE(store_->list_due_recording_archives(0, 0));
+}
+
+TEST(SqliteMigrationsV4, Version3RecordingsBecomePendingCopies) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        std::string sql =
+                "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                "version INTEGER NOT NULL) STRICT;";
+        for (int v = 0; v < 3; ++v) {
+            sql += sqlite_migrations()[static_cast<std::size_t>(v)];
+        }
+        sql += "INSERT INTO schema_version VALUES (1, 3);"
+               "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+               "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+               "INSERT INTO recordings (call_id, recording_id, wav_url, saved_at_ms, kept) "
+               "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);";
+        char* message = nullptr;
+        ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+                << (message != nullptr ? message : "");
+        sqlite3_close(db);
+    }
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(ok((*store)->schema_version()), 4);
+    const auto old = ok((*store)->list_recordings("old")).at(0);
+    EXPECT_TRUE(old.kept);
+    EXPECT_EQ(old.archive, RecordingArchive{});
+    EXPECT_EQ(ok((*store)->list_due_recording_archives(1, 5)).size(), 1u);
+}
+
+}  // namespace
+}  // namespace dvd::store
