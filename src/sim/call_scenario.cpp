@@ -306,7 +306,13 @@ void CallScenario::save_recording(Effects& fx, protocol::UtcMicros now) {
     facts.format = recording_->format;
     facts.started_at = recording_->started_at;
     facts.ended_at = now;
-    facts.wav_url = settings_.recording_base_url + recording_->id + ".wav";
+    // Telnyx's recording_urls are pre-signed S3 links: the query is the credential.
+    facts.signature = ids_.uuid();
+    std::erase(facts.signature, '-');
+    facts.wav_url = fmt::format(
+            "{}{}.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={}&X-Amz-Signature={}",
+            settings_.recording_base_url, recording_->id, settings_.recording_url_lifetime.count(),
+            facts.signature);
     if (recording_->format == "mp3") {
         summary_.errors.push_back(
                 "mp3 recording asked for: the simulator serves WAV only (recording_urls.mp3 null)");

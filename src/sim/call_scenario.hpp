@@ -118,6 +118,8 @@ struct ScenarioSettings {
     std::chrono::milliseconds ring_time{300};                ///< dial: initiated -> answered
     std::string default_webhook_url{};
     std::string recording_base_url{};            ///< "http://127.0.0.1:<port>/recordings/"
+    /// How long a recording URL is valid (Telnyx: 10 minutes); shown as X-Amz-Expires.
+    std::chrono::seconds recording_url_lifetime{600};
     std::chrono::seconds command_id_window{60};  ///< Telnyx ignores a repeated command_id
 };
 

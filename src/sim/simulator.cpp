@@ -73,6 +73,9 @@ base::Result<void> validate(const SimulatorOptions& options) {
     if (options.max_recordings == 0) {
         return bad("max_recordings must be at least 1");
     }
+    if (options.recording_url_lifetime.count() <= 0) {
+        return bad("recording_url_lifetime must be positive");
+    }
     return validate(options.delivery);
 }
 
@@ -164,7 +167,12 @@ private:
     mutable std::mutex mutex_;
     bool running_ = false;                            // guarded by mutex_
     std::map<std::string, Call, std::less<>> calls_;  // guarded by mutex_
-    std::map<std::string, std::string> recordings_;   // id -> WAV bytes; guarded by mutex_
+    struct StoredRecording {
+        std::string wav;        // the file
+        std::string signature;  // the X-Amz-Signature its URL carries
+        std::chrono::steady_clock::time_point expires{};
+    };
+    std::map<std::string, StoredRecording> recordings_;  // by id; guarded by mutex_
     std::deque<std::string> recording_order_;         // guarded by mutex_
     std::vector<CommandRecord> unmatched_;            // guarded by mutex_
     std::map<std::string, std::pair<UtcMicros, std::pair<ApiReply, std::string>>>
@@ -215,6 +223,9 @@ base::Result<void> Simulator::Impl::start() {
     settings_.linger_after_audio = options_.linger_after_audio;
     settings_.ring_time = options_.ring_time;
     settings_.default_webhook_url = options_.webhook_url;
+    settings_.recording_url_lifetime = std::max(
+            std::chrono::seconds{1},
+            std::chrono::duration_cast<std::chrono::seconds>(options_.recording_url_lifetime));
     settings_.recording_base_url = fmt::format(
             "http://{}:{}/recordings/",
             options_.bind_address == "0.0.0.0" ? std::string("127.0.0.1") : options_.bind_address,
@@ -586,6 +597,15 @@ void Simulator::Impl::on_get_call(net::Request request, net::Responder responder
 
 void Simulator::Impl::on_recording(net::Request request, net::Responder responder) {
     std::string file(request.path_param("file"));
+    // S3's error document, as a pre-signed recording URL answers when refused.
+    auto s3_error = [](int status, std::string_view code, std::string_view message) {
+        return net::Response::text(
+                status,
+                fmt::format(R"(<?xml version="1.0" encoding="UTF-8"?>)"
+                            "\n<Error><Code>{}</Code><Message>{}</Message></Error>",
+                            code, message),
+                "application/xml");
+    };
     net::Response response;
     {
         const std::lock_guard lock(mutex_);
@@ -595,8 +615,15 @@ void Simulator::Impl::on_recording(net::Request request, net::Responder responde
         if (found == recordings_.end()) {
             response = to_response(error_reply(
                     404, {TelnyxError{"10005", "Resource not found", "Recording not found."}}));
+        } else if (request.query_param("X-Amz-Signature").value_or("") !=
+                   found->second.signature) {
+            response = s3_error(403, "SignatureDoesNotMatch",
+                                "The request signature we calculated does not match the "
+                                "signature you provided.");
+        } else if (std::chrono::steady_clock::now() >= found->second.expires) {
+            response = s3_error(403, "AccessDenied", "Request has expired");
         } else {
-            response = net::Response::text(200, found->second, "audio/wav");
+            response = net::Response::text(200, found->second.wav, "audio/wav");
         }
     }
     std::move(responder).send(std::move(response));
@@ -668,8 +695,12 @@ void Simulator::Impl::apply(Call& call, Effects effects) {
     }
     if (effects.save_recording) {
         const auto& audio = call.scenario->audio();
-        recordings_[effects.save_recording->recording_id] = wav_file_bytes(
-                audio ? std::span<const float>(audio->samples_8k) : std::span<const float>(), 8000);
+        recordings_[effects.save_recording->recording_id] = StoredRecording{
+                .wav = wav_file_bytes(
+                        audio ? std::span<const float>(audio->samples_8k) : std::span<const float>(),
+                        8000),
+                .signature = effects.save_recording->signature,
+                .expires = std::chrono::steady_clock::now() + options_.recording_url_lifetime};
         recording_order_.push_back(effects.save_recording->recording_id);
         while (recording_order_.size() > options_.max_recordings) {
             recordings_.erase(recording_order_.front());

@@ -41,6 +41,9 @@ struct SimulatorOptions {
     /// What a dialled number says once it answers (POST /v2/calls); nullptr: 3 s of silence.
     std::shared_ptr<const CallAudio> outbound_audio{};
     std::size_t max_recordings = 64;  ///< WAVs kept for GET /recordings/<id>.wav (oldest dropped)
+    /// How long a recording URL works after call.recording.saved (Telnyx: 10 minutes); later
+    /// requests get S3's 403 "Request has expired". Wall time, whatever `speed`.
+    std::chrono::milliseconds recording_url_lifetime{600'000};
 };
 
 /// InvalidArgument naming the field: webhook_url not http(s), speed not in (0, 10000], bad
@@ -76,7 +79,10 @@ struct CallHandle {
 ///   * webhooks signed with its own Ed25519 key, delivered with retries (WebhookDispatcher);
 ///   * media streams to `stream_url` (net::WsClient) from the call's WAV, 20 ms frames paced at
 ///     real time / speed; then the caller hangs up;
-///   * the recordings it announces in call.recording.saved at `GET /recordings/<id>.wav`;
+///   * the recordings it announces in call.recording.saved at `GET /recordings/<id>.wav`, as
+///     pre-signed links like Telnyx's S3 URLs: only with their `X-Amz-Signature` (else 403
+///     SignatureDoesNotMatch) and only for `recording_url_lifetime` (else 403 AccessDenied,
+///     "Request has expired");
 ///   * fake third parties (FakeServices): a Slack incoming webhook at
 ///     `POST /services/{team}/{bot}/{secret}`, a generic JSON webhook at `POST /alerts/json`,
 ///     and Telnyx AI Inference at `POST /v2/ai/openai/chat/completions` (also the deprecated

@@ -78,6 +78,9 @@ struct RecordingFacts {
     protocol::UtcMicros ended_at{};
     std::optional<std::string> wav_url{};  ///< what recording_urls.wav points at
     std::optional<std::string> mp3_url{};
+    /// The pre-signed URL's signature (its X-Amz-Signature); the simulator serves the file only
+    /// to a request that carries it, like S3.
+    std::string signature{};
 };
 
 /// call.recording.saved with `call_control_id`, `recording_id` and `format` beside the spec's

@@ -139,8 +139,12 @@ TEST_F(CallScenarioTest, IncomingCallFollowsTheDocumentedFlow) {
     EXPECT_EQ(hangup_event.call_quality_stats->inbound_packet_count, "100");
     ASSERT_TRUE(hangup.save_recording.has_value());
     const auto saved = parse(hangup.webhooks[1]);
+    // A pre-signed link, like Telnyx's S3 URLs: the signature is the credential.
+    ASSERT_FALSE(hangup.save_recording->signature.empty());
     EXPECT_EQ(saved.recording_urls.wav,
-              "http://127.0.0.1:5050/recordings/" + hangup.save_recording->recording_id + ".wav");
+              "http://127.0.0.1:5050/recordings/" + hangup.save_recording->recording_id +
+                      ".wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600&X-Amz-Signature=" +
+                      hangup.save_recording->signature);
     EXPECT_TRUE(call.is_ended());
 
     // After the end every command is refused with 90018.

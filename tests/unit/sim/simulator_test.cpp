@@ -354,6 +354,13 @@ TEST_F(SimulatorTest, InboundCallIsAnsweredStreamedRecordedAndHungUp) {
     EXPECT_EQ(wav.status, 200);
     EXPECT_EQ(wav.body.substr(0, 4), "RIFF");
     EXPECT_EQ(wav.body.size(), 44U + 2U * audio_->samples_8k.size());
+    // Only with its signature, like a pre-signed S3 URL.
+    const std::string& url = *saved->recording_urls.wav;
+    const auto unsigned_url = url.substr(0, url.find('?'));
+    const auto refused = get(unsigned_url);
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_NE(refused.body.find("<Code>SignatureDoesNotMatch</Code>"), std::string::npos);
+    EXPECT_EQ(get(unsigned_url + "?X-Amz-Signature=forged").status, 403);
 
     // Commands on the ended call: 422 90018.
     protocol::HangupCommand hangup;
@@ -436,6 +443,28 @@ TEST_F(SimulatorTest, ServiceClosingTheStreamIsRecordedAndTheCallStillEnds) {
     EXPECT_EQ(summary->stream_close_code, 1008);
     EXPECT_EQ(summary->stream_close_reason, "bad stream token");
     EXPECT_EQ(summary->hangup_cause, "normal_clearing");
+}
+
+TEST_F(SimulatorTest, RecordingUrlsExpireLikeTelnyxs) {
+    auto o = options();
+    o.recording_url_lifetime = 300ms;
+    start(o);
+    auto handle = sim_->place_inbound_call(CallSpec{audio_});
+    ASSERT_TRUE(handle.has_value());
+    const std::string id = handle->call_control_id;
+    protocol::AnswerCommand answer;
+    answer.command_id = "a";
+    answer.stream = protocol::StreamOptions{service_.media_url()};
+    answer.record = protocol::RecordFromAnswer{};
+    EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
+    const auto saved = expect_event("call.recording.saved");
+    ASSERT_TRUE(saved && saved->recording_urls.wav);
+    EXPECT_NE(saved->recording_urls.wav->find("X-Amz-Expires=1&"), std::string::npos);
+    EXPECT_EQ(get(*saved->recording_urls.wav).status, 200);
+    std::this_thread::sleep_for(350ms);
+    const auto expired = get(*saved->recording_urls.wav);
+    EXPECT_EQ(expired.status, 403);
+    EXPECT_NE(expired.body.find("<Message>Request has expired</Message>"), std::string::npos);
 }
 
 TEST_F(SimulatorTest, RefusedUpgradeGivesStreamingFailed) {
