@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,7 +29,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -664,33 +667,67 @@ asio::awaitable<bool> HttpConnection::write_response(Response response, unsigned
     if (status < 100 || status > 999) {
         status = 500;
     }
+    const bool bodyless = status < 200 || status == 204 || status == 304;
+    std::optional<http::file_body::value_type> file;
+    if (!response.file_path.empty() && !bodyless) {
+        beast::error_code open_ec;
+        file.emplace();
+        file->open(response.file_path.c_str(), beast::file_mode::scan, open_ec);
+        if (open_ec) {
+            file.reset();
+            response = Response::json_error(404, "not_found", "the file is no longer available");
+            status = 404;
+        }
+    }
     if (status >= 500) {
         Counters::add(state_.counters.responses_5xx);
     } else if (status >= 400) {
         Counters::add(state_.counters.responses_4xx);
     }
-    http::response<http::string_body> message;
-    message.version(version == 10 ? 10 : 11);
-    message.result(static_cast<unsigned>(status));
-    message.set(http::field::server, state_.options.server_name);
-    message.set(http::field::date, http_date());
-    for (const auto& [name, value] : response.headers) {
-        message.insert(name, value);
-    }
-    const bool bodyless = status < 200 || status == 204 || status == 304;
-    if (!bodyless) {
-        if (!response.content_type.empty()) {
+    auto fill = [&](auto& message) {
+        message.version(version == 10 ? 10 : 11);
+        message.result(static_cast<unsigned>(status));
+        message.set(http::field::server, state_.options.server_name);
+        message.set(http::field::date, http_date());
+        for (const auto& [name, value] : response.headers) {
+            message.insert(name, value);
+        }
+        if (!bodyless && !response.content_type.empty()) {
             message.set(http::field::content_type, response.content_type);
         }
+    };
+    stream_.expires_after(state_.options.http_idle_timeout);
+    if (file && !head) {
+        http::response<http::file_body> message;
+        fill(message);
+        message.body() = std::move(*file);
+        message.prepare_payload();
+        message.keep_alive(keep_alive);
+        // A large file is written piece by piece, the idle timeout restarting with each piece:
+        // a slow but live client gets the whole file, a stalled one is cut off.
+        http::response_serializer<http::file_body> serializer(message);
+        while (!serializer.is_done()) {
+            stream_.expires_after(state_.options.http_idle_timeout);
+            auto [ec, bytes] =
+                    co_await http::async_write_some(stream_, serializer, as_tuple(use_awaitable));
+            static_cast<void>(bytes);
+            if (ec) {
+                co_return false;
+            }
+        }
+        co_return true;
+    }
+    http::response<http::string_body> message;
+    fill(message);
+    if (!bodyless) {
         if (head) {
-            message.content_length(response.body.size());
+            message.content_length(file ? file->size() : response.body.size());
         } else {
             message.body() = std::move(response.body);
             message.prepare_payload();
         }
     }
     message.keep_alive(keep_alive);
-    stream_.expires_after(state_.options.http_idle_timeout);
     auto [ec, bytes] = co_await http::async_write(stream_, message, as_tuple(use_awaitable));
     static_cast<void>(bytes);
     co_return !ec;

@@ -143,6 +143,13 @@ Response Response::text(int status, std::string body, std::string content_type) 
     return response;
 }
 
+Response Response::file(std::string path, std::string content_type) {
+    Response response;
+    response.content_type = std::move(content_type);
+    response.file_path = std::move(path);
+    return response;
+}
+
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     std::string out;
     out.reserve(text.size());

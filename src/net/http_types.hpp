@@ -45,6 +45,10 @@ struct Response {
     std::string content_type = "application/json";
     std::string body{};
     std::vector<Field> headers{};  ///< extra headers (Retry-After, Allow, WWW-Authenticate, ...)
+    /// When not empty, the body is this file, streamed from disk by the server (`body` is then
+    /// ignored): large downloads never sit in memory. A file that cannot be opened when the
+    /// response is written turns it into a 404 `not_found` JSON error.
+    std::string file_path{};
 
     /// `{"error": {"code": "<code>", "message": "<message>"}}` with the given status; the
     /// message is JSON-escaped. The form every JSON error of the service takes (docs/api.md).
@@ -53,6 +57,8 @@ struct Response {
     [[nodiscard]] static Response json(int status, std::string body);
     [[nodiscard]] static Response text(int status, std::string body,
                                        std::string content_type = "text/plain; charset=utf-8");
+    /// 200 with the content of `path` (see file_path).
+    [[nodiscard]] static Response file(std::string path, std::string content_type);
 };
 
 /// Percent-decodes `text` ('+' as space when `plus_is_space`); nullopt for a bad escape.

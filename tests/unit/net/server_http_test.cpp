@@ -1,4 +1,8 @@
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 #include <stdexcept>
@@ -256,6 +260,41 @@ TEST_F(ServerHttpTest, NotFoundMethodNotAllowedAndHead) {
     ASSERT_TRUE(plain.has_value());
     EXPECT_EQ(plain->status, 426);
     EXPECT_EQ(plain->header("upgrade"), "websocket");
+}
+
+TEST_F(ServerHttpTest, FileResponsesStreamFromDiskAndAMissingFileIs404) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("dvd-net-file-" + std::to_string(::getpid()) + ".bin");
+    std::string content(300'000, '\0');
+    for (std::size_t i = 0; i < content.size(); ++i) {
+        content[i] = static_cast<char>(i * 7 + 3);
+    }
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << content;
+    }
+    Router router = make_router();
+    router.add(Method::Get, "/file", [path](Request, Responder responder) {
+        std::move(responder).send(Response::file(path.string(), "audio/wav"));
+    });
+    router.add(Method::Get, "/gone", [](Request, Responder responder) {
+        std::move(responder).send(Response::file("/nonexistent/dvd/file.wav", "audio/wav"));
+    });
+    start(std::move(router));
+    const auto get = send_request(server_->port(), "GET", "/file");
+    ASSERT_TRUE(get.has_value());
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->header("content-type"), "audio/wav");
+    EXPECT_EQ(get->body, content);
+    const auto head = send_request(server_->port(), "HEAD", "/file");
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->body, "");
+    EXPECT_EQ(head->header("content-length"), std::to_string(content.size()));
+    const auto gone = send_request(server_->port(), "GET", "/gone");
+    ASSERT_TRUE(gone.has_value());
+    EXPECT_EQ(gone->status, 404);
+    EXPECT_NE(gone->body.find(R"("code":"not_found")"), std::string::npos);
+    std::filesystem::remove(path);
 }
 
 TEST_F(ServerHttpTest, ResponderSentFromAnotherThreadAfterADelay) {
