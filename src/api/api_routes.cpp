@@ -28,6 +28,10 @@ void add_api_routes(net::Router& router, ApiService& service) {
                [&service](net::Request request, net::Responder responder) {
                    service.get_call(std::move(request), reply_to(std::move(responder)));
                });
+    router.add(Method::Get, "/calls/{id}/recordings/{recording}/audio",
+               [&service](net::Request request, net::Responder responder) {
+                   service.recording_audio(std::move(request), reply_to(std::move(responder)));
+               });
     router.add(Method::Post, "/calls/{id}/analyze",
                [&service](net::Request request, net::Responder responder) {
                    service.analyze_call(std::move(request), reply_to(std::move(responder)));

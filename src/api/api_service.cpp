@@ -85,7 +85,19 @@ void ApiService::get_call(net::Request request, Reply reply) {
     }
     post_reader(
             [this, request = std::move(request), reply]() {
-                reply(api::get_call(request, *reader_, options_.max_timeline_points));
+                reply(api::get_call(request, *reader_, options_.max_timeline_points,
+                                    options_.recording_download));
+            },
+            reply);
+}
+
+void ApiService::recording_audio(net::Request request, Reply reply) {
+    if (!authorized(request, reply)) {
+        return;
+    }
+    post_reader(
+            [this, request = std::move(request), reply]() {
+                reply(api::recording_audio(request, *reader_, options_.recordings_dir));
             },
             reply);
 }

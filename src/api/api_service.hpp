@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,6 +70,11 @@ struct ApiOptions {
     std::size_t max_timeline_points = 10'000;  ///< per GET /calls/{id}
     /// How long an analysis waits for the audio writer to catch up before it reads the file.
     std::chrono::milliseconds archive_flush_wait{500};
+    /// Where the recordings worker keeps its copies (RECORDINGS_DIR resolved); served by
+    /// GET /calls/{id}/recordings/{recording}/audio.
+    std::filesystem::path recordings_dir{};
+    /// RECORDING_DOWNLOAD: false shows a pending copy as `off` (no worker will fetch it).
+    bool recording_download = true;
 };
 
 /// What the API reads besides its own store connection. References must outlive the service.
@@ -109,6 +115,8 @@ public:
 
     void list_calls(net::Request request, Reply reply);      ///< GET /calls
     void get_call(net::Request request, Reply reply);        ///< GET /calls/{id}
+    /// GET /calls/{id}/recordings/{recording}/audio: the service's copy of a recording.
+    void recording_audio(net::Request request, Reply reply);
     void analyze_call(net::Request request, Reply reply);    ///< POST /calls/{id}/analyze
     void create_call(net::Request request, Reply reply);     ///< POST /calls
     void health(const net::Request& request, Reply reply);   ///< GET /health (no token)
@@ -128,8 +136,8 @@ private:
     service::TaskThread analysis_thread_;
 };
 
-/// Registers GET /calls, POST /calls, GET /calls/{id}, POST /calls/{id}/analyze, GET /health and
-/// GET /metrics. `service` must outlive the server.
+/// Registers GET /calls, POST /calls, GET /calls/{id}, GET /calls/{id}/recordings/{recording}/audio,
+/// POST /calls/{id}/analyze, GET /health and GET /metrics. `service` must outlive the server.
 void add_api_routes(net::Router& router, ApiService& service);
 
 }  // namespace dvd::api

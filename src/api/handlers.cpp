@@ -205,7 +205,25 @@ Json alert_object(const store::Alert& a) {
     };
 }
 
-Json recording_object(const store::Recording& r) {
+// The service's own copy (docs/api.md): its status, and where to fetch it once stored.
+Json archive_object(const store::Recording& r, bool recording_download) {
+    const store::RecordingArchive& a = r.archive;
+    const bool stored = a.status == store::ArchiveStatus::Stored;
+    const bool off = !recording_download && a.status == store::ArchiveStatus::Pending;
+    return Json{
+            {"status", off ? std::string("off") : std::string(store::to_string(a.status))},
+            {"attempts", a.attempts},
+            {"last_error", text_or_null(a.last_error)},
+            {"bytes", optional_or_null(a.bytes)},
+            {"sha256", text_or_null(a.sha256)},
+            {"stored_at", time_or_null(a.stored_at_ms)},
+            {"audio_url", stored ? Json(fmt::format("/calls/{}/recordings/{}/audio", r.call_id,
+                                                    r.id))
+                                 : Json(nullptr)},
+    };
+}
+
+Json recording_object(const store::Recording& r, bool recording_download) {
     return Json{
             {"id", r.id},
             {"recording_id", text_or_null(r.recording_id)},
@@ -217,6 +235,7 @@ Json recording_object(const store::Recording& r) {
             {"urls", Json{{"wav", text_or_null(r.wav_url)}, {"mp3", text_or_null(r.mp3_url)}}},
             {"public_urls", Json{{"wav", text_or_null(r.public_wav_url)},
                                  {"mp3", text_or_null(r.public_mp3_url)}}},
+            {"archive", archive_object(r, recording_download)},
     };
 }
 
@@ -471,7 +490,7 @@ base::Result<std::optional<store::Call>> find_call(store::Store& store, std::str
 }
 
 net::Response get_call(const net::Request& request, store::Store& store,
-                       std::size_t max_timeline_points) {
+                       std::size_t max_timeline_points, bool recording_download) {
     const std::string_view id = request.path_param("id");
     auto found = find_call(store, id);
     if (!found) {
@@ -528,7 +547,7 @@ net::Response get_call(const net::Request& request, store::Store& store,
     j["alerts"] = std::move(list);
     list = Json::array();
     for (const auto& r : *recordings) {
-        list.push_back(recording_object(r));
+        list.push_back(recording_object(r, recording_download));
     }
     j["recordings"] = std::move(list);
     list = Json::array();
@@ -537,6 +556,58 @@ net::Response get_call(const net::Request& request, store::Store& store,
     }
     j["commands"] = std::move(list);
     return net::Response::json(200, j.dump());
+}
+
+net::Response recording_audio(const net::Request& request, store::Store& store,
+                              const std::filesystem::path& recordings_dir) {
+    const std::string_view id = request.path_param("id");
+    const std::string_view wanted = request.path_param("recording");
+    auto found = find_call(store, id);
+    if (!found) {
+        return internal_error(found.error(), "reading the call");
+    }
+    if (!*found) {
+        return net::Response::json_error(404, "not_found", fmt::format("no call '{}'", id));
+    }
+    auto recordings = store.list_recordings((*found)->id);
+    if (!recordings) {
+        return internal_error(recordings.error(), "reading recordings");
+    }
+    const auto number = parse_int(wanted);
+    const auto it = std::find_if(recordings->begin(), recordings->end(), [&](const auto& r) {
+        return number && r.id == *number;
+    });
+    if (it == recordings->end()) {
+        return net::Response::json_error(
+                404, "not_found", fmt::format("call '{}' has no recording '{}'", id, wanted));
+    }
+    const store::RecordingArchive& archive = it->archive;
+    if (archive.status != store::ArchiveStatus::Stored) {
+        return net::Response::json_error(
+                404, "not_archived",
+                fmt::format("recording {} has no stored copy (status {}{}{})", it->id,
+                            store::to_string(archive.status),
+                            archive.last_error.empty() ? "" : ": ", archive.last_error));
+    }
+    // The path is the worker's own ("<call>/<id>.<ext>"); refuse anything else all the same.
+    const std::filesystem::path relative(archive.file);
+    const bool safe = !archive.file.empty() && relative.is_relative() &&
+                      std::none_of(relative.begin(), relative.end(),
+                                   [](const auto& part) { return part == ".."; });
+    if (!safe || recordings_dir.empty()) {
+        return net::Response::json_error(404, "not_archived",
+                                         fmt::format("recording {} has no usable copy", it->id));
+    }
+    const bool mp3 = relative.extension() == ".mp3";
+    net::Response response =
+            net::Response::file((recordings_dir / relative).string(), mp3 ? "audio/mpeg"
+                                                                           : "audio/wav");
+    response.headers.emplace_back(
+            "content-disposition",
+            fmt::format("inline; filename=\"recording-{}.{}\"", it->id, mp3 ? "mp3" : "wav"));
+    response.headers.emplace_back("cache-control", "private, no-store");
+    response.headers.emplace_back("x-content-sha256", archive.sha256);
+    return response;
 }
 
 base::Result<Analysis> analyze_samples(std::string_view call_id, std::span<const float> samples,

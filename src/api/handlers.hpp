@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,8 +41,16 @@ namespace dvd::api {
                                                                  std::string_view id);
 
 /// `GET /calls/{id}` -> the call with `timeline`, `alerts`, `recordings`, `commands`; 404.
+/// `recording_download` false: a pending recording copy shows as `off`.
 [[nodiscard]] net::Response get_call(const net::Request& request, store::Store& store,
-                                     std::size_t max_timeline_points);
+                                     std::size_t max_timeline_points,
+                                     bool recording_download = true);
+
+/// `GET /calls/{id}/recordings/{recording}/audio` -> the stored copy (audio/wav or audio/mpeg,
+/// streamed from `recordings_dir`); 404 `not_found` for an unknown call or recording, 404
+/// `not_archived` (with the copy's status and last error) while there is no stored copy.
+[[nodiscard]] net::Response recording_audio(const net::Request& request, store::Store& store,
+                                            const std::filesystem::path& recordings_dir);
 
 /// One window of a re-scoring.
 struct AnalysisWindow {

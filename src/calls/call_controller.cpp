@@ -537,6 +537,8 @@ private:
                 stored = false;
                 deps_.metrics.store_errors.add();
                 DVD_LOG(Calls, Error, "store: {} call_id={}", added.error().message, call_id);
+            } else if (options_.on_recording_saved) {
+                options_.on_recording_saved();
             }
         }
         if (decision.revoke && !call.call_control_id.empty()) {

@@ -77,6 +77,9 @@ struct CallControllerOptions {
     /// Called on the calls thread, once per call, when the call ends (after its row is stored).
     /// Must not block for long.
     std::function<void(const EndedCall&)> on_call_ended{};
+    /// Called on the calls thread after a call.recording.saved row is stored (the recordings
+    /// worker downloads it before Telnyx's URLs expire). Must not block.
+    std::function<void()> on_recording_saved{};
 };
 
 /// The CallControllerOptions that `config` implies.

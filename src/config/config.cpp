@@ -500,6 +500,21 @@ void load_service(Loader& in, Config& c) {
             c.api_token = *token;
         }
     }
+    if (const auto value = in.get("RECORDING_DOWNLOAD")) {
+        if (const auto flag = parse_bool(*value)) {
+            c.recording_download = *flag;
+        } else {
+            in.fail("RECORDING_DOWNLOAD",
+                    fmt::format("'{}' is not a boolean (true/false, 1/0, yes/no, on/off)", *value));
+        }
+    }
+    if (const auto value = in.get("RECORDINGS_DIR")) {
+        if (has_control(*value)) {
+            in.fail("RECORDINGS_DIR", "contains control characters");
+        } else {
+            c.recordings_dir = *value;
+        }
+    }
     in.choice("LOG_LEVEL", c.log_level, kLogLevels);
 }
 
@@ -562,6 +577,8 @@ const std::vector<std::string_view>& variable_names() {
                                                         "PORT",
                                                         "DATABASE_URL",
                                                         "API_TOKEN",
+                                                        "RECORDING_DOWNLOAD",
+                                                        "RECORDINGS_DIR",
                                                         "LOG_LEVEL"};
     return names;
 }
@@ -612,7 +629,7 @@ std::string redacted(const Config& c) {
             "CONNECTION_ID={} MEDIA_STREAM_URL={} TELNYX_DEEPFAKE_DETECTION={} "
             "DETECTION_THRESHOLD={} AI_MODEL={} AI_INFERENCE_URL={} ALERT_WEBHOOK={} "
             "ALERT_WEBHOOK_JSON={} ESCALATION_POLICY={} SECURITY_NUMBER={} PORT={} "
-            "DATABASE_URL={} API_TOKEN={} LOG_LEVEL={}",
+            "DATABASE_URL={} API_TOKEN={} RECORDING_DOWNLOAD={} RECORDINGS_DIR={} LOG_LEVEL={}",
             secret(c.telnyx_api_key), plain(c.telnyx_public_key),
             redact_url(c.telnyx_api_base, true), plain(c.main_number), plain(c.connection_id),
             redact_url(c.media_stream_url, true), c.telnyx_deepfake_detection,
@@ -620,7 +637,7 @@ std::string redacted(const Config& c) {
             redact_url(c.alert_webhook, false), redact_url(c.alert_webhook_json, false),
             to_string(c.escalation_policy), plain(c.security_number), c.port,
             c.database_url.find('@') == std::string::npos ? c.database_url : std::string(kRedacted),
-            secret(c.api_token), to_string(c.log_level));
+            secret(c.api_token), c.recording_download, c.recordings_dir, to_string(c.log_level));
 }
 
 std::string_view to_string(EscalationPolicy policy) noexcept {

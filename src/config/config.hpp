@@ -62,6 +62,10 @@ struct Config {
     std::uint16_t port = kDefaultPort;              ///< PORT
     std::string database_url{kDefaultDatabaseUrl};  ///< DATABASE_URL
     std::string api_token{};                        ///< API_TOKEN; empty: the JSON API is open
+    /// RECORDING_DOWNLOAD: keep our own copy of each recording (Telnyx's links expire in 10 min).
+    bool recording_download = true;
+    /// RECORDINGS_DIR: where the copies go; empty: a `recordings` folder beside the database.
+    std::string recordings_dir{};
     LogLevel log_level = LogLevel::Info;            ///< LOG_LEVEL
     /// Non-fatal remarks for the start-up log (unknown .env keys, clear-text URLs, ...).
     std::vector<std::string> warnings{};

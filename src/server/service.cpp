@@ -27,6 +27,7 @@
 #include "media/media_stream.hpp"
 #include "model/detector_model.hpp"
 #include "net/server.hpp"
+#include "recordings/archiver.hpp"
 #include "risk/risk_coordinator.hpp"
 #include "service/call_directory.hpp"
 #include "service/metrics.hpp"
@@ -138,6 +139,9 @@ private:
     std::unique_ptr<store::Store> reader_store_;
     std::unique_ptr<store::StoreWriter> writer_;
     std::unique_ptr<media::AudioArchive> archive_;
+    std::filesystem::path recordings_dir_;  ///< RECORDINGS_DIR, resolved
+    /// Downloads each recording before Telnyx's URLs expire; null with RECORDING_DOWNLOAD=false.
+    std::unique_ptr<recordings::RecordingArchiver> recordings_;
     std::vector<std::shared_ptr<const sim::CallAudio>> demo_audio_;
     std::unique_ptr<sim::Simulator> simulator_;
     std::unique_ptr<calls::CallController> controller_;
@@ -212,6 +216,26 @@ base::Result<void> Service::Impl::create() {
     writer_ = std::make_unique<store::StoreWriter>(std::move(*writer_store),
                                                    store::StoreWriterOptions{});
     archive_ = std::make_unique<media::AudioArchive>(options_.audio_dir);
+    recordings_dir_ = config_.recordings_dir.empty()
+                              ? std::filesystem::path(*database).parent_path() / "recordings"
+                              : std::filesystem::path(config_.recordings_dir);
+    if (config_.recording_download) {
+        recordings::ArchiverOptions recording_options = recordings::archiver_options(config_);
+        recording_options.directory = recordings_dir_;
+        if (auto valid = recordings::validate(recording_options); !valid) {
+            return valid.error();
+        }
+        auto recordings_store = store::open_store(config_.database_url);
+        if (!recordings_store) {
+            return base::fail(base::Errc::InvalidArgument,
+                              "DATABASE_URL: " + recordings_store.error().message);
+        }
+        std::random_device device;
+        recordings_ = std::make_unique<recordings::RecordingArchiver>(
+                std::move(recording_options),
+                recordings::ArchiverDeps{.store = std::move(*recordings_store),
+                                         .seed = (std::uint64_t{device()} << 32U) | device()});
+    }
 
     if (demo_) {
         for (const auto& path : options_.demo_wavs) {
@@ -276,6 +300,10 @@ base::Result<void> Service::Impl::start() {
     if (auto created = create_risk(); !created) {
         return created.error();
     }
+    if (recordings_) {
+        recordings_->start();  // before the controller: recovery may store recordings
+        controller_options.on_recording_saved = [this] { recordings_->notify(); };
+    }
     controller_options.on_flagged = [this](const calls::FlaggedCall& call) {
         DVD_LOG(Calls, Warn,
                 "synthetic voice suspected call_id={} from={} to={} score={:.3f} at={:.1f}s",
@@ -335,6 +363,8 @@ base::Result<void> Service::Impl::start() {
     api_options.version = std::string(version());
     api_options.detection_threshold = config_.detection_threshold;
     api_options.scorer = scorer;
+    api_options.recordings_dir = recordings_dir_;
+    api_options.recording_download = recordings_ != nullptr;
     api::ApiDeps api_deps{
             .model = model_,
             .tables = tables_,
@@ -536,6 +566,20 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
                                static_cast<double>(alert_stats.dropped)});
         }
     }
+    if (recordings_) {
+        const recordings::ArchiverStats stats = recordings_->stats();
+        samples.push_back({"dvd_recordings_stored_total", "counter",
+                           "Call recordings downloaded and stored under RECORDINGS_DIR.",
+                           static_cast<double>(stats.stored)});
+        samples.push_back({"dvd_recordings_retried_total", "counter",
+                           "Recording download attempts that scheduled a retry.",
+                           static_cast<double>(stats.retried)});
+        samples.push_back({"dvd_recordings_failed_total", "counter",
+                           "Recordings given up (URLs expired, refused, retries exhausted).",
+                           static_cast<double>(stats.failed)});
+        samples.push_back({"dvd_recordings_bytes_total", "counter",
+                           "Bytes of recordings stored.", static_cast<double>(stats.bytes)});
+    }
     if (archive_) {
         const media::AudioArchiveStats stats = archive_->stats();
         samples.push_back({"dvd_audio_archive_dropped_samples_total", "counter",
@@ -571,6 +615,9 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
     }
     if (risk_) {
         risk_->stop();  // the analysis in flight finishes; queued alerts are kept for the restart
+    }
+    if (recordings_) {
+        recordings_->stop();  // a download in flight is abandoned; its row resumes at restart
     }
     if (api_) {
         api_->stop();

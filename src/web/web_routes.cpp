@@ -14,10 +14,11 @@ namespace dvd::web {
 namespace {
 
 // Scripts and styles only from the service itself (no inline script: the build emits none);
-// recordings may live elsewhere (Telnyx's storage, the simulator's port).
+// recordings may live elsewhere (Telnyx's storage, the simulator's port), and the service's own
+// copy plays from a blob: URL (fetched with the token, which an <audio src> cannot send).
 constexpr std::string_view kContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; media-src 'self' http: https:; connect-src 'self'; "
+        "img-src 'self' data:; media-src 'self' blob: http: https:; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 constexpr std::string_view kNotBuiltPage = R"(<!doctype html>

@@ -369,6 +369,13 @@ try {
     }
     await page.waitForSelector('.recordings audio', { timeout: 15000 });
     check(true, 'a recording player is shown');
+    // The service's own copy (Telnyx's links expire): fetched with the token, played from a blob.
+    await page.waitForSelector('button:text("Play the service copy")', { timeout: 20000 });
+    await page.click('button:text("Play the service copy")');
+    await page.waitForSelector('.archive-player audio[src^="blob:"]', { timeout: 10000 });
+    const sha = (await page.textContent('.recordings code.sha256')).trim();
+    check(/^[0-9a-f]{64}$/.test(sha),
+        "the service's copy of the recording plays from the API and shows its SHA-256");
     check(await page.isVisible('#indicators-title') && await page.isVisible('#analysis-title')
         && await page.isVisible('#telnyx-title'), 'indicators, analysis and Telnyx verdict sections exist');
     await screenshot(page, '05-call');

@@ -66,6 +66,26 @@ TEST_F(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
         ASSERT_TRUE(call["timeline"].is_array());
         EXPECT_GE(call["timeline"].size(), 5u);
         EXPECT_FALSE(call["recordings"].empty()) << "call.recording.saved was kept";
+        // The service's own copy of the recording, downloaded from the simulator's pre-signed
+        // URL and served by the API with the hash taken at download time.
+        const std::string path = "/calls/" + summary["id"].get<std::string>();
+        json archive;
+        EXPECT_TRUE(test::eventually(
+                [&] {
+                    archive = request("GET", path).parsed()["recordings"][0]["archive"];
+                    return archive["status"] == "stored";
+                },
+                30s))
+                << archive.dump(2) << service_->log();
+        if (archive["status"] == "stored") {
+            const Reply audio = request("GET", archive["audio_url"].get<std::string>());
+            EXPECT_EQ(audio.status, 200);
+            EXPECT_EQ(audio.body.substr(0, 4), "RIFF");
+            EXPECT_EQ(audio.body.size(), archive["bytes"].get<std::size_t>());
+            EXPECT_EQ(audio.headers.find("X-Content-SHA256").value_or(""),
+                      archive["sha256"].get<std::string>());
+            EXPECT_EQ(audio.headers.find("Content-Type").value_or(""), "audio/wav");
+        }
 
         // The Call Control sequence of protocol doc section 2, each accepted by the simulator.
         std::vector<std::string> actions;

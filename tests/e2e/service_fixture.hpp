@@ -31,6 +31,7 @@ inline const std::filesystem::path kSourceDir = DVD_SOURCE_DIR;
 struct HttpReply {
     int status = 0;  ///< 0 when no reply came
     std::string body;
+    http::Headers headers{};
     [[nodiscard]] nlohmann::json parsed() const { return nlohmann::json::parse(body, nullptr, false); }
 };
 
@@ -112,7 +113,7 @@ protected:
         if (!response) {
             return {};
         }
-        return {response->status, response->body};
+        return {response->status, response->body, response->headers};
     }
 
     nlohmann::json calls() { return request("GET", "/calls?limit=100").parsed(); }

@@ -76,6 +76,16 @@ export async function getText(path, { signal } = {}) {
     return response.text();
 }
 
+/** A binary resource (a recording's stored copy) fetched with the token, as a Blob. */
+export async function getBlob(path, { signal } = {}) {
+    const response = await fetch(path, { headers: headers({ Accept: '*/*' }), signal,
+        cache: 'no-store' });
+    if (!response.ok) {
+        throw await failure(response);
+    }
+    return response.blob();
+}
+
 export async function postJson(path, body, { signal } = {}) {
     const response = await fetch(path, {
         method: 'POST',

@@ -3,6 +3,8 @@
 // response block after it must match: exactly (JSON equality), or in shape when the doc says
 // "(shape)" (same keys and JSON types, recursively). ```json frame blocks after a "Frame" line
 // must parse as media-stream frames. Set DVD_API_DOCS_DUMP=1 to print the actual responses.
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -171,7 +173,9 @@ protected:
         auto reader = store::SqliteStore::open(path, store::SqliteOptions{.read_only = true});
         ASSERT_TRUE(reader);
         service_ = std::make_unique<ApiService>(
-                ApiOptions{.api_token = kToken, .version = "0.1.0"}, std::move(*reader),
+                ApiOptions{.api_token = kToken,
+                           .version = "0.1.0",
+                           .recordings_dir = dir_.path() / "recordings"}, std::move(*reader),
                 ApiDeps{.model = media::test::test_model().model,
                         .tables = media::test::test_model().tables,
                         .archive = archive_,
@@ -231,6 +235,7 @@ protected:
         const std::string& p = request.path;
         static const std::regex analyze(R"(^/calls/([^/]+)/analyze$)");
         static const std::regex one(R"(^/calls/([^/]+)$)");
+        static const std::regex audio(R"(^/calls/([^/]+)/recordings/([^/]+)/audio$)");
         std::smatch m;
         const bool post = request.method == net::Method::Post;
         if (p == "/webhooks/media" && post) {
@@ -242,6 +247,9 @@ protected:
         } else if (std::regex_match(p, m, analyze) && post) {
             request.path_params = {{"id", m[1]}};
             service_->analyze_call(std::move(request), waiter.reply());
+        } else if (std::regex_match(p, m, audio)) {
+            request.path_params = {{"id", m[1]}, {"recording", m[2]}};
+            service_->recording_audio(std::move(request), waiter.reply());
         } else if (std::regex_match(p, m, one)) {
             request.path_params = {{"id", m[1]}};
             service_->get_call(std::move(request), waiter.reply());
@@ -290,6 +298,24 @@ TEST_F(ApiDocsTest, EveryExampleMatchesTheHandlers) {
                 if (line.rfind("# TYPE", 0) == 0) {
                     EXPECT_NE(actual.body.find(line), std::string::npos) << line;
                 }
+                // A header line of a non-JSON response ("Content-Type: audio/wav").
+                const auto colon = line.find(": ");
+                if (line.empty() || line[0] == '#' || colon == std::string::npos ||
+                    line.find(' ') < colon) {
+                    continue;
+                }
+                std::string name = line.substr(0, colon);
+                std::transform(name.begin(), name.end(), name.begin(),
+                               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+                const std::string value = line.substr(colon + 2);
+                if (name == "content-type") {
+                    EXPECT_EQ(actual.content_type, value);
+                    continue;
+                }
+                const auto header = std::find_if(actual.headers.begin(), actual.headers.end(),
+                                                  [&](const auto& h) { return h.first == name; });
+                ASSERT_NE(header, actual.headers.end()) << line;
+                EXPECT_EQ(header->second, value) << line;
             }
             continue;
         }

@@ -265,8 +265,17 @@ TEST(ApiRoutes, RegistersEveryRoute) {
                                .metrics = metrics});
     net::Router router;
     add_api_routes(router, service);
-    EXPECT_EQ(router.routes().size(), 6u);
+    EXPECT_EQ(router.routes().size(), 7u);
     EXPECT_TRUE(router.ws_routes().empty());
+}
+
+TEST_F(ApiServiceTest, RecordingAudioNeedsTheTokenAndRunsOnTheReader) {
+    net::Request request = get("/calls/call-a/recordings/1/audio");
+    request.path_params = {{"id", "call-a"}, {"recording", "1"}};
+    EXPECT_EQ(call(&ApiService::recording_audio, request).status, 401);
+    const auto response = call(&ApiService::recording_audio, authed(request));
+    EXPECT_EQ(response.status, 404);
+    EXPECT_EQ(code(response), "not_archived");
 }
 
 TEST_F(ApiServiceTest, AnalyzeHandsTheRescoreToTheRiskAnalysisAndReturnsItsDecision) {

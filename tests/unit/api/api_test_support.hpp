@@ -124,6 +124,15 @@ inline void seed(store::Store& store) {
             .saved_at_ms = kT0 + 45'000,
     }));
     ASSERT_TRUE(store.keep_recordings("call-a"));
+    // The recordings worker's copy, fetched a second after call.recording.saved.
+    ASSERT_TRUE(store.update_recording_archive(
+            1, store::RecordingArchive{
+                       .status = store::ArchiveStatus::Stored,
+                       .attempts = 1,
+                       .file = "call-a/1.wav",
+                       .bytes = 656'044,
+                       .sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                       .stored_at_ms = kT0 + 46'000}));
     ASSERT_TRUE(store.add_analysis(store::AnalysisRecord{
             .call_id = "call-a",
             .trigger = store::AnalysisTrigger::Threshold,

@@ -132,6 +132,66 @@ TEST_F(HandlersTest, GetCallByOurIdOrTelnyxId) {
     }
 }
 
+TEST_F(HandlersTest, RecordingCopyIsDescribedAndServedOnceStored) {
+    net::Request call_request = get("/calls/call-a");
+    call_request.path_params = {{"id", "call-a"}};
+    net::Request audio = get("/calls/call-a/recordings/1/audio");
+    audio.path_params = {{"id", "call-a"}, {"recording", "1"}};
+    const auto recordings_dir = dir_.path() / "recordings";
+    ASSERT_TRUE(store_->update_recording_archive(1, store::RecordingArchive{}));
+
+    // Pending: described, not served; with downloads off it says so.
+    Json archive = Json::parse(get_call(call_request, *store_, 10).body)["recordings"][0]["archive"];
+    EXPECT_EQ(archive["status"], "pending");
+    EXPECT_TRUE(archive["audio_url"].is_null());
+    EXPECT_EQ(Json::parse(get_call(call_request, *store_, 10, false).body)["recordings"][0]
+                      ["archive"]["status"],
+              "off");
+    auto response = recording_audio(audio, *store_, recordings_dir);
+    EXPECT_EQ(response.status, 404);
+    EXPECT_EQ(Json::parse(response.body)["error"]["code"], "not_archived");
+    EXPECT_TRUE(response.file_path.empty());
+
+    const auto id = (*store_->list_recordings("call-a"))[0].id;
+    ASSERT_EQ(id, 1);
+    ASSERT_TRUE(store_->update_recording_archive(
+            id, store::RecordingArchive{.status = store::ArchiveStatus::Stored,
+                                        .attempts = 1,
+                                        .file = "call-a/1.wav",
+                                        .bytes = 44,
+                                        .sha256 = std::string(64, 'a'),
+                                        .stored_at_ms = test::kT0 + 46'000}));
+    archive = Json::parse(get_call(call_request, *store_, 10).body)["recordings"][0]["archive"];
+    EXPECT_EQ(archive["status"], "stored");
+    EXPECT_EQ(archive["bytes"], 44);
+    EXPECT_EQ(archive["sha256"], std::string(64, 'a'));
+    EXPECT_EQ(archive["audio_url"], "/calls/call-a/recordings/1/audio");
+    response = recording_audio(audio, *store_, recordings_dir);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.content_type, "audio/wav");
+    EXPECT_EQ(response.file_path, (recordings_dir / "call-a/1.wav").string());
+
+    // By Telnyx's id too; unknown recordings and calls are 404 not_found.
+    audio.path_params = {{"id", "v3:ctl-a"}, {"recording", "1"}};
+    EXPECT_EQ(recording_audio(audio, *store_, recordings_dir).status, 200);
+    for (const auto& [call, recording] : std::vector<std::pair<std::string, std::string>>{
+                 {"call-a", "2"}, {"call-a", "x"}, {"call-a", ""}, {"nope", "1"}, {"call-b", "1"}}) {
+        audio.path_params = {{"id", call}, {"recording", recording}};
+        response = recording_audio(audio, *store_, recordings_dir);
+        EXPECT_EQ(response.status, 404) << call << "/" << recording;
+        EXPECT_EQ(Json::parse(response.body)["error"]["code"], "not_found");
+    }
+
+    // A row pointing outside the folder is never served.
+    ASSERT_TRUE(store_->update_recording_archive(
+            id, store::RecordingArchive{.status = store::ArchiveStatus::Stored,
+                                        .file = "../../etc/passwd"}));
+    audio.path_params = {{"id", "call-a"}, {"recording", "1"}};
+    response = recording_audio(audio, *store_, recordings_dir);
+    EXPECT_EQ(response.status, 404);
+    EXPECT_TRUE(response.file_path.empty());
+}
+
 TEST_F(HandlersTest, TimelineIsCappedAndSaysSo) {
     net::Request request = get("/calls/call-a");
     request.path_params = {{"id", "call-a"}};

@@ -597,6 +597,27 @@ TEST_F(CallControllerTest, EscalationTransferAndHangupBodies) {
               "already_escalated");
 }
 
+TEST_F(CallControllerTest, RecordingHookFiresOnceTheRowIsStored) {
+    std::atomic<int> saved{0};
+    std::size_t rows_at_hook = 0;
+    auto o = options();
+    o.on_recording_saved = [&] {
+        rows_at_hook = reader_->list_recordings(call_id_for(kCcid)).value().size();
+        ++saved;
+    };
+    start(o);
+    submit(initiated());
+    submit(answered());
+    idle();
+    EXPECT_EQ(saved.load(), 0);
+    submit(webhook_body("call.recording.saved", "evt-rec", kCcid,
+                        {{"recording_id", "rec-1"},
+                         {"recording_urls", {{"wav", "https://rec.example/1.wav"}}}}));
+    idle();
+    EXPECT_EQ(saved.load(), 1);
+    EXPECT_EQ(rows_at_hook, 1U);
+}
+
 TEST_F(CallControllerTest, EndedHookReportsTheFinalScore) {
     std::vector<EndedCall> ended;
     auto o = options();

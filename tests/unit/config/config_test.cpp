@@ -68,6 +68,8 @@ TEST(LoadConfig, DefaultsWhenNothingIsSet) {
     EXPECT_FALSE(c.telnyx_deepfake_detection);
     EXPECT_TRUE(c.alert_webhook.empty());
     EXPECT_TRUE(c.api_token.empty());
+    EXPECT_TRUE(c.recording_download);
+    EXPECT_TRUE(c.recordings_dir.empty());
     EXPECT_TRUE(c.warnings.empty());
 }
 
@@ -90,6 +92,8 @@ TEST(LoadConfig, EveryVariableIsRead) {
             {"PORT", "8080"},
             {"DATABASE_URL", "sqlite:///var/lib/dvd/dvd.db"},
             {"API_TOKEN", "0123456789abcdef0123"},
+            {"RECORDING_DOWNLOAD", "off"},
+            {"RECORDINGS_DIR", "/srv/dvd/recordings"},
             {"LOG_LEVEL", "DEBUG"},
     });
     EXPECT_FALSE(c.is_demo_mode());
@@ -112,6 +116,8 @@ TEST(LoadConfig, EveryVariableIsRead) {
     EXPECT_EQ(c.database_url, "sqlite:///var/lib/dvd/dvd.db");
     EXPECT_EQ(c.api_token, "0123456789abcdef0123");
     EXPECT_EQ(c.log_level, LogLevel::Debug);
+    EXPECT_FALSE(c.recording_download);
+    EXPECT_EQ(c.recordings_dir, "/srv/dvd/recordings");
     EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
 }
 
@@ -184,6 +190,12 @@ TEST(LoadConfig, ShippedEnvExampleLoadsCleanlyAndDocumentsEveryVariable) {
 }
 
 // ---- one test per rule ----
+
+TEST(LoadConfig, RecordingDownloadIsABooleanAndTheDirectoryHasNoControlCharacters) {
+    expect_rejected({{"RECORDING_DOWNLOAD", "sometimes"}}, "RECORDING_DOWNLOAD");
+    expect_rejected({{"RECORDINGS_DIR", "var/rec\x01"}}, "RECORDINGS_DIR");
+    EXPECT_TRUE(load_ok({{"RECORDING_DOWNLOAD", "YES"}}).recording_download);
+}
 
 TEST(LoadConfig, PortMustBeATcpPort) {
     for (const char* bad : {"0", "65536", "70000", "-1", "50a", "5000.0", "0x50", "123456"}) {

@@ -2,7 +2,7 @@
 // window scores), acoustic indicators, the AI risk analysis, alerts and their delivery, Telnyx's
 // own verdict, recordings (audio player) and the Call Control commands. Live while streaming.
 
-import { ApiError, AuthError, getJson, postJson } from '../api.js';
+import { ApiError, AuthError, getBlob, getJson, postJson } from '../api.js';
 import { createScoreChart } from '../charts.js';
 import { h, notAvailable, replaceChildren, safeUrl, section } from '../dom.js';
 import {
@@ -170,6 +170,47 @@ function renderTelnyx(telnyx) {
     ]);
 }
 
+/**
+ * The service's own copy of a recording (Telnyx's links die after 10 minutes). The API needs the
+ * token, which an <audio src> cannot send, so the file is fetched on demand and played from a
+ * blob URL.
+ */
+function renderArchive(archive, label) {
+    if (!archive) {
+        return null;
+    }
+    if (archive.status !== 'stored' || !archive.audio_url) {
+        const why = archive.last_error ? `: ${archive.last_error}` : '';
+        const text = {
+            pending: `Service copy: downloading (attempt ${archive.attempts})${why}`,
+            failed: `Service copy: failed${why}`,
+            off: 'Service copy: off (RECORDING_DOWNLOAD=false)',
+        }[archive.status] ?? `Service copy: ${archive.status}`;
+        return h('p', { class: `archive archive-${archive.status}` }, text);
+    }
+    const kb = Number.isFinite(archive.bytes) ? `${formatNumber(archive.bytes / 1024, 0)} kB` : '';
+    const holder = h('div', { class: 'archive-player' });
+    const load = async (event) => {
+        event.target.disabled = true;
+        try {
+            const blob = await getBlob(archive.audio_url);
+            const source = URL.createObjectURL(blob);
+            const name = archive.audio_url.endsWith('.mp3') ? 'recording.mp3' : 'recording.wav';
+            replaceChildren(holder,
+                h('audio', { controls: true, src: source, 'aria-label': `${label}, service copy` }),
+                h('a', { href: source, download: name }, 'Save the service copy'));
+        } catch (error) {
+            event.target.disabled = false;
+            replaceChildren(holder, notAvailable(`could not load the copy: ${error.message}`));
+        }
+    };
+    replaceChildren(holder, h('button', { type: 'button', onclick: load }, 'Play the service copy'));
+    return h('div', { class: 'archive archive-stored' },
+        h('p', {}, `Service copy: stored ${formatTime(archive.stored_at)} · ${kb} · SHA-256 `,
+            h('code', { class: 'sha256' }, archive.sha256 ?? '')),
+        holder);
+}
+
 function renderRecordings(recordings) {
     if (!Array.isArray(recordings) || recordings.length === 0) {
         return h('p', { class: 'muted' }, 'No recording has been saved for this call.');
@@ -188,7 +229,8 @@ function renderRecordings(recordings) {
                 .map(([format, url]) => h('a', { href: safeUrl(url), rel: 'noreferrer',
                     target: '_blank' }, `Download ${format.toUpperCase()}`))),
             h('p', { class: 'muted small' }, 'Telnyx recording links expire 10 minutes after ',
-                'the recording was saved.'));
+                'the recording was saved.'),
+            renderArchive(r.archive, label));
     }));
 }
 

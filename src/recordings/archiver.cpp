@@ -1,0 +1,351 @@
+#include "recordings/archiver.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include "base/check.hpp"
+#include "base/log.hpp"
+#include "http/errc.hpp"
+#include "recordings/archive_file.hpp"
+
+namespace dvd::recordings {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+
+// The earliest pending download is found by asking for those due "at the end of time".
+constexpr store::UnixMs kEndOfTime = std::numeric_limits<store::UnixMs>::max();
+// After a failed store call the worker waits at least this long (no hot loop on a broken disk).
+constexpr milliseconds kStoreErrorPause{1'000};
+constexpr std::size_t kExcerptBytes = 200;
+
+store::UnixMs to_unix_ms(system_clock::time_point time) {
+    return std::chrono::duration_cast<milliseconds>(time.time_since_epoch()).count();
+}
+
+base::Result<void> invalid(std::string_view what) {
+    return base::fail(base::Errc::InvalidArgument, fmt::format("recording archiver: {}", what));
+}
+
+// The first printable bytes of a reply body, for the row's error (S3 says why in XML).
+std::string excerpt(std::string_view body) {
+    std::string out;
+    for (const char c : body.substr(0, kExcerptBytes)) {
+        out.push_back(c >= 0x20 && c < 0x7F ? c : ' ');
+    }
+    return out;
+}
+
+struct Candidate {
+    std::string_view url;
+    AudioFormat format = AudioFormat::Wav;
+};
+
+// The URLs to try, best first: the private links while they are valid (Telnyx's own format of
+// the recording first), then the public ones (an account opt-in; their lifetime is not stated).
+std::vector<Candidate> candidates(const store::Recording& r, bool private_valid) {
+    const bool mp3_first = r.format == "mp3";
+    std::vector<Candidate> out;
+    auto add_pair = [&](std::string_view wav, std::string_view mp3) {
+        const Candidate w{wav, AudioFormat::Wav};
+        const Candidate m{mp3, AudioFormat::Mp3};
+        for (const Candidate& c : mp3_first ? std::array{m, w} : std::array{w, m}) {
+            if (!c.url.empty()) {
+                out.push_back(c);
+            }
+        }
+    };
+    if (private_valid) {
+        add_pair(r.wav_url, r.mp3_url);
+    }
+    add_pair(r.public_wav_url, r.public_mp3_url);
+    return out;
+}
+
+bool retryable_status(int status) {
+    // 403/404: a pre-signed object that is not visible yet (or a clock skew) is retried while
+    // the URL is valid; the expiry check ends it.
+    return status == 403 || status == 404 || status == 408 || status == 429 || status >= 500;
+}
+
+}  // namespace
+
+base::Result<void> validate(const ArchiverOptions& o) {
+    if (o.directory.empty()) {
+        return invalid("directory must be set");
+    }
+    if (o.request_timeout.count() <= 0 || o.url_lifetime.count() <= 0 ||
+        o.idle_poll.count() <= 0) {
+        return invalid("request_timeout, url_lifetime and idle_poll must be positive");
+    }
+    if (o.base_backoff.count() <= 0 || o.max_backoff < o.base_backoff) {
+        return invalid("base_backoff must be positive and <= max_backoff");
+    }
+    if (o.max_bytes < 1 || o.max_attempts < 1) {
+        return invalid("max_bytes and max_attempts must be >= 1");
+    }
+    if (o.batch_limit < 1 || o.batch_limit > store::kMaxPageSize) {
+        return invalid("batch_limit must be in 1..1000");
+    }
+    return {};
+}
+
+ArchiverOptions archiver_options(const config::Config& config) {
+    ArchiverOptions options;
+    options.directory = config.recordings_dir;
+    return options;
+}
+
+RecordingArchiver::RecordingArchiver(ArchiverOptions options, ArchiverDeps deps)
+    : options_(std::move(options)),
+      store_(std::move(deps.store)),
+      make_sender_(std::move(deps.make_sender)),
+      clock_(deps.clock ? std::move(deps.clock) : Clock([] { return system_clock::now(); })),
+      rng_(deps.seed) {
+    DVD_CHECK(validate(options_).has_value(), "invalid ArchiverOptions");
+    DVD_CHECK(store_ != nullptr, "RecordingArchiver needs a store");
+}
+
+RecordingArchiver::~RecordingArchiver() {
+    stop();
+}
+
+void RecordingArchiver::start() {
+    const std::lock_guard lock(mutex_);
+    DVD_CHECK(!started_, "RecordingArchiver::start called twice");
+    started_ = true;
+    thread_ = std::thread([this] { run(); });
+}
+
+void RecordingArchiver::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    abort_.store(true);
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void RecordingArchiver::notify() {
+    {
+        const std::lock_guard lock(mutex_);
+        notified_ = true;
+    }
+    wake_.notify_all();
+}
+
+ArchivePassReport RecordingArchiver::run_pass() {
+    {
+        const std::lock_guard lock(mutex_);
+        DVD_CHECK(!started_, "run_pass is for use before start");
+    }
+    return pass();
+}
+
+ArchiverStats RecordingArchiver::stats() const {
+    return {.stored = stored_.load(),
+            .retried = retried_.load(),
+            .failed = failed_.load(),
+            .bytes = bytes_.load()};
+}
+
+void RecordingArchiver::run() {
+    pthread_setname_np(pthread_self(), "recordings");
+    DVD_LOG(Calls, Info, "recording downloads started dir={}", options_.directory.string());
+    for (;;) {
+        {
+            const std::lock_guard lock(mutex_);
+            notified_ = false;  // this pass sees every row stored before now
+        }
+        const ArchivePassReport report = pass();
+        milliseconds wait = options_.idle_poll;
+        if (report.next_due_ms) {
+            wait = std::min(wait, milliseconds{std::max<store::UnixMs>(
+                                          0, *report.next_due_ms - to_unix_ms(clock_()))});
+        }
+        if (report.store_error) {
+            wait = std::max(wait, kStoreErrorPause);
+        }
+        std::unique_lock lock(mutex_);
+        if (!stopping_ && !notified_ && wait.count() > 0) {
+            wake_.wait_for(lock, wait, [this] { return stopping_ || notified_; });
+        }
+        if (stopping_) {
+            break;
+        }
+    }
+    DVD_LOG(Calls, Info, "recording downloads stopped");
+}
+
+ArchivePassReport RecordingArchiver::pass() {
+    ArchivePassReport report;
+    auto due = store_->list_due_recording_archives(to_unix_ms(clock_()), options_.batch_limit);
+    if (!due) {
+        report.store_error = true;
+        DVD_LOG_RATE_LIMITED(Calls, Error, "recording downloads cannot read the store: {}",
+                             due.error().message);
+        return report;
+    }
+    for (const auto& recording : *due) {
+        {
+            const std::lock_guard lock(mutex_);
+            if (stopping_) {
+                break;
+            }
+        }
+        std::optional<DownloadRecord> attempt = download(recording, to_unix_ms(clock_()));
+        if (!attempt) {
+            break;  // stopping: the row stays as it was and is fetched at the next start
+        }
+        DownloadRecord& record = *attempt;
+        if (auto updated = store_->update_recording_archive(record.recording_row_id,
+                                                            record.archive);
+            !updated) {
+            // The file (if any) stays; the row stays pending and is fetched again.
+            report.store_error = true;
+            DVD_LOG(Calls, Error, "recording download not recorded call_id={} recording={}: {}",
+                    record.call_id, record.recording_row_id, updated.error().message);
+        }
+        report.downloads.push_back(std::move(record));
+    }
+    auto next = store_->list_due_recording_archives(kEndOfTime, 1);
+    if (!next) {
+        report.store_error = true;
+    } else if (!next->empty()) {
+        report.next_due_ms = next->front().archive.next_attempt_at_ms;
+    }
+    return report;
+}
+
+std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording& r,
+                                                          store::UnixMs now_ms) {
+    DownloadRecord record{.recording_row_id = r.id, .call_id = r.call_id, .archive = r.archive};
+    store::RecordingArchive& a = record.archive;
+    const bool private_valid = now_ms < r.saved_at_ms + options_.url_lifetime.count();
+    const auto urls = candidates(r, private_valid);
+    auto fail_for_good = [&](std::string why) {
+        a.status = store::ArchiveStatus::Failed;
+        a.last_error = std::move(why);
+        failed_.fetch_add(1);
+        DVD_LOG(Calls, Error, "recording not downloaded call_id={} recording={}: {}", r.call_id,
+                r.id, a.last_error);
+    };
+    if (urls.empty()) {
+        const bool had_urls = !r.wav_url.empty() || !r.mp3_url.empty();
+        fail_for_good(had_urls ? fmt::format("the recording URLs expired ({} s after "
+                                             "call.recording.saved) before a download succeeded",
+                                             options_.url_lifetime.count() / 1000)
+                               : std::string("call.recording.saved carried no recording URL"));
+        return record;
+    }
+    const Candidate url = urls.front();
+    a.attempts += 1;
+    auto retry_or_fail = [&](std::string why) {
+        if (a.attempts >= options_.max_attempts) {
+            fail_for_good(fmt::format("{} (gave up after {} attempts)", why, a.attempts));
+            return;
+        }
+        const milliseconds wait = backoff(a.attempts);
+        a.last_error = std::move(why);
+        a.next_attempt_at_ms = now_ms + wait.count();
+        retried_.fetch_add(1);
+        DVD_LOG(Calls, Warn, "recording download retry call_id={} recording={} in_ms={}: {}",
+                r.call_id, r.id, wait.count(), a.last_error);
+    };
+
+    const std::filesystem::path relative = relative_path(r.call_id, r.id, url.format);
+    auto file = ArchiveFile::create(options_.directory / relative, options_.max_bytes);
+    if (!file) {
+        retry_or_fail(file.error().message);
+        return record;
+    }
+    http::HttpRequest request;
+    request.method = "GET";
+    request.url = std::string(url.url);
+    request.timeout = options_.request_timeout;
+    request.body_sink = [this, &file](std::string_view chunk) {
+        return !abort_.load(std::memory_order_relaxed) && file->write(chunk);
+    };
+    const auto response = sender().send(request);
+    if (abort_.load()) {
+        return std::nullopt;  // the part file goes with `file`
+    }
+    if (!response) {
+        const auto& error = response.error();
+        if (error.code == http::make_error_code(http::Errc::SinkFailed)) {
+            if (file->too_large()) {
+                fail_for_good(file->error());
+            } else {
+                retry_or_fail(file->error());
+            }
+        } else if (error.code.category() == http::error_category() &&
+                   http::is_transient(static_cast<http::Errc>(error.code.value()))) {
+            retry_or_fail("transport: " + error.message);
+        } else {
+            fail_for_good("transport: " + error.message);
+        }
+        return record;
+    }
+    record.http_status = response->status;
+    if (response->status < 200 || response->status >= 300) {
+        std::string why = fmt::format("HTTP {}", response->status);
+        if (!response->body.empty()) {
+            why += " " + excerpt(response->body);
+        }
+        if (retryable_status(response->status)) {
+            retry_or_fail(std::move(why));
+        } else {
+            fail_for_good(std::move(why));
+        }
+        return record;
+    }
+    if (!looks_like(url.format, file->head())) {
+        retry_or_fail(fmt::format("the body ({} bytes) is not a {} file", file->bytes(),
+                                  url.format == AudioFormat::Wav ? "WAV" : "MP3"));
+        return record;
+    }
+    const std::int64_t bytes = file->bytes();
+    auto sha256 = file->commit();
+    if (!sha256) {
+        retry_or_fail(sha256.error().message);
+        return record;
+    }
+    a.status = store::ArchiveStatus::Stored;
+    a.last_error.clear();
+    a.file = relative.generic_string();
+    a.bytes = bytes;
+    a.sha256 = std::move(*sha256);
+    a.stored_at_ms = now_ms;
+    stored_.fetch_add(1);
+    bytes_.fetch_add(static_cast<std::uint64_t>(bytes));
+    DVD_LOG(Calls, Info, "recording stored call_id={} recording={} file={} bytes={} sha256={}",
+            r.call_id, r.id, a.file, bytes, a.sha256);
+    return record;
+}
+
+milliseconds RecordingArchiver::backoff(int retry) {
+    std::int64_t cap = options_.base_backoff.count();
+    for (int i = 1; i < retry && cap < options_.max_backoff.count(); ++i) {
+        cap *= 2;
+    }
+    cap = std::min(cap, options_.max_backoff.count());
+    std::uniform_int_distribution<std::int64_t> uniform(cap / 2, cap);
+    return milliseconds{uniform(rng_)};
+}
+
+http::HttpSender& RecordingArchiver::sender() {
+    if (!sender_) {
+        sender_ = make_sender_ ? make_sender_() : std::make_unique<http::HttpClient>();
+    }
+    return *sender_;
+}
+
+}  // namespace dvd::recordings

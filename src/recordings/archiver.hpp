@@ -1,0 +1,169 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/config.hpp"
+#include "http/http_client.hpp"
+#include "store/store.hpp"
+
+namespace dvd::recordings {
+
+/// Where recordings go and how hard the worker tries.
+struct ArchiverOptions {
+    /// RECORDINGS_DIR; created on first use. Files are "<call>/<recording row id>.<wav|mp3>".
+    std::filesystem::path directory{};
+    /// One whole download (a 1-hour mono WAV is 58 MB; a 4-hour dual-channel one about 460 MB,
+    /// which needs 4 MB/s). `stop` waits for at most this when a transfer has stalled.
+    std::chrono::milliseconds request_timeout{120'000};
+    /// Longest recording accepted; a larger body fails for good (Telnyx's cap is 4 hours).
+    std::size_t max_bytes = std::size_t{1} << 30;
+    /// Telnyx's recording_urls are valid this long after call.recording.saved
+    /// (telnyx-protocol.md, `call.recording.saved`); later, only public_recording_urls are tried.
+    std::chrono::milliseconds url_lifetime{10 * 60'000};
+    /// Attempts per recording, the first included; then it is failed for good.
+    int max_attempts = 8;
+    /// Backoff before retry n: cap = min(max_backoff, base_backoff * 2^(n-1)), wait drawn from
+    /// [cap/2, cap]. With the defaults the eight attempts span about 2 minutes, well inside the
+    /// URLs' 10 minutes.
+    std::chrono::milliseconds base_backoff{1'000};
+    std::chrono::milliseconds max_backoff{30'000};
+    /// The worker re-reads the due recordings at least this often, even when not notified.
+    std::chrono::milliseconds idle_poll{10'000};
+    /// Due recordings read per pass.
+    std::int64_t batch_limit = 20;
+};
+
+/// InvalidArgument naming the field unless the directory is set, durations are positive
+/// (max_backoff >= base_backoff), max_bytes, max_attempts and batch_limit >= 1.
+[[nodiscard]] base::Result<void> validate(const ArchiverOptions& options);
+
+/// RECORDINGS_DIR from the configuration; every other option keeps its default.
+[[nodiscard]] ArchiverOptions archiver_options(const config::Config& config);
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+using SenderFactory = std::function<std::unique_ptr<http::HttpSender>()>;
+
+struct ArchiverDeps {
+    /// The worker's own connection (open_store(DATABASE_URL)); used only by its thread (or by
+    /// `run_pass` before `start`).
+    std::unique_ptr<store::Store> store{};
+    SenderFactory make_sender{};  ///< empty: http::HttpClient with default options
+    Clock clock{};                ///< empty: std::chrono::system_clock::now
+    std::uint64_t seed = 0;       ///< backoff jitter
+};
+
+/// One download attempt made by a pass.
+struct DownloadRecord {
+    std::int64_t recording_row_id = 0;
+    std::string call_id{};
+    store::RecordingArchive archive{};  ///< what the row now holds
+    int http_status = 0;                ///< 0: no HTTP exchange (transport error, no URL)
+};
+
+struct ArchivePassReport {
+    std::vector<DownloadRecord> downloads{};
+    bool store_error = false;
+    std::optional<store::UnixMs> next_due_ms{};  ///< the earliest pending download, if any
+};
+
+/// Counters for /metrics; any thread.
+struct ArchiverStats {
+    std::uint64_t stored = 0;
+    std::uint64_t retried = 0;  ///< attempts that scheduled a retry
+    std::uint64_t failed = 0;   ///< recordings given up
+    std::uint64_t bytes = 0;    ///< bytes stored
+};
+
+/// Keeps the service's own copy of every call recording (table `recordings`, RecordingArchive).
+///
+/// Telnyx's recording URLs expire 10 minutes after `call.recording.saved`; the evidence of a
+/// flagged call must outlive them. A new recording row is pending and due at once; `notify()`
+/// (called by the calls thread after it stores one) wakes the worker, which downloads it with
+/// one GET (no Authorization header: the URLs are pre-signed), streams the body to
+/// "<RECORDINGS_DIR>/<call>/<row id>.<ext>.part" while hashing it, checks that it starts like a
+/// WAV/MP3, and renames it into place before the row says `stored` (with size and SHA-256).
+/// 408, 429, 5xx, 403/404 (an object not yet visible) and transient transport errors are retried
+/// with jittered backoff while the URLs are valid; other statuses, a body that is not audio or is
+/// over max_bytes, expired URLs and exhausted attempts fail the row for good, with the reason.
+/// Pending rows of earlier runs resume at `start`, so a restart loses nothing still fetchable;
+/// a download cut short by `stop` leaves its row untouched.
+///
+/// Threads: `notify` and `stats` from any thread; `start`, `stop`, `run_pass` and the destructor
+/// from the owner. The store connection and HTTP sender belong to the worker thread
+/// ("recordings"). One worker per database.
+class RecordingArchiver {
+public:
+    /// Precondition: validate(options) succeeded and deps.store is set (DVD_CHECK).
+    RecordingArchiver(ArchiverOptions options, ArchiverDeps deps);
+    ~RecordingArchiver();  ///< stop()
+
+    RecordingArchiver(const RecordingArchiver&) = delete;
+    RecordingArchiver& operator=(const RecordingArchiver&) = delete;
+
+    void start();
+
+    /// Aborts the download in flight as soon as its next bytes arrive (its row stays as it was,
+    /// pending, and its part file is removed; a stalled transfer holds this up to
+    /// request_timeout) and joins. Idempotent.
+    void stop();
+
+    /// A recording row was added: look for due downloads now. Non-blocking.
+    void notify();
+
+    /// One pass on the calling thread: one attempt for every due recording (at most
+    /// batch_limit). For tests and tools; only before `start` (DVD_CHECK).
+    ArchivePassReport run_pass();
+
+    [[nodiscard]] ArchiverStats stats() const;
+
+    [[nodiscard]] const ArchiverOptions& options() const noexcept { return options_; }
+
+private:
+    void run();
+    ArchivePassReport pass();
+    /// nullopt: interrupted by `stop` (nothing to record).
+    std::optional<DownloadRecord> download(const store::Recording& recording,
+                                           store::UnixMs now_ms);
+    std::chrono::milliseconds backoff(int retry);
+    http::HttpSender& sender();
+
+    const ArchiverOptions options_;
+    std::unique_ptr<store::Store> store_;  // worker thread only
+    SenderFactory make_sender_;
+    Clock clock_;
+    std::unique_ptr<http::HttpSender> sender_;  // worker thread only; made on first use
+    std::mt19937_64 rng_;                       // worker thread only
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    // ---- guarded by mutex_ ----
+    bool notified_ = false;
+    bool stopping_ = false;
+    bool started_ = false;
+    // ---- end guarded ----
+
+    std::atomic<bool> abort_{false};  // set by stop(): the body sink refuses more data
+    std::atomic<std::uint64_t> stored_{0};
+    std::atomic<std::uint64_t> retried_{0};
+    std::atomic<std::uint64_t> failed_{0};
+    std::atomic<std::uint64_t> bytes_{0};
+
+    std::thread thread_;
+};
+
+}  // namespace dvd::recordings

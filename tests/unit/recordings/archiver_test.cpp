@@ -1,0 +1,391 @@
+#include "recordings/archiver.hpp"
+
+#include <sodium.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <iterator>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "http/errc.hpp"
+#include "store/open_store.hpp"
+#include "support/loopback_server.hpp"
+#include "support/temp_dir.hpp"
+
+namespace dvd::recordings {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+using store::ArchiveStatus;
+using test::LoopbackServer;
+using test::ScriptedResponse;
+using dvd::test::TempDir;
+
+// 2026-01-01T00:00:00Z: the fake clock's start.
+constexpr std::int64_t kStartMs = 1'767'225'600'000;
+
+// A minimal but well-formed 8 kHz mono 16-bit WAV with `samples` samples.
+std::string wav_bytes(std::uint32_t samples) {
+    auto le32 = [](std::uint32_t v) {
+        return std::string{static_cast<char>(v & 0xFF), static_cast<char>((v >> 8) & 0xFF),
+                           static_cast<char>((v >> 16) & 0xFF), static_cast<char>(v >> 24)};
+    };
+    auto le16 = [](std::uint16_t v) {
+        return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8)};
+    };
+    const std::uint32_t data = samples * 2;
+    std::string out = "RIFF" + le32(36 + data) + "WAVE" + "fmt " + le32(16) + le16(1) + le16(1) +
+                      le32(8000) + le32(16000) + le16(2) + le16(16) + "data" + le32(data);
+    for (std::uint32_t i = 0; i < samples; ++i) {
+        out += le16(static_cast<std::uint16_t>(i * 37));
+    }
+    return out;
+}
+
+std::string sha256_hex(const std::string& bytes) {
+    EXPECT_GE(sodium_init(), 0);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    return hex;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool eventually(const std::function<bool()>& condition, milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(2ms);
+    }
+    return condition();
+}
+
+class ArchiverTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto opened = store::open_store(db_path_);
+        ASSERT_TRUE(opened) << opened.error().message;
+        db_ = std::move(*opened);
+        store::Call call;
+        call.id = "v3:call-1";
+        call.call_control_id = "v3:call-1";
+        call.started_at_ms = kStartMs;
+        call.created_at_ms = kStartMs;
+        call.updated_at_ms = kStartMs;
+        ASSERT_TRUE(db_->upsert_call(call));
+    }
+
+    ArchiverOptions options() const {
+        ArchiverOptions o;
+        o.directory = dir_.file("recordings");
+        o.request_timeout = 2s;
+        return o;
+    }
+
+    std::unique_ptr<RecordingArchiver> make_archiver(const ArchiverOptions& o,
+                                                     bool real_clock = false) {
+        auto opened = store::open_store(db_path_);
+        EXPECT_TRUE(opened);
+        ArchiverDeps deps;
+        deps.store = std::move(*opened);
+        deps.make_sender = [] {
+            http::HttpClientOptions http_options;
+            http_options.proxy = "";
+            return std::make_unique<http::HttpClient>(http_options);
+        };
+        if (!real_clock) {
+            deps.clock = [this] { return system_clock::time_point{milliseconds{now_ms_.load()}}; };
+        }
+        deps.seed = 3;
+        return std::make_unique<RecordingArchiver>(o, std::move(deps));
+    }
+
+    // A call.recording.saved row with the given URLs, saved `age` before the fake now.
+    std::int64_t add_recording(const std::string& recording_id, std::string wav_url,
+                               std::string mp3_url = {}, milliseconds age = 0ms) {
+        store::Recording r;
+        r.call_id = "v3:call-1";
+        r.recording_id = recording_id;
+        r.wav_url = std::move(wav_url);
+        r.mp3_url = std::move(mp3_url);
+        r.format = "wav";
+        r.saved_at_ms = now_ms_.load() - age.count();
+        auto id = db_->add_recording(r);
+        EXPECT_TRUE(id) << id.error().message;
+        return id ? *id : 0;
+    }
+
+    store::Recording row(std::int64_t id) {
+        auto listed = db_->list_recordings("v3:call-1");
+        EXPECT_TRUE(listed);
+        for (const auto& r : *listed) {
+            if (r.id == id) {
+                return r;
+            }
+        }
+        ADD_FAILURE() << "no recording " << id;
+        return {};
+    }
+
+    void advance(milliseconds delta) { now_ms_ += delta.count(); }
+
+    TempDir dir_;
+    std::string db_path_ = dir_.file("dvd.db");
+    LoopbackServer server_;
+    std::unique_ptr<store::Store> db_;
+    std::atomic<std::int64_t> now_ms_{kStartMs};
+};
+
+TEST_F(ArchiverTest, WavIsStoredWithSizeAndSha256WithoutCredentials) {
+    const std::string wav = wav_bytes(4000);
+    server_.push({.status = 200, .headers = {{"Content-Type", "audio/wav"}}, .body = wav});
+    const auto id = add_recording("rec-1", server_.url("/recordings/rec-1.wav?X-Amz-Signature=s"));
+    auto archiver = make_archiver(options());
+    const ArchivePassReport report = archiver->run_pass();
+
+    ASSERT_EQ(report.downloads.size(), 1u);
+    EXPECT_EQ(report.downloads[0].http_status, 200);
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Stored);
+    EXPECT_EQ(r.archive.attempts, 1);
+    EXPECT_EQ(r.archive.file, "v3_call-1/" + std::to_string(id) + ".wav");
+    EXPECT_EQ(r.archive.bytes, static_cast<std::int64_t>(wav.size()));
+    EXPECT_EQ(r.archive.sha256, sha256_hex(wav));
+    EXPECT_EQ(r.archive.stored_at_ms, kStartMs);
+    EXPECT_TRUE(r.archive.last_error.empty());
+    const auto path = options().directory / r.archive.file;
+    EXPECT_EQ(read_file(path), wav);
+    EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
+
+    const auto requests = server_.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].method, "GET");
+    EXPECT_EQ(requests[0].target, "/recordings/rec-1.wav?X-Amz-Signature=s");
+    EXPECT_FALSE(requests[0].header("Authorization"));  // pre-signed: no second credential
+    EXPECT_EQ(archiver->stats().stored, 1u);
+    EXPECT_EQ(archiver->stats().bytes, wav.size());
+    EXPECT_TRUE(archiver->run_pass().downloads.empty());  // done: not fetched again
+}
+
+TEST_F(ArchiverTest, ServerErrorIsRetriedWithBackoffThenStored) {
+    server_.push({.status = 503, .body = "<Error><Code>SlowDown</Code></Error>"});
+    server_.push({.status = 200, .body = wav_bytes(100)});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    auto archiver = make_archiver(options());
+
+    const auto first = archiver->run_pass();
+    ASSERT_EQ(first.downloads.size(), 1u);
+    store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Pending);
+    EXPECT_EQ(r.archive.attempts, 1);
+    EXPECT_EQ(r.archive.last_error, "HTTP 503 <Error><Code>SlowDown</Code></Error>");
+    // Equal jitter over the first step: [base/2, base].
+    EXPECT_GE(r.archive.next_attempt_at_ms, kStartMs + 500);
+    EXPECT_LE(r.archive.next_attempt_at_ms, kStartMs + 1000);
+    ASSERT_TRUE(first.next_due_ms);
+    EXPECT_EQ(*first.next_due_ms, r.archive.next_attempt_at_ms);
+
+    EXPECT_TRUE(archiver->run_pass().downloads.empty());  // not due yet
+    advance(1s);
+    EXPECT_EQ(archiver->run_pass().downloads.size(), 1u);
+    r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Stored);
+    EXPECT_EQ(r.archive.attempts, 2);
+    EXPECT_TRUE(r.archive.last_error.empty());
+    EXPECT_EQ(archiver->stats().retried, 1u);
+}
+
+TEST_F(ArchiverTest, ExpiredUrlsFailWithoutARequestUnlessAPublicUrlIsLeft) {
+    const auto expired = add_recording("old", server_.url("/old.wav"), {}, 11min);
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    const store::Recording r = row(expired);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(r.archive.attempts, 0);
+    EXPECT_NE(r.archive.last_error.find("expired"), std::string::npos) << r.archive.last_error;
+    EXPECT_TRUE(server_.requests().empty());
+
+    // A public link (account opt-in) is still tried after the private ones expired.
+    store::Recording with_public;
+    with_public.call_id = "v3:call-1";
+    with_public.recording_id = "pub";
+    with_public.wav_url = server_.url("/private.wav");
+    with_public.public_wav_url = server_.url("/public.wav");
+    with_public.saved_at_ms = now_ms_.load() - 11 * 60'000;
+    const auto pub = *db_->add_recording(with_public);
+    server_.push({.status = 200, .body = wav_bytes(10)});
+    archiver->run_pass();
+    EXPECT_EQ(row(pub).archive.status, ArchiveStatus::Stored);
+    ASSERT_EQ(server_.requests().size(), 1u);
+    EXPECT_EQ(server_.requests()[0].target, "/public.wav");
+}
+
+TEST_F(ArchiverTest, ClientErrorFailsForGood) {
+    server_.push({.status = 400, .body = "bad request"});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(r.archive.last_error, "HTTP 400 bad request");
+    EXPECT_EQ(archiver->stats().failed, 1u);
+    EXPECT_TRUE(std::filesystem::is_empty(options().directory / "v3_call-1"));
+}
+
+TEST_F(ArchiverTest, ABodyThatIsNotAudioIsNotStored) {
+    server_.push({.status = 200, .body = "<html>captive portal</html>"});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Pending);
+    EXPECT_EQ(r.archive.last_error, "the body (27 bytes) is not a WAV file");
+    EXPECT_TRUE(std::filesystem::is_empty(options().directory / "v3_call-1"));
+}
+
+TEST_F(ArchiverTest, ABodyOverTheLimitFailsAndLeavesNoFile) {
+    server_.push({.status = 200, .body = wav_bytes(1000)});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    auto o = options();
+    o.max_bytes = 1000;
+    auto archiver = make_archiver(o);
+    archiver->run_pass();
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(r.archive.last_error, "the recording is larger than 1000 bytes");
+    EXPECT_TRUE(std::filesystem::is_empty(o.directory / "v3_call-1"));
+}
+
+TEST_F(ArchiverTest, RetriesEndAfterMaxAttempts) {
+    for (int i = 0; i < 3; ++i) {
+        server_.push({.status = 500});
+    }
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    auto o = options();
+    o.max_attempts = 3;
+    auto archiver = make_archiver(o);
+    for (int i = 0; i < 3; ++i) {
+        archiver->run_pass();
+        advance(60s);
+    }
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(r.archive.attempts, 3);
+    EXPECT_EQ(r.archive.last_error, "HTTP 500 (gave up after 3 attempts)");
+}
+
+TEST_F(ArchiverTest, ConnectionRefusedIsRetried) {
+    const auto id = add_recording("rec-1", "http://127.0.0.1:" +
+                                                   std::to_string(LoopbackServer::closed_port()) +
+                                                   "/r.wav");
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Pending);
+    EXPECT_TRUE(r.archive.last_error.starts_with("transport: ")) << r.archive.last_error;
+}
+
+TEST_F(ArchiverTest, Mp3RecordingIsFetchedAsMp3) {
+    store::Recording r;
+    r.call_id = "v3:call-1";
+    r.recording_id = "m";
+    r.format = "mp3";
+    r.wav_url = server_.url("/m.wav");
+    r.mp3_url = server_.url("/m.mp3");
+    r.saved_at_ms = now_ms_.load();
+    const auto id = *db_->add_recording(r);
+    server_.push({.status = 200, .body = std::string("ID3\x04\0\0\0\0\0\0", 10) + "frames"});
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    EXPECT_EQ(row(id).archive.file, "v3_call-1/" + std::to_string(id) + ".mp3");
+    EXPECT_EQ(server_.requests().at(0).target, "/m.mp3");
+}
+
+TEST_F(ArchiverTest, TheWorkerThreadDownloadsWhenNotified) {
+    auto archiver = make_archiver(options(), /*real_clock=*/true);
+    archiver->start();
+    now_ms_ = std::chrono::duration_cast<milliseconds>(
+                      system_clock::now().time_since_epoch())
+                      .count();
+    server_.push({.status = 200, .body = wav_bytes(50)});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"));
+    archiver->notify();
+    EXPECT_TRUE(eventually([&] { return row(id).archive.status == ArchiveStatus::Stored; }));
+    archiver->stop();
+    archiver->stop();  // idempotent
+}
+
+// Streams a WAV forever, one chunk per millisecond, until the sink refuses; says when it began.
+class TricklingSender final : public http::HttpSender {
+public:
+    explicit TricklingSender(std::promise<void>& started) : started_(started) {}
+
+    base::Result<http::HttpResponse> send(const http::HttpRequest& request) override {
+        const std::string head = wav_bytes(0);
+        if (!request.body_sink(head)) {
+            return http::fail(http::Errc::SinkFailed, "refused");
+        }
+        started_.set_value();
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (!request.body_sink(std::string(160, '\0'))) {
+                return http::fail(http::Errc::SinkFailed, "refused");
+            }
+            std::this_thread::sleep_for(1ms);
+        }
+        return http::HttpResponse{.status = 200};
+    }
+
+private:
+    std::promise<void>& started_;
+};
+
+TEST_F(ArchiverTest, StopAbortsTheDownloadInFlightAndLeavesItsRowUntouched) {
+    std::promise<void> started;
+    auto opened = store::open_store(db_path_);
+    ASSERT_TRUE(opened);
+    ArchiverDeps deps;
+    deps.store = std::move(*opened);
+    deps.make_sender = [&started] { return std::make_unique<TricklingSender>(started); };
+    RecordingArchiver archiver(options(), std::move(deps));
+    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+                      .count();
+    const auto id = add_recording("rec-1", "http://127.0.0.1:1/r.wav");
+    archiver.start();
+    ASSERT_EQ(started.get_future().wait_for(5s), std::future_status::ready);
+    const auto before = std::chrono::steady_clock::now();
+    archiver.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);  // not the trickle's 10 s
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive, store::RecordingArchive{});  // still pending, no attempt counted
+    EXPECT_TRUE(std::filesystem::is_empty(options().directory / "v3_call-1"));
+}
+
+TEST(ArchiverOptions, ValidationNamesTheField) {
+    ArchiverOptions o;
+    EXPECT_FALSE(validate(o));  // no directory
+    o.directory = "/tmp/x";
+    EXPECT_TRUE(validate(o));
+    o.max_backoff = 1ms;
+    EXPECT_FALSE(validate(o));
+    o = ArchiverOptions{.directory = "/tmp/x", .max_attempts = 0};
+    EXPECT_FALSE(validate(o));
+}
+
+}  // namespace
+}  // namespace dvd::recordings
