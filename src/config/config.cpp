@@ -515,6 +515,19 @@ void load_service(Loader& in, Config& c) {
             c.recordings_dir = *value;
         }
     }
+    if (const auto value = in.get("RECORDING_RETENTION_DAYS")) {
+        // Up to about 100 years; digits only.
+        if (!all_digits(*value) || value->size() > 5) {
+            in.fail("RECORDING_RETENTION_DAYS",
+                    fmt::format("'{}' must be a whole number of days (0 keeps recordings "
+                                "forever)",
+                                *value));
+        } else {
+            int days = 0;
+            std::from_chars(value->data(), value->data() + value->size(), days);
+            c.recording_retention_days = days;
+        }
+    }
     in.choice("LOG_LEVEL", c.log_level, kLogLevels);
 }
 
@@ -579,6 +592,7 @@ const std::vector<std::string_view>& variable_names() {
                                                         "API_TOKEN",
                                                         "RECORDING_DOWNLOAD",
                                                         "RECORDINGS_DIR",
+                                                        "RECORDING_RETENTION_DAYS",
                                                         "LOG_LEVEL"};
     return names;
 }
@@ -629,7 +643,8 @@ std::string redacted(const Config& c) {
             "CONNECTION_ID={} MEDIA_STREAM_URL={} TELNYX_DEEPFAKE_DETECTION={} "
             "DETECTION_THRESHOLD={} AI_MODEL={} AI_INFERENCE_URL={} ALERT_WEBHOOK={} "
             "ALERT_WEBHOOK_JSON={} ESCALATION_POLICY={} SECURITY_NUMBER={} PORT={} "
-            "DATABASE_URL={} API_TOKEN={} RECORDING_DOWNLOAD={} RECORDINGS_DIR={} LOG_LEVEL={}",
+            "DATABASE_URL={} API_TOKEN={} RECORDING_DOWNLOAD={} RECORDINGS_DIR={} "
+            "RECORDING_RETENTION_DAYS={} LOG_LEVEL={}",
             secret(c.telnyx_api_key), plain(c.telnyx_public_key),
             redact_url(c.telnyx_api_base, true), plain(c.main_number), plain(c.connection_id),
             redact_url(c.media_stream_url, true), c.telnyx_deepfake_detection,
@@ -637,7 +652,8 @@ std::string redacted(const Config& c) {
             redact_url(c.alert_webhook, false), redact_url(c.alert_webhook_json, false),
             to_string(c.escalation_policy), plain(c.security_number), c.port,
             c.database_url.find('@') == std::string::npos ? c.database_url : std::string(kRedacted),
-            secret(c.api_token), c.recording_download, c.recordings_dir, to_string(c.log_level));
+            secret(c.api_token), c.recording_download, plain(c.recordings_dir),
+            c.recording_retention_days, to_string(c.log_level));
 }
 
 std::string_view to_string(EscalationPolicy policy) noexcept {

@@ -21,6 +21,7 @@ inline constexpr std::string_view kDefaultAiModel = "moonshotai/Kimi-K2.6";
 inline constexpr std::string_view kDefaultDatabaseUrl = "sqlite://./var/dvd.db";
 inline constexpr double kDefaultDetectionThreshold = 0.75;
 inline constexpr std::uint16_t kDefaultPort = 5000;
+inline constexpr int kDefaultRecordingRetentionDays = 30;
 /// API_TOKEN is a bearer secret for our JSON API: at least this many characters.
 inline constexpr std::size_t kMinApiTokenChars = 16;
 
@@ -66,6 +67,9 @@ struct Config {
     bool recording_download = true;
     /// RECORDINGS_DIR: where the copies go; empty: a `recordings` folder beside the database.
     std::string recordings_dir{};
+    /// RECORDING_RETENTION_DAYS: copies of calls that were not flagged are deleted this many days
+    /// after download; 0 keeps them forever. Flagged calls' copies are never deleted.
+    int recording_retention_days = kDefaultRecordingRetentionDays;
     LogLevel log_level = LogLevel::Info;            ///< LOG_LEVEL
     /// Non-fatal remarks for the start-up log (unknown .env keys, clear-text URLs, ...).
     std::vector<std::string> warnings{};

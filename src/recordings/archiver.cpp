@@ -92,12 +92,16 @@ base::Result<void> validate(const ArchiverOptions& o) {
     if (o.batch_limit < 1 || o.batch_limit > store::kMaxPageSize) {
         return invalid("batch_limit must be in 1..1000");
     }
+    if (o.retention.count() < 0 || o.retention_interval.count() <= 0) {
+        return invalid("retention must be >= 0 and retention_interval positive");
+    }
     return {};
 }
 
 ArchiverOptions archiver_options(const config::Config& config) {
     ArchiverOptions options;
     options.directory = config.recordings_dir;
+    options.retention = std::chrono::hours{24 * config.recording_retention_days};
     return options;
 }
 
@@ -154,7 +158,8 @@ ArchiverStats RecordingArchiver::stats() const {
     return {.stored = stored_.load(),
             .retried = retried_.load(),
             .failed = failed_.load(),
-            .bytes = bytes_.load()};
+            .bytes = bytes_.load(),
+            .deleted = deleted_.load()};
 }
 
 void RecordingArchiver::run() {
@@ -215,6 +220,11 @@ ArchivePassReport RecordingArchiver::pass() {
                     record.call_id, record.recording_row_id, updated.error().message);
         }
         report.downloads.push_back(std::move(record));
+    }
+    const store::UnixMs now_ms = to_unix_ms(clock_());
+    if (options_.retention.count() > 0 && now_ms >= next_sweep_ms_) {
+        next_sweep_ms_ = now_ms + options_.retention_interval.count();
+        sweep(report, now_ms);
     }
     auto next = store_->list_due_recording_archives(kEndOfTime, 1);
     if (!next) {
@@ -329,6 +339,49 @@ std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording
     DVD_LOG(Calls, Info, "recording stored call_id={} recording={} file={} bytes={} sha256={}",
             r.call_id, r.id, a.file, bytes, a.sha256);
     return record;
+}
+
+void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {
+    const store::UnixMs cutoff =
+            now_ms - std::chrono::duration_cast<milliseconds>(options_.retention).count();
+    // Batches until none is left; a failure ends the sweep (the next one comes in an hour).
+    for (;;) {
+        auto expired = store_->list_expired_recording_archives(cutoff, options_.batch_limit);
+        if (!expired) {
+            report.store_error = true;
+            DVD_LOG(Calls, Error, "recording retention cannot read the store: {}",
+                    expired.error().message);
+            return;
+        }
+        if (expired->empty()) {
+            return;
+        }
+        for (const auto& r : *expired) {
+            // The row first: a call flagged meanwhile (kept) keeps its file.
+            auto marked = store_->mark_recording_archive_deleted(r.id);
+            if (!marked) {
+                report.store_error = true;
+                DVD_LOG(Calls, Error, "recording retention call_id={} recording={}: {}",
+                        r.call_id, r.id, marked.error().message);
+                return;
+            }
+            if (!*marked) {
+                continue;
+            }
+            std::error_code ec;
+            std::filesystem::remove(options_.directory / r.archive.file, ec);
+            if (ec) {
+                DVD_LOG(Calls, Warn, "recording retention could not remove {}: {}",
+                        r.archive.file, ec.message());
+            }
+            ++report.deleted;
+            deleted_.fetch_add(1);
+            DVD_LOG(Calls, Info,
+                    "recording copy deleted by retention call_id={} recording={} file={} "
+                    "stored_at_ms={}",
+                    r.call_id, r.id, r.archive.file, r.archive.stored_at_ms.value_or(0));
+        }
+    }
 }
 
 milliseconds RecordingArchiver::backoff(int retry) {

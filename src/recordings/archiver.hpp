@@ -46,13 +46,19 @@ struct ArchiverOptions {
     std::chrono::milliseconds idle_poll{10'000};
     /// Due recordings read per pass.
     std::int64_t batch_limit = 20;
+    /// RECORDING_RETENTION_DAYS: a stored copy of a call that is not kept (not flagged) is
+    /// deleted this long after it was stored; 0: never. Kept copies are never deleted here.
+    std::chrono::hours retention{30 * 24};
+    /// How often the retention sweep runs (the first pass runs it too).
+    std::chrono::milliseconds retention_interval{3'600'000};
 };
 
 /// InvalidArgument naming the field unless the directory is set, durations are positive
-/// (max_backoff >= base_backoff), max_bytes, max_attempts and batch_limit >= 1.
+/// (max_backoff >= base_backoff; retention >= 0), max_bytes, max_attempts and batch_limit >= 1.
 [[nodiscard]] base::Result<void> validate(const ArchiverOptions& options);
 
-/// RECORDINGS_DIR from the configuration; every other option keeps its default.
+/// RECORDINGS_DIR and RECORDING_RETENTION_DAYS from the configuration; every other option keeps
+/// its default.
 [[nodiscard]] ArchiverOptions archiver_options(const config::Config& config);
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -77,6 +83,7 @@ struct DownloadRecord {
 
 struct ArchivePassReport {
     std::vector<DownloadRecord> downloads{};
+    int deleted = 0;  ///< copies removed by the retention sweep
     bool store_error = false;
     std::optional<store::UnixMs> next_due_ms{};  ///< the earliest pending download, if any
 };
@@ -87,6 +94,7 @@ struct ArchiverStats {
     std::uint64_t retried = 0;  ///< attempts that scheduled a retry
     std::uint64_t failed = 0;   ///< recordings given up
     std::uint64_t bytes = 0;    ///< bytes stored
+    std::uint64_t deleted = 0;  ///< copies removed by the retention policy
 };
 
 /// Keeps the service's own copy of every call recording (table `recordings`, RecordingArchive).
@@ -101,7 +109,8 @@ struct ArchiverStats {
 /// with jittered backoff while the URLs are valid; other statuses, a body that is not audio or is
 /// over max_bytes, expired URLs and exhausted attempts fail the row for good, with the reason.
 /// Pending rows of earlier runs resume at `start`, so a restart loses nothing still fetchable;
-/// a download cut short by `stop` leaves its row untouched.
+/// a download cut short by `stop` leaves its row untouched. Hourly, copies older than
+/// `retention` whose call is not kept are deleted (row first, `deleted`, then the file).
 ///
 /// Threads: `notify` and `stats` from any thread; `start`, `stop`, `run_pass` and the destructor
 /// from the owner. The store connection and HTTP sender belong to the worker thread
@@ -139,6 +148,7 @@ private:
     /// nullopt: interrupted by `stop` (nothing to record).
     std::optional<DownloadRecord> download(const store::Recording& recording,
                                            store::UnixMs now_ms);
+    void sweep(ArchivePassReport& report, store::UnixMs now_ms);
     std::chrono::milliseconds backoff(int retry);
     http::HttpSender& sender();
 
@@ -148,6 +158,7 @@ private:
     Clock clock_;
     std::unique_ptr<http::HttpSender> sender_;  // worker thread only; made on first use
     std::mt19937_64 rng_;                       // worker thread only
+    store::UnixMs next_sweep_ms_ = 0;           // worker thread only
 
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -162,6 +173,7 @@ private:
     std::atomic<std::uint64_t> retried_{0};
     std::atomic<std::uint64_t> failed_{0};
     std::atomic<std::uint64_t> bytes_{0};
+    std::atomic<std::uint64_t> deleted_{0};
 
     std::thread thread_;
 };

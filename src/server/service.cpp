@@ -579,6 +579,9 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
                            static_cast<double>(stats.failed)});
         samples.push_back({"dvd_recordings_bytes_total", "counter",
                            "Bytes of recordings stored.", static_cast<double>(stats.bytes)});
+        samples.push_back({"dvd_recordings_deleted_total", "counter",
+                           "Stored recordings deleted by RECORDING_RETENTION_DAYS.",
+                           static_cast<double>(stats.deleted)});
     }
     if (archive_) {
         const media::AudioArchiveStats stats = archive_->stats();

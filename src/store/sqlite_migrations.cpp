@@ -173,7 +173,7 @@ CREATE INDEX analyses_call ON analyses (call_id, id);
 // Rows of earlier versions start pending; the worker marks those whose URLs expired as failed.
 constexpr std::string_view kV4 = R"sql(
 ALTER TABLE recordings ADD COLUMN archive_status TEXT NOT NULL DEFAULT 'pending'
-    CHECK (archive_status IN ('pending', 'stored', 'failed'));
+    CHECK (archive_status IN ('pending', 'stored', 'failed', 'deleted'));
 ALTER TABLE recordings ADD COLUMN archive_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE recordings ADD COLUMN archive_next_attempt_at_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE recordings ADD COLUMN archive_error TEXT;

@@ -1338,6 +1338,49 @@ base::Result<void> SqliteStore::update_recording_archive(std::int64_t recording_
     return tx.commit(kOperation);
 }
 
+base::Result<std::vector<Recording>> SqliteStore::list_expired_recording_archives(
+        UnixMs stored_before_ms, std::int64_t limit) {
+    constexpr std::string_view kOperation = "list_expired_recording_archives";
+    UseGuard guard(in_use_);
+    if (auto r = check_limit(limit, kOperation); !r) {
+        return r.error();
+    }
+    auto s = statement(fmt::format("SELECT {} FROM recordings WHERE archive_status = 'stored' "
+                                   "AND kept = 0 AND archive_stored_at_ms < ?1 "
+                                   "ORDER BY archive_stored_at_ms, id LIMIT ?2",
+                                   kRecordingColumns),
+                       kOperation);
+    if (!s) {
+        return s.error();
+    }
+    s->integer(stored_before_ms).integer(limit);
+    return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+}
+
+base::Result<bool> SqliteStore::mark_recording_archive_deleted(std::int64_t recording_id) {
+    constexpr std::string_view kOperation = "mark_recording_archive_deleted";
+    UseGuard guard(in_use_);
+    Transaction tx(*this);
+    if (auto r = tx.begin(kOperation); !r) {
+        return r.error();
+    }
+    auto s = statement(
+            "UPDATE recordings SET archive_status = 'deleted', archive_file = NULL "
+            "WHERE id = ?1 AND archive_status = 'stored' AND kept = 0",
+            kOperation);
+    if (!s) {
+        return s.error();
+    }
+    if (auto r = s->integer(recording_id).run(); !r) {
+        return r.error();
+    }
+    const bool changed = sqlite3_changes(db_) > 0;
+    if (auto r = tx.commit(kOperation); !r) {
+        return r.error();
+    }
+    return changed;
+}
+
 base::Result<std::int64_t> SqliteStore::keep_recordings(std::string_view call_id) {
     constexpr std::string_view kOperation = "keep_recordings";
     UseGuard guard(in_use_);

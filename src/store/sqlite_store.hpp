@@ -91,6 +91,10 @@ public:
             UnixMs now_ms, std::int64_t limit) override;
     [[nodiscard]] base::Result<void> update_recording_archive(
             std::int64_t recording_id, const RecordingArchive& archive) override;
+    [[nodiscard]] base::Result<std::vector<Recording>> list_expired_recording_archives(
+            UnixMs stored_before_ms, std::int64_t limit) override;
+    [[nodiscard]] base::Result<bool> mark_recording_archive_deleted(
+            std::int64_t recording_id) override;
     [[nodiscard]] base::Result<std::vector<Recording>> list_recordings(
             std::string_view call_id) override;
     [[nodiscard]] base::Result<std::int64_t> keep_recordings(std::string_view call_id) override;

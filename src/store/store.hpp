@@ -103,6 +103,17 @@ public:
     [[nodiscard]] virtual base::Result<void> update_recording_archive(
             std::int64_t recording_id, const RecordingArchive& archive) = 0;
 
+    /// Stored copies of recordings that are not kept, stored before `stored_before_ms`, oldest
+    /// first, at most `limit` (what the retention policy may delete).
+    [[nodiscard]] virtual base::Result<std::vector<Recording>> list_expired_recording_archives(
+            UnixMs stored_before_ms, std::int64_t limit) = 0;
+
+    /// The retention policy removes a copy: status deleted and no file, if the row is still
+    /// stored and not kept (checked in the same statement, so a call flagged meanwhile keeps its
+    /// copy). Returns whether it changed; delete the file only then.
+    [[nodiscard]] virtual base::Result<bool> mark_recording_archive_deleted(
+            std::int64_t recording_id) = 0;
+
     /// Marks every recording of the call as kept (a flagged call's evidence); returns how many
     /// rows changed. Recordings added later are kept when `Recording::kept` is set.
     [[nodiscard]] virtual base::Result<std::int64_t> keep_recordings(std::string_view call_id) = 0;

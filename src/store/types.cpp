@@ -55,10 +55,11 @@ constexpr std::array<std::pair<AlertStatus, std::string_view>, 3> kAlertStatuses
         {AlertStatus::Failed, "failed"},
 }};
 
-constexpr std::array<std::pair<ArchiveStatus, std::string_view>, 3> kArchiveStatuses{{
+constexpr std::array<std::pair<ArchiveStatus, std::string_view>, 4> kArchiveStatuses{{
         {ArchiveStatus::Pending, "pending"},
         {ArchiveStatus::Stored, "stored"},
         {ArchiveStatus::Failed, "failed"},
+        {ArchiveStatus::Deleted, "deleted"},
 }};
 
 constexpr std::array<std::pair<AnalysisTrigger, std::string_view>, 3> kTriggers{{

@@ -35,6 +35,7 @@ enum class ArchiveStatus {
     Pending,  ///< to be downloaded (or waiting for a retry)
     Stored,   ///< the file is under RECORDINGS_DIR
     Failed,   ///< given up: the URLs expired, the body was refused, retries ran out
+    Deleted,  ///< stored, then removed by the retention policy (size, hash and time are kept)
 };
 
 /// The lowercase names used in the database and the JSON API ("inbound", "streaming", "slack").
@@ -179,7 +180,7 @@ struct Recording {
     std::optional<double> duration_seconds{};
     UnixMs saved_at_ms = 0;
     /// Kept on purpose: the recording of a flagged call (evidence). Sticky: once true it stays
-    /// true. Nothing in the service deletes recordings today; a retention job must skip these.
+    /// true. The retention policy (recordings layer) never deletes the copy of a kept recording.
     bool kept = false;
     /// The downloaded copy. `add_recording` stores it for a new row only; an existing row's copy
     /// changes through `update_recording_archive` alone.

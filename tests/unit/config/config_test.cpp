@@ -70,6 +70,7 @@ TEST(LoadConfig, DefaultsWhenNothingIsSet) {
     EXPECT_TRUE(c.api_token.empty());
     EXPECT_TRUE(c.recording_download);
     EXPECT_TRUE(c.recordings_dir.empty());
+    EXPECT_EQ(c.recording_retention_days, 30);
     EXPECT_TRUE(c.warnings.empty());
 }
 
@@ -94,6 +95,7 @@ TEST(LoadConfig, EveryVariableIsRead) {
             {"API_TOKEN", "0123456789abcdef0123"},
             {"RECORDING_DOWNLOAD", "off"},
             {"RECORDINGS_DIR", "/srv/dvd/recordings"},
+            {"RECORDING_RETENTION_DAYS", "365"},
             {"LOG_LEVEL", "DEBUG"},
     });
     EXPECT_FALSE(c.is_demo_mode());
@@ -118,6 +120,7 @@ TEST(LoadConfig, EveryVariableIsRead) {
     EXPECT_EQ(c.log_level, LogLevel::Debug);
     EXPECT_FALSE(c.recording_download);
     EXPECT_EQ(c.recordings_dir, "/srv/dvd/recordings");
+    EXPECT_EQ(c.recording_retention_days, 365);
     EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
 }
 
@@ -195,6 +198,10 @@ TEST(LoadConfig, RecordingDownloadIsABooleanAndTheDirectoryHasNoControlCharacter
     expect_rejected({{"RECORDING_DOWNLOAD", "sometimes"}}, "RECORDING_DOWNLOAD");
     expect_rejected({{"RECORDINGS_DIR", "var/rec\x01"}}, "RECORDINGS_DIR");
     EXPECT_TRUE(load_ok({{"RECORDING_DOWNLOAD", "YES"}}).recording_download);
+    for (const char* bad : {"-1", "1.5", "ten", "999999"}) {
+        expect_rejected({{"RECORDING_RETENTION_DAYS", bad}}, "RECORDING_RETENTION_DAYS");
+    }
+    EXPECT_EQ(load_ok({{"RECORDING_RETENTION_DAYS", "0"}}).recording_retention_days, 0);
 }
 
 TEST(LoadConfig, PortMustBeATcpPort) {

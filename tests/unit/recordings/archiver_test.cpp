@@ -376,6 +376,64 @@ TEST_F(ArchiverTest, StopAbortsTheDownloadInFlightAndLeavesItsRowUntouched) {
     EXPECT_TRUE(std::filesystem::is_empty(options().directory / "v3_call-1"));
 }
 
+TEST_F(ArchiverTest, RetentionDeletesOldCopiesOfCallsNotFlaggedOnly) {
+    // Two calls: one flagged (its recording kept as evidence), one not.
+    store::Call flagged_call;
+    flagged_call.id = "v3:call-2";
+    flagged_call.started_at_ms = kStartMs;
+    flagged_call.created_at_ms = kStartMs;
+    flagged_call.updated_at_ms = kStartMs;
+    ASSERT_TRUE(db_->upsert_call(flagged_call));
+    server_.push({.status = 200, .body = wav_bytes(10)});
+    server_.push({.status = 200, .body = wav_bytes(20)});
+    const auto plain = add_recording("rec-1", server_.url("/1.wav"));
+    store::Recording evidence;
+    evidence.call_id = "v3:call-2";
+    evidence.recording_id = "rec-2";
+    evidence.wav_url = server_.url("/2.wav");
+    evidence.saved_at_ms = now_ms_.load();
+    evidence.kept = true;
+    const auto kept = *db_->add_recording(evidence);
+
+    auto o = options();
+    o.retention = std::chrono::hours{24};
+    o.retention_interval = 1h;
+    auto archiver = make_archiver(o);
+    EXPECT_EQ(archiver->run_pass().downloads.size(), 2u);
+    const auto plain_file = o.directory / row(plain).archive.file;
+    ASSERT_TRUE(std::filesystem::exists(plain_file));
+
+    advance(23h);  // not old enough
+    EXPECT_EQ(archiver->run_pass().deleted, 0);
+    advance(2h);   // 25 h after the download
+    const ArchivePassReport report = archiver->run_pass();
+    EXPECT_EQ(report.deleted, 1);
+    EXPECT_FALSE(std::filesystem::exists(plain_file));
+    const store::Recording gone = row(plain);
+    EXPECT_EQ(gone.archive.status, ArchiveStatus::Deleted);
+    EXPECT_TRUE(gone.archive.file.empty());
+    EXPECT_FALSE(gone.archive.sha256.empty());  // the record of what was there stays
+
+    auto listed = db_->list_recordings("v3:call-2");
+    ASSERT_TRUE(listed && listed->size() == 1);
+    EXPECT_EQ((*listed)[0].id, kept);
+    EXPECT_EQ((*listed)[0].archive.status, ArchiveStatus::Stored);
+    EXPECT_TRUE(std::filesystem::exists(o.directory / (*listed)[0].archive.file));
+    EXPECT_EQ(archiver->stats().deleted, 1u);
+}
+
+TEST_F(ArchiverTest, RetentionZeroKeepsEverything) {
+    server_.push({.status = 200, .body = wav_bytes(10)});
+    const auto id = add_recording("rec-1", server_.url("/1.wav"));
+    auto o = options();
+    o.retention = std::chrono::hours{0};
+    auto archiver = make_archiver(o);
+    archiver->run_pass();
+    advance(24h * 3650);
+    EXPECT_EQ(archiver->run_pass().deleted, 0);
+    EXPECT_EQ(row(id).archive.status, ArchiveStatus::Stored);
+}
+
 TEST(ArchiverOptions, ValidationNamesTheField) {
     ArchiverOptions o;
     EXPECT_FALSE(validate(o));  // no directory

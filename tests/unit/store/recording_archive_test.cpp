@@ -93,6 +93,50 @@ TEST_F(RecordingArchiveTest, ARepeatedSavedEventKeepsTheCopy) {
     EXPECT_EQ(ok(store_->list_recordings("c1")).at(0).archive, stored);
 }
 
+TEST_F(RecordingArchiveTest, RetentionSeesOnlyOldStoredCopiesOfCallsNotKept) {
+    const auto old_copy = add("old", 1000);
+    const auto recent = add("recent", 1000);
+    const auto pending = add("pending", 1000);
+    auto stored_at = [](UnixMs at) {
+        return RecordingArchive{.status = ArchiveStatus::Stored,
+                                .attempts = 1,
+                                .file = "c1/x.wav",
+                                .bytes = 10,
+                                .sha256 = std::string(64, 'b'),
+                                .stored_at_ms = at};
+    };
+    ASSERT_TRUE(store_->update_recording_archive(old_copy, stored_at(5000)));
+    ASSERT_TRUE(store_->update_recording_archive(recent, stored_at(9000)));
+    std::vector<std::int64_t> ids;
+    for (const auto& r : ok(store_->list_expired_recording_archives(8000, 10))) {
+        ids.push_back(r.id);
+    }
+    EXPECT_EQ(ids, (std::vector<std::int64_t>{old_copy}));
+
+    // A kept copy (a flagged call's evidence) is never listed nor deleted.
+    ASSERT_TRUE(store_->keep_recordings("c1"));
+    EXPECT_TRUE(ok(store_->list_expired_recording_archives(8000, 10)).empty());
+    EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(old_copy)));
+
+    // Unkept again in a second call: deleted once, keeping size, hash and time.
+    ASSERT_TRUE(store_->upsert_call(test::make_call("c2", 1000)));
+    Recording other;
+    other.call_id = "c2";
+    other.recording_id = "r2";
+    other.saved_at_ms = 1000;
+    const auto id2 = ok(store_->add_recording(other));
+    ASSERT_TRUE(store_->update_recording_archive(id2, stored_at(4000)));
+    EXPECT_TRUE(ok(store_->mark_recording_archive_deleted(id2)));
+    EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(id2)));  // once
+    EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(pending)));  // never stored
+    const auto row = ok(store_->list_recordings("c2")).at(0).archive;
+    EXPECT_EQ(row.status, ArchiveStatus::Deleted);
+    EXPECT_TRUE(row.file.empty());
+    EXPECT_EQ(row.bytes, 10);
+    EXPECT_EQ(row.sha256, std::string(64, 'b'));
+    EXPECT_EQ(row.stored_at_ms, 4000);
+}
+
 TEST_F(RecordingArchiveTest, UnknownIdAndBadLimitAreErrors) {
     const auto missing = store_->update_recording_archive(404, {});
     ASSERT_FALSE(missing);

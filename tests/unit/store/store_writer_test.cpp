@@ -70,6 +70,8 @@ public:
     base::Result<std::int64_t> keep_recordings(std::string_view) override { return unused(); }
     base::Result<std::vector<Recording>> list_due_recording_archives(UnixMs, std::int64_t) override { return unused(); }
     base::Result<void> update_recording_archive(std::int64_t, const RecordingArchive&) override { return unused(); }
+    base::Result<std::vector<Recording>> list_expired_recording_archives(UnixMs, std::int64_t) override { return unused(); }
+    base::Result<bool> mark_recording_archive_deleted(std::int64_t) override { return unused(); }
     base::Result<std::int64_t> add_analysis(const AnalysisRecord&) override { return unused(); }
     base::Result<std::vector<AnalysisRecord>> list_analyses(std::string_view) override { return unused(); }
     base::Result<AlertCreation> create_alert_if_absent(const Alert&) override { return unused(); }

@@ -184,6 +184,7 @@ function renderArchive(archive, label) {
         const text = {
             pending: `Service copy: downloading (attempt ${archive.attempts})${why}`,
             failed: `Service copy: failed${why}`,
+            deleted: 'Service copy: deleted by the retention policy (RECORDING_RETENTION_DAYS)',
             off: 'Service copy: off (RECORDING_DOWNLOAD=false)',
         }[archive.status] ?? `Service copy: ${archive.status}`;
         return h('p', { class: `archive archive-${archive.status}` }, text);
