@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/eventually.hpp"
+
 // A child process for end-to-end tests: the built binary started with arguments and extra
 // environment variables, stdout and stderr appended to a log file (read it to explain a failure).
 // The destructor kills a child that is still running. Test-only code.
@@ -97,19 +99,5 @@ private:
     pid_t pid_ = -1;
     std::optional<int> exit_code_{};
 };
-
-/// Waits until `predicate()` is true or `timeout` passes; returns the last value.
-template <class Predicate>
-bool eventually(Predicate&& predicate, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll = std::chrono::milliseconds(50)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (predicate()) {
-            return true;
-        }
-        std::this_thread::sleep_for(poll);
-    }
-    return predicate();
-}
 
 }  // namespace dvd::test

@@ -12,6 +12,7 @@
 
 #include "base/log.hpp"
 #include "store/open_store.hpp"
+#include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -61,17 +62,7 @@ ScriptedResponse slack_ok() {
     return {.status = 200, .body = "ok"};
 }
 
-// Polls `condition` until it holds or `timeout` passes (no fixed sleeps in assertions).
-bool eventually(const std::function<bool()>& condition, milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(2ms);
-    }
-    return condition();
-}
+using dvd::test::eventually;
 
 class AlertOutboxTest : public ::testing::Test {
 protected:

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "net/server.hpp"
+#include "support/eventually.hpp"
 
 // Shared by the server tests: a started Server on 127.0.0.1:0 with two workers, helper threads
 // that handlers may start (joined at the end), and a bounded wait for a condition.
@@ -17,19 +18,7 @@ namespace dvd::net::test {
 
 using namespace std::chrono_literals;
 
-/// Polls `condition` every 5 ms until it holds or `timeout` passes; returns its last value.
-/// For state that another thread changes without a signal we can wait on.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return condition();
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
+using dvd::test::eventually;
 
 inline ServerOptions test_options() {
     ServerOptions options;

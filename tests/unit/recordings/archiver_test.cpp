@@ -15,6 +15,7 @@
 
 #include "http/errc.hpp"
 #include "store/open_store.hpp"
+#include "support/eventually.hpp"
 #include "support/loopback_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -64,16 +65,7 @@ std::string read_file(const std::filesystem::path& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-bool eventually(const std::function<bool()>& condition, milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(2ms);
-    }
-    return condition();
-}
+using dvd::test::eventually;
 
 class ArchiverTest : public ::testing::Test {
 protected:

@@ -20,6 +20,7 @@
 
 #include "sim/simulator.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/eventually.hpp"
 
 namespace dvd::risk {
 namespace {
@@ -30,17 +31,7 @@ using nlohmann::json;
 constexpr std::string_view kKey = "KEY_risk_test_0123456789";
 constexpr std::int64_t kT0 = 1'800'000'000'000;
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (predicate()) {
-            return true;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return predicate();
-}
+using dvd::test::eventually;
 
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
