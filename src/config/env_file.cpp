@@ -140,7 +140,8 @@ base::Result<std::vector<EnvEntry>> parse_env_file(std::string_view text, std::s
             return base::fail(base::Errc::Corrupt,
                               fmt::format("{} line {}: {}", name, number, why));
         };
-        if (!is_key_start(line.front())) {
+        // "export" alone (or followed by blanks) leaves nothing: found by tests/fuzz text_formats.
+        if (line.empty() || !is_key_start(line.front())) {
             return bad("expected KEY=VALUE");
         }
         std::size_t key_end = 1;

@@ -108,6 +108,9 @@ TEST(EnvFile, MalformedLinesNameTheLineButNotTheValue) {
     expect_error("API_TOKEN='unterminated secret\n", "unterminated single quote", "secret");
     expect_error("A=\"quoted\" trailing\n", "after the closing quote");
     expect_error("A='quoted'trailing\n", "after the closing quote");
+    // "export" with nothing after it (a fuzz finding: it read past the line).
+    expect_error("export \n", "line 1: expected KEY=VALUE");
+    expect_error("PORT=1\nexport\t  ", "line 2: expected KEY=VALUE");
 }
 
 TEST(EnvFile, ReadsAFileAndReportsAMissingOne) {
