@@ -1,6 +1,7 @@
 #include "codec/media_decoder.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <limits>
 #include <string>
@@ -19,6 +20,15 @@ constexpr int64_t kMaxL16RateHz = 48000;
 constexpr float kInt16Scale = 1.0F / 32768.0F;
 // The longest Opus packet is 120 ms (RFC 6716 section 3.2.1): 960 samples at 8 kHz.
 constexpr int kOpusMaxFrameSamples = 960;
+
+// libopus's float output is not clipped: a corrupt or hostile packet decodes to any magnitude
+// (found by tests/fuzz media_decode). Clip to full scale, as its 16-bit output saturates, so that
+// every encoding gives the detector samples in [-1, 1].
+void clip_to_full_scale(std::vector<float>& samples) {
+    for (float& s : samples) {
+        s = std::isnan(s) ? 0.0F : std::clamp(s, -1.0F, 1.0F);
+    }
+}
 constexpr std::size_t kDefaultPacketMs = 20;
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -226,6 +236,7 @@ base::Result<void> MediaDecoder::decode(std::span<const uint8_t> payload,
                                               payload.size(), opus_strerror(samples)));
             }
             audio_.resize(static_cast<std::size_t>(samples));
+            clip_to_full_scale(audio_);
             last_packet_samples_ = audio_.size();
             emit(audio_, out_append);
             return {};
@@ -247,6 +258,7 @@ void MediaDecoder::conceal(std::size_t lost_packets, std::vector<float>& out_app
             if (audio_.empty()) {
                 audio_.assign(static_cast<std::size_t>(frame), 0.0F);
             }
+            clip_to_full_scale(audio_);
         } else {
             audio_.assign(last_packet_samples_, 0.0F);
         }

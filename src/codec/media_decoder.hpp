@@ -31,8 +31,8 @@ enum class Encoding {
 
 [[nodiscard]] std::string_view to_string(Encoding encoding) noexcept;
 
-/// Decodes one media stream's RTP payloads to 8 kHz mono float samples (full scale +-1.0), the
-/// input of the detector. One per stream, created from the `start` frame's media_format.
+/// Decodes one media stream's RTP payloads to 8 kHz mono float samples (full scale +-1.0; Opus
+/// output is clipped to it, whatever a packet holds), the input of the detector. One per stream, created from the `start` frame's media_format.
 /// L16 and G.722 are resampled 16 kHz -> 8 kHz with dsp::Resampler (libsoxr), which delays its
 /// output slightly: call flush() at the end of the stream. Output is identical however the
 /// payloads are split (as long as the bytes and their order are the same).
