@@ -5,10 +5,10 @@ JOBS ?= $(shell nproc)
 BIN := build/bin/deepfake-voice-detector
 PYTHON := /usr/bin/python3
 
-.PHONY: deps deps-corpus configure build web run test test-asan bench load corpus train clean help
+.PHONY: deps deps-corpus configure build web run test test-asan bench load fuzz corpus train clean help
 
 help:
-	@echo "make run | test | build | bench | load | corpus | train | test-asan | clean"
+	@echo "make run | test | build | bench | load | fuzz | corpus | train | test-asan | clean"
 
 deps:
 	tools/install-deps.sh build
@@ -48,6 +48,15 @@ bench: build
 LOAD_CALLS ?= 100
 load: build
 	tools/load.sh $(LOAD_CALLS)
+
+# Opt-in fuzzing: every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each, from the committed
+# corpus, with ASan + UBSan (clang). New crashes land in build/fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/install-deps.sh fuzz
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz --target dvd_fuzz_targets -j $(JOBS)
+	tools/run-fuzzers.sh $(FUZZ_SECONDS)
 
 corpus: deps-corpus
 	$(PYTHON) tools/corpus/build_corpus.py --train-vocoded-copies 2.5

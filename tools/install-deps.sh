@@ -5,6 +5,7 @@
 #   tools/install-deps.sh build    # compilers and libraries for `make build` / `make test` / `make run`,
 #                                  # chromium, and `npm ci` for web/ and tests/browser/
 #   tools/install-deps.sh corpus   # speech sources, TTS engines, codecs, python3-torch for `make corpus` / `make train`
+#   tools/install-deps.sh fuzz     # the build packages plus clang and libFuzzer for `make fuzz`
 #
 # Idempotent: packages already present are not reinstalled, and the ONNX Runtime cache under
 # .deps/ is reused when its checksum matches. Runs apt-get as root (directly or through sudo).
@@ -24,6 +25,9 @@ BUILD_PACKAGES=(
     python3 python3-numpy
     chromium fonts-dejavu-core
 )
+
+# libFuzzer ships in compiler-rt (libclang-rt-14-dev) beside clang 14.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 CORPUS_PACKAGES=(
     sox libsox-fmt-all ffmpeg espeak-ng festival flite sptk
@@ -133,8 +137,13 @@ case "$group" in
         apt_install "${CORPUS_PACKAGES[@]}"
         fetch_onnxruntime
         ;;
+    fuzz)
+        apt_install "${BUILD_PACKAGES[@]}"
+        apt_install "${FUZZ_PACKAGES[@]}"
+        fetch_onnxruntime
+        ;;
     *)
-        echo "usage: $0 build|corpus" >&2
+        echo "usage: $0 build|corpus|fuzz" >&2
         exit 2
         ;;
 esac
