@@ -9,6 +9,7 @@
 
 #include "base/check.hpp"
 #include "base/log.hpp"
+#include "http/retry.hpp"
 
 namespace dvd::alerts {
 namespace {
@@ -16,14 +17,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
-// The earliest pending alert is found by asking for alerts due "at the end of time".
-constexpr store::UnixMs kEndOfTime = std::numeric_limits<store::UnixMs>::max();
 // After a failed store call the thread waits at least this long (no hot loop on a broken disk).
 constexpr milliseconds kStoreErrorPause{1'000};
-
-store::UnixMs to_unix_ms(system_clock::time_point time) {
-    return std::chrono::duration_cast<milliseconds>(time.time_since_epoch()).count();
-}
 
 bool is_http_url(std::string_view url) {
     const bool scheme = url.starts_with("https://") || url.starts_with("http://");
@@ -213,7 +208,7 @@ void AlertOutbox::run() {
         milliseconds wait = options_.idle_poll;
         if (report.next_due_ms) {
             wait = std::min(wait, milliseconds{std::max<store::UnixMs>(
-                                          0, *report.next_due_ms - to_unix_ms(now_time))});
+                                          0, *report.next_due_ms - store::to_unix_ms(now_time))});
         }
         for (const auto& request : retry_creates_) {
             wait = std::min(wait,
@@ -239,7 +234,7 @@ void AlertOutbox::run() {
 PassReport AlertOutbox::pass() {
     PassReport report;
     store_requests(report, /*final_flush=*/false);
-    auto due = store_->list_due_alerts(to_unix_ms(now()), options_.batch_limit);
+    auto due = store_->list_due_alerts(store::to_unix_ms(now()), options_.batch_limit);
     if (!due) {
         report.store_error = true;
         DVD_LOG_RATE_LIMITED(Calls, Error, "alert outbox cannot read due alerts: {}",
@@ -249,7 +244,7 @@ PassReport AlertOutbox::pass() {
             deliver(alert, report);
         }
     }
-    auto next = store_->list_due_alerts(kEndOfTime, 1);
+    auto next = store_->list_due_alerts(store::kEndOfTime, 1);
     if (!next) {
         report.store_error = true;
     } else if (!next->empty()) {
@@ -274,7 +269,7 @@ void AlertOutbox::store_requests(PassReport& report, bool final_flush) {
             ++it;
         }
     }
-    const store::UnixMs now_ms = to_unix_ms(now_time);
+    const store::UnixMs now_ms = store::to_unix_ms(now_time);
     for (auto& request : batch) {
         std::string last_error;
         std::vector<std::pair<store::AlertChannel, std::string>> remaining;
@@ -369,7 +364,7 @@ void AlertOutbox::deliver(const store::Alert& alert, PassReport& report) {
             case DeliveryVerdict::Delivered:
                 record.status = store::AlertStatus::Sent;
                 delivered_.fetch_add(1, std::memory_order_relaxed);
-                marked = store_->mark_alert_sent(alert.id, to_unix_ms(now_time));
+                marked = store_->mark_alert_sent(alert.id, store::to_unix_ms(now_time));
                 DVD_LOG(Calls, Info,
                         "alert delivered call_id={} level={} channel={} alert_id={} attempts={}",
                         alert.call_id, alert.level, channel_name, alert.id, record.attempts);
@@ -400,8 +395,9 @@ void AlertOutbox::deliver(const store::Alert& alert, PassReport& report) {
                                           : backoff(record.attempts);
                 record.status = store::AlertStatus::Pending;
                 retried_.fetch_add(1, std::memory_order_relaxed);
-                marked = store_->mark_alert_retry(alert.id, result.reason,
-                                                  to_unix_ms(now_time) + record.retry_in->count());
+                const store::UnixMs next_ms =
+                        store::to_unix_ms(now_time) + record.retry_in->count();
+                marked = store_->mark_alert_retry(alert.id, result.reason, next_ms);
                 DVD_LOG(Calls, Warn,
                         "alert retry call_id={} level={} channel={} alert_id={} attempts={} "
                         "retry_in_ms={}: {}",
@@ -419,13 +415,7 @@ void AlertOutbox::deliver(const store::Alert& alert, PassReport& report) {
 }
 
 milliseconds AlertOutbox::backoff(int retry) {
-    std::int64_t cap = options_.base_backoff.count();
-    for (int i = 1; i < retry && cap < options_.max_backoff.count(); ++i) {
-        cap *= 2;
-    }
-    cap = std::min(cap, options_.max_backoff.count());
-    std::uniform_int_distribution<std::int64_t> uniform(cap / 2, cap);
-    return milliseconds{uniform(rng_)};
+    return http::equal_jitter_backoff(retry, options_.base_backoff, options_.max_backoff, rng_);
 }
 
 system_clock::time_point AlertOutbox::now() const {

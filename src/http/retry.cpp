@@ -71,15 +71,26 @@ RetryPolicy::RetryPolicy(RetryOptions options, std::uint64_t seed) : options_(op
     DVD_CHECK(validate(options_).has_value(), "RetryOptions must be validated first");
 }
 
-milliseconds RetryPolicy::backoff_delay(int retry) {
-    DVD_ASSERT(retry >= 1, "retry numbers start at 1");
-    // base * 2^(retry-1), computed without overflow and capped at max_delay.
-    std::int64_t cap = options_.base_delay.count();
-    for (int i = 1; i < retry && cap < options_.max_delay.count(); ++i) {
+milliseconds backoff_cap(int retry, milliseconds base_delay, milliseconds max_delay) noexcept {
+    // base * 2^(retry-1), doubling only while below the cap (no overflow).
+    std::int64_t cap = base_delay.count();
+    for (int i = 1; i < retry && cap < max_delay.count(); ++i) {
         cap *= 2;
     }
-    cap = std::min(cap, options_.max_delay.count());
-    std::uniform_int_distribution<std::int64_t> uniform(0, cap);
+    return milliseconds{std::min(cap, max_delay.count())};
+}
+
+milliseconds equal_jitter_backoff(int retry, milliseconds base_delay, milliseconds max_delay,
+                                  std::mt19937_64& rng) {
+    const std::int64_t cap = backoff_cap(retry, base_delay, max_delay).count();
+    std::uniform_int_distribution<std::int64_t> uniform(cap / 2, cap);
+    return milliseconds{uniform(rng)};
+}
+
+milliseconds RetryPolicy::backoff_delay(int retry) {
+    DVD_ASSERT(retry >= 1, "retry numbers start at 1");
+    std::uniform_int_distribution<std::int64_t> uniform(
+            0, backoff_cap(retry, options_.base_delay, options_.max_delay).count());
     return milliseconds{uniform(rng_)};
 }
 

@@ -53,6 +53,19 @@ private:
     std::mt19937_64 rng_;
 };
 
+/// The exponential backoff cap before retry `retry` (1 = the second attempt):
+/// min(max_delay, base_delay * 2^(retry-1)), computed without overflow.
+[[nodiscard]] std::chrono::milliseconds backoff_cap(int retry, std::chrono::milliseconds base_delay,
+                                                    std::chrono::milliseconds max_delay) noexcept;
+
+/// "Equal jitter": a wait drawn uniformly from [cap/2, cap] of `backoff_cap`: spread out, but
+/// never an immediate re-send. For durable queues that retry from a database timestamp (the alert
+/// outbox, the recording downloads).
+[[nodiscard]] std::chrono::milliseconds equal_jitter_backoff(int retry,
+                                                             std::chrono::milliseconds base_delay,
+                                                             std::chrono::milliseconds max_delay,
+                                                             std::mt19937_64& rng);
+
 /// Waits between attempts and tells the wall-clock time (needed for an HTTP-date Retry-After).
 /// Injected so that tests neither sleep nor read the clock.
 class Sleeper {

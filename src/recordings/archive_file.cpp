@@ -1,16 +1,15 @@
 #include "recordings/archive_file.hpp"
 
-#include <fcntl.h>
-#include <sodium.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <utility>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sodium.h>
+#include <unistd.h>
 
 #include "base/check.hpp"
 
@@ -49,27 +48,27 @@ std::filesystem::path relative_path(std::string_view call_id, std::int64_t recor
     std::string directory;
     directory.reserve(call_id.size());
     for (const char c : call_id) {
-        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         directory.push_back(plain ? c : '_');
     }
     if (directory.empty() || directory == "." || directory == "..") {
         directory = "call";
     }
-    return std::filesystem::path(directory) /
-           fmt::format("{}.{}", recording_row_id, extension(format));
+    return std::filesystem::path(directory)
+           / fmt::format("{}.{}", recording_row_id, extension(format));
 }
 
 bool looks_like(AudioFormat format, std::string_view head) noexcept {
     if (format == AudioFormat::Wav) {
-        return head.size() >= 12 && (head.starts_with("RIFF") || head.starts_with("RF64")) &&
-               head.substr(8, 4) == "WAVE";
+        return head.size() >= 12 && (head.starts_with("RIFF") || head.starts_with("RF64"))
+               && head.substr(8, 4) == "WAVE";
     }
     if (head.starts_with("ID3")) {
         return true;
     }
-    return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0xFF &&
-           (static_cast<unsigned char>(head[1]) & 0xE0) == 0xE0;
+    return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0xFF
+           && (static_cast<unsigned char>(head[1]) & 0xE0) == 0xE0;
 }
 
 base::Result<ArchiveFile> ArchiveFile::create(std::filesystem::path final_path,
@@ -80,9 +79,9 @@ base::Result<ArchiveFile> ArchiveFile::create(std::filesystem::path final_path,
     std::error_code ec;
     std::filesystem::create_directories(final_path.parent_path(), ec);
     if (ec) {
-        return base::fail(base::Errc::Io, fmt::format("creating {}: {}",
-                                                      final_path.parent_path().string(),
-                                                      ec.message()));
+        return base::fail(
+                base::Errc::Io,
+                fmt::format("creating {}: {}", final_path.parent_path().string(), ec.message()));
     }
     std::filesystem::path part = final_path;
     part += ".part";

@@ -51,9 +51,12 @@ public:
 
     /// The first bytes written (up to 16), for `looks_like`.
     [[nodiscard]] std::string_view head() const noexcept { return head_; }
+
     [[nodiscard]] std::int64_t bytes() const noexcept { return bytes_; }
+
     /// Whether a write was refused because the body would pass max_bytes.
     [[nodiscard]] bool too_large() const noexcept { return too_large_; }
+
     /// Why the last write failed; empty while none has.
     [[nodiscard]] const std::string& error() const noexcept { return error_; }
 

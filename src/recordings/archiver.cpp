@@ -10,6 +10,7 @@
 #include "base/check.hpp"
 #include "base/log.hpp"
 #include "http/errc.hpp"
+#include "http/retry.hpp"
 #include "recordings/archive_file.hpp"
 
 namespace dvd::recordings {
@@ -18,15 +19,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
-// The earliest pending download is found by asking for those due "at the end of time".
-constexpr store::UnixMs kEndOfTime = std::numeric_limits<store::UnixMs>::max();
 // After a failed store call the worker waits at least this long (no hot loop on a broken disk).
 constexpr milliseconds kStoreErrorPause{1'000};
 constexpr std::size_t kExcerptBytes = 200;
-
-store::UnixMs to_unix_ms(system_clock::time_point time) {
-    return std::chrono::duration_cast<milliseconds>(time.time_since_epoch()).count();
-}
 
 base::Result<void> invalid(std::string_view what) {
     return base::fail(base::Errc::InvalidArgument, fmt::format("recording archiver: {}", what));
@@ -79,8 +74,7 @@ base::Result<void> validate(const ArchiverOptions& o) {
     if (o.directory.empty()) {
         return invalid("directory must be set");
     }
-    if (o.request_timeout.count() <= 0 || o.url_lifetime.count() <= 0 ||
-        o.idle_poll.count() <= 0) {
+    if (o.request_timeout.count() <= 0 || o.url_lifetime.count() <= 0 || o.idle_poll.count() <= 0) {
         return invalid("request_timeout, url_lifetime and idle_poll must be positive");
     }
     if (o.base_backoff.count() <= 0 || o.max_backoff < o.base_backoff) {
@@ -174,7 +168,7 @@ void RecordingArchiver::run() {
         milliseconds wait = options_.idle_poll;
         if (report.next_due_ms) {
             wait = std::min(wait, milliseconds{std::max<store::UnixMs>(
-                                          0, *report.next_due_ms - to_unix_ms(clock_()))});
+                                          0, *report.next_due_ms - store::to_unix_ms(clock_()))});
         }
         if (report.store_error) {
             wait = std::max(wait, kStoreErrorPause);
@@ -192,7 +186,8 @@ void RecordingArchiver::run() {
 
 ArchivePassReport RecordingArchiver::pass() {
     ArchivePassReport report;
-    auto due = store_->list_due_recording_archives(to_unix_ms(clock_()), options_.batch_limit);
+    auto due =
+            store_->list_due_recording_archives(store::to_unix_ms(clock_()), options_.batch_limit);
     if (!due) {
         report.store_error = true;
         DVD_LOG_RATE_LIMITED(Calls, Error, "recording downloads cannot read the store: {}",
@@ -206,13 +201,13 @@ ArchivePassReport RecordingArchiver::pass() {
                 break;
             }
         }
-        std::optional<DownloadRecord> attempt = download(recording, to_unix_ms(clock_()));
+        std::optional<DownloadRecord> attempt = download(recording, store::to_unix_ms(clock_()));
         if (!attempt) {
             break;  // stopping: the row stays as it was and is fetched at the next start
         }
         DownloadRecord& record = *attempt;
-        if (auto updated = store_->update_recording_archive(record.recording_row_id,
-                                                            record.archive);
+        if (auto updated =
+                    store_->update_recording_archive(record.recording_row_id, record.archive);
             !updated) {
             // The file (if any) stays; the row stays pending and is fetched again.
             report.store_error = true;
@@ -221,12 +216,12 @@ ArchivePassReport RecordingArchiver::pass() {
         }
         report.downloads.push_back(std::move(record));
     }
-    const store::UnixMs now_ms = to_unix_ms(clock_());
+    const store::UnixMs now_ms = store::to_unix_ms(clock_());
     if (options_.retention.count() > 0 && now_ms >= next_sweep_ms_) {
         next_sweep_ms_ = now_ms + options_.retention_interval.count();
         sweep(report, now_ms);
     }
-    auto next = store_->list_due_recording_archives(kEndOfTime, 1);
+    auto next = store_->list_due_recording_archives(store::kEndOfTime, 1);
     if (!next) {
         report.store_error = true;
     } else if (!next->empty()) {
@@ -296,8 +291,8 @@ std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording
             } else {
                 retry_or_fail(file->error());
             }
-        } else if (error.code.category() == http::error_category() &&
-                   http::is_transient(static_cast<http::Errc>(error.code.value()))) {
+        } else if (error.code.category() == http::error_category()
+                   && http::is_transient(static_cast<http::Errc>(error.code.value()))) {
             retry_or_fail("transport: " + error.message);
         } else {
             fail_for_good("transport: " + error.message);
@@ -361,8 +356,8 @@ void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {
             auto marked = store_->mark_recording_archive_deleted(r.id);
             if (!marked) {
                 report.store_error = true;
-                DVD_LOG(Calls, Error, "recording retention call_id={} recording={}: {}",
-                        r.call_id, r.id, marked.error().message);
+                DVD_LOG(Calls, Error, "recording retention call_id={} recording={}: {}", r.call_id,
+                        r.id, marked.error().message);
                 return;
             }
             if (!*marked) {
@@ -371,8 +366,8 @@ void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {
             std::error_code ec;
             std::filesystem::remove(options_.directory / r.archive.file, ec);
             if (ec) {
-                DVD_LOG(Calls, Warn, "recording retention could not remove {}: {}",
-                        r.archive.file, ec.message());
+                DVD_LOG(Calls, Warn, "recording retention could not remove {}: {}", r.archive.file,
+                        ec.message());
             }
             ++report.deleted;
             deleted_.fetch_add(1);
@@ -385,13 +380,7 @@ void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {
 }
 
 milliseconds RecordingArchiver::backoff(int retry) {
-    std::int64_t cap = options_.base_backoff.count();
-    for (int i = 1; i < retry && cap < options_.max_backoff.count(); ++i) {
-        cap *= 2;
-    }
-    cap = std::min(cap, options_.max_backoff.count());
-    std::uniform_int_distribution<std::int64_t> uniform(cap / 2, cap);
-    return milliseconds{uniform(rng_)};
+    return http::equal_jitter_backoff(retry, options_.base_backoff, options_.max_backoff, rng_);
 }
 
 http::HttpSender& RecordingArchiver::sender() {

@@ -146,8 +146,7 @@ private:
     void run();
     ArchivePassReport pass();
     /// nullopt: interrupted by `stop` (nothing to record).
-    std::optional<DownloadRecord> download(const store::Recording& recording,
-                                           store::UnixMs now_ms);
+    std::optional<DownloadRecord> download(const store::Recording& recording, store::UnixMs now_ms);
     void sweep(ArchivePassReport& report, store::UnixMs now_ms);
     std::chrono::milliseconds backoff(int retry);
     http::HttpSender& sender();

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,14 @@ namespace dvd::store {
 /// (`*_at_ms`). Integers sort and compare exactly in SQL and in C++, cost 8 bytes, and convert to
 /// ISO-8601 at the edge (the JSON API) only. Durations are seconds as double (`*_seconds`).
 using UnixMs = std::int64_t;
+
+/// "Due at the end of time": asking for the rows due by then finds the earliest one.
+inline constexpr UnixMs kEndOfTime = std::numeric_limits<UnixMs>::max();
+
+/// A wall-clock time point as Unix ms.
+[[nodiscard]] inline UnixMs to_unix_ms(std::chrono::system_clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
 
 /// Text fields: an empty string means "not known" and is stored as SQL NULL.
 /// Every field has a default member initializer, so designated initializers may name only some

@@ -20,8 +20,8 @@ struct Format {
 };
 
 constexpr Format kFormats[] = {
-        {"PCMU", 8000, 1},  {"PCMA", 8000, 1},  {"L16", 8000, 1},   {"L16", 16000, 1},
-        {"L16", 48000, 1},  {"G722", 16000, 1}, {"OPUS", 48000, 1}, {"OPUS", 16000, 2},
+        {"PCMU", 8000, 1}, {"PCMA", 8000, 1},  {"L16", 8000, 1},   {"L16", 16000, 1},
+        {"L16", 48000, 1}, {"G722", 16000, 1}, {"OPUS", 48000, 1}, {"OPUS", 16000, 2},
 };
 
 void check(const std::vector<float>& samples) {

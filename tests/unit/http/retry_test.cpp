@@ -366,3 +366,32 @@ TEST(Classifier, RetriesOnly408And429And5xx) {
 
 }  // namespace
 }  // namespace dvd::http
+
+namespace dvd::http {
+namespace {
+
+TEST(Backoff, CapDoublesFromTheBaseUpToTheMaximum) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(backoff_cap(1, milliseconds{1000}, milliseconds{60'000}), milliseconds{1000});
+    EXPECT_EQ(backoff_cap(3, milliseconds{1000}, milliseconds{60'000}), milliseconds{4000});
+    EXPECT_EQ(backoff_cap(7, milliseconds{1000}, milliseconds{60'000}), milliseconds{60'000});
+    EXPECT_EQ(backoff_cap(1'000'000, milliseconds{1000}, milliseconds{60'000}),
+              milliseconds{60'000});  // no overflow
+}
+
+TEST(Backoff, EqualJitterStaysInTheUpperHalfOfTheCap) {
+    using std::chrono::milliseconds;
+    std::mt19937_64 rng(11);
+    for (int retry = 1; retry <= 10; ++retry) {
+        const auto cap = backoff_cap(retry, milliseconds{1000}, milliseconds{30'000});
+        for (int i = 0; i < 200; ++i) {
+            const auto wait =
+                    equal_jitter_backoff(retry, milliseconds{1000}, milliseconds{30'000}, rng);
+            ASSERT_GE(wait, cap / 2);
+            ASSERT_LE(wait, cap);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace dvd::http

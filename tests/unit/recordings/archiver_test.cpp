@@ -1,7 +1,5 @@
 #include "recordings/archiver.hpp"
 
-#include <sodium.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include "http/errc.hpp"
 #include "store/open_store.hpp"
@@ -23,12 +22,12 @@ namespace dvd::recordings {
 namespace {
 
 using namespace std::chrono_literals;
+using dvd::test::TempDir;
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
 using store::ArchiveStatus;
 using test::LoopbackServer;
 using test::ScriptedResponse;
-using dvd::test::TempDir;
 
 // 2026-01-01T00:00:00Z: the fake clock's start.
 constexpr std::int64_t kStartMs = 1'767'225'600'000;
@@ -43,8 +42,8 @@ std::string wav_bytes(std::uint32_t samples) {
         return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8)};
     };
     const std::uint32_t data = samples * 2;
-    std::string out = "RIFF" + le32(36 + data) + "WAVE" + "fmt " + le32(16) + le16(1) + le16(1) +
-                      le32(8000) + le32(16000) + le16(2) + le16(16) + "data" + le32(data);
+    std::string out = "RIFF" + le32(36 + data) + "WAVE" + "fmt " + le32(16) + le16(1) + le16(1)
+                      + le32(8000) + le32(16000) + le16(2) + le16(16) + "data" + le32(data);
     for (std::uint32_t i = 0; i < samples; ++i) {
         out += le16(static_cast<std::uint16_t>(i * 37));
     }
@@ -101,7 +100,9 @@ protected:
             return std::make_unique<http::HttpClient>(http_options);
         };
         if (!real_clock) {
-            deps.clock = [this] { return system_clock::time_point{milliseconds{now_ms_.load()}}; };
+            deps.clock = [this] {
+                return system_clock::time_point{milliseconds{now_ms_.load()}};
+            };
         }
         deps.seed = 3;
         return std::make_unique<RecordingArchiver>(o, std::move(deps));
@@ -282,9 +283,9 @@ TEST_F(ArchiverTest, RetriesEndAfterMaxAttempts) {
 }
 
 TEST_F(ArchiverTest, ConnectionRefusedIsRetried) {
-    const auto id = add_recording("rec-1", "http://127.0.0.1:" +
-                                                   std::to_string(LoopbackServer::closed_port()) +
-                                                   "/r.wav");
+    const auto id = add_recording(
+            "rec-1",
+            "http://127.0.0.1:" + std::to_string(LoopbackServer::closed_port()) + "/r.wav");
     auto archiver = make_archiver(options());
     archiver->run_pass();
     const store::Recording r = row(id);
@@ -311,8 +312,7 @@ TEST_F(ArchiverTest, Mp3RecordingIsFetchedAsMp3) {
 TEST_F(ArchiverTest, TheWorkerThreadDownloadsWhenNotified) {
     auto archiver = make_archiver(options(), /*real_clock=*/true);
     archiver->start();
-    now_ms_ = std::chrono::duration_cast<milliseconds>(
-                      system_clock::now().time_since_epoch())
+    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
                       .count();
     server_.push({.status = 200, .body = wav_bytes(50)});
     const auto id = add_recording("rec-1", server_.url("/r.wav"));
@@ -353,7 +353,9 @@ TEST_F(ArchiverTest, StopAbortsTheDownloadInFlightAndLeavesItsRowUntouched) {
     ASSERT_TRUE(opened);
     ArchiverDeps deps;
     deps.store = std::move(*opened);
-    deps.make_sender = [&started] { return std::make_unique<TricklingSender>(started); };
+    deps.make_sender = [&started] {
+        return std::make_unique<TricklingSender>(started);
+    };
     RecordingArchiver archiver(options(), std::move(deps));
     now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
                       .count();
@@ -397,7 +399,7 @@ TEST_F(ArchiverTest, RetentionDeletesOldCopiesOfCallsNotFlaggedOnly) {
 
     advance(23h);  // not old enough
     EXPECT_EQ(archiver->run_pass().deleted, 0);
-    advance(2h);   // 25 h after the download
+    advance(2h);  // 25 h after the download
     const ArchivePassReport report = archiver->run_pass();
     EXPECT_EQ(report.deleted, 1);
     EXPECT_FALSE(std::filesystem::exists(plain_file));
