@@ -374,12 +374,13 @@ class WindowSet:
         return np.array([self.clips[i].target for i in self.clip_index], dtype=np.float64)
 
 
-def make_windows(clips: Sequence[Clip]) -> WindowSet:
+def make_windows(clips: Sequence[Clip], max_frames: int = MAX_FRAMES) -> WindowSet:
     """Windows exactly as the streaming scorer makes them, for every clip (clips shorter than
-    MIN_FRAMES speech frames get none)."""
+    MIN_FRAMES speech frames get none). `max_frames`: the longest window (the model's
+    `max_frames`; 200 = 2 s)."""
     ci, st, ln, sn = [], [], [], []
     for k, c in enumerate(clips):
-        for s, e in window_bounds(c.num_frames):
+        for s, e in window_bounds(c.num_frames, max_frames=max_frames):
             ci.append(k)
             st.append(c.offset_frames + s)
             ln.append(e - s)

@@ -61,6 +61,22 @@ class CompareTest(unittest.TestCase):
         missed = sum(m for m, _ in synthetic) / sum(t for _, t in synthetic)
         self.assertAlmostEqual(1.0 - missed, row["test_best_caught"], places=12)
 
+    def test_longer_windows_cover_more_frames_of_the_same_clips(self):
+        long = compare.split_windows(self.dump, 300)
+        for s in ("dev", "test"):
+            default, longer = self.ws[s], long[s]
+            np.testing.assert_array_equal(default.seen, longer.seen)  # same scoring points
+            self.assertEqual(int(default.length.max()), 200)
+            self.assertGreater(int(longer.length.max()), 200)
+            self.assertLessEqual(int(longer.length.max()), 300)
+            np.testing.assert_array_equal(np.minimum(longer.seen, 300), longer.length)
+        lines = compare.main(["--features", self.features, "--max-frames", "300",
+                              f"one={self.checkpoints[0]}"])
+        self.assertEqual(len(lines), 1)
+        with self.assertRaises(SystemExit):
+            compare.main(["--features", self.features, "--max-frames", "50",
+                          f"one={self.checkpoints[0]}"])
+
     def test_command_prints_one_line_per_network_and_the_average(self):
         lines = compare.main(["--features", self.features, "--average",
                               f"one={self.checkpoints[0]}", f"two={self.checkpoints[1]}"])
