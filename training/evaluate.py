@@ -149,13 +149,15 @@ def evaluate_split(ss: SplitScores, threshold: float) -> Dict:
 
 
 def evaluate(model, dump: FeatureDump, detector: Dict, splits=("dev", "test")) -> Dict:
-    """Scores each split with the model and the calibration/threshold of detector.json."""
+    """Scores each split with the model and the calibration/threshold of detector.json (windows
+    of up to its window.max_frames speech frames)."""
     out = {}
+    max_frames = int(detector.get("window", {}).get("max_frames", 200))
     for split in splits:
         clips = dump.split(split)
         if not clips:
             continue
-        ws = make_windows(clips)
+        ws = make_windows(clips, max_frames)
         if ws.num_windows == 0:
             continue
         logits = score_windows(model, dump, ws)

@@ -130,11 +130,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "distill.py)")
     p.add_argument("--distill-weight", type=float, default=0.5,
                    help="with --teacher: the target is (1 - w) label + w teacher probability")
+    p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
+                   help="longest training crop and scoring window in speech frames (100 per "
+                        "second; 200 = 2 s, the shipped model; the issue allows up to 400)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--corpus", default="", help="corpus description for detector.json")
     p.add_argument("--quiet", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not MIN_FRAMES <= args.max_frames <= 400:
+        p.error(f"--max-frames must be in {MIN_FRAMES}..400 (1-4 s of speech)")
+    return args
 
 
 def corpus_description(features_dir: str, dump: FeatureDump) -> str:
@@ -225,7 +231,7 @@ def train(args: argparse.Namespace) -> Dict:
         raise SystemExit(f"no train clips with >= {MIN_FRAMES} speech frames in {features_dir}")
     if len({c.label for c in train_clips}) < 2:
         raise SystemExit("train split needs both labels")
-    dev_ws_all = make_windows(dev_clips)
+    dev_ws_all = make_windows(dev_clips, args.max_frames)
     if dev_ws_all.num_windows == 0 or len({c.label for c in dev_clips
                                            if c.num_frames >= MIN_FRAMES}) < 2:
         raise SystemExit("dev split needs scoreable clips of both labels")
@@ -238,7 +244,8 @@ def train(args: argparse.Namespace) -> Dict:
     group_mass: Dict[str, float] = {}
     for c, w in zip(train_clips, weights):
         group_mass[balance_group(c)] = group_mass.get(balance_group(c), 0.0) + float(w)
-    sampler = CropSampler(dump, train_clips, weights, rng, paired_fraction=args.pair_fraction)
+    sampler = CropSampler(dump, train_clips, weights, rng, max_frames=args.max_frames,
+                          paired_fraction=args.pair_fraction)
     log(f"paired sampling: {args.pair_fraction:.2f} of each batch; {sampler.num_pairable} copies "
         f"with their genuine origin in train")
     sel_ws = subsample_windows(dev_ws_all, args.dev_windows or dev_ws_all.num_windows,
@@ -382,7 +389,7 @@ def train(args: argparse.Namespace) -> Dict:
     onnx_path = os.path.join(out_dir, "detector.onnx")
     model_lib.export_onnx(net, onnx_path)
     real = []
-    for length in (MIN_FRAMES, MAX_FRAMES):
+    for length in (MIN_FRAMES, args.max_frames):
         idx = np.nonzero(dev_ws_all.length == length)[0][:4]
         if idx.size:
             real.append(np.stack([dump.features[s:s + length] for s in dev_ws_all.start[idx]]))
@@ -402,7 +409,8 @@ def train(args: argparse.Namespace) -> Dict:
         "format": 1, "model": "detector.onnx", "input": model_lib.INPUT_NAME,
         "output": model_lib.OUTPUT_NAME,
         "feature": feature_config(dump),
-        "window": {"min_frames": MIN_FRAMES, "max_frames": MAX_FRAMES, "hop_frames": HOP_FRAMES},
+        "window": {"min_frames": MIN_FRAMES, "max_frames": args.max_frames,
+                   "hop_frames": HOP_FRAMES},
         "calibration": calibration,
         "threshold": threshold, "human_threshold": 0.5,
         "training": {

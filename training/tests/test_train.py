@@ -174,6 +174,15 @@ class WeightAverageTest(unittest.TestCase):
         self.assertLess(max(report["model"]["onnx_max_abs_diff"].values()), 1e-3)
         self.assertIn("eer", report["results"]["dev"]["full"])
 
+    def test_longer_windows_reach_the_metadata_and_the_export_check(self):
+        report = self._small_run("--max-frames", "300")
+        self.assertEqual(report["detector"]["window"],
+                         {"min_frames": 100, "max_frames": 300, "hop_frames": 50})
+        # The ONNX check ran on a real dev window of the longest length.
+        self.assertTrue(any(k.endswith("_T300") for k in report["model"]["onnx_max_abs_diff"]))
+        with self.assertRaises(SystemExit):
+            train.parse_args(["--max-frames", "401"])
+
     def test_bad_channels_are_refused(self):
         with tempfile.TemporaryDirectory() as d:
             feats = os.path.join(d, "features")
