@@ -186,6 +186,10 @@ void RecordingArchiver::run() {
 
 ArchivePassReport RecordingArchiver::pass() {
     ArchivePassReport report;
+    if (!parts_swept_) {
+        parts_swept_ = true;
+        report.stale_parts_removed = remove_stale_parts();
+    }
     auto due =
             store_->list_due_recording_archives(store::to_unix_ms(clock_()), options_.batch_limit);
     if (!due) {
@@ -230,6 +234,62 @@ ArchivePassReport RecordingArchiver::pass() {
     return report;
 }
 
+RecordingArchiver::Fetch RecordingArchiver::fetch(const store::Recording& r, std::string_view url,
+                                                  AudioFormat format) {
+    const std::filesystem::path relative = relative_path(r.call_id, r.id, format);
+    auto file = ArchiveFile::create(options_.directory / relative, options_.max_bytes);
+    if (!file) {
+        return {.outcome = Fetch::Retry, .why = file.error().message};
+    }
+    http::HttpRequest request;
+    request.method = "GET";
+    request.url = std::string(url);
+    request.timeout = options_.request_timeout;
+    request.body_sink = [this, &file](std::string_view chunk) {
+        return !abort_.load(std::memory_order_relaxed) && file->write(chunk);
+    };
+    const auto response = sender().send(request);
+    if (abort_.load()) {
+        return {.outcome = Fetch::Aborted};  // the part file goes with `file`
+    }
+    if (!response) {
+        const auto& error = response.error();
+        if (error.code == http::make_error_code(http::Errc::SinkFailed)) {
+            return {.outcome = file->too_large() ? Fetch::Fail : Fetch::Retry,
+                    .why = file->error()};
+        }
+        const bool transient = error.code.category() == http::error_category()
+                               && http::is_transient(static_cast<http::Errc>(error.code.value()));
+        return {.outcome = transient ? Fetch::Retry : Fetch::Fail,
+                .why = "transport: " + error.message};
+    }
+    if (response->status < 200 || response->status >= 300) {
+        std::string why = fmt::format("HTTP {}", response->status);
+        if (!response->body.empty()) {
+            why += " " + excerpt(response->body);
+        }
+        return {.outcome = retryable_status(response->status) ? Fetch::Retry : Fetch::Fail,
+                .why = std::move(why),
+                .http_status = response->status};
+    }
+    if (!looks_like(format, file->head())) {
+        return {.outcome = Fetch::Retry,
+                .why = fmt::format("the body ({} bytes) is not a {} file", file->bytes(),
+                                   format == AudioFormat::Wav ? "WAV" : "MP3"),
+                .http_status = response->status};
+    }
+    const std::int64_t bytes = file->bytes();
+    auto sha256 = file->commit();
+    if (!sha256) {
+        return {.outcome = Fetch::Retry, .why = sha256.error().message};
+    }
+    return {.outcome = Fetch::Stored,
+            .http_status = response->status,
+            .file = relative.generic_string(),
+            .bytes = bytes,
+            .sha256 = std::move(*sha256)};
+}
+
 std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording& r,
                                                           store::UnixMs now_ms) {
     DownloadRecord record{.recording_row_id = r.id, .call_id = r.call_id, .archive = r.archive};
@@ -251,89 +311,82 @@ std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording
                                : std::string("call.recording.saved carried no recording URL"));
         return record;
     }
-    const Candidate url = urls.front();
     a.attempts += 1;
-    auto retry_or_fail = [&](std::string why) {
-        if (a.attempts >= options_.max_attempts) {
-            fail_for_good(fmt::format("{} (gave up after {} attempts)", why, a.attempts));
-            return;
-        }
-        const milliseconds wait = backoff(a.attempts);
-        a.last_error = std::move(why);
-        a.next_attempt_at_ms = now_ms + wait.count();
-        retried_.fetch_add(1);
-        DVD_LOG(Calls, Warn, "recording download retry call_id={} recording={} in_ms={}: {}",
-                r.call_id, r.id, wait.count(), a.last_error);
-    };
-
-    const std::filesystem::path relative = relative_path(r.call_id, r.id, url.format);
-    auto file = ArchiveFile::create(options_.directory / relative, options_.max_bytes);
-    if (!file) {
-        retry_or_fail(file.error().message);
-        return record;
-    }
-    http::HttpRequest request;
-    request.method = "GET";
-    request.url = std::string(url.url);
-    request.timeout = options_.request_timeout;
-    request.body_sink = [this, &file](std::string_view chunk) {
-        return !abort_.load(std::memory_order_relaxed) && file->write(chunk);
-    };
-    const auto response = sender().send(request);
-    if (abort_.load()) {
-        return std::nullopt;  // the part file goes with `file`
-    }
-    if (!response) {
-        const auto& error = response.error();
-        if (error.code == http::make_error_code(http::Errc::SinkFailed)) {
-            if (file->too_large()) {
-                fail_for_good(file->error());
-            } else {
-                retry_or_fail(file->error());
+    // The best URL first; one that fails for good (a 4xx, an oversized body) hands over to the
+    // next (the other format, the public link); a transient failure retries them all later.
+    std::vector<std::string> refused;
+    for (const Candidate& url : urls) {
+        Fetch fetched = fetch(r, url.url, url.format);
+        record.http_status = fetched.http_status;
+        switch (fetched.outcome) {
+            case Fetch::Aborted:
+                return std::nullopt;
+            case Fetch::Stored:
+                a.status = store::ArchiveStatus::Stored;
+                a.last_error.clear();
+                a.file = std::move(fetched.file);
+                a.bytes = fetched.bytes;
+                a.sha256 = std::move(fetched.sha256);
+                a.stored_at_ms = now_ms;
+                stored_.fetch_add(1);
+                bytes_.fetch_add(static_cast<std::uint64_t>(fetched.bytes));
+                DVD_LOG(Calls, Info,
+                        "recording stored call_id={} recording={} file={} bytes={} sha256={}",
+                        r.call_id, r.id, a.file, fetched.bytes, a.sha256);
+                return record;
+            case Fetch::Retry: {
+                if (a.attempts >= options_.max_attempts) {
+                    fail_for_good(
+                            fmt::format("{} (gave up after {} attempts)", fetched.why, a.attempts));
+                    return record;
+                }
+                const milliseconds wait = backoff(a.attempts);
+                a.last_error = std::move(fetched.why);
+                a.next_attempt_at_ms = now_ms + wait.count();
+                retried_.fetch_add(1);
+                DVD_LOG(Calls, Warn,
+                        "recording download retry call_id={} recording={} in_ms={}: {}", r.call_id,
+                        r.id, wait.count(), a.last_error);
+                return record;
             }
-        } else if (error.code.category() == http::error_category()
-                   && http::is_transient(static_cast<http::Errc>(error.code.value()))) {
-            retry_or_fail("transport: " + error.message);
-        } else {
-            fail_for_good("transport: " + error.message);
+            case Fetch::Fail:
+                refused.push_back(std::move(fetched.why));
+                break;
         }
-        return record;
     }
-    record.http_status = response->status;
-    if (response->status < 200 || response->status >= 300) {
-        std::string why = fmt::format("HTTP {}", response->status);
-        if (!response->body.empty()) {
-            why += " " + excerpt(response->body);
-        }
-        if (retryable_status(response->status)) {
-            retry_or_fail(std::move(why));
-        } else {
-            fail_for_good(std::move(why));
-        }
-        return record;
+    std::string why = refused.front();
+    for (std::size_t i = 1; i < refused.size(); ++i) {
+        why += "; then " + refused[i];
     }
-    if (!looks_like(url.format, file->head())) {
-        retry_or_fail(fmt::format("the body ({} bytes) is not a {} file", file->bytes(),
-                                  url.format == AudioFormat::Wav ? "WAV" : "MP3"));
-        return record;
-    }
-    const std::int64_t bytes = file->bytes();
-    auto sha256 = file->commit();
-    if (!sha256) {
-        retry_or_fail(sha256.error().message);
-        return record;
-    }
-    a.status = store::ArchiveStatus::Stored;
-    a.last_error.clear();
-    a.file = relative.generic_string();
-    a.bytes = bytes;
-    a.sha256 = std::move(*sha256);
-    a.stored_at_ms = now_ms;
-    stored_.fetch_add(1);
-    bytes_.fetch_add(static_cast<std::uint64_t>(bytes));
-    DVD_LOG(Calls, Info, "recording stored call_id={} recording={} file={} bytes={} sha256={}",
-            r.call_id, r.id, a.file, bytes, a.sha256);
+    fail_for_good(std::move(why));
     return record;
+}
+
+int RecordingArchiver::remove_stale_parts() {
+    // Only this worker writes under the directory, and nothing is in flight yet: every part file
+    // is a download a crash (or a kill) cut short; its row is still pending and fetched again.
+    std::error_code ec;
+    if (!std::filesystem::is_directory(options_.directory, ec)) {
+        return 0;
+    }
+    std::vector<std::filesystem::path> parts;
+    for (auto it = std::filesystem::recursive_directory_iterator(options_.directory, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && it->path().extension() == ".part") {
+            parts.push_back(it->path());
+        }
+    }
+    int removed = 0;
+    for (const auto& part : parts) {
+        if (std::filesystem::remove(part, ec)) {
+            ++removed;
+        }
+    }
+    if (removed > 0) {
+        DVD_LOG(Calls, Info, "recordings: removed {} partial download(s) left by an earlier run",
+                removed);
+    }
+    return removed;
 }
 
 void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {

@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "config/config.hpp"
 #include "http/http_client.hpp"
+#include "recordings/archive_file.hpp"
 #include "store/store.hpp"
 
 namespace dvd::recordings {
@@ -83,7 +84,8 @@ struct DownloadRecord {
 
 struct ArchivePassReport {
     std::vector<DownloadRecord> downloads{};
-    int deleted = 0;  ///< copies removed by the retention sweep
+    int deleted = 0;              ///< copies removed by the retention sweep
+    int stale_parts_removed = 0;  ///< first pass: `.part` files a crash left behind
     bool store_error = false;
     std::optional<store::UnixMs> next_due_ms{};  ///< the earliest pending download, if any
 };
@@ -109,7 +111,9 @@ struct ArchiverStats {
 /// with jittered backoff while the URLs are valid; other statuses, a body that is not audio or is
 /// over max_bytes, expired URLs and exhausted attempts fail the row for good, with the reason.
 /// Pending rows of earlier runs resume at `start`, so a restart loses nothing still fetchable;
-/// a download cut short by `stop` leaves its row untouched. Hourly, copies older than
+/// a download cut short by `stop` (or a crash) leaves its row untouched, and the first pass removes
+/// the `.part` files a crash left behind. A URL that fails for good hands over to the recording's
+/// next one (the other format, the public link). Hourly, copies older than
 /// `retention` whose call is not kept are deleted (row first, `deleted`, then the file).
 ///
 /// Threads: `notify` and `stats` from any thread; `start`, `stop`, `run_pass` and the destructor
@@ -145,9 +149,23 @@ public:
 private:
     void run();
     ArchivePassReport pass();
+
+    /// One GET of one URL into the recording's file.
+    struct Fetch {
+        enum Outcome { Stored, Retry, Fail, Aborted } outcome = Fail;
+
+        std::string why{};  ///< Retry, Fail: the reason for the row
+        int http_status = 0;
+        std::string file{};  ///< Stored: relative to the directory
+        std::int64_t bytes = 0;
+        std::string sha256{};
+    };
+
+    Fetch fetch(const store::Recording& recording, std::string_view url, AudioFormat format);
     /// nullopt: interrupted by `stop` (nothing to record).
     std::optional<DownloadRecord> download(const store::Recording& recording, store::UnixMs now_ms);
     void sweep(ArchivePassReport& report, store::UnixMs now_ms);
+    int remove_stale_parts();
     std::chrono::milliseconds backoff(int retry);
     http::HttpSender& sender();
 
@@ -158,6 +176,7 @@ private:
     std::unique_ptr<http::HttpSender> sender_;  // worker thread only; made on first use
     std::mt19937_64 rng_;                       // worker thread only
     store::UnixMs next_sweep_ms_ = 0;           // worker thread only
+    bool parts_swept_ = false;                  // worker thread only
 
     std::mutex mutex_;
     std::condition_variable wake_;

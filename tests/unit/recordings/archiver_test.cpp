@@ -282,6 +282,42 @@ TEST_F(ArchiverTest, RetriesEndAfterMaxAttempts) {
     EXPECT_EQ(r.archive.last_error, "HTTP 500 (gave up after 3 attempts)");
 }
 
+TEST_F(ArchiverTest, AUrlRefusedForGoodHandsOverToTheNextOne) {
+    server_.push({.status = 400, .body = "bad request"});
+    server_.push({.status = 200, .body = std::string("ID3\x04\0\0\0\0\0\0", 10) + "frames"});
+    const auto id = add_recording("rec-1", server_.url("/r.wav"), server_.url("/r.mp3"));
+    auto archiver = make_archiver(options());
+    archiver->run_pass();
+    const store::Recording r = row(id);
+    EXPECT_EQ(r.archive.status, ArchiveStatus::Stored);
+    EXPECT_EQ(r.archive.attempts, 1);
+    EXPECT_EQ(r.archive.file, "v3_call-1/" + std::to_string(id) + ".mp3");
+    const auto requests = server_.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[0].target, "/r.wav");
+    EXPECT_EQ(requests[1].target, "/r.mp3");
+
+    // When every URL is refused, the row says why for each.
+    server_.push({.status = 410, .body = "gone"});
+    server_.push({.status = 400, .body = "bad"});
+    const auto both = add_recording("rec-2", server_.url("/2.wav"), server_.url("/2.mp3"));
+    archiver->run_pass();
+    EXPECT_EQ(row(both).archive.status, ArchiveStatus::Failed);
+    EXPECT_EQ(row(both).archive.last_error, "HTTP 410 gone; then HTTP 400 bad");
+}
+
+TEST_F(ArchiverTest, PartialDownloadsOfAnEarlierRunAreRemovedAtTheFirstPass) {
+    const auto directory = options().directory;
+    std::filesystem::create_directories(directory / "v3_call-1");
+    { std::ofstream(directory / "v3_call-1" / "7.wav.part") << "half a file"; }
+    { std::ofstream(directory / "v3_call-1" / "6.wav") << "a stored copy"; }
+    auto archiver = make_archiver(options());
+    EXPECT_EQ(archiver->run_pass().stale_parts_removed, 1);
+    EXPECT_FALSE(std::filesystem::exists(directory / "v3_call-1" / "7.wav.part"));
+    EXPECT_TRUE(std::filesystem::exists(directory / "v3_call-1" / "6.wav"));
+    EXPECT_EQ(archiver->run_pass().stale_parts_removed, 0);  // once per start
+}
+
 TEST_F(ArchiverTest, ConnectionRefusedIsRetried) {
     const auto id = add_recording(
             "rec-1",
