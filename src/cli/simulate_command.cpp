@@ -29,8 +29,9 @@ constexpr const char* kUsage =
         "                                        [--duplicate EVENT] [--out-of-order EVENT]\n"
         "Plays Telnyx for a running service without a Telnyx account: a Call Control API on\n"
         "127.0.0.1:P, signed webhooks to URL/webhooks/voice, and for each call a media stream of\n"
-        "a WAV file after streaming_start. Prints a summary per call: the commands received and\n"
-        "the service's verdict, final score and alerts (from its GET /calls/{id}).\n"
+        "a WAV file after streaming_start. Prints a summary per call: the commands received,\n"
+        "the service's verdict, final score and alerts, and whether it stored its copy of the\n"
+        "recording (from its GET /calls/{id}; the recording is served only while this runs).\n"
         "Start the service with TELNYX_API_BASE=http://127.0.0.1:P/v2 and TELNYX_PUBLIC_KEY set\n"
         "to the key printed here (fix it across runs with --signing-seed; --print-key prints it\n"
         "and exits).\n"
@@ -55,6 +56,9 @@ constexpr const char* kUsage =
 constexpr std::chrono::seconds kServiceWait{10};
 constexpr std::chrono::seconds kCallMargin{60};
 constexpr std::chrono::seconds kVerdictWait{5};
+// How long the summary waits for the service's copy of a recording (downloads take
+// milliseconds on loopback; a retry after a transient error takes a few seconds).
+constexpr std::chrono::seconds kRecordingWait{15};
 
 std::string env(const char* name) {
     const char* value = std::getenv(name);
@@ -165,6 +169,23 @@ bool report(int number, int total, const sim::CallSummary& call, sim::ServiceCli
         ok = false;
         std::cout << fmt::format("  service: GET /calls/{} failed: {}\n", call.call_control_id,
                                  view.error().message);
+    }
+    // The recording is served by this process only while it runs: wait until the service has
+    // its copy (or gave up on it) before reporting, and say which.
+    if (view && !call.recording_urls.empty()) {
+        if (auto settled = service.recording_settled(call.call_control_id, kRecordingWait)) {
+            view = std::move(settled);
+        }
+        if (view->recording_copy == "stored") {
+            std::cout << fmt::format("  recording: the service stored its copy ({} bytes, "
+                                     "sha256 {})\n",
+                                     view->recording_bytes.value_or(0), view->recording_sha256);
+        } else {
+            std::cout << fmt::format(
+                    "  recording: the service's copy is {}{}{}\n",
+                    view->recording_copy.empty() ? "not known yet" : view->recording_copy,
+                    view->recording_error.empty() ? "" : ": ", view->recording_error);
+        }
     }
     for (const std::string& note : call.errors) {
         std::cout << "  note: " << note << "\n";

@@ -102,7 +102,40 @@ base::Result<ServiceCallView> ServiceClient::call(std::string_view call_control_
     view.flagged = flagged != j.end() && flagged->is_boolean() && flagged->get<bool>();
     const auto alerts = j.find("alerts");
     view.alerts = alerts != j.end() && alerts->is_array() ? alerts->size() : 0;
+    const auto recordings = j.find("recordings");
+    if (recordings != j.end() && recordings->is_array() && !recordings->empty()
+        && recordings->back().is_object()) {
+        const Json& archive = recordings->back().value("archive", Json::object());
+        if (archive.is_object()) {
+            const auto field = [&](const char* key) {
+                const auto it = archive.find(key);
+                return it != archive.end() && it->is_string() ? it->get<std::string>()
+                                                              : std::string();
+            };
+            view.recording_copy = field("status");
+            view.recording_sha256 = field("sha256");
+            view.recording_error = field("last_error");
+            const auto bytes = archive.find("bytes");
+            if (bytes != archive.end() && bytes->is_number_integer()) {
+                view.recording_bytes = bytes->get<std::int64_t>();
+            }
+        }
+    }
     return view;
+}
+
+base::Result<ServiceCallView> ServiceClient::recording_settled(std::string_view call_control_id,
+                                                               std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        auto view = call(call_control_id);
+        const bool waiting =
+                view && (view->recording_copy.empty() || view->recording_copy == "pending");
+        if (!waiting || std::chrono::steady_clock::now() >= deadline) {
+            return view;
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
 }
 
 base::Result<ServiceCallView> ServiceClient::ended_call(std::string_view call_control_id,

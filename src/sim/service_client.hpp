@@ -21,6 +21,13 @@ struct ServiceCallView {
     bool flagged = false;
     std::size_t alerts = 0;
     std::optional<double> speech_seconds{};
+    /// The service's own copy of the call's latest recording (`recordings[-1].archive`): its
+    /// status (pending, stored, failed, deleted, off; "" when the call has no recording yet),
+    /// and when stored its size and SHA-256; else the copy's last error.
+    std::string recording_copy{};
+    std::optional<std::int64_t> recording_bytes{};
+    std::string recording_sha256{};
+    std::string recording_error{};
 };
 
 /// A blocking client of the service the simulator plays Telnyx for: `GET /health` and
@@ -41,6 +48,12 @@ public:
 
     /// Polls `call` until the service reports `status == "ended"` or `timeout` passes; then
     /// returns the last view (ended or not). Errors as for `call`.
+    /// Polls until the service holds a copy of the call's recording or gave up on it (its
+    /// status is no longer "" or pending), or `timeout` passes; returns the last view. The
+    /// simulator serves the recording only while it runs, so `simulate` waits for this.
+    [[nodiscard]] base::Result<ServiceCallView> recording_settled(
+            std::string_view call_control_id, std::chrono::milliseconds timeout);
+
     [[nodiscard]] base::Result<ServiceCallView> ended_call(std::string_view call_control_id,
                                                            std::chrono::milliseconds timeout);
 

@@ -347,6 +347,12 @@ TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
     }
     EXPECT_EQ(sent["answer"], 1) << call["commands"].dump(2);
     EXPECT_EQ(sent["streaming_start"], 1);
+    // The recording, saved after the restart, was downloaded by the new process while the
+    // simulator (which serves it) waited for the copy, and its summary says so.
+    ASSERT_FALSE(call["recordings"].empty()) << call.dump(2);
+    EXPECT_EQ(call["recordings"].back()["archive"]["status"], "stored") << call.dump(2);
+    EXPECT_NE(simulator.log().find("recording: the service stored its copy"), std::string::npos)
+            << simulator.log();
 }
 
 // Telnyx delivers webhooks more than once and out of order: duplicates of call.initiated and
