@@ -92,9 +92,9 @@ base::Result<void> validate(const ArchiverOptions& o) {
     return {};
 }
 
-ArchiverOptions archiver_options(const config::Config& config) {
+ArchiverOptions archiver_options(const config::Config& config, std::filesystem::path directory) {
     ArchiverOptions options;
-    options.directory = config.recordings_dir;
+    options.directory = std::move(directory);
     options.retention = std::chrono::hours{24 * config.recording_retention_days};
     return options;
 }

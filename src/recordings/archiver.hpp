@@ -58,9 +58,11 @@ struct ArchiverOptions {
 /// (max_backoff >= base_backoff; retention >= 0), max_bytes, max_attempts and batch_limit >= 1.
 [[nodiscard]] base::Result<void> validate(const ArchiverOptions& options);
 
-/// RECORDINGS_DIR and RECORDING_RETENTION_DAYS from the configuration; every other option keeps
-/// its default.
-[[nodiscard]] ArchiverOptions archiver_options(const config::Config& config);
+/// RECORDING_RETENTION_DAYS from the configuration and `directory`, RECORDINGS_DIR as the server
+/// resolved it (the configuration leaves it empty for "beside the database"); every other
+/// option keeps its default.
+[[nodiscard]] ArchiverOptions archiver_options(const config::Config& config,
+                                               std::filesystem::path directory);
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 using SenderFactory = std::function<std::unique_ptr<http::HttpSender>()>;

@@ -220,8 +220,8 @@ base::Result<void> Service::Impl::create() {
                               ? std::filesystem::path(*database).parent_path() / "recordings"
                               : std::filesystem::path(config_.recordings_dir);
     if (config_.recording_download) {
-        recordings::ArchiverOptions recording_options = recordings::archiver_options(config_);
-        recording_options.directory = recordings_dir_;
+        recordings::ArchiverOptions recording_options =
+                recordings::archiver_options(config_, recordings_dir_);
         if (auto valid = recordings::validate(recording_options); !valid) {
             return valid.error();
         }

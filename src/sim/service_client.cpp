@@ -124,32 +124,32 @@ base::Result<ServiceCallView> ServiceClient::call(std::string_view call_control_
     return view;
 }
 
-base::Result<ServiceCallView> ServiceClient::recording_settled(std::string_view call_control_id,
-                                                               std::chrono::milliseconds timeout) {
+base::Result<ServiceCallView> ServiceClient::poll_call(
+        std::string_view call_control_id, std::chrono::milliseconds timeout,
+        const std::function<bool(const base::Result<ServiceCallView>&)>& again) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
         auto view = call(call_control_id);
-        const bool waiting =
-                view && (view->recording_copy.empty() || view->recording_copy == "pending");
-        if (!waiting || std::chrono::steady_clock::now() >= deadline) {
+        if (!again(view) || std::chrono::steady_clock::now() >= deadline) {
             return view;
         }
         std::this_thread::sleep_for(kPollInterval);
     }
 }
 
+base::Result<ServiceCallView> ServiceClient::recording_settled(std::string_view call_control_id,
+                                                               std::chrono::milliseconds timeout) {
+    return poll_call(call_control_id, timeout, [](const base::Result<ServiceCallView>& view) {
+        return view && (view->recording_copy.empty() || view->recording_copy == "pending");
+    });
+}
+
 base::Result<ServiceCallView> ServiceClient::ended_call(std::string_view call_control_id,
                                                         std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-        auto view = call(call_control_id);
-        const bool retry = view ? view->status != "ended"
-                                : view.error().code == base::make_error_code(base::Errc::NotFound);
-        if (!retry || std::chrono::steady_clock::now() >= deadline) {
-            return view;
-        }
-        std::this_thread::sleep_for(kPollInterval);
-    }
+    return poll_call(call_control_id, timeout, [](const base::Result<ServiceCallView>& view) {
+        return view ? view->status != "ended"
+                    : view.error().code == base::make_error_code(base::Errc::NotFound);
+    });
 }
 
 }  // namespace dvd::sim

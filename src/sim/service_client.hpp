@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,10 @@ public:
 
 private:
     base::Result<http::HttpResponse> get(const std::string& path);
+    // GET /calls/{id} every poll interval while `again(view)` holds, until `timeout`.
+    base::Result<ServiceCallView> poll_call(
+            std::string_view call_control_id, std::chrono::milliseconds timeout,
+            const std::function<bool(const base::Result<ServiceCallView>&)>& again);
 
     std::string base_url_;
     std::string api_token_;

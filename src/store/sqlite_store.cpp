@@ -533,6 +533,19 @@ base::Result<Recording> read_recording(const auto& s) {
     return recording;
 }
 
+// Binds the eight archive_* columns, in kRecordingColumns order, at a Statement's next
+// parameters (the upsert's ?12..?19, the update's ?2..?9).
+auto& bind_archive(auto& s, const RecordingArchive& archive) {
+    return s.text(to_string(archive.status))
+            .integer(archive.attempts)
+            .integer(archive.next_attempt_at_ms)
+            .text_or_null(archive.last_error)
+            .text_or_null(archive.file)
+            .optional(archive.bytes)
+            .text_or_null(archive.sha256)
+            .optional(archive.stored_at_ms);
+}
+
 base::Result<Alert> read_alert(const auto& s) {
     Alert alert;
     alert.id = s.column_int(0);
@@ -1233,15 +1246,8 @@ base::Result<std::int64_t> SqliteStore::add_recording_in_tx(const Recording& rec
             .text_or_null(recording.channels)
             .optional(recording.duration_seconds)
             .integer(recording.saved_at_ms)
-            .boolean(recording.kept)
-            .text(to_string(recording.archive.status))
-            .integer(recording.archive.attempts)
-            .integer(recording.archive.next_attempt_at_ms)
-            .text_or_null(recording.archive.last_error)
-            .text_or_null(recording.archive.file)
-            .optional(recording.archive.bytes)
-            .text_or_null(recording.archive.sha256)
-            .optional(recording.archive.stored_at_ms);
+            .boolean(recording.kept);
+    bind_archive(*s, recording.archive);
     auto row = s->step();
     if (!row) {
         return row.error();
@@ -1284,23 +1290,30 @@ base::Result<std::vector<Recording>> SqliteStore::list_recordings(std::string_vi
     return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
 }
 
-base::Result<std::vector<Recording>> SqliteStore::list_due_recording_archives(
-        UnixMs now_ms, std::int64_t limit) {
-    constexpr std::string_view kOperation = "list_due_recording_archives";
+base::Result<std::vector<Recording>> SqliteStore::select_recordings(std::string_view operation,
+                                                                    std::string_view condition,
+                                                                    UnixMs bound,
+                                                                    std::int64_t limit) {
     UseGuard guard(in_use_);
-    if (auto r = check_limit(limit, kOperation); !r) {
+    if (auto r = check_limit(limit, operation); !r) {
         return r.error();
     }
-    auto s = statement(fmt::format("SELECT {} FROM recordings WHERE archive_status = 'pending' "
-                                   "AND archive_next_attempt_at_ms <= ?1 "
-                                   "ORDER BY archive_next_attempt_at_ms, id LIMIT ?2",
-                                   kRecordingColumns),
-                       kOperation);
+    auto s = statement(fmt::format("SELECT {} FROM recordings WHERE {} LIMIT ?2", kRecordingColumns,
+                                   condition),
+                       operation);
     if (!s) {
         return s.error();
     }
-    s->integer(now_ms).integer(limit);
+    s->integer(bound).integer(limit);
     return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+}
+
+base::Result<std::vector<Recording>> SqliteStore::list_due_recording_archives(UnixMs now_ms,
+                                                                              std::int64_t limit) {
+    return select_recordings("list_due_recording_archives",
+                             "archive_status = 'pending' AND archive_next_attempt_at_ms <= ?1 "
+                             "ORDER BY archive_next_attempt_at_ms, id",
+                             now_ms, limit);
 }
 
 base::Result<void> SqliteStore::update_recording_archive(std::int64_t recording_id,
@@ -1319,17 +1332,7 @@ base::Result<void> SqliteStore::update_recording_archive(std::int64_t recording_
     if (!s) {
         return s.error();
     }
-    if (auto r = s->integer(recording_id)
-                         .text(to_string(archive.status))
-                         .integer(archive.attempts)
-                         .integer(archive.next_attempt_at_ms)
-                         .text_or_null(archive.last_error)
-                         .text_or_null(archive.file)
-                         .optional(archive.bytes)
-                         .text_or_null(archive.sha256)
-                         .optional(archive.stored_at_ms)
-                         .run();
-        !r) {
+    if (auto r = bind_archive(s->integer(recording_id), archive).run(); !r) {
         return r;
     }
     if (sqlite3_changes(db_) == 0) {
@@ -1340,21 +1343,10 @@ base::Result<void> SqliteStore::update_recording_archive(std::int64_t recording_
 
 base::Result<std::vector<Recording>> SqliteStore::list_expired_recording_archives(
         UnixMs stored_before_ms, std::int64_t limit) {
-    constexpr std::string_view kOperation = "list_expired_recording_archives";
-    UseGuard guard(in_use_);
-    if (auto r = check_limit(limit, kOperation); !r) {
-        return r.error();
-    }
-    auto s = statement(fmt::format("SELECT {} FROM recordings WHERE archive_status = 'stored' "
-                                   "AND kept = 0 AND archive_stored_at_ms < ?1 "
-                                   "ORDER BY archive_stored_at_ms, id LIMIT ?2",
-                                   kRecordingColumns),
-                       kOperation);
-    if (!s) {
-        return s.error();
-    }
-    s->integer(stored_before_ms).integer(limit);
-    return collect<Recording>(*s, [](const Statement& st) { return read_recording(st); });
+    return select_recordings("list_expired_recording_archives",
+                             "archive_status = 'stored' AND kept = 0 AND archive_stored_at_ms < ?1 "
+                             "ORDER BY archive_stored_at_ms, id",
+                             stored_before_ms, limit);
 }
 
 base::Result<bool> SqliteStore::mark_recording_archive_deleted(std::int64_t recording_id) {

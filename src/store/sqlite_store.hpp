@@ -140,6 +140,11 @@ private:
     base::Result<void> mark_event_processed_in_tx(std::string_view event_id, UnixMs at_ms);
     base::Result<void> insert_score_point_in_tx(const ScorePoint& point);
     base::Result<std::int64_t> add_recording_in_tx(const Recording& recording);
+    // `SELECT <recording columns> FROM recordings WHERE <condition> LIMIT limit`; the condition
+    // (with its ORDER BY) uses ?1, bound to `bound`.
+    base::Result<std::vector<Recording>> select_recordings(std::string_view operation,
+                                                           std::string_view condition,
+                                                           UnixMs bound, std::int64_t limit);
     base::Result<std::int64_t> append_command_log_in_tx(const CommandLog& entry);
     base::Result<void> apply_in_tx(const WriteOp& op);
     base::Result<void> explain_unchanged_alert(std::int64_t alert_id, std::string_view operation);

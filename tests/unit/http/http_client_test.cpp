@@ -21,6 +21,13 @@ HttpClientOptions test_options() {
     return options;
 }
 
+// 200 with a chunked body of 50 'a' then 50 'b' (no Content-Length to refuse early).
+ScriptedResponse chunked_a50_b50() {
+    return {.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n" +
+                   std::string(50, 'a') + "\r\n32\r\n" + std::string(50, 'b') +
+                   "\r\n0\r\n\r\n"};
+}
+
 void expect_error(const base::Result<HttpResponse>& r, Errc code) {
     ASSERT_FALSE(r) << "status " << r->status;
     EXPECT_EQ(r.error().code, make_error_code(code)) << r.error().message;
@@ -195,12 +202,7 @@ TEST(HttpClient, BodyOverTheLimitWithContentLengthIsRefused) {
 
 TEST(HttpClient, ChunkedBodyOverTheLimitIsRefused) {
     LoopbackServer server;
-    server.push({.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "32\r\n"
-                        + std::string(50, 'a')
-                        + "\r\n"
-                          "32\r\n"
-                        + std::string(50, 'b') + "\r\n0\r\n\r\n"});
+    server.push(chunked_a50_b50());
     auto options = test_options();
     options.max_response_body_bytes = 64;
     HttpClient client(options);
@@ -231,12 +233,7 @@ TEST(HttpClient, ZeroBodyLimitMeansNoLimit) {
 
 TEST(HttpClient, BodySinkReceivesA2xxBodyBeyondTheBufferLimit) {
     LoopbackServer server;
-    server.push({.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "32\r\n"
-                        + std::string(50, 'a')
-                        + "\r\n"
-                          "32\r\n"
-                        + std::string(50, 'b') + "\r\n0\r\n\r\n"});
+    server.push(chunked_a50_b50());
     auto options = test_options();
     options.max_response_body_bytes = 64;
     HttpClient client(options);

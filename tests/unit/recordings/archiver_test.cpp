@@ -464,6 +464,17 @@ TEST_F(ArchiverTest, RetentionZeroKeepsEverything) {
     EXPECT_EQ(row(id).archive.status, ArchiveStatus::Stored);
 }
 
+TEST(ArchiverOptions, FromTheConfigurationAndTheResolvedDirectory) {
+    config::Config config;
+    config.recording_retention_days = 7;
+    const ArchiverOptions o = archiver_options(config, "/srv/dvd/recordings");
+    EXPECT_EQ(o.directory, "/srv/dvd/recordings");
+    EXPECT_EQ(o.retention, std::chrono::hours{7 * 24});
+    EXPECT_TRUE(validate(o));
+    config.recording_retention_days = 0;
+    EXPECT_EQ(archiver_options(config, "/x").retention.count(), 0);
+}
+
 TEST(ArchiverOptions, ValidationNamesTheField) {
     ArchiverOptions o;
     EXPECT_FALSE(validate(o));  // no directory

@@ -4,9 +4,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
-
-#include "store/sqlite_migrations.hpp"
 #include "store/sqlite_store.hpp"
 #include "store_test_support.hpp"
 
@@ -147,25 +144,12 @@ TEST_F(RecordingArchiveTest, UnknownIdAndBadLimitAreErrors) {
 TEST(SqliteMigrationsV4, Version3RecordingsBecomePendingCopies) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");
-    {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-        std::string sql =
-                "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                "version INTEGER NOT NULL) STRICT;";
-        for (int v = 0; v < 3; ++v) {
-            sql += sqlite_migrations()[static_cast<std::size_t>(v)];
-        }
-        sql += "INSERT INTO schema_version VALUES (1, 3);"
-               "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
-               "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
-               "INSERT INTO recordings (call_id, recording_id, wav_url, saved_at_ms, kept) "
-               "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);";
-        char* message = nullptr;
-        ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
-                << (message != nullptr ? message : "");
-        sqlite3_close(db);
-    }
+    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
+            path, 3,
+            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+            "INSERT INTO recordings (call_id, recording_id, wav_url, saved_at_ms, kept) "
+            "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);"));
     auto store = SqliteStore::open(path);
     ASSERT_TRUE(store) << store.error().message;
     EXPECT_EQ(ok((*store)->schema_version()), 4);

@@ -171,25 +171,13 @@ TEST_F(RiskColumnsTest, AnalysesRoundTripInOrder) {
 TEST(SqliteMigrationsV3, Version2DatabaseIsUpgradedKeepingItsData) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");
-    {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-        std::string sql =
-                "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                "version INTEGER NOT NULL) STRICT;";
-        sql += sqlite_migrations()[0];
-        sql += sqlite_migrations()[1];
-        sql += "INSERT INTO schema_version VALUES (1, 2);"
-               "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
-               "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
-               "INSERT INTO score_points VALUES ('old', 0, 0, 1, 0.5, 0, 0.5, 0, 'uncertain');"
-               "INSERT INTO recordings (call_id, recording_id, saved_at_ms) VALUES "
-               "('old', 'r', 1);";
-        char* message = nullptr;
-        ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
-                << (message != nullptr ? message : "");
-        sqlite3_close(db);
-    }
+    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
+            path, 2,
+            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+            "INSERT INTO score_points VALUES ('old', 0, 0, 1, 0.5, 0, 0.5, 0, 'uncertain');"
+            "INSERT INTO recordings (call_id, recording_id, saved_at_ms) VALUES "
+            "('old', 'r', 1);"));
     auto store = SqliteStore::open(path);
     ASSERT_TRUE(store) << store.error().message;
     EXPECT_EQ(ok((*store)->schema_version()), kSchemaVersion);

@@ -8,7 +8,9 @@
 #include <utility>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include "store/sqlite_migrations.hpp"
 #include "store/types.hpp"
 #include "support/temp_dir.hpp"
 
@@ -27,6 +29,27 @@ T ok(base::Result<T> result) {
 }
 
 using dvd::test::TempDir;
+
+/// Writes the database an older release left at `path`: the first `version` migrations, its
+/// schema_version row, then `data_sql` (rows in that schema). An SQL error fails the test.
+inline void write_database_at_version(const std::string& path, int version,
+                                      const std::string& data_sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string sql =
+            "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "version INTEGER NOT NULL) STRICT;";
+    for (int v = 0; v < version; ++v) {
+        sql += sqlite_migrations()[static_cast<std::size_t>(v)];
+    }
+    sql += "INSERT INTO schema_version VALUES (1, " + std::to_string(version) + ");" + data_sql;
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    const std::string why = message != nullptr ? message : "";
+    sqlite3_free(message);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << why;
+}
 
 /// A plausible inbound call in state initiated, started (and created) at `started_at_ms`.
 inline Call make_call(const std::string& id, UnixMs started_at_ms) {
