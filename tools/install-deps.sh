@@ -15,7 +15,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 group=${1:-build}
 
 # python3-scipy is left out on purpose: on Debian 12 it pulls libboost-dev (1.74), which conflicts
-# with libboost1.81-dev.
+# with libboost1.81-dev. postgresql-15 is the server the PostgreSQL store's tests start privately
+# (initdb into a temporary folder, a Unix socket only; tests/support/postgres_server.hpp); the
+# service itself needs only libpq.
 BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libboost1.81-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libkissfft-dev
@@ -24,6 +26,7 @@ BUILD_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-numpy
     chromium fonts-dejavu-core
+    postgresql-15
 )
 
 # libFuzzer ships in compiler-rt (libclang-rt-14-dev) beside clang 14.

@@ -469,22 +469,23 @@ void load_service(Loader& in, Config& c) {
         }
     }
     if (const auto value = in.get("DATABASE_URL")) {
-        // The forms store::sqlite_path_from_url accepts (its scheme match is case-sensitive).
+        // A PostgreSQL URL (libpq checks the rest when the service connects) or one of the forms
+        // store::sqlite_path_from_url accepts (its scheme match is case-sensitive).
         const auto scheme_end = value->find("://");
         const std::string_view scheme =
                 std::string_view(*value).substr(0, std::min(scheme_end, value->size()));
         const std::string_view path = scheme_end == std::string::npos
                                               ? std::string_view(*value)
                                               : std::string_view(*value).substr(scheme_end + 3);
+        const bool postgres =
+                scheme_end != std::string::npos && (scheme == "postgres" || scheme == "postgresql");
         if (has_control(*value)) {
             in.fail("DATABASE_URL", "contains control characters");
-        } else if (scheme_end != std::string::npos
-                   && (scheme == "postgres" || scheme == "postgresql")) {
-            in.fail("DATABASE_URL", "PostgreSQL is not supported yet; use sqlite://PATH");
-        } else if (scheme_end != std::string::npos && scheme != "sqlite") {
-            in.fail("DATABASE_URL",
-                    fmt::format("unsupported scheme '{}://' (use sqlite://PATH)", scheme));
-        } else if (path.empty() || path == "/") {
+        } else if (scheme_end != std::string::npos && !postgres && scheme != "sqlite") {
+            in.fail("DATABASE_URL", fmt::format("unsupported scheme '{}://' (use sqlite://PATH or "
+                                                "postgresql://...)",
+                                                scheme));
+        } else if (!postgres && (path.empty() || path == "/")) {
             in.fail("DATABASE_URL", "sqlite:// needs a file path, e.g. sqlite://./var/dvd.db");
         } else {
             c.database_url = *value;
@@ -651,7 +652,10 @@ std::string redacted(const Config& c) {
             c.detection_threshold, c.ai_model, redact_url(c.ai_inference_url, true),
             redact_url(c.alert_webhook, false), redact_url(c.alert_webhook_json, false),
             to_string(c.escalation_policy), plain(c.security_number), c.port,
-            c.database_url.find('@') == std::string::npos ? c.database_url : std::string(kRedacted),
+            c.database_url.find('@') == std::string::npos
+                            && c.database_url.find("password") == std::string::npos
+                    ? c.database_url
+                    : std::string(kRedacted),
             secret(c.api_token), c.recording_download, plain(c.recordings_dir),
             c.recording_retention_days, to_string(c.log_level));
 }

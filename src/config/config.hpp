@@ -65,12 +65,13 @@ struct Config {
     std::string api_token{};                        ///< API_TOKEN; empty: the JSON API is open
     /// RECORDING_DOWNLOAD: keep our own copy of each recording (Telnyx's links expire in 10 min).
     bool recording_download = true;
-    /// RECORDINGS_DIR: where the copies go; empty: a `recordings` folder beside the database.
+    /// RECORDINGS_DIR: where the copies go; empty: a `recordings` folder beside the SQLite
+    /// database, or ./var/recordings when the database is PostgreSQL.
     std::string recordings_dir{};
     /// RECORDING_RETENTION_DAYS: copies of calls that were not flagged are deleted this many days
     /// after download; 0 keeps them forever. Flagged calls' copies are never deleted.
     int recording_retention_days = kDefaultRecordingRetentionDays;
-    LogLevel log_level = LogLevel::Info;            ///< LOG_LEVEL
+    LogLevel log_level = LogLevel::Info;  ///< LOG_LEVEL
     /// Non-fatal remarks for the start-up log (unknown .env keys, clear-text URLs, ...).
     std::vector<std::string> warnings{};
 

@@ -167,17 +167,24 @@ base::Result<void> Service::Impl::create() {
                           "TELNYX_API_KEY is set (or start with --insecure-skip-verify, never in "
                           "production)");
     }
-    auto database = store::sqlite_path_from_url(config_.database_url);
-    if (!database) {
-        return base::fail(base::Errc::InvalidArgument, "DATABASE_URL: " + database.error().message);
-    }
-    if (*database == ":memory:") {
-        return base::fail(base::Errc::InvalidArgument,
-                          "DATABASE_URL: ':memory:' cannot be shared by the service's database "
-                          "connections; give a file, e.g. sqlite://./var/dvd.db");
+    // Local files (call audio, recording copies) go beside a SQLite database, or under ./var
+    // when the database is a PostgreSQL server.
+    std::filesystem::path data_dir = "var";
+    if (!store::is_postgres_url(config_.database_url)) {
+        auto database = store::sqlite_path_from_url(config_.database_url);
+        if (!database) {
+            return base::fail(base::Errc::InvalidArgument,
+                              "DATABASE_URL: " + database.error().message);
+        }
+        if (*database == ":memory:") {
+            return base::fail(base::Errc::InvalidArgument,
+                              "DATABASE_URL: ':memory:' cannot be shared by the service's "
+                              "database connections; give a file, e.g. sqlite://./var/dvd.db");
+        }
+        data_dir = std::filesystem::path(*database).parent_path();
     }
     if (options_.audio_dir.empty()) {
-        options_.audio_dir = std::filesystem::path(*database).parent_path() / "audio";
+        options_.audio_dir = data_dir / "audio";
     }
 
     const std::string model_path = options_.model_path.empty() ? model::default_model_path()
@@ -207,7 +214,7 @@ base::Result<void> Service::Impl::create() {
                           "DATABASE_URL: " + writer_store.error().message);
     }
     auto reader_store =
-            store::open_store(config_.database_url, store::SqliteOptions{.read_only = true});
+            store::open_store(config_.database_url, store::StoreOptions{.read_only = true});
     if (!reader_store) {
         return base::fail(base::Errc::InvalidArgument,
                           "DATABASE_URL: " + reader_store.error().message);
@@ -217,7 +224,7 @@ base::Result<void> Service::Impl::create() {
                                                    store::StoreWriterOptions{});
     archive_ = std::make_unique<media::AudioArchive>(options_.audio_dir);
     recordings_dir_ = config_.recordings_dir.empty()
-                              ? std::filesystem::path(*database).parent_path() / "recordings"
+                              ? data_dir / "recordings"
                               : std::filesystem::path(config_.recordings_dir);
     if (config_.recording_download) {
         recordings::ArchiverOptions recording_options =

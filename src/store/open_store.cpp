@@ -13,6 +13,10 @@ constexpr std::string_view kMemory = ":memory:";
 
 }  // namespace
 
+bool is_postgres_url(std::string_view database_url) {
+    return database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+}
+
 base::Result<std::string> sqlite_path_from_url(std::string_view database_url) {
     if (database_url.empty()) {
         return base::fail(base::Errc::InvalidArgument, "DATABASE_URL is empty");
@@ -24,13 +28,13 @@ base::Result<std::string> sqlite_path_from_url(std::string_view database_url) {
     const std::string_view scheme = database_url.substr(0, scheme_end);
     if (scheme == "postgres" || scheme == "postgresql") {
         return base::fail(base::Errc::Unsupported,
-                          "DATABASE_URL: postgresql is not supported yet; use "
-                          "sqlite:///absolute/path.db or a file path");
+                          "DATABASE_URL names a PostgreSQL database, not a SQLite file");
     }
     if (scheme != "sqlite") {
-        return base::fail(
-                base::Errc::Unsupported,
-                fmt::format("DATABASE_URL: unknown scheme '{}' (expected sqlite)", scheme));
+        return base::fail(base::Errc::Unsupported,
+                          fmt::format("DATABASE_URL: unknown scheme '{}' (expected sqlite, "
+                                      "postgresql or postgres)",
+                                      scheme));
     }
     // sqlite:///abs -> "/abs" (absolute), sqlite://rel -> "rel" (relative).
     const std::string_view path = database_url.substr(scheme_end + 3);
@@ -41,7 +45,14 @@ base::Result<std::string> sqlite_path_from_url(std::string_view database_url) {
 }
 
 base::Result<std::unique_ptr<Store>> open_store(const std::string& database_url,
-                                                const SqliteOptions& options) {
+                                                const StoreOptions& options) {
+    if (is_postgres_url(database_url)) {
+        auto store = PostgresStore::open(database_url, options);
+        if (!store) {
+            return store.error();
+        }
+        return std::unique_ptr<Store>(std::move(*store));
+    }
     auto path = sqlite_path_from_url(database_url);
     if (!path) {
         return path.error();

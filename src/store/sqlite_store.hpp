@@ -1,7 +1,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,23 +16,9 @@ struct sqlite3_stmt;
 
 namespace dvd::store {
 
-/// How a SQLite connection is opened.
-struct SqliteOptions {
-    /// A read-only connection (the service's query connection). It never migrates: it fails when
-    /// the database does not exist or its schema is not the current version.
-    bool read_only = false;
-    /// How long a statement waits for another connection's lock before failing with "busy".
-    std::chrono::milliseconds busy_timeout{5000};
-    /// false (default): `synchronous=NORMAL` in WAL mode. A committed transaction survives a crash
-    /// of the process (it is in the WAL file), but the last transactions before a power loss or
-    /// kernel crash may be rolled back (never corrupted). true: `synchronous=FULL`, which fsyncs
-    /// the WAL on every commit and also survives power loss, at the cost of one fsync per batch.
-    bool sync_full = false;
-};
-
 /// `Store` on one SQLite connection (SQLite 3.37+, STRICT tables).
 ///
-/// Opening sets WAL mode, the synchronous level of `SqliteOptions`, foreign_keys=ON and the busy
+/// Opening sets WAL mode, the synchronous level of `StoreOptions`, foreign_keys=ON and the busy
 /// timeout, then brings the schema to `kSchemaVersion` with the versioned migrations of
 /// `sqlite_migrations.hpp`, all pending ones in one transaction (an upgrade that fails leaves the
 /// file as it was). A database whose schema is newer than this build is refused with
@@ -52,7 +37,7 @@ public:
     /// Opens (creating the file, not its folder, unless read-only) and migrates. `path` is a file
     /// path or ":memory:".
     [[nodiscard]] static base::Result<std::unique_ptr<SqliteStore>> open(
-            const std::string& path, const SqliteOptions& options = {});
+            const std::string& path, const StoreOptions& options = {});
 
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
@@ -125,7 +110,7 @@ private:
     class Transaction;
     class UseGuard;
 
-    SqliteStore(sqlite3* db, std::string path, const SqliteOptions& options);
+    SqliteStore(sqlite3* db, std::string path, const StoreOptions& options);
 
     base::Result<void> configure();
     base::Result<void> migrate();
@@ -143,15 +128,15 @@ private:
     // `SELECT <recording columns> FROM recordings WHERE <condition> LIMIT limit`; the condition
     // (with its ORDER BY) uses ?1, bound to `bound`.
     base::Result<std::vector<Recording>> select_recordings(std::string_view operation,
-                                                           std::string_view condition,
-                                                           UnixMs bound, std::int64_t limit);
+                                                           std::string_view condition, UnixMs bound,
+                                                           std::int64_t limit);
     base::Result<std::int64_t> append_command_log_in_tx(const CommandLog& entry);
     base::Result<void> apply_in_tx(const WriteOp& op);
     base::Result<void> explain_unchanged_alert(std::int64_t alert_id, std::string_view operation);
 
     sqlite3* db_;
     std::string path_;
-    SqliteOptions options_;
+    StoreOptions options_;
 
     struct SqlHash {
         using is_transparent = void;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -12,8 +13,26 @@
 
 namespace dvd::store {
 
+/// How a store connection is opened (`open_store`, `SqliteStore::open`, `PostgresStore::open`).
+struct StoreOptions {
+    /// A read-only connection (the service's query connection). It never migrates: it fails when
+    /// the database does not exist or its schema is not the current version.
+    bool read_only = false;
+    /// How long a statement waits for another connection's lock before failing (SQLite: the busy
+    /// timeout; PostgreSQL: `lock_timeout`).
+    std::chrono::milliseconds busy_timeout{5000};
+    /// SQLite only. false (default): `synchronous=NORMAL` in WAL mode. A committed transaction
+    /// survives a crash of the process (it is in the WAL file), but the last transactions before a
+    /// power loss or kernel crash may be rolled back (never corrupted). true: `synchronous=FULL`,
+    /// which fsyncs the WAL on every commit and also survives power loss, at the cost of one fsync
+    /// per batch. PostgreSQL follows the server's `synchronous_commit` (on by default: every
+    /// commit survives a power loss).
+    bool sync_full = false;
+};
+
 /// The service's database: calls, webhook events, score timelines, recordings, alerts and the
-/// Call Control command log. SQLite now (`SqliteStore`), PostgreSQL later.
+/// Call Control command log: SQLite (`SqliteStore`, the embedded default) or PostgreSQL
+/// (`PostgresStore`, for a database shared by several machines or run by a DBA).
 ///
 /// Threads: one `Store` object is one database connection and belongs to one thread at a time; it
 /// is not safe to call from two threads at once. Open one per thread (the service: one writer
@@ -21,7 +40,7 @@ namespace dvd::store {
 /// thread). Different connections to the same database may be used concurrently.
 ///
 /// Durability: a write method that returned success has committed its transaction; committed
-/// data survives a crash of the process (see `SqliteOptions` for power loss).
+/// data survives a crash of the process (see `StoreOptions::sync_full` for power loss).
 ///
 /// Errors: every method returns a `base::Result`; the message names the operation. Not finding a
 /// row is not an error for getters (they return an empty optional) but is `NotFound` for updates.

@@ -18,6 +18,7 @@
 #include "net/ws_client.hpp"
 #include "protocol/signature.hpp"
 #include "support/child_process.hpp"
+#include "support/database_backends.hpp"
 
 namespace dvd {
 namespace {
@@ -31,16 +32,29 @@ constexpr const char* kSynthetic = "samples/synthetic-espeak-ng.wav";
 
 using Reply = test::HttpReply;
 
-class ServiceE2e : public test::ServiceFixture {
+class ServiceE2eBase : public test::ServiceFixture {
 protected:
     void start(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env) {
         start_service(std::move(args), std::move(env));
     }
 };
 
+/// The tests that exercise the database run on each backend of `e2e_backends()`:
+/// dvd_service_e2e_tests on SQLite, dvd_service_postgres_e2e_tests on PostgreSQL.
+class ServiceE2e : public ServiceE2eBase, public ::testing::WithParamInterface<test::Backend> {
+protected:
+    void SetUp() override {
+        ServiceE2eBase::SetUp();
+        if (GetParam() == test::Backend::Postgres) {
+            database_url_ = test::new_postgres_database();
+            ASSERT_FALSE(database_url_.empty());
+        }
+    }
+};
+
 // The README's promise: with no Telnyx account, calls are answered, streamed, scored and listed;
 // the synthetic one is flagged while it is still going on, the genuine one stays clear.
-TEST_F(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
+TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     start({"--demo-wav", (kSource / kGenuine).string(), "--demo-wav",
            (kSource / kSynthetic).string(), "--demo-speed", "4"},
           {});
@@ -112,6 +126,13 @@ TEST_F(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
         synthetic_count += call["flagged"].get<bool>() ? 1 : 0;
     }
     EXPECT_EQ(synthetic_count, 1) << "one synthetic and one genuine demo call";
+    if (GetParam() == test::Backend::Postgres) {
+        // Everything went to the server; local files (call audio, recording copies) went to
+        // ./var in the service's working folder.
+        EXPECT_FALSE(std::filesystem::exists(dir_ / "dvd.db"));
+        EXPECT_TRUE(std::filesystem::exists(dir_ / "var" / "recordings"));
+        EXPECT_TRUE(std::filesystem::exists(dir_ / "var" / "audio"));
+    }
 
     const Reply metrics = request("GET", "/metrics");
     EXPECT_EQ(metrics.status, 200);
@@ -125,7 +146,7 @@ TEST_F(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
 
 // POST /calls: the security team has a claimed identity called back; the answering voice is
 // streamed and scored like an inbound call (demo mode: the simulator answers the dial).
-TEST_F(ServiceE2e, OutboundVerificationCallIsDialledStreamedAndScored) {
+TEST_P(ServiceE2e, OutboundVerificationCallIsDialledStreamedAndScored) {
     start({"--demo-wav", (kSource / kSynthetic).string(), "--demo-speed", "4"}, {});
     ASSERT_TRUE(test::eventually([&] { return all_ended(1); }, 60s)) << calls().dump(2);
 
@@ -156,7 +177,7 @@ TEST_F(ServiceE2e, OutboundVerificationCallIsDialledStreamedAndScored) {
 }
 
 // A real-looking configuration: webhooks must carry Telnyx's Ed25519 signature.
-class SignedServiceE2e : public ServiceE2e {
+class SignedServiceE2e : public ServiceE2eBase {
 protected:
     void start_signed() {
         std::array<std::uint8_t, 32> seed{};
@@ -273,7 +294,7 @@ TEST_F(SignedServiceE2e, GarbageMediaFrameClosesOnlyItsStream) {
 // The service and the simulator as two processes, as a user runs them (`simulate`), and a crash
 // of the service (SIGKILL) in the middle of a call: after the restart nothing acknowledged is
 // lost, the call resumes when its webhooks return, and no command is sent twice.
-TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
+TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
     const std::string seed_hex(64, '7');
     const int service_port = test::free_loopback_port();
     const int sim_port = test::free_loopback_port();
@@ -286,12 +307,12 @@ TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
             {"TELNYX_PUBLIC_KEY", keys->public_key_base64()},
             {"TELNYX_API_BASE", "http://127.0.0.1:" + std::to_string(sim_port) + "/v2"},
             {"PORT", std::to_string(service_port)},
-            {"DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string()},
+            {"DATABASE_URL", database_url()},
             {"DVD_MODEL", (kSource / "models/detector.json").string()}};
     auto start_service = [&](const std::string& log) {
         return std::make_unique<test::ChildProcess>(
                 DVD_EXECUTABLE, std::vector<std::string>{"serve", "--workers", "2"}, env,
-                dir_ / log);
+                dir_ / log, dir_);
     };
     service_ = start_service("service-1.log");
     port_ = service_port;
@@ -358,7 +379,7 @@ TEST_F(ServiceE2e, RestartMidCallLosesNothing) {
 // Telnyx delivers webhooks more than once and out of order: duplicates of call.initiated and
 // call.answered, and call.initiated held back until after call.answered, cause no second answer,
 // greeting, stream or recording, and the call is still scored and ended normally.
-TEST_F(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
+TEST_P(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
     const std::string seed_hex(64, '5');
     const int service_port = test::free_loopback_port();
     const int sim_port = test::free_loopback_port();
@@ -373,9 +394,9 @@ TEST_F(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
                     {"TELNYX_PUBLIC_KEY", keys->public_key_base64()},
                     {"TELNYX_API_BASE", "http://127.0.0.1:" + std::to_string(sim_port) + "/v2"},
                     {"PORT", std::to_string(service_port)},
-                    {"DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string()},
+                    {"DATABASE_URL", database_url()},
                     {"DVD_MODEL", (kSource / "models/detector.json").string()}},
-            dir_ / "service.log");
+            dir_ / "service.log", dir_);
     port_ = service_port;
     ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
             << service_->log();
@@ -407,6 +428,9 @@ TEST_F(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
             << "duplicates were seen and counted";
     EXPECT_NE(simulator.log().find("answer"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServiceE2e, ::testing::ValuesIn(test::e2e_backends()),
+                         test::backend_name);
 
 }  // namespace
 }  // namespace dvd

@@ -23,10 +23,15 @@
 
 #include "http/http_client.hpp"
 #include "support/child_process.hpp"
+#include "support/database_backends.hpp"
 
 namespace dvd::test {
 
 inline const std::filesystem::path kSourceDir = DVD_SOURCE_DIR;
+
+/// The database backends this binary runs its database-backed scenarios on (defined by
+/// e2e_backend_sqlite.cpp or e2e_backend_postgres.cpp).
+std::vector<Backend> e2e_backends();
 
 struct HttpReply {
     int status = 0;  ///< 0 when no reply came
@@ -83,10 +88,11 @@ protected:
         std::filesystem::remove(ready);
         args.insert(args.begin(), {"serve", "--port", "0", "--workers", "2", "--ready-file",
                                    ready.string()});
-        env.emplace_back("DATABASE_URL", "sqlite://" + (dir_ / "dvd.db").string());
+        env.emplace_back("DATABASE_URL", database_url());
         env.emplace_back("LOG_LEVEL", "info");
         env.emplace_back("DVD_MODEL", (kSourceDir / "models/detector.json").string());
-        service_ = std::make_unique<ChildProcess>(DVD_EXECUTABLE, args, env, dir_ / "service.log");
+        service_ = std::make_unique<ChildProcess>(DVD_EXECUTABLE, args, env, dir_ / "service.log",
+                                                  dir_);
         ASSERT_TRUE(eventually([&] { return std::filesystem::exists(ready); }, 60s))
                 << service_->log();
         std::ifstream in(ready);
@@ -116,6 +122,12 @@ protected:
         return {response->status, response->body, response->headers};
     }
 
+    /// The service's DATABASE_URL: `database_url_` when a test set one (a PostgreSQL database),
+    /// else a SQLite file in the test's folder.
+    std::string database_url() const {
+        return database_url_.empty() ? "sqlite://" + (dir_ / "dvd.db").string() : database_url_;
+    }
+
     nlohmann::json calls() { return request("GET", "/calls?limit=100").parsed(); }
 
     /// At least `count` calls exist and every one has ended.
@@ -133,6 +145,7 @@ protected:
     }
 
     std::filesystem::path dir_;
+    std::string database_url_;
     std::unique_ptr<ChildProcess> service_;
     nlohmann::json ready_;
     int port_ = 0;

@@ -19,7 +19,8 @@
 #include "support/eventually.hpp"
 
 // A child process for end-to-end tests: the built binary started with arguments and extra
-// environment variables, stdout and stderr appended to a log file (read it to explain a failure).
+// environment variables (and, when `working_dir` is given, in that folder), stdout and stderr
+// appended to a log file (read it to explain a failure).
 // The destructor kills a child that is still running. Test-only code.
 namespace dvd::test {
 
@@ -27,10 +28,13 @@ class ChildProcess {
 public:
     ChildProcess(const std::string& program, const std::vector<std::string>& args,
                  const std::vector<std::pair<std::string, std::string>>& env,
-                 std::filesystem::path log_file)
+                 std::filesystem::path log_file, const std::filesystem::path& working_dir = {})
         : log_file_(std::move(log_file)) {
         pid_ = ::fork();
         if (pid_ == 0) {
+            if (!working_dir.empty() && ::chdir(working_dir.c_str()) != 0) {
+                ::_exit(126);
+            }
             const int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
                 ::dup2(fd, 1);

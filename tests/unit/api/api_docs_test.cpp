@@ -170,7 +170,7 @@ protected:
         std::vector<std::int16_t> pcm;
         media::to_int16(dvd::test::speech_like_signal(4.0, 5), pcm);
         ASSERT_TRUE(archive_.append("call-a", pcm));
-        auto reader = store::SqliteStore::open(path, store::SqliteOptions{.read_only = true});
+        auto reader = store::SqliteStore::open(path, store::StoreOptions{.read_only = true});
         ASSERT_TRUE(reader);
         service_ = std::make_unique<ApiService>(
                 ApiOptions{.api_token = kToken,

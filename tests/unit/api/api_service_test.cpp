@@ -37,7 +37,7 @@ protected:
                 store::StoreWriterOptions{.max_batch_delay = std::chrono::milliseconds(1)});
         writer_->start();
         ASSERT_TRUE(archive_.start());
-        auto reader = store::SqliteStore::open(path, store::SqliteOptions{.read_only = true});
+        auto reader = store::SqliteStore::open(path, store::StoreOptions{.read_only = true});
         ASSERT_TRUE(reader) << reader.error().message;
         options_.api_token = kToken;
         options_.version = "0.1.0-test";

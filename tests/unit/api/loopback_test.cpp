@@ -31,7 +31,7 @@ protected:
         h_.add_call("call-ws", "v3:ws", "ws-secret");
         h_.add_call("call-bad", "v3:bad", "");
         auto reader =
-                store::SqliteStore::open(h_.db_path(), store::SqliteOptions{.read_only = true});
+                store::SqliteStore::open(h_.db_path(), store::StoreOptions{.read_only = true});
         ASSERT_TRUE(reader) << reader.error().message;
         api_ = std::make_unique<ApiService>(ApiOptions{.api_token = kApiToken, .version = "test"},
                                             std::move(*reader),

@@ -5,6 +5,7 @@
 #include <map>
 
 #include <gtest/gtest.h>
+
 #include "support/temp_dir.hpp"
 
 namespace dvd::config {
@@ -361,13 +362,14 @@ TEST(LoadConfig, IdentifiersHaveNoSpaces) {
     expect_rejected({{"AI_MODEL", std::string(300, 'm')}}, "AI_MODEL");
 }
 
-TEST(LoadConfig, DatabaseUrlMustBeSqlite) {
-    for (const char* ok : {"sqlite://./var/dvd.db", "sqlite:///tmp/dvd.db", "./data/dvd.db",
-                           "/var/lib/dvd.db", ":memory:", "sqlite://:memory:", "my calls.db"}) {
+TEST(LoadConfig, DatabaseUrlIsSqliteOrPostgres) {
+    for (const char* ok :
+         {"sqlite://./var/dvd.db", "sqlite:///tmp/dvd.db", "./data/dvd.db", "/var/lib/dvd.db",
+          ":memory:", "sqlite://:memory:", "my calls.db", "postgresql://u:pw@db/dvd",
+          "postgres://db:5432/dvd?sslmode=require", "postgresql:///dvd?host=/run/postgresql"}) {
         EXPECT_EQ(load_ok({{"DATABASE_URL", ok}}).database_url, ok);
     }
-    expect_rejected({{"DATABASE_URL", "postgresql://u:pw@db/dvd"}}, "DATABASE_URL", "pw@");
-    expect_rejected({{"DATABASE_URL", "postgres://db/dvd"}}, "DATABASE_URL");
+    expect_rejected({{"DATABASE_URL", "postgresql://u:pw@db/dvd\x01"}}, "DATABASE_URL", "pw@");
     expect_rejected({{"DATABASE_URL", "mysql://db/dvd"}}, "DATABASE_URL");
     expect_rejected({{"DATABASE_URL", "sqlite://"}}, "DATABASE_URL");
     expect_rejected({{"DATABASE_URL", "sqlite:///"}}, "DATABASE_URL");
@@ -419,6 +421,17 @@ TEST(Redacted, ShowsSettingsButNoSecrets) {
         EXPECT_NE(line.find(std::string(name) + "="), std::string::npos) << name;
     }
     EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(Redacted, PostgresUrlsWithCredentialsAreHidden) {
+    for (const char* url : {"postgresql://dvd:DBPASS@db.example/dvd",
+                            "postgresql:///dvd?host=db.example&password=DBPASS"}) {
+        const std::string line = redacted(load_ok({{"DATABASE_URL", url}}));
+        EXPECT_EQ(line.find("DBPASS"), std::string::npos) << line;
+        EXPECT_NE(line.find("DATABASE_URL=<redacted>"), std::string::npos) << line;
+    }
+    const std::string plain = redacted(load_ok({{"DATABASE_URL", "postgresql:///dvd"}}));
+    EXPECT_NE(plain.find("DATABASE_URL=postgresql:///dvd "), std::string::npos) << plain;
 }
 
 TEST(Redacted, UnsetSecretsSayUnset) {

@@ -214,7 +214,7 @@ TEST(SqliteConcurrency, ReaderSeesCommittedDataWhileWriterWrites) {
     const std::string path = dir.file("dvd.db");
     auto writer = SqliteStore::open(path);
     ASSERT_TRUE(writer) << writer.error().message;
-    auto reader = SqliteStore::open(path, SqliteOptions{.read_only = true});
+    auto reader = SqliteStore::open(path, StoreOptions{.read_only = true});
     ASSERT_TRUE(reader) << reader.error().message;
 
     std::atomic<bool> done{false};

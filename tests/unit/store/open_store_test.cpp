@@ -31,7 +31,8 @@ TEST(SqlitePathFromUrl, RefusesPostgresWithoutEchoingTheUrl) {
         auto path = sqlite_path_from_url(url);
         ASSERT_FALSE(path) << url;
         EXPECT_TRUE(has_code(path.error(), base::Errc::Unsupported));
-        EXPECT_NE(path.error().message.find("postgresql is not supported yet"), std::string::npos);
+        EXPECT_NE(path.error().message.find("PostgreSQL database, not a SQLite file"),
+                  std::string::npos);
         EXPECT_EQ(path.error().message.find("secret"), std::string::npos);
     }
 }
@@ -43,10 +44,17 @@ TEST(SqlitePathFromUrl, RefusesEmptyAndUnknown) {
     EXPECT_TRUE(has_code(sqlite_path_from_url("mysql://h/db").error(), base::Errc::Unsupported));
 }
 
-TEST(OpenStore, PostgresUrlIsAClearError) {
-    auto store = open_store("postgresql://localhost/dvd");
+TEST(OpenStore, PostgresUrlsGoToPostgres) {
+    EXPECT_TRUE(is_postgres_url("postgresql://localhost/dvd"));
+    EXPECT_TRUE(is_postgres_url("postgres://u:p@db:5432/dvd?sslmode=require"));
+    EXPECT_FALSE(is_postgres_url("sqlite://./var/dvd.db"));
+    EXPECT_FALSE(is_postgres_url("./postgres://x"));
+    // Nothing listens there: the PostgreSQL store's own error (dvd_store_postgres_tests has the
+    // working cases), not a SQLite file named "postgresql:".
+    auto store = open_store("postgresql:///dvd?host=/nonexistent-dvd-socket-dir");
     ASSERT_FALSE(store);
-    EXPECT_NE(store.error().message.find("postgresql is not supported yet"), std::string::npos);
+    EXPECT_NE(store.error().message.find("store open (PostgreSQL)"), std::string::npos)
+            << store.error().message;
 }
 
 TEST(OpenStore, CreatesTheParentFolderAndMigrates) {
@@ -97,7 +105,7 @@ TEST(OpenStore, CorruptFileIsAClearError) {
             << store.error().message;
     EXPECT_NE(store.error().message.find(path), std::string::npos) << store.error().message;
 
-    auto reader = open_store(path, SqliteOptions{.read_only = true});
+    auto reader = open_store(path, StoreOptions{.read_only = true});
     ASSERT_FALSE(reader);
     EXPECT_TRUE(has_code(reader.error(), base::Errc::Corrupt)) << reader.error().message;
 }
@@ -135,7 +143,7 @@ TEST(OpenStore, DamagedPagesAreReportedAsCorrupt) {
 TEST(OpenStore, ReadOnlyNeedsAnExistingCurrentDatabase) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");
-    auto missing = open_store(path, SqliteOptions{.read_only = true});
+    auto missing = open_store(path, StoreOptions{.read_only = true});
     ASSERT_FALSE(missing);
     EXPECT_TRUE(has_code(missing.error(), base::Errc::NotFound)) << missing.error().message;
     EXPECT_FALSE(std::filesystem::exists(path));
@@ -143,7 +151,7 @@ TEST(OpenStore, ReadOnlyNeedsAnExistingCurrentDatabase) {
     auto writer = open_store(path);
     ASSERT_TRUE(writer) << writer.error().message;
     ASSERT_TRUE((*writer)->upsert_call(test::make_call("c1", 1)));
-    auto reader = open_store(path, SqliteOptions{.read_only = true});
+    auto reader = open_store(path, StoreOptions{.read_only = true});
     ASSERT_TRUE(reader) << reader.error().message;
     EXPECT_TRUE(test::ok((*reader)->get_call("c1")).has_value());
 

@@ -4,21 +4,19 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include "store/sqlite_store.hpp"
+
+#include "store_backends.hpp"
 #include "store_test_support.hpp"
 
 namespace dvd::store {
 namespace {
 
 using test::ok;
-using test::TempDir;
 
-class RecordingArchiveTest : public ::testing::Test {
+class RecordingArchiveTest : public test::StoreContractBase {
 protected:
     void SetUp() override {
-        auto opened = SqliteStore::open(dir_.file("dvd.db"));
-        ASSERT_TRUE(opened) << opened.error().message;
-        store_ = std::move(*opened);
+        StoreContractBase::SetUp();
         ASSERT_TRUE(store_->upsert_call(test::make_call("c1", 1000)));
     }
 
@@ -38,12 +36,9 @@ protected:
         }
         return ids;
     }
-
-    TempDir dir_;
-    std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(RecordingArchiveTest, NewRecordingsArePendingAndDueAtOnce) {
+TEST_P(RecordingArchiveTest, NewRecordingsArePendingAndDueAtOnce) {
     const auto a = add("r-a", 2000);
     const auto b = add("r-b", 3000);
     const auto listed = ok(store_->list_recordings("c1"));
@@ -53,7 +48,7 @@ TEST_F(RecordingArchiveTest, NewRecordingsArePendingAndDueAtOnce) {
     EXPECT_EQ(due_ids(0), (std::vector<std::int64_t>{a, b}));
 }
 
-TEST_F(RecordingArchiveTest, RetryIsDueOnlyAtItsTimeAndStoredLeavesTheQueue) {
+TEST_P(RecordingArchiveTest, RetryIsDueOnlyAtItsTimeAndStoredLeavesTheQueue) {
     const auto a = add("r-a", 2000);
     const auto b = add("r-b", 3000);
     ASSERT_TRUE(store_->update_recording_archive(
@@ -77,7 +72,7 @@ TEST_F(RecordingArchiveTest, RetryIsDueOnlyAtItsTimeAndStoredLeavesTheQueue) {
     EXPECT_EQ(listed.at(1).archive.last_error, "expired");
 }
 
-TEST_F(RecordingArchiveTest, ARepeatedSavedEventKeepsTheCopy) {
+TEST_P(RecordingArchiveTest, ARepeatedSavedEventKeepsTheCopy) {
     const auto a = add("r-a", 2000);
     const RecordingArchive stored{.status = ArchiveStatus::Stored,
                                   .attempts = 1,
@@ -90,7 +85,7 @@ TEST_F(RecordingArchiveTest, ARepeatedSavedEventKeepsTheCopy) {
     EXPECT_EQ(ok(store_->list_recordings("c1")).at(0).archive, stored);
 }
 
-TEST_F(RecordingArchiveTest, RetentionSeesOnlyOldStoredCopiesOfCallsNotKept) {
+TEST_P(RecordingArchiveTest, RetentionSeesOnlyOldStoredCopiesOfCallsNotKept) {
     const auto old_copy = add("old", 1000);
     const auto recent = add("recent", 1000);
     const auto pending = add("pending", 1000);
@@ -124,7 +119,7 @@ TEST_F(RecordingArchiveTest, RetentionSeesOnlyOldStoredCopiesOfCallsNotKept) {
     const auto id2 = ok(store_->add_recording(other));
     ASSERT_TRUE(store_->update_recording_archive(id2, stored_at(4000)));
     EXPECT_TRUE(ok(store_->mark_recording_archive_deleted(id2)));
-    EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(id2)));  // once
+    EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(id2)));      // once
     EXPECT_FALSE(ok(store_->mark_recording_archive_deleted(pending)));  // never stored
     const auto row = ok(store_->list_recordings("c2")).at(0).archive;
     EXPECT_EQ(row.status, ArchiveStatus::Deleted);
@@ -134,30 +129,15 @@ TEST_F(RecordingArchiveTest, RetentionSeesOnlyOldStoredCopiesOfCallsNotKept) {
     EXPECT_EQ(row.stored_at_ms, 4000);
 }
 
-TEST_F(RecordingArchiveTest, UnknownIdAndBadLimitAreErrors) {
+TEST_P(RecordingArchiveTest, UnknownIdAndBadLimitAreErrors) {
     const auto missing = store_->update_recording_archive(404, {});
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, base::make_error_code(base::Errc::InvalidArgument));
     EXPECT_FALSE(store_->list_due_recording_archives(0, 0));
 }
 
-TEST(SqliteMigrationsV4, Version3RecordingsBecomePendingCopies) {
-    TempDir dir;
-    const std::string path = dir.file("dvd.db");
-    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
-            path, 3,
-            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
-            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
-            "INSERT INTO recordings (call_id, recording_id, wav_url, saved_at_ms, kept) "
-            "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);"));
-    auto store = SqliteStore::open(path);
-    ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(ok((*store)->schema_version()), 4);
-    const auto old = ok((*store)->list_recordings("old")).at(0);
-    EXPECT_TRUE(old.kept);
-    EXPECT_EQ(old.archive, RecordingArchive{});
-    EXPECT_EQ(ok((*store)->list_due_recording_archives(1, 5)).size(), 1u);
-}
+INSTANTIATE_TEST_SUITE_P(Backends, RecordingArchiveTest,
+                         ::testing::ValuesIn(test::backends_under_test()), test::backend_name);
 
 }  // namespace
 }  // namespace dvd::store

@@ -4,34 +4,26 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
-#include "store/sqlite_migrations.hpp"
-#include "store/sqlite_store.hpp"
+#include "store_backends.hpp"
 #include "store_test_support.hpp"
 
 namespace dvd::store {
 namespace {
 
 using test::ok;
-using test::TempDir;
 
-class RiskColumnsTest : public ::testing::Test {
+class RiskColumnsTest : public test::StoreContractBase {
 protected:
     void SetUp() override {
-        auto opened = SqliteStore::open(dir_.file("dvd.db"));
-        ASSERT_TRUE(opened) << opened.error().message;
-        store_ = std::move(*opened);
+        StoreContractBase::SetUp();
         ASSERT_TRUE(store_->upsert_call(test::make_call("c1", 1000)));
     }
 
     Call call() { return ok(store_->get_call("c1")).value_or(Call{}); }
-
-    TempDir dir_;
-    std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(RiskColumnsTest, CallIndicatorsAreWrittenByScoreUpdatesOnlyAndKeptByUpserts) {
+TEST_P(RiskColumnsTest, CallIndicatorsAreWrittenByScoreUpdatesOnlyAndKeptByUpserts) {
     EXPECT_EQ(call().indicators_json, "");
     CallScoreUpdate update{.call_id = "c1",
                            .final_score = 0.8,
@@ -59,7 +51,7 @@ TEST_F(RiskColumnsTest, CallIndicatorsAreWrittenByScoreUpdatesOnlyAndKeptByUpser
     EXPECT_EQ(call().state, CallState::Answered);
 }
 
-TEST_F(RiskColumnsTest, EscalationIsStickyOnceSet) {
+TEST_P(RiskColumnsTest, EscalationIsStickyOnceSet) {
     Call row = call();
     row.escalation = "warn";
     row.escalated_at_ms = 5000;
@@ -84,7 +76,7 @@ TEST_F(RiskColumnsTest, EscalationIsStickyOnceSet) {
     EXPECT_FALSE(store_->upsert_call(bad)) << "the CHECK constraint names the allowed actions";
 }
 
-TEST_F(RiskColumnsTest, ScorePointsCarryWindowIndicators) {
+TEST_P(RiskColumnsTest, ScorePointsCarryWindowIndicators) {
     ScorePoint a = test::make_point("c1", 0);
     a.indicators_json = R"({"hnr_db":12.5})";
     const ScorePoint b = test::make_point("c1", 1);
@@ -95,7 +87,7 @@ TEST_F(RiskColumnsTest, ScorePointsCarryWindowIndicators) {
     EXPECT_EQ(points[1].indicators_json, "");
 }
 
-TEST_F(RiskColumnsTest, RecordingsOfAFlaggedCallAreKept) {
+TEST_P(RiskColumnsTest, RecordingsOfAFlaggedCallAreKept) {
     Recording first{.call_id = "c1", .recording_id = "r1", .wav_url = "https://x/r1.wav"};
     ASSERT_TRUE(store_->add_recording(first));
     EXPECT_EQ(ok(store_->keep_recordings("c1")), 1);
@@ -112,7 +104,7 @@ TEST_F(RiskColumnsTest, RecordingsOfAFlaggedCallAreKept) {
     EXPECT_TRUE(list[1].kept);
 }
 
-TEST_F(RiskColumnsTest, AnalysesRoundTripInOrder) {
+TEST_P(RiskColumnsTest, AnalysesRoundTripInOrder) {
     AnalysisRecord fallback{.call_id = "c1",
                             .trigger = AnalysisTrigger::Threshold,
                             .source = "detector_only",
@@ -168,27 +160,8 @@ TEST_F(RiskColumnsTest, AnalysesRoundTripInOrder) {
     EXPECT_EQ(refused.error().code, base::make_error_code(base::Errc::InvalidArgument));
 }
 
-TEST(SqliteMigrationsV3, Version2DatabaseIsUpgradedKeepingItsData) {
-    TempDir dir;
-    const std::string path = dir.file("dvd.db");
-    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
-            path, 2,
-            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
-            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
-            "INSERT INTO score_points VALUES ('old', 0, 0, 1, 0.5, 0, 0.5, 0, 'uncertain');"
-            "INSERT INTO recordings (call_id, recording_id, saved_at_ms) VALUES "
-            "('old', 'r', 1);"));
-    auto store = SqliteStore::open(path);
-    ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(ok((*store)->schema_version()), kSchemaVersion);
-    const auto old = ok((*store)->get_call("old"));
-    ASSERT_TRUE(old);
-    EXPECT_EQ(old->escalation, "");
-    EXPECT_EQ(old->indicators_json, "");
-    EXPECT_EQ(ok((*store)->list_timeline("old", -1, 5)).at(0).indicators_json, "");
-    EXPECT_FALSE(ok((*store)->list_recordings("old")).at(0).kept);
-    EXPECT_TRUE(ok((*store)->list_analyses("old")).empty());
-}
+INSTANTIATE_TEST_SUITE_P(Backends, RiskColumnsTest,
+                         ::testing::ValuesIn(test::backends_under_test()), test::backend_name);
 
 }  // namespace
 }  // namespace dvd::store

@@ -183,7 +183,7 @@ TEST(SqliteMigrations, NewerSchemaIsRefused) {
         db.exec("UPDATE schema_version SET version = " + std::to_string(kSchemaVersion + 5));
     }
     for (bool read_only : {false, true}) {
-        auto store = SqliteStore::open(path, SqliteOptions{.read_only = read_only});
+        auto store = SqliteStore::open(path, StoreOptions{.read_only = read_only});
         ASSERT_FALSE(store);
         EXPECT_EQ(store.error().code, base::make_error_code(base::Errc::Unsupported));
         EXPECT_NE(store.error().message.find("newer than this build"), std::string::npos)
@@ -197,7 +197,7 @@ TEST(SqliteMigrations, ReadOnlyConnectionDoesNotMigrate) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");
     make_version_1(path);
-    auto reader = SqliteStore::open(path, SqliteOptions{.read_only = true});
+    auto reader = SqliteStore::open(path, StoreOptions{.read_only = true});
     ASSERT_FALSE(reader);
     EXPECT_NE(reader.error().message.find("open it read-write first"), std::string::npos)
             << reader.error().message;
@@ -217,6 +217,46 @@ TEST(SqliteMigrations, WalModeAndForeignKeysAreOn) {
     auto r = (*store)->append_score_points({&orphan, 1});
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message.find("FOREIGN KEY"), std::string::npos) << r.error().message;
+}
+
+TEST(SqliteMigrationsV3, Version2DatabaseIsUpgradedKeepingItsData) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
+            path, 2,
+            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+            "INSERT INTO score_points VALUES ('old', 0, 0, 1, 0.5, 0, 0.5, 0, 'uncertain');"
+            "INSERT INTO recordings (call_id, recording_id, saved_at_ms) VALUES "
+            "('old', 'r', 1);"));
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(test::ok((*store)->schema_version()), kSchemaVersion);
+    const auto old = test::ok((*store)->get_call("old"));
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->escalation, "");
+    EXPECT_EQ(old->indicators_json, "");
+    EXPECT_EQ(test::ok((*store)->list_timeline("old", -1, 5)).at(0).indicators_json, "");
+    EXPECT_FALSE(test::ok((*store)->list_recordings("old")).at(0).kept);
+    EXPECT_TRUE(test::ok((*store)->list_analyses("old")).empty());
+}
+
+TEST(SqliteMigrationsV4, Version3RecordingsBecomePendingCopies) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
+            path, 3,
+            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+            "updated_at_ms) VALUES ('old', 'inbound', 'ended', 1, 1, 1);"
+            "INSERT INTO recordings (call_id, recording_id, wav_url, saved_at_ms, kept) "
+            "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);"));
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(test::ok((*store)->schema_version()), 4);
+    const auto old = test::ok((*store)->list_recordings("old")).at(0);
+    EXPECT_TRUE(old.kept);
+    EXPECT_EQ(old.archive, RecordingArchive{});
+    EXPECT_EQ(test::ok((*store)->list_due_recording_archives(1, 5)).size(), 1u);
 }
 
 }  // namespace

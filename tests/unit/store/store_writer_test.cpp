@@ -309,7 +309,7 @@ TEST_F(StoreWriterTest, WholeBatchFailureIsRetriedThenCounted) {
         auto created = open();
         ASSERT_TRUE(created->upsert_call(make_call("c1", 1)));
     }
-    auto reader = SqliteStore::open(db_path(), SqliteOptions{.read_only = true});
+    auto reader = SqliteStore::open(db_path(), StoreOptions{.read_only = true});
     ASSERT_TRUE(reader) << reader.error().message;
     StoreWriter writer(std::make_unique<GatedStore>(std::move(*reader), gate_),
                        {.max_batch_ops = 10, .max_batch_delay = 0ms, .max_batch_attempts = 3});

@@ -1,0 +1,272 @@
+#pragma once
+
+// Internal to the store layer: the column lists, row readers and checks that the SQLite and
+// PostgreSQL stores share. Both select the columns of a table in the same order, so one reader
+// per table serves both. A reader takes any row type `s` with column_text / column_int /
+// column_real / column_optional_{int,real,bool} (SqliteStore::Statement, PostgresStore's Row);
+// `bind_archive` takes any binder with text / integer / text_or_null / optional.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "base/result.hpp"
+#include "store/types.hpp"
+
+namespace dvd::store::detail {
+
+/// True for errors that concern one operation (bad input, a missing row) rather than the
+/// connection or the file; `write_batch` skips such an op and keeps the others.
+inline bool is_per_op_error(const base::Error& error) {
+    return error.code == base::make_error_code(base::Errc::InvalidArgument)
+           || error.code == base::make_error_code(base::Errc::NotFound);
+}
+
+inline base::Error invalid(std::string_view operation, std::string_view why) {
+    return base::fail(base::Errc::InvalidArgument, fmt::format("store {}: {}", operation, why));
+}
+
+constexpr std::string_view kCallColumns =
+        "id, call_control_id, call_leg_id, call_session_id, direction, from_number, to_number, "
+        "state, started_at_ms, answered_at_ms, ended_at_ms, duration_seconds, hangup_cause, "
+        "final_score, final_llr, verdict, speech_seconds, flagged, stream_id, stream_auth_token, "
+        "telnyx_deepfake_result, telnyx_deepfake_score, telnyx_deepfake_consistency_pct, "
+        "telnyx_deepfake_error, stir_shaken_attestation, stir_shaken_verified, last_error, "
+        "created_at_ms, updated_at_ms, escalation, escalated_at_ms, indicators_json";
+
+constexpr std::string_view kEventColumns =
+        "event_id, event_type, call_control_id, received_at_ms, body_json, processed, "
+        "processed_at_ms";
+
+constexpr std::string_view kScoreColumns =
+        "call_id, seq, at_ms, speech_seconds, window_score, window_llr, call_score, call_llr, "
+        "verdict, indicators_json";
+
+constexpr std::string_view kRecordingColumns =
+        "id, call_id, recording_id, wav_url, mp3_url, public_wav_url, public_mp3_url, format, "
+        "channels, duration_seconds, saved_at_ms, kept, archive_status, archive_attempts, "
+        "archive_next_attempt_at_ms, archive_error, archive_file, archive_bytes, archive_sha256, "
+        "archive_stored_at_ms";
+
+constexpr std::string_view kAlertColumns =
+        "id, call_id, level, channel, status, attempts, next_attempt_at_ms, last_error, "
+        "payload_json, created_at_ms, sent_at_ms";
+
+constexpr std::string_view kAnalysisColumns =
+        "id, call_id, trigger_kind, source, risk_level, flagged, escalate, recommended_action, "
+        "reason, reasoning, indicators_json, detector_risk_level, analysis_risk_level, "
+        "raised_by_analysis, analysis_disagreed, detector_probability, detector_llr, "
+        "detector_verdict, speech_seconds, error_code, error, model, prompt_version, attempts, "
+        "http_status, elapsed_ms, created_at_ms";
+
+constexpr std::string_view kCommandColumns =
+        "id, call_id, command, command_id, request_body_json, http_status, error, at_ms";
+
+inline bool has_nan(const ScorePoint& p) {
+    return std::isnan(p.speech_seconds) || std::isnan(p.window_score) || std::isnan(p.window_llr)
+           || std::isnan(p.call_score) || std::isnan(p.call_llr);
+}
+
+base::Result<Call> read_call(const auto& s) {
+    Call call;
+    call.id = s.column_text(0);
+    call.call_control_id = s.column_text(1);
+    call.call_leg_id = s.column_text(2);
+    call.call_session_id = s.column_text(3);
+    auto direction = parse_call_direction(s.column_text(4));
+    auto state = parse_call_state(s.column_text(7));
+    if (!direction || !state) {
+        return base::fail(base::Errc::Corrupt,
+                          fmt::format("store: call {} has an unknown direction or state", call.id));
+    }
+    call.direction = *direction;
+    call.from = s.column_text(5);
+    call.to = s.column_text(6);
+    call.state = *state;
+    call.started_at_ms = s.column_int(8);
+    call.answered_at_ms = s.column_optional_int(9);
+    call.ended_at_ms = s.column_optional_int(10);
+    call.duration_seconds = s.column_optional_real(11);
+    call.hangup_cause = s.column_text(12);
+    call.final_score = s.column_optional_real(13);
+    call.final_llr = s.column_optional_real(14);
+    call.verdict = s.column_text(15);
+    call.speech_seconds = s.column_real(16);
+    call.flagged = s.column_int(17) != 0;
+    call.stream_id = s.column_text(18);
+    call.stream_auth_token = s.column_text(19);
+    call.telnyx_deepfake_result = s.column_text(20);
+    call.telnyx_deepfake_score = s.column_optional_real(21);
+    call.telnyx_deepfake_consistency_pct = s.column_optional_real(22);
+    call.telnyx_deepfake_error = s.column_text(23);
+    call.stir_shaken_attestation = s.column_text(24);
+    call.stir_shaken_verified = s.column_optional_bool(25);
+    call.last_error = s.column_text(26);
+    call.created_at_ms = s.column_int(27);
+    call.updated_at_ms = s.column_int(28);
+    call.escalation = s.column_text(29);
+    call.escalated_at_ms = s.column_optional_int(30);
+    call.indicators_json = s.column_text(31);
+    return call;
+}
+
+WebhookEvent read_event(const auto& s) {
+    WebhookEvent event;
+    event.event_id = s.column_text(0);
+    event.event_type = s.column_text(1);
+    event.call_control_id = s.column_text(2);
+    event.received_at_ms = s.column_int(3);
+    event.body_json = s.column_text(4);
+    event.processed = s.column_int(5) != 0;
+    event.processed_at_ms = s.column_optional_int(6);
+    return event;
+}
+
+ScorePoint read_score_point(const auto& s) {
+    ScorePoint point;
+    point.call_id = s.column_text(0);
+    point.seq = s.column_int(1);
+    point.at_ms = s.column_int(2);
+    point.speech_seconds = s.column_real(3);
+    point.window_score = s.column_real(4);
+    point.window_llr = s.column_real(5);
+    point.call_score = s.column_real(6);
+    point.call_llr = s.column_real(7);
+    point.verdict = s.column_text(8);
+    point.indicators_json = s.column_text(9);
+    return point;
+}
+
+base::Result<Recording> read_recording(const auto& s) {
+    Recording recording;
+    recording.id = s.column_int(0);
+    recording.call_id = s.column_text(1);
+    recording.recording_id = s.column_text(2);
+    recording.wav_url = s.column_text(3);
+    recording.mp3_url = s.column_text(4);
+    recording.public_wav_url = s.column_text(5);
+    recording.public_mp3_url = s.column_text(6);
+    recording.format = s.column_text(7);
+    recording.channels = s.column_text(8);
+    recording.duration_seconds = s.column_optional_real(9);
+    recording.saved_at_ms = s.column_int(10);
+    recording.kept = s.column_int(11) != 0;
+    auto status = parse_archive_status(s.column_text(12));
+    if (!status) {
+        return base::fail(
+                base::Errc::Corrupt,
+                fmt::format("store: recording {} has an unknown archive status", recording.id));
+    }
+    RecordingArchive& archive = recording.archive;
+    archive.status = *status;
+    archive.attempts = static_cast<int>(s.column_int(13));
+    archive.next_attempt_at_ms = s.column_int(14);
+    archive.last_error = s.column_text(15);
+    archive.file = s.column_text(16);
+    archive.bytes = s.column_optional_int(17);
+    archive.sha256 = s.column_text(18);
+    archive.stored_at_ms = s.column_optional_int(19);
+    return recording;
+}
+
+// Binds the eight archive_* columns, in kRecordingColumns order, at a Statement's next
+// parameters (the upsert's ?12..?19, the update's ?2..?9).
+auto& bind_archive(auto& s, const RecordingArchive& archive) {
+    return s.text(to_string(archive.status))
+            .integer(archive.attempts)
+            .integer(archive.next_attempt_at_ms)
+            .text_or_null(archive.last_error)
+            .text_or_null(archive.file)
+            .optional(archive.bytes)
+            .text_or_null(archive.sha256)
+            .optional(archive.stored_at_ms);
+}
+
+base::Result<Alert> read_alert(const auto& s) {
+    Alert alert;
+    alert.id = s.column_int(0);
+    alert.call_id = s.column_text(1);
+    alert.level = static_cast<int>(s.column_int(2));
+    auto channel = parse_alert_channel(s.column_text(3));
+    auto status = parse_alert_status(s.column_text(4));
+    if (!channel || !status) {
+        return base::fail(
+                base::Errc::Corrupt,
+                fmt::format("store: alert {} has an unknown channel or status", alert.id));
+    }
+    alert.channel = *channel;
+    alert.status = *status;
+    alert.attempts = static_cast<int>(s.column_int(5));
+    alert.next_attempt_at_ms = s.column_int(6);
+    alert.last_error = s.column_text(7);
+    alert.payload_json = s.column_text(8);
+    alert.created_at_ms = s.column_int(9);
+    alert.sent_at_ms = s.column_optional_int(10);
+    return alert;
+}
+
+base::Result<AnalysisRecord> read_analysis(const auto& s) {
+    AnalysisRecord r;
+    r.id = s.column_int(0);
+    r.call_id = s.column_text(1);
+    auto trigger = parse_analysis_trigger(s.column_text(2));
+    if (!trigger) {
+        return base::fail(base::Errc::Corrupt,
+                          fmt::format("store: analysis {} has an unknown trigger", r.id));
+    }
+    r.trigger = *trigger;
+    r.source = s.column_text(3);
+    r.risk_level = s.column_text(4);
+    r.flagged = s.column_int(5) != 0;
+    r.escalate = s.column_int(6) != 0;
+    r.recommended_action = s.column_text(7);
+    r.reason = s.column_text(8);
+    r.reasoning = s.column_text(9);
+    r.indicators_json = s.column_text(10);
+    r.detector_risk_level = s.column_text(11);
+    r.analysis_risk_level = s.column_text(12);
+    r.raised_by_analysis = s.column_int(13) != 0;
+    r.analysis_disagreed = s.column_int(14) != 0;
+    r.detector_probability = s.column_optional_real(15);
+    r.detector_llr = s.column_optional_real(16);
+    r.detector_verdict = s.column_text(17);
+    r.speech_seconds = s.column_optional_real(18);
+    r.error_code = s.column_text(19);
+    r.error = s.column_text(20);
+    r.model = s.column_text(21);
+    r.prompt_version = s.column_text(22);
+    r.attempts = static_cast<int>(s.column_int(23));
+    if (auto status = s.column_optional_int(24)) {
+        r.http_status = static_cast<int>(*status);
+    }
+    r.elapsed_ms = s.column_int(25);
+    r.created_at_ms = s.column_int(26);
+    return r;
+}
+
+CommandLog read_command(const auto& s) {
+    CommandLog entry;
+    entry.id = s.column_int(0);
+    entry.call_id = s.column_text(1);
+    entry.command = s.column_text(2);
+    entry.command_id = s.column_text(3);
+    entry.request_body_json = s.column_text(4);
+    if (auto status = s.column_optional_int(5)) {
+        entry.http_status = static_cast<int>(*status);
+    }
+    entry.error = s.column_text(6);
+    entry.at_ms = s.column_int(7);
+    return entry;
+}
+
+inline base::Result<void> check_limit(std::int64_t limit, std::string_view operation) {
+    if (limit < 1 || limit > std::numeric_limits<std::int32_t>::max()) {
+        return invalid(operation, fmt::format("limit {} out of range", limit));
+    }
+    return {};
+}
+
+}  // namespace dvd::store::detail

@@ -1,0 +1,10 @@
+// dvd_service_e2e_tests runs the database-backed end-to-end scenarios on SQLite.
+#include "e2e/service_fixture.hpp"
+
+namespace dvd::test {
+
+std::vector<Backend> e2e_backends() {
+    return {Backend::Sqlite};
+}
+
+}  // namespace dvd::test
