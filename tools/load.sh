@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make load` (opt-in, not part of `make test`): N concurrent simulated calls in real time against
 # a real `serve` process, through the whole path (signed webhooks, Call Control commands, media
-# WebSockets, decoding, scoring, SQLite). Reports the service's CPU seconds per second of call
+# WebSockets, decoding, scoring, the store). Reports the service's CPU seconds per second of call
 # audio and the concurrent calls one core could carry, from /proc (not wall-clock guesses), and
 # fails if any call did not complete or was not scored.
 #   tools/load.sh [CALLS] [SPEED]      defaults: 100 calls at once, real time (speed 1)
+# LOAD_DATABASE_URL=postgresql://... runs it on that (empty) PostgreSQL database instead of a
+# fresh SQLite file; the database server's own CPU is not in the figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/bin/deepfake-voice-detector
+bin=$PWD/build/bin/deepfake-voice-detector
 calls=${1:-100}
 speed=${2:-1}
 work=$(mktemp -d)
@@ -19,10 +21,11 @@ sim_port=$(free_port)
 seed=$(printf '4%.0s' $(seq 64))
 public_key=$("$bin" simulate --print-key --signing-seed "$seed" | sed -n 's/^TELNYX_PUBLIC_KEY=//p')
 
-TELNYX_API_KEY=KEYload0123456789 TELNYX_PUBLIC_KEY="$public_key" \
-TELNYX_API_BASE="http://127.0.0.1:$sim_port/v2" PORT="$service_port" \
-DATABASE_URL="sqlite://$work/dvd.db" LOG_LEVEL=warn \
-    "$bin" serve > "$work/service.log" 2>&1 &
+# In $work, so that its ./var (call audio, recording copies) goes there too.
+(cd "$work" && TELNYX_API_KEY=KEYload0123456789 TELNYX_PUBLIC_KEY="$public_key" \
+    TELNYX_API_BASE="http://127.0.0.1:$sim_port/v2" PORT="$service_port" \
+    DATABASE_URL="${LOAD_DATABASE_URL:-sqlite://$work/dvd.db}" LOG_LEVEL=warn \
+    exec "$bin" serve > "$work/service.log" 2>&1) &
 service_pid=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$service_port/health" >/dev/null && break

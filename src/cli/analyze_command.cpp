@@ -13,11 +13,14 @@ namespace dvd::cli {
 namespace {
 
 constexpr const char* kUsage =
-        "usage: deepfake-voice-detector analyze [--jsonl] [--timeline] [--max-speech-seconds S]\n"
-        "                                       [--model detector.json] [--jobs N] FILE...\n"
+        "usage: deepfake-voice-detector analyze [--jsonl] [--timeline] [--indicators]\n"
+        "                                       [--max-speech-seconds S] [--model detector.json]\n"
+        "                                       [--jobs N] FILE...\n"
         "Scores each file (WAV PCM/mu-law/A-law at any rate, FLAC, Ogg) for synthetic speech.\n"
         "  --jsonl               one JSON object per line and file (default: a table)\n"
         "  --timeline            include every window score (JSON only)\n"
+        "  --indicators          include the acoustic indicators of the whole file, as the\n"
+        "                        service shows them for a call (JSON only; docs/indicators.md)\n"
         "  --max-speech-seconds  use only the first S seconds of detected speech\n"
         "  --model               model metadata (default: models/detector.json or $DVD_MODEL)\n"
         "  --jobs                scoring threads (default: number of cores)\n"
@@ -40,6 +43,17 @@ nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timel
     j["duration_seconds"] = round4(r.duration_seconds);
     j["windows"] = r.call.windows;
     j["threshold"] = threshold;
+    if (r.indicators) {
+        auto& out = j["indicators"] = nlohmann::ordered_json::object();
+        for (const auto& row : indicators::to_list(*r.indicators)) {
+            if (!row.text.empty()) {
+                out[row.name] = row.text;
+            } else {
+                out[row.name] = row.value ? nlohmann::ordered_json(*row.value)
+                                          : nlohmann::ordered_json(nullptr);
+            }
+        }
+    }
     if (timeline) {
         auto& t = j["timeline"] = nlohmann::ordered_json::array();
         for (std::size_t i = 0; i < r.windows.size(); ++i) {
@@ -60,7 +74,7 @@ nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timel
 }  // namespace
 
 int run_analyze(const std::vector<std::string>& raw) {
-    auto args = Args::parse(raw, {"jsonl", "timeline", "help"},
+    auto args = Args::parse(raw, {"jsonl", "timeline", "indicators", "help"},
                             {"max-speech-seconds", "model", "jobs"});
     if (!args || args->has("help") || args->positional().empty()) {
         if (!args) {
@@ -92,6 +106,9 @@ int run_analyze(const std::vector<std::string>& raw) {
     std::vector<std::unique_ptr<ClipScorer>> scorers;
     for (int w = 0; w < workers; ++w) {
         scorers.push_back(std::make_unique<ClipScorer>(detector->model, detector->tables, options));
+        if (args->has("indicators")) {
+            scorers.back()->enable_indicators();
+        }
     }
     std::vector<ClipResult> results(files.size());
     parallel_for(files.size(), workers, [&](std::size_t i, int worker) {

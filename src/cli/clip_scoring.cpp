@@ -52,6 +52,11 @@ ClipResult ClipScorer::score_samples(std::string name, std::span<const float> sa
         result.error = status.error().message;
     }
     result.call = scorer_.call();
+    if (tracker_) {
+        tracker_->reset();
+        tracker_->accept(samples);
+        result.indicators = tracker_->snapshot();
+    }
     return result;
 }
 

@@ -2,10 +2,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "indicators/indicator_tracker.hpp"
 #include "model/detector_model.hpp"
 #include "pipeline/streaming_scorer.hpp"
 
@@ -19,6 +21,9 @@ struct ClipResult {
     pipeline::CallScore call;              ///< final call-level score
     std::vector<pipeline::WindowScore> windows;
     std::vector<pipeline::CallScore> call_after_window;  ///< call score after each window
+    /// The acoustic indicators of the whole file (as the service computes them for a call);
+    /// only when the scorer was asked for them.
+    std::optional<indicators::Indicators> indicators;
 
     bool ok() const { return error.empty(); }
     /// The call score after exactly `frames` frames of speech (the last window ending at or before
@@ -33,6 +38,9 @@ public:
     ClipScorer(std::shared_ptr<const model::DetectorModel> model,
                std::shared_ptr<const dsp::FeatureTables> tables, pipeline::ScorerOptions options);
 
+    /// Also computes each file's acoustic indicators (`ClipResult::indicators`).
+    void enable_indicators() { tracker_.emplace(); }
+
     /// Reads (any format libsndfile reads, resampled to 8 kHz) and scores a file. Errors are
     /// returned inside the result, never thrown.
     ClipResult score_file(const std::string& path);
@@ -41,6 +49,7 @@ public:
 
 private:
     pipeline::StreamingScorer scorer_;
+    std::optional<indicators::IndicatorTracker> tracker_;
 };
 
 /// Shared set-up for the commands: loads the model metadata + ONNX graph and builds the feature

@@ -117,6 +117,27 @@ TEST_F(CliE2e, AnalyzeTimelineAndEarlyVerdict) {
     EXPECT_EQ(j["score"], timeline[1]["score"]) << "an early verdict equals the timeline at 1.5 s";
 }
 
+// --indicators adds the service's acoustic indicators of the whole file (docs/indicators.md) and
+// changes nothing else.
+TEST_F(CliE2e, AnalyzeIndicatorsOfARealVoice) {
+    const std::string file = std::string(DVD_SOURCE_DIR) + "/samples/genuine-festvox-ru.wav";
+    const auto plain = json_lines(run("analyze --jsonl" + model_ + file).out).at(0);
+    const auto r = run("analyze --jsonl --indicators" + model_ + file);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const auto j = json_lines(r.out).at(0);
+    EXPECT_FALSE(plain.contains("indicators"));
+    EXPECT_EQ(j["score"], plain["score"]);
+    const auto& in = j["indicators"];
+    ASSERT_TRUE(in.is_object()) << j.dump();
+    // One adult male speaker reading: a low pitch, a few % of jitter, a clearly harmonic voice.
+    EXPECT_GT(in["pitch_median_hz"].get<double>(), 70.0) << in.dump();
+    EXPECT_LT(in["pitch_median_hz"].get<double>(), 180.0) << in.dump();
+    EXPECT_GT(in["jitter_local_percent"].get<double>(), 0.1);
+    EXPECT_LT(in["jitter_local_percent"].get<double>(), 5.0);
+    EXPECT_GT(in["hnr_db"].get<double>(), 3.0);
+    EXPECT_NEAR(in["analysed_s"].get<double>(), j["duration_seconds"].get<double>(), 0.1);
+}
+
 TEST_F(CliE2e, TooLittleSpeechIsInsufficient) {
     const auto file = wav("short.wav", 0.6, 4);
     const auto j = json_lines(run("analyze --jsonl" + model_ + file).out).at(0);
