@@ -662,37 +662,7 @@ base::Result<void> PostgresStore::upsert_call_in_tx(const Call& call) {
         return invalid(kOperation, "empty call id");
     }
     Params p;
-    p.text(call.id)
-            .text_or_null(call.call_control_id)
-            .text_or_null(call.call_leg_id)
-            .text_or_null(call.call_session_id)
-            .text(to_string(call.direction))
-            .text_or_null(call.from)
-            .text_or_null(call.to)
-            .text(to_string(call.state))
-            .integer(call.started_at_ms)
-            .optional(call.answered_at_ms)
-            .optional(call.ended_at_ms)
-            .optional(call.duration_seconds)
-            .text_or_null(call.hangup_cause)
-            .optional(call.final_score)
-            .optional(call.final_llr)
-            .text_or_null(call.verdict)
-            .real(call.speech_seconds)
-            .boolean(call.flagged)
-            .text_or_null(call.stream_id)
-            .text_or_null(call.stream_auth_token)
-            .text_or_null(call.telnyx_deepfake_result)
-            .optional(call.telnyx_deepfake_score)
-            .optional(call.telnyx_deepfake_consistency_pct)
-            .text_or_null(call.telnyx_deepfake_error)
-            .text_or_null(call.stir_shaken_attestation)
-            .optional(call.stir_shaken_verified)
-            .text_or_null(call.last_error)
-            .integer(call.created_at_ms)
-            .integer(call.updated_at_ms)
-            .text_or_null(call.escalation)
-            .optional(call.escalated_at_ms);
+    bind_call(p, call);
     auto rows = run(kUpsertCall, p, kOperation);
     if (!rows) {
         return rows.error();
@@ -711,14 +681,7 @@ base::Result<void> PostgresStore::upsert_call(const Call& call) {
 base::Result<void> PostgresStore::update_call_score_in_tx(const CallScoreUpdate& update) {
     constexpr std::string_view kOperation = "update_call_score";
     Params p;
-    p.text(update.call_id)
-            .optional(update.final_score)
-            .optional(update.final_llr)
-            .text_or_null(update.verdict)
-            .real(update.speech_seconds)
-            .boolean(update.flagged)
-            .integer(update.updated_at_ms)
-            .text_or_null(update.indicators_json);
+    bind_score_update(p, update);
     auto rows = run(kUpdateCallScore, p, kOperation);
     if (!rows) {
         return rows.error();
@@ -839,13 +802,7 @@ base::Result<bool> PostgresStore::record_webhook_event(const WebhookEvent& event
         return invalid(kOperation, "empty event id");
     }
     Params p;
-    p.text(event.event_id)
-            .text(event.event_type)
-            .text_or_null(event.call_control_id)
-            .integer(event.received_at_ms)
-            .text(event.body_json)
-            .boolean(event.processed)
-            .optional(event.processed_at_ms);
+    bind_event(p, event);
     // The primary key decides: of concurrent inserts of one id exactly one changes a row.
     auto changed =
             write("INSERT INTO webhook_events (event_id, event_type, call_control_id, "
@@ -927,16 +884,7 @@ base::Result<void> PostgresStore::insert_score_point_in_tx(const ScorePoint& poi
                        fmt::format("NaN in point {} of call '{}'", point.seq, point.call_id));
     }
     Params p;
-    p.text(point.call_id)
-            .integer(point.seq)
-            .integer(point.at_ms)
-            .real(point.speech_seconds)
-            .real(point.window_score)
-            .real(point.window_llr)
-            .real(point.call_score)
-            .real(point.call_llr)
-            .text_or_null(point.verdict)
-            .text_or_null(point.indicators_json);
+    bind_score_point(p, point);
     auto rows =
             run("INSERT INTO score_points (call_id, seq, at_ms, speech_seconds, "
                 "window_score, window_llr, call_score, call_llr, verdict, indicators_json) "
@@ -993,18 +941,7 @@ base::Result<std::vector<ScorePoint>> PostgresStore::list_timeline(std::string_v
 base::Result<std::int64_t> PostgresStore::add_recording_in_tx(const Recording& recording) {
     constexpr std::string_view kOperation = "add_recording";
     Params p;
-    p.text(recording.call_id)
-            .text_or_null(recording.recording_id)
-            .text_or_null(recording.wav_url)
-            .text_or_null(recording.mp3_url)
-            .text_or_null(recording.public_wav_url)
-            .text_or_null(recording.public_mp3_url)
-            .text_or_null(recording.format)
-            .text_or_null(recording.channels)
-            .optional(recording.duration_seconds)
-            .integer(recording.saved_at_ms)
-            .boolean(recording.kept);
-    bind_archive(p, recording.archive);
+    bind_recording(p, recording);
     auto rows = run(
             "INSERT INTO recordings (call_id, recording_id, wav_url, mp3_url, public_wav_url, "
             "public_mp3_url, format, channels, duration_seconds, saved_at_ms, kept, "
@@ -1137,32 +1074,7 @@ base::Result<std::int64_t> PostgresStore::add_analysis(const AnalysisRecord& r) 
         return connected.error();
     }
     Params p;
-    p.text(r.call_id)
-            .text(to_string(r.trigger))
-            .text(r.source)
-            .text(r.risk_level)
-            .boolean(r.flagged)
-            .boolean(r.escalate)
-            .text(r.recommended_action)
-            .text(r.reason)
-            .text(r.reasoning)
-            .text(r.indicators_json.empty() ? std::string_view("[]") : r.indicators_json)
-            .text(r.detector_risk_level)
-            .text_or_null(r.analysis_risk_level)
-            .boolean(r.raised_by_analysis)
-            .boolean(r.analysis_disagreed)
-            .optional(r.detector_probability)
-            .optional(r.detector_llr)
-            .text_or_null(r.detector_verdict)
-            .optional(r.speech_seconds)
-            .text_or_null(r.error_code)
-            .text_or_null(r.error)
-            .text_or_null(r.model)
-            .text_or_null(r.prompt_version)
-            .integer(r.attempts)
-            .optional(r.http_status)
-            .integer(r.elapsed_ms)
-            .integer(r.created_at_ms);
+    bind_analysis(p, r);
     auto rows =
             run("INSERT INTO analyses (call_id, trigger_kind, source, risk_level, flagged, "
                 "escalate, recommended_action, reason, reasoning, indicators_json, "
@@ -1204,16 +1116,7 @@ base::Result<AlertCreation> PostgresStore::create_alert_if_absent(const Alert& a
         return r.error();
     }
     Params p;
-    p.text(alert.call_id)
-            .integer(alert.level)
-            .text(to_string(alert.channel))
-            .text(to_string(alert.status))
-            .integer(alert.attempts)
-            .integer(alert.next_attempt_at_ms)
-            .text_or_null(alert.last_error)
-            .text(alert.payload_json)
-            .integer(alert.created_at_ms)
-            .optional(alert.sent_at_ms);
+    bind_alert(p, alert);
     auto inserted =
             run("INSERT INTO alerts (call_id, level, channel, status, attempts, "
                 "next_attempt_at_ms, last_error, payload_json, created_at_ms, sent_at_ms) "
@@ -1348,13 +1251,7 @@ base::Result<std::int64_t> PostgresStore::append_command_log_in_tx(const Command
         return invalid(kOperation, "empty call id or command");
     }
     Params p;
-    p.text(entry.call_id)
-            .text(entry.command)
-            .text_or_null(entry.command_id)
-            .text_or_null(entry.request_body_json)
-            .optional(entry.http_status)
-            .text_or_null(entry.error)
-            .integer(entry.at_ms);
+    bind_command(p, entry);
     auto rows =
             run("INSERT INTO command_log (call_id, command, command_id, request_body_json, "
                 "http_status, error, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -1390,44 +1287,6 @@ base::Result<std::vector<CommandLog>> PostgresStore::list_command_log(std::strin
 // ---------------------------------------------------------------------------------------------
 // Batches
 
-base::Result<void> PostgresStore::apply_in_tx(const WriteOp& op) {
-    struct Visitor {
-        PostgresStore& store;
-
-        base::Result<void> operator()(const Call& call) { return store.upsert_call_in_tx(call); }
-
-        base::Result<void> operator()(const CallScoreUpdate& update) {
-            return store.update_call_score_in_tx(update);
-        }
-
-        base::Result<void> operator()(const EventProcessed& event) {
-            return store.mark_event_processed_in_tx(event.event_id, event.processed_at_ms);
-        }
-
-        base::Result<void> operator()(const ScorePoint& point) {
-            return store.insert_score_point_in_tx(point);
-        }
-
-        base::Result<void> operator()(const Recording& recording) {
-            auto id = store.add_recording_in_tx(recording);
-            if (!id) {
-                return id.error();
-            }
-            return {};
-        }
-
-        base::Result<void> operator()(const CommandLog& entry) {
-            auto id = store.append_command_log_in_tx(entry);
-            if (!id) {
-                return id.error();
-            }
-            return {};
-        }
-    };
-
-    return std::visit(Visitor{*this}, op);
-}
-
 base::Result<BatchOutcome> PostgresStore::write_batch(std::span<const WriteOp> ops) {
     constexpr std::string_view kOperation = "write_batch";
     UseGuard guard(in_use_);
@@ -1444,7 +1303,7 @@ base::Result<BatchOutcome> PostgresStore::write_batch(std::span<const WriteOp> o
         if (auto r = simple("SAVEPOINT dvd_op", kOperation); !r) {
             return r.error();
         }
-        auto r = apply_in_tx(op);
+        auto r = apply_write_op(*this, op);
         if (r) {
             if (auto released = simple("RELEASE SAVEPOINT dvd_op", kOperation); !released) {
                 return released.error();

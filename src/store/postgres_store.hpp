@@ -119,6 +119,9 @@ public:
     [[nodiscard]] base::Result<int> backend_pid();
 
 private:
+    template <class Backend>
+    friend base::Result<void> detail::apply_write_op(Backend& store, const WriteOp& op);
+
     class Params;
     class Rows;
     class Transaction;
@@ -147,7 +150,6 @@ private:
     base::Result<void> insert_score_point_in_tx(const ScorePoint& point);
     base::Result<std::int64_t> add_recording_in_tx(const Recording& recording);
     base::Result<std::int64_t> append_command_log_in_tx(const CommandLog& entry);
-    base::Result<void> apply_in_tx(const WriteOp& op);
     base::Result<std::vector<Recording>> select_recordings(std::string_view operation,
                                                            std::string_view condition, UnixMs bound,
                                                            std::int64_t limit);

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -183,6 +185,184 @@ auto& bind_archive(auto& s, const RecordingArchive& archive) {
             .optional(archive.bytes)
             .text_or_null(archive.sha256)
             .optional(archive.stored_at_ms);
+}
+
+// The parameter lists of the writes, in the order of the INSERT/UPDATE column lists of both
+// stores (SQLite's ?1.., PostgreSQL's $1..), for any binder `s` (see the top of this file).
+
+/// upsert_call: the 31 columns of kCallColumns except indicators_json.
+auto& bind_call(auto& s, const Call& call) {
+    return s.text(call.id)
+            .text_or_null(call.call_control_id)
+            .text_or_null(call.call_leg_id)
+            .text_or_null(call.call_session_id)
+            .text(to_string(call.direction))
+            .text_or_null(call.from)
+            .text_or_null(call.to)
+            .text(to_string(call.state))
+            .integer(call.started_at_ms)
+            .optional(call.answered_at_ms)
+            .optional(call.ended_at_ms)
+            .optional(call.duration_seconds)
+            .text_or_null(call.hangup_cause)
+            .optional(call.final_score)
+            .optional(call.final_llr)
+            .text_or_null(call.verdict)
+            .real(call.speech_seconds)
+            .boolean(call.flagged)
+            .text_or_null(call.stream_id)
+            .text_or_null(call.stream_auth_token)
+            .text_or_null(call.telnyx_deepfake_result)
+            .optional(call.telnyx_deepfake_score)
+            .optional(call.telnyx_deepfake_consistency_pct)
+            .text_or_null(call.telnyx_deepfake_error)
+            .text_or_null(call.stir_shaken_attestation)
+            .optional(call.stir_shaken_verified)
+            .text_or_null(call.last_error)
+            .integer(call.created_at_ms)
+            .integer(call.updated_at_ms)
+            .text_or_null(call.escalation)
+            .optional(call.escalated_at_ms);
+}
+
+/// update_call_score: id, final_score, final_llr, verdict, speech_seconds, flagged,
+/// updated_at_ms, indicators_json.
+auto& bind_score_update(auto& s, const CallScoreUpdate& update) {
+    return s.text(update.call_id)
+            .optional(update.final_score)
+            .optional(update.final_llr)
+            .text_or_null(update.verdict)
+            .real(update.speech_seconds)
+            .boolean(update.flagged)
+            .integer(update.updated_at_ms)
+            .text_or_null(update.indicators_json);
+}
+
+/// record_webhook_event: the columns of kEventColumns.
+auto& bind_event(auto& s, const WebhookEvent& event) {
+    return s.text(event.event_id)
+            .text(event.event_type)
+            .text_or_null(event.call_control_id)
+            .integer(event.received_at_ms)
+            .text(event.body_json)
+            .boolean(event.processed)
+            .optional(event.processed_at_ms);
+}
+
+/// A score point: the columns of kScoreColumns.
+auto& bind_score_point(auto& s, const ScorePoint& point) {
+    return s.text(point.call_id)
+            .integer(point.seq)
+            .integer(point.at_ms)
+            .real(point.speech_seconds)
+            .real(point.window_score)
+            .real(point.window_llr)
+            .real(point.call_score)
+            .real(point.call_llr)
+            .text_or_null(point.verdict)
+            .text_or_null(point.indicators_json);
+}
+
+/// add_recording: the columns of kRecordingColumns except id.
+auto& bind_recording(auto& s, const Recording& recording) {
+    s.text(recording.call_id)
+            .text_or_null(recording.recording_id)
+            .text_or_null(recording.wav_url)
+            .text_or_null(recording.mp3_url)
+            .text_or_null(recording.public_wav_url)
+            .text_or_null(recording.public_mp3_url)
+            .text_or_null(recording.format)
+            .text_or_null(recording.channels)
+            .optional(recording.duration_seconds)
+            .integer(recording.saved_at_ms)
+            .boolean(recording.kept);
+    return bind_archive(s, recording.archive);
+}
+
+/// create_alert_if_absent: the columns of kAlertColumns except id.
+auto& bind_alert(auto& s, const Alert& alert) {
+    return s.text(alert.call_id)
+            .integer(alert.level)
+            .text(to_string(alert.channel))
+            .text(to_string(alert.status))
+            .integer(alert.attempts)
+            .integer(alert.next_attempt_at_ms)
+            .text_or_null(alert.last_error)
+            .text(alert.payload_json)
+            .integer(alert.created_at_ms)
+            .optional(alert.sent_at_ms);
+}
+
+/// add_analysis: the columns of kAnalysisColumns except id.
+auto& bind_analysis(auto& s, const AnalysisRecord& r) {
+    return s.text(r.call_id)
+            .text(to_string(r.trigger))
+            .text(r.source)
+            .text(r.risk_level)
+            .boolean(r.flagged)
+            .boolean(r.escalate)
+            .text(r.recommended_action)
+            .text(r.reason)
+            .text(r.reasoning)
+            .text(r.indicators_json.empty() ? std::string_view("[]") : r.indicators_json)
+            .text(r.detector_risk_level)
+            .text_or_null(r.analysis_risk_level)
+            .boolean(r.raised_by_analysis)
+            .boolean(r.analysis_disagreed)
+            .optional(r.detector_probability)
+            .optional(r.detector_llr)
+            .text_or_null(r.detector_verdict)
+            .optional(r.speech_seconds)
+            .text_or_null(r.error_code)
+            .text_or_null(r.error)
+            .text_or_null(r.model)
+            .text_or_null(r.prompt_version)
+            .integer(r.attempts)
+            .optional(r.http_status)
+            .integer(r.elapsed_ms)
+            .integer(r.created_at_ms);
+}
+
+/// append_command_log: the columns of kCommandColumns except id.
+auto& bind_command(auto& s, const CommandLog& entry) {
+    return s.text(entry.call_id)
+            .text(entry.command)
+            .text_or_null(entry.command_id)
+            .text_or_null(entry.request_body_json)
+            .optional(entry.http_status)
+            .text_or_null(entry.error)
+            .integer(entry.at_ms);
+}
+
+/// One `WriteOp` of `write_batch` through a store's single-op bodies (`upsert_call_in_tx`, ...),
+/// inside the transaction the store opened. Each store declares it a friend.
+template <class Backend>
+base::Result<void> apply_write_op(Backend& store, const WriteOp& op) {
+    return std::visit(
+            [&store](const auto& value) -> base::Result<void> {
+                using T = std::decay_t<decltype(value)>;
+                if constexpr (std::is_same_v<T, Call>) {
+                    return store.upsert_call_in_tx(value);
+                } else if constexpr (std::is_same_v<T, CallScoreUpdate>) {
+                    return store.update_call_score_in_tx(value);
+                } else if constexpr (std::is_same_v<T, EventProcessed>) {
+                    return store.mark_event_processed_in_tx(value.event_id, value.processed_at_ms);
+                } else if constexpr (std::is_same_v<T, ScorePoint>) {
+                    return store.insert_score_point_in_tx(value);
+                } else if constexpr (std::is_same_v<T, Recording>) {
+                    if (auto id = store.add_recording_in_tx(value); !id) {
+                        return id.error();
+                    }
+                    return {};
+                } else {
+                    static_assert(std::is_same_v<T, CommandLog>);
+                    if (auto id = store.append_command_log_in_tx(value); !id) {
+                        return id.error();
+                    }
+                    return {};
+                }
+            },
+            op);
 }
 
 base::Result<Alert> read_alert(const auto& s) {

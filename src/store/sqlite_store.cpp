@@ -646,37 +646,7 @@ base::Result<void> SqliteStore::upsert_call_in_tx(const Call& call) {
     if (!s) {
         return s.error();
     }
-    s->text(call.id)
-            .text_or_null(call.call_control_id)
-            .text_or_null(call.call_leg_id)
-            .text_or_null(call.call_session_id)
-            .text(to_string(call.direction))
-            .text_or_null(call.from)
-            .text_or_null(call.to)
-            .text(to_string(call.state))
-            .integer(call.started_at_ms)
-            .optional(call.answered_at_ms)
-            .optional(call.ended_at_ms)
-            .optional(call.duration_seconds)
-            .text_or_null(call.hangup_cause)
-            .optional(call.final_score)
-            .optional(call.final_llr)
-            .text_or_null(call.verdict)
-            .real(call.speech_seconds)
-            .boolean(call.flagged)
-            .text_or_null(call.stream_id)
-            .text_or_null(call.stream_auth_token)
-            .text_or_null(call.telnyx_deepfake_result)
-            .optional(call.telnyx_deepfake_score)
-            .optional(call.telnyx_deepfake_consistency_pct)
-            .text_or_null(call.telnyx_deepfake_error)
-            .text_or_null(call.stir_shaken_attestation)
-            .optional(call.stir_shaken_verified)
-            .text_or_null(call.last_error)
-            .integer(call.created_at_ms)
-            .integer(call.updated_at_ms)
-            .text_or_null(call.escalation)
-            .optional(call.escalated_at_ms);
+    bind_call(*s, call);
     return s->run();
 }
 
@@ -698,14 +668,7 @@ base::Result<void> SqliteStore::update_call_score_in_tx(const CallScoreUpdate& u
     if (!s) {
         return s.error();
     }
-    s->text(update.call_id)
-            .optional(update.final_score)
-            .optional(update.final_llr)
-            .text_or_null(update.verdict)
-            .real(update.speech_seconds)
-            .boolean(update.flagged)
-            .integer(update.updated_at_ms)
-            .text_or_null(update.indicators_json);
+    bind_score_update(*s, update);
     if (auto r = s->run(); !r) {
         return r;
     }
@@ -839,13 +802,7 @@ base::Result<bool> SqliteStore::record_webhook_event(const WebhookEvent& event) 
     if (!s) {
         return s.error();
     }
-    s->text(event.event_id)
-            .text(event.event_type)
-            .text_or_null(event.call_control_id)
-            .integer(event.received_at_ms)
-            .text(event.body_json)
-            .boolean(event.processed)
-            .optional(event.processed_at_ms);
+    bind_event(*s, event);
     if (auto r = s->run(); !r) {
         return r.error();
     }
@@ -930,16 +887,7 @@ base::Result<void> SqliteStore::insert_score_point_in_tx(const ScorePoint& point
     if (!s) {
         return s.error();
     }
-    s->text(point.call_id)
-            .integer(point.seq)
-            .integer(point.at_ms)
-            .real(point.speech_seconds)
-            .real(point.window_score)
-            .real(point.window_llr)
-            .real(point.call_score)
-            .real(point.call_llr)
-            .text_or_null(point.verdict)
-            .text_or_null(point.indicators_json);
+    bind_score_point(*s, point);
     return s->run();
 }
 
@@ -989,18 +937,7 @@ base::Result<std::int64_t> SqliteStore::add_recording_in_tx(const Recording& rec
     if (!s) {
         return s.error();
     }
-    s->text(recording.call_id)
-            .text_or_null(recording.recording_id)
-            .text_or_null(recording.wav_url)
-            .text_or_null(recording.mp3_url)
-            .text_or_null(recording.public_wav_url)
-            .text_or_null(recording.public_mp3_url)
-            .text_or_null(recording.format)
-            .text_or_null(recording.channels)
-            .optional(recording.duration_seconds)
-            .integer(recording.saved_at_ms)
-            .boolean(recording.kept);
-    bind_archive(*s, recording.archive);
+    bind_recording(*s, recording);
     auto row = s->step();
     if (!row) {
         return row.error();
@@ -1165,32 +1102,7 @@ base::Result<std::int64_t> SqliteStore::add_analysis(const AnalysisRecord& r) {
     if (!s) {
         return s.error();
     }
-    s->text(r.call_id)
-            .text(to_string(r.trigger))
-            .text(r.source)
-            .text(r.risk_level)
-            .boolean(r.flagged)
-            .boolean(r.escalate)
-            .text(r.recommended_action)
-            .text(r.reason)
-            .text(r.reasoning)
-            .text(r.indicators_json.empty() ? std::string_view("[]") : r.indicators_json)
-            .text(r.detector_risk_level)
-            .text_or_null(r.analysis_risk_level)
-            .boolean(r.raised_by_analysis)
-            .boolean(r.analysis_disagreed)
-            .optional(r.detector_probability)
-            .optional(r.detector_llr)
-            .text_or_null(r.detector_verdict)
-            .optional(r.speech_seconds)
-            .text_or_null(r.error_code)
-            .text_or_null(r.error)
-            .text_or_null(r.model)
-            .text_or_null(r.prompt_version)
-            .integer(r.attempts)
-            .optional(r.http_status)
-            .integer(r.elapsed_ms)
-            .integer(r.created_at_ms);
+    bind_analysis(*s, r);
     if (auto ran = s->run(); !ran) {
         return ran.error();
     }
@@ -1227,16 +1139,7 @@ base::Result<AlertCreation> SqliteStore::create_alert_if_absent(const Alert& ale
     if (!insert) {
         return insert.error();
     }
-    insert->text(alert.call_id)
-            .integer(alert.level)
-            .text(to_string(alert.channel))
-            .text(to_string(alert.status))
-            .integer(alert.attempts)
-            .integer(alert.next_attempt_at_ms)
-            .text_or_null(alert.last_error)
-            .text(alert.payload_json)
-            .integer(alert.created_at_ms)
-            .optional(alert.sent_at_ms);
+    bind_alert(*insert, alert);
     if (auto r = insert->run(); !r) {
         return r.error();
     }
@@ -1394,13 +1297,7 @@ base::Result<std::int64_t> SqliteStore::append_command_log_in_tx(const CommandLo
     if (!s) {
         return s.error();
     }
-    s->text(entry.call_id)
-            .text(entry.command)
-            .text_or_null(entry.command_id)
-            .text_or_null(entry.request_body_json)
-            .optional(entry.http_status)
-            .text_or_null(entry.error)
-            .integer(entry.at_ms);
+    bind_command(*s, entry);
     if (auto r = s->run(); !r) {
         return r.error();
     }
@@ -1438,44 +1335,6 @@ base::Result<std::vector<CommandLog>> SqliteStore::list_command_log(std::string_
 // ---------------------------------------------------------------------------------------------
 // Batches
 
-base::Result<void> SqliteStore::apply_in_tx(const WriteOp& op) {
-    struct Visitor {
-        SqliteStore& store;
-
-        base::Result<void> operator()(const Call& call) { return store.upsert_call_in_tx(call); }
-
-        base::Result<void> operator()(const CallScoreUpdate& update) {
-            return store.update_call_score_in_tx(update);
-        }
-
-        base::Result<void> operator()(const EventProcessed& event) {
-            return store.mark_event_processed_in_tx(event.event_id, event.processed_at_ms);
-        }
-
-        base::Result<void> operator()(const ScorePoint& point) {
-            return store.insert_score_point_in_tx(point);
-        }
-
-        base::Result<void> operator()(const Recording& recording) {
-            auto id = store.add_recording_in_tx(recording);
-            if (!id) {
-                return id.error();
-            }
-            return {};
-        }
-
-        base::Result<void> operator()(const CommandLog& entry) {
-            auto id = store.append_command_log_in_tx(entry);
-            if (!id) {
-                return id.error();
-            }
-            return {};
-        }
-    };
-
-    return std::visit(Visitor{*this}, op);
-}
-
 base::Result<BatchOutcome> SqliteStore::write_batch(std::span<const WriteOp> ops) {
     constexpr std::string_view kOperation = "write_batch";
     UseGuard guard(in_use_);
@@ -1488,7 +1347,7 @@ base::Result<BatchOutcome> SqliteStore::write_batch(std::span<const WriteOp> ops
         return r.error();
     }
     for (const auto& op : ops) {
-        auto r = apply_in_tx(op);
+        auto r = apply_write_op(*this, op);
         if (r) {
             ++outcome.applied;
             continue;

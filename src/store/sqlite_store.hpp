@@ -106,6 +106,9 @@ public:
     [[nodiscard]] base::Result<BatchOutcome> write_batch(std::span<const WriteOp> ops) override;
 
 private:
+    template <class Backend>
+    friend base::Result<void> detail::apply_write_op(Backend& store, const WriteOp& op);
+
     class Statement;
     class Transaction;
     class UseGuard;
@@ -131,7 +134,6 @@ private:
                                                            std::string_view condition, UnixMs bound,
                                                            std::int64_t limit);
     base::Result<std::int64_t> append_command_log_in_tx(const CommandLog& entry);
-    base::Result<void> apply_in_tx(const WriteOp& op);
     base::Result<void> explain_unchanged_alert(std::int64_t alert_id, std::string_view operation);
 
     sqlite3* db_;

@@ -190,4 +190,13 @@ public:
     [[nodiscard]] virtual base::Result<BatchOutcome> write_batch(std::span<const WriteOp> ops) = 0;
 };
 
+namespace detail {
+
+/// Internal (defined in row_codec.hpp): one `WriteOp` of `write_batch` through a store's
+/// single-op bodies; `SqliteStore` and `PostgresStore` befriend it.
+template <class Backend>
+base::Result<void> apply_write_op(Backend& store, const WriteOp& op);
+
+}  // namespace detail
+
 }  // namespace dvd::store

@@ -170,45 +170,6 @@ TEST(SqliteDurability, KillDuringWritesKeepsTransactionsWhole) {
     }
 }
 
-TEST(SqliteConcurrency, SameEventFromTwoConnectionsIsNewExactlyOnce) {
-    TempDir dir;
-    const std::string path = dir.file("dvd.db");
-    auto a = SqliteStore::open(path);
-    auto b = SqliteStore::open(path);
-    ASSERT_TRUE(a) << a.error().message;
-    ASSERT_TRUE(b) << b.error().message;
-
-    constexpr int kEvents = 300;
-    std::atomic<int> ready{0};
-    std::vector<int> new_a(kEvents, 0);
-    std::vector<int> new_b(kEvents, 0);
-    std::atomic<int> errors{0};
-    const auto run = [&](SqliteStore& store, std::vector<int>& is_new) {
-        ready.fetch_add(1);
-        while (ready.load() < 2) {
-            std::this_thread::yield();  // start together so that the inserts really race
-        }
-        for (int i = 0; i < kEvents; ++i) {
-            auto r = store.record_webhook_event(make_event("evt-" + std::to_string(i), i));
-            if (!r) {
-                errors.fetch_add(1);
-                continue;
-            }
-            is_new[static_cast<std::size_t>(i)] = *r ? 1 : 0;
-        }
-    };
-    std::thread ta([&] { run(**a, new_a); });
-    std::thread tb([&] { run(**b, new_b); });
-    ta.join();
-    tb.join();
-
-    EXPECT_EQ(errors.load(), 0);
-    for (std::size_t i = 0; i < kEvents; ++i) {
-        EXPECT_EQ(new_a[i] + new_b[i], 1) << "event " << i;
-    }
-    EXPECT_EQ((*a)->list_unprocessed_events(1000)->size(), static_cast<std::size_t>(kEvents));
-}
-
 TEST(SqliteConcurrency, ReaderSeesCommittedDataWhileWriterWrites) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");

@@ -1,12 +1,14 @@
 // The Store contract: every backend behaves alike (run on SQLite and PostgreSQL, see
 // store_backends.hpp).
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -548,6 +550,45 @@ TEST_P(StoreContractTest, WriteBatchSkipsBadOpsAndCommitsTheRest) {
     EXPECT_EQ(store_->list_command_log("c1")->size(), 1U);
     EXPECT_EQ(store_->list_recordings("c1")->size(), 1U);
     EXPECT_TRUE(store_->write_batch({})->applied == 0);
+}
+
+// Two connections (two threads, or two processes) insert the same events at once: each id is new
+// for exactly one of them.
+TEST_P(StoreContractTest, SameEventFromTwoConnectionsIsNewExactlyOnce) {
+    auto a = db_.open();
+    auto b = db_.open();
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+
+    constexpr int kEvents = 300;
+    std::atomic<int> ready{0};
+    std::vector<int> new_a(kEvents, 0);
+    std::vector<int> new_b(kEvents, 0);
+    std::atomic<int> errors{0};
+    const auto run = [&](Store& store, std::vector<int>& is_new) {
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+            std::this_thread::yield();  // start together so that the inserts really race
+        }
+        for (int i = 0; i < kEvents; ++i) {
+            auto r = store.record_webhook_event(make_event("evt-" + std::to_string(i), i));
+            if (!r) {
+                errors.fetch_add(1);
+                continue;
+            }
+            is_new[static_cast<std::size_t>(i)] = *r ? 1 : 0;
+        }
+    };
+    std::thread ta([&] { run(*a, new_a); });
+    std::thread tb([&] { run(*b, new_b); });
+    ta.join();
+    tb.join();
+
+    EXPECT_EQ(errors.load(), 0);
+    for (std::size_t i = 0; i < kEvents; ++i) {
+        EXPECT_EQ(new_a[i] + new_b[i], 1) << "event " << i;
+    }
+    EXPECT_EQ(store_->list_unprocessed_events(1000)->size(), static_cast<std::size_t>(kEvents));
 }
 
 TEST_P(StoreContractTest, StatementsAreReusedAcrossManyCalls) {
