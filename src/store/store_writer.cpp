@@ -14,7 +14,8 @@ StoreWriter::StoreWriter(std::unique_ptr<Store> store, const StoreWriterOptions&
     : options_(options), store_(std::move(store)) {
     DVD_CHECK(store_ != nullptr, "StoreWriter needs a store");
     DVD_CHECK(options_.queue_capacity > 0 && options_.max_batch_ops > 0
-                      && options_.max_batch_attempts > 0,
+                      && options_.max_batch_attempts > 0 && options_.retry_delay.count() >= 0
+                      && options_.max_retry_delay >= options_.retry_delay,
               "StoreWriterOptions: capacity, batch size and attempts must be positive");
 }
 
@@ -150,6 +151,7 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
     std::uint64_t failed = 0;
     std::string error;
     bool committed = false;
+    auto delay = options_.retry_delay;
     for (int attempt = 1;; ++attempt) {
         auto outcome = store_->write_batch(batch);
         if (outcome) {
@@ -169,6 +171,18 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
             failed = batch.size();
             break;
         }
+        // Back off before the next attempt. stop() wakes this wait (pushes do too), and from then
+        // on it ends at the stop deadline at the latest; the check above then gives up.
+        const auto until = std::chrono::steady_clock::now() + delay;
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            const auto limit = stopping_ ? std::min(until, stop_deadline_) : until;
+            if (std::chrono::steady_clock::now() >= limit) {
+                break;
+            }
+            work_cv_.wait_until(lock, limit);
+        }
+        delay = std::min(delay * 2, options_.max_retry_delay);
     }
     std::lock_guard lock(mutex_);
     written_ += written;

@@ -26,9 +26,15 @@ struct StoreWriterOptions {
     /// transaction starts (group commit); a full batch, `flush`, `stop` or a backlog left by the
     /// previous transaction starts it at once.
     std::chrono::milliseconds max_batch_delay{100};
-    /// A batch that fails as a whole (busy beyond busy_timeout, I/O) is tried this many times in
-    /// all; then its ops are counted as failed.
-    int max_batch_attempts = 3;
+    /// A batch that fails as a whole (busy beyond busy_timeout, I/O, a PostgreSQL server that
+    /// restarts or fails over) is tried this many times in all; then its ops are counted as
+    /// failed. With the delays below the defaults ride out an outage of about 9 s, while new ops
+    /// wait in the queue.
+    int max_batch_attempts = 10;
+    /// The wait before the second attempt of a failed batch; it doubles for each further attempt,
+    /// up to `max_retry_delay`. `stop` cuts a wait short at its deadline.
+    std::chrono::milliseconds retry_delay{50};
+    std::chrono::milliseconds max_retry_delay{2000};
 };
 
 /// Counters since construction. Every accepted op ends up in exactly one of written, failed,
@@ -84,8 +90,9 @@ public:
     bool flush(std::chrono::steady_clock::time_point deadline);
 
     /// Graceful shutdown: refuses new ops, writes what is queued until `deadline`, abandons (and
-    /// counts) the rest, joins the thread. A batch already being written finishes, so the call can
-    /// return later than the deadline by one transaction. True when nothing was abandoned.
+    /// counts) the rest, joins the thread. A batch already being written finishes (a failed one
+    /// is not retried past the deadline), so the call can return later than the deadline by one
+    /// transaction. True when nothing was abandoned.
     /// Further calls return the first call's answer.
     bool stop(std::chrono::steady_clock::time_point deadline);
 

@@ -4,6 +4,7 @@
 #include "store/postgres_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "store/open_store.hpp"
+#include "store/store_writer.hpp"
 #include "store/sqlite_migrations.hpp"
 #include "store_backends.hpp"
 #include "store_test_support.hpp"
@@ -217,6 +219,33 @@ TEST_F(PostgresStoreTest, TheStoreComesBackAfterAServerRestart) {
     ASSERT_TRUE(read) << read.error().message;
     EXPECT_EQ(read->size(), 1U);
     ASSERT_TRUE(store->upsert_call(make_call("c2", 2)));
+}
+
+// The service's score points go through the StoreWriter: a server restart between two batches
+// costs a retry, not a point.
+TEST_F(PostgresStoreTest, TheStoreWriterLosesNothingAcrossAServerRestart) {
+    using namespace std::chrono_literals;
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->upsert_call(make_call("c1", 1)));
+    StoreWriter writer(open(), {.max_batch_delay = 0ms});
+    writer.start();
+    const auto deadline = [] { return std::chrono::steady_clock::now() + 30s; };
+    for (int seq = 0; seq < 50; ++seq) {
+        ASSERT_TRUE(writer.try_push(test::make_point("c1", seq)));
+    }
+    ASSERT_TRUE(writer.flush(deadline()));
+    std::string error;
+    ASSERT_TRUE(dvd::test::shared_postgres_server()->restart(&error)) << error;
+    for (int seq = 50; seq < 100; ++seq) {
+        ASSERT_TRUE(writer.try_push(test::make_point("c1", seq)));
+    }
+    ASSERT_TRUE(writer.flush(deadline()));
+    const auto stats = writer.stats();
+    EXPECT_EQ(stats.written, 100U) << stats.last_error;
+    EXPECT_EQ(stats.failed, 0U) << stats.last_error;
+    EXPECT_EQ(ok(store->list_timeline("c1", -1, 1000)).size(), 100U);
+    EXPECT_TRUE(writer.stop(deadline()));
 }
 
 TEST(PostgresStoreOpen, AnUnreachableServerIsAnIoErrorThatHidesThePassword) {

@@ -12,6 +12,7 @@
 
 #include "store/sqlite_store.hpp"
 #include "store_test_support.hpp"
+#include "support/eventually.hpp"
 
 namespace dvd::store {
 namespace {
@@ -34,6 +35,7 @@ public:
         std::condition_variable cv;
         bool open = true;                  // guarded by mutex
         int entered = 0;                   // write_batch calls started; guarded by mutex
+        int fail_next = 0;  // this many write_batch calls fail as a whole (Io); guarded by mutex
         std::vector<std::size_t> batches;  // sizes; guarded by mutex
     };
 
@@ -47,6 +49,10 @@ public:
             shared_->cv.notify_all();
             shared_->cv.wait(lock, [&] { return shared_->open; });
             shared_->batches.push_back(ops.size());
+            if (shared_->fail_next > 0) {
+                --shared_->fail_next;
+                return base::fail(base::Errc::Io, "store write_batch: server closed the connection");
+            }
         }
         return inner_->write_batch(ops);
     }
@@ -321,6 +327,41 @@ TEST_F(StoreWriterTest, WholeBatchFailureIsRetriedThenCounted) {
     EXPECT_EQ(stats.written, 0U);
     EXPECT_EQ(batches().size(), 3U);  // three attempts
     EXPECT_NE(stats.last_error.find("write_batch"), std::string::npos) << stats.last_error;
+}
+
+// A database that is away for a while (a PostgreSQL restart): the batch is tried again after a
+// growing wait and written once the database is back; nothing is lost.
+TEST_F(StoreWriterTest, ABatchOutlivesADatabaseOutage) {
+    auto writer = make_writer({.max_batch_delay = 0ms, .retry_delay = 1ms, .max_retry_delay = 4ms});
+    {
+        std::lock_guard lock(gate_->mutex);
+        gate_->fail_next = 6;
+    }
+    writer->start();
+    ASSERT_TRUE(writer->try_push(make_point("c1", 0)));
+    ASSERT_TRUE(writer->flush(in(30s)));
+    const auto stats = writer->stats();
+    EXPECT_EQ(stats.written, 1U);
+    EXPECT_EQ(stats.failed, 0U);
+    EXPECT_EQ(batches().size(), 7U);  // six failed attempts, then the one that committed
+    EXPECT_EQ(open()->list_timeline("c1", -1, 10)->size(), 1U);
+}
+
+// A stop whose deadline passes during a long back-off does not wait it out.
+TEST_F(StoreWriterTest, StopEndsARetryWait) {
+    auto writer = make_writer({.max_batch_delay = 0ms, .max_batch_attempts = 5,
+                               .retry_delay = 60s, .max_retry_delay = 60s});
+    {
+        std::lock_guard lock(gate_->mutex);
+        gate_->fail_next = 100;
+    }
+    writer->start();
+    ASSERT_TRUE(writer->try_push(make_point("c1", 0)));
+    ASSERT_TRUE(dvd::test::eventually([&] { return !batches().empty(); }, 30s));
+    const auto started = std::chrono::steady_clock::now();
+    writer->stop(in(100ms));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);  // not the 60 s back-off
+    EXPECT_EQ(writer->stats().failed, 1U);
 }
 
 TEST_F(StoreWriterTest, ManyProducersNeverLoseAnAcceptedOp) {
