@@ -16,8 +16,8 @@
 #include <libpq-fe.h>
 
 #include "store/open_store.hpp"
-#include "store/store_writer.hpp"
 #include "store/sqlite_migrations.hpp"
+#include "store/store_writer.hpp"
 #include "store_backends.hpp"
 #include "store_test_support.hpp"
 
@@ -230,7 +230,9 @@ TEST_F(PostgresStoreTest, TheStoreWriterLosesNothingAcrossAServerRestart) {
     ASSERT_TRUE(store->upsert_call(make_call("c1", 1)));
     StoreWriter writer(open(), {.max_batch_delay = 0ms});
     writer.start();
-    const auto deadline = [] { return std::chrono::steady_clock::now() + 30s; };
+    const auto deadline = [] {
+        return std::chrono::steady_clock::now() + 30s;
+    };
     for (int seq = 0; seq < 50; ++seq) {
         ASSERT_TRUE(writer.try_push(test::make_point("c1", seq)));
     }

@@ -349,8 +349,9 @@ TEST_F(StoreWriterTest, ABatchOutlivesADatabaseOutage) {
 
 // A stop whose deadline passes during a long back-off does not wait it out.
 TEST_F(StoreWriterTest, StopEndsARetryWait) {
-    auto writer = make_writer({.max_batch_delay = 0ms, .max_batch_attempts = 5,
-                               .retry_delay = 60s, .max_retry_delay = 60s});
+    auto writer = make_writer(
+            {.max_batch_delay = 0ms, .max_batch_attempts = 5, .retry_delay = 60s,
+             .max_retry_delay = 60s});
     {
         std::lock_guard lock(gate_->mutex);
         gate_->fail_next = 100;
