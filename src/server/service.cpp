@@ -524,6 +524,14 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
         samples.push_back({"dvd_store_dropped_total", "counter",
                            "Rows dropped because the store writer queue was full.",
                            static_cast<double>(stats.dropped)});
+        samples.push_back({"dvd_store_failed_total", "counter",
+                           "Rows the store writer could not write (refused, or the database stayed "
+                           "away through every retry).",
+                           static_cast<double>(stats.failed)});
+        samples.push_back({"dvd_store_retries_total", "counter",
+                           "Store writer batches tried again after the database failed them as a "
+                           "whole (busy, restarting, unreachable).",
+                           static_cast<double>(stats.retries)});
         samples.push_back({"dvd_store_queue_depth", "gauge", "Rows waiting for the store writer.",
                            static_cast<double>(stats.queue_depth)});
     }

@@ -64,6 +64,7 @@ StoreWriterStats StoreWriter::stats() const {
     stats.dropped = dropped_.load(std::memory_order_relaxed);
     stats.written = written_;
     stats.failed = failed_;
+    stats.retries = retries_;
     stats.abandoned = abandoned_;
     stats.batches = batches_;
     stats.queue_depth = queue_.size();
@@ -151,6 +152,7 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
     std::uint64_t failed = 0;
     std::string error;
     bool committed = false;
+    std::uint64_t retries = 0;
     auto delay = options_.retry_delay;
     for (int attempt = 1;; ++attempt) {
         auto outcome = store_->write_batch(batch);
@@ -183,10 +185,12 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
             work_cv_.wait_until(lock, limit);
         }
         delay = std::min(delay * 2, options_.max_retry_delay);
+        ++retries;
     }
     std::lock_guard lock(mutex_);
     written_ += written;
     failed_ += failed;
+    retries_ += retries;
     completed_ += batch.size();
     if (committed) {
         ++batches_;

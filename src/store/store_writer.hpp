@@ -46,6 +46,7 @@ struct StoreWriterStats {
     std::uint64_t failed = 0;     ///< rejected by the store (unknown call, ...) or batch failed
     std::uint64_t abandoned = 0;  ///< still queued when stop's deadline passed
     std::uint64_t batches = 0;    ///< committed transactions
+    std::uint64_t retries = 0;    ///< attempts after a whole-batch failure (database trouble)
     std::size_t queue_depth = 0;  ///< queued now, not counting the batch in flight
     std::string last_error;       ///< the most recent store error, empty if none
 };
@@ -116,6 +117,7 @@ private:
     std::uint64_t completed_ = 0;  ///< ops ever finished: written + failed + abandoned
     std::uint64_t written_ = 0;
     std::uint64_t failed_ = 0;
+    std::uint64_t retries_ = 0;
     std::uint64_t abandoned_ = 0;
     std::uint64_t batches_ = 0;
     std::string last_error_;

@@ -138,6 +138,9 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     EXPECT_EQ(metrics.status, 200);
     EXPECT_NE(metrics.body.find("dvd_calls_ended_total 2\n"), std::string::npos) << metrics.body;
     EXPECT_NE(metrics.body.find("dvd_calls_flagged_total 1\n"), std::string::npos);
+    // Every score point reached the database, without a whole-batch retry.
+    EXPECT_NE(metrics.body.find("dvd_store_failed_total 0\n"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("dvd_store_retries_total 0\n"), std::string::npos);
 
     // Graceful stop on SIGTERM.
     service_->signal(SIGTERM);

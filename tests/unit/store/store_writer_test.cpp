@@ -344,6 +344,7 @@ TEST_F(StoreWriterTest, ABatchOutlivesADatabaseOutage) {
     EXPECT_EQ(stats.written, 1U);
     EXPECT_EQ(stats.failed, 0U);
     EXPECT_EQ(batches().size(), 7U);  // six failed attempts, then the one that committed
+    EXPECT_EQ(stats.retries, 6U);
     EXPECT_EQ(open()->list_timeline("c1", -1, 10)->size(), 1U);
 }
 
