@@ -3,7 +3,7 @@ call LLR with call-level indicators (docs/indicators.md), fitted on dev, scored 
 
   B=build/bin/deepfake-voice-detector
   /usr/bin/python3 training/indicator_fusion.py --list data/corpus/manifest.csv dev test \
-      | xargs $B analyze --jsonl --indicators --jobs 2 > /tmp/indicators.jsonl
+      | $B analyze --jsonl --indicators --jobs 2 --files-from - > /tmp/indicators.jsonl
   /usr/bin/python3 training/indicator_fusion.py data/corpus/manifest.csv /tmp/indicators.jsonl \
       [--per-attack]
 

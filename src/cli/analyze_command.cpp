@@ -1,4 +1,5 @@
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -15,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector analyze [--jsonl] [--timeline] [--indicators]\n"
         "                                       [--max-speech-seconds S] [--model detector.json]\n"
-        "                                       [--jobs N] FILE...\n"
+        "                                       [--jobs N] [--files-from LIST] FILE...\n"
         "Scores each file (WAV PCM/mu-law/A-law at any rate, FLAC, Ogg) for synthetic speech.\n"
         "  --jsonl               one JSON object per line and file (default: a table)\n"
         "  --timeline            include every window score (JSON only)\n"
@@ -24,9 +25,34 @@ constexpr const char* kUsage =
         "  --max-speech-seconds  use only the first S seconds of detected speech\n"
         "  --model               model metadata (default: models/detector.json or $DVD_MODEL)\n"
         "  --jobs                scoring threads (default: number of cores)\n"
+        "  --files-from          also score the files listed in LIST, one path per line\n"
+        "                        (- reads standard input; empty lines are skipped)\n"
         "Exit status: 0 all files scored, 1 some file failed (see its error line), 2 usage.\n";
 
 double round4(double x) { return std::round(x * 1e4) / 1e4; }
+
+/// The paths listed one per line in `list` ("-": standard input); an error when it cannot be read.
+base::Result<std::vector<std::string>> read_file_list(const std::string& list) {
+    std::ifstream file;
+    if (list != "-") {
+        file.open(list);
+        if (!file) {
+            return base::fail(base::Errc::NotFound,
+                              fmt::format("--files-from: cannot read {}", list));
+        }
+    }
+    std::istream& in = list == "-" ? std::cin : file;
+    std::vector<std::string> paths;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') {
+            line.pop_back();
+        }
+        if (!line.empty()) {
+            paths.push_back(std::move(line));
+        }
+    }
+    return paths;
+}
 
 nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timeline) {
     nlohmann::ordered_json j;
@@ -75,8 +101,9 @@ nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timel
 
 int run_analyze(const std::vector<std::string>& raw) {
     auto args = Args::parse(raw, {"jsonl", "timeline", "indicators", "help"},
-                            {"max-speech-seconds", "model", "jobs"});
-    if (!args || args->has("help") || args->positional().empty()) {
+                            {"max-speech-seconds", "model", "jobs", "files-from"});
+    if (!args || args->has("help")
+        || (args->positional().empty() && !args->get("files-from"))) {
         if (!args) {
             std::cerr << "analyze: " << args.error().message << "\n";
         }
@@ -101,7 +128,20 @@ int run_analyze(const std::vector<std::string>& raw) {
     pipeline::ScorerOptions options;
     options.max_speech_seconds = *max_speech;
 
-    const auto& files = args->positional();
+    // Paths on the command line first, then those of --files-from (no ARG_MAX limit there).
+    std::vector<std::string> files = args->positional();
+    if (const auto list = args->get("files-from")) {
+        auto listed = read_file_list(*list);
+        if (!listed) {
+            std::cerr << "analyze: " << listed.error().message << "\n";
+            return 2;
+        }
+        files.insert(files.end(), listed->begin(), listed->end());
+    }
+    if (files.empty()) {
+        std::cerr << "analyze: no files to score\n";
+        return 2;
+    }
     const int workers = static_cast<int>(*jobs);
     std::vector<std::unique_ptr<ClipScorer>> scorers;
     for (int w = 0; w < workers; ++w) {

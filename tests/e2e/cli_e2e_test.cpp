@@ -157,6 +157,29 @@ TEST_F(CliE2e, AThousandFilesOnOneCommandLine) {
     EXPECT_TRUE(lines[1000]["error"].is_string());
 }
 
+// --files-from adds the paths of a list file (or standard input) after those on the command line.
+TEST_F(CliE2e, AnalyzeReadsAFileList) {
+    const auto a = wav("a.wav", 3.0, 6);
+    const auto b = wav("b.wav", 3.0, 7);
+    const auto list = (dir_ / "list.txt").string();
+    {
+        std::ofstream out(list);
+        out << b << "\r\n\n" << (dir_ / "missing.wav").string() << "\n";
+    }
+    const auto r = run("analyze --jsonl" + model_ + a + " --files-from " + list);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    const auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 3U);
+    EXPECT_EQ(lines[0]["file"], a);
+    EXPECT_EQ(lines[1]["file"], b);
+    EXPECT_FALSE(lines[1].contains("error"));
+    EXPECT_TRUE(lines[2]["error"].is_string());
+
+    const auto piped = run("analyze --jsonl" + model_ + "--files-from - < " + list);
+    EXPECT_EQ(json_lines(piped.out).size(), 2U);
+    EXPECT_EQ(run("analyze --jsonl" + model_ + "--files-from " + list + ".nope").exit_code, 2);
+}
+
 TEST_F(CliE2e, TooLittleSpeechIsInsufficient) {
     const auto file = wav("short.wav", 0.6, 4);
     const auto j = json_lines(run("analyze --jsonl" + model_ + file).out).at(0);
