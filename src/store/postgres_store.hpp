@@ -25,7 +25,9 @@ namespace dvd::store {
 /// able to create tables in its schema (the first read-write open creates them). Error messages
 /// never repeat the URL (it may hold a password).
 ///
-/// Opening connects (10 s connect timeout unless the URL sets one), sets `lock_timeout` from
+/// Opening connects (unless the URL says otherwise: a 10 s connect timeout, TCP keepalives after
+/// 30 s idle and a 60 s `tcp_user_timeout`, so that a server gone silent is noticed in about a
+/// minute), sets `lock_timeout` from
 /// `StoreOptions::busy_timeout` (read-only connections also `default_transaction_read_only`),
 /// then brings the schema to `kSchemaVersion` with `postgres_migrations()` in one transaction,
 /// serialised across processes by an advisory lock. A newer schema is refused with `Unsupported`.
