@@ -64,7 +64,7 @@ corpus: deps-corpus
 # Features come from the C++ front end itself, so the trainer sees what the service sees.
 train: deps-corpus build
 	$(BIN) features data/corpus/manifest.csv --fine-bands 6 --out data/features-fine6
-	$(PYTHON) training/train.py --features data/features-fine6 --out models --epochs 30 --seed 1 --threads 1 --channels 12,16,24,48
+	$(PYTHON) training/train.py --features data/features-fine6 --out models --epochs 60 --seed 1 --threads 1 --channels 12,16,24,48
 	$(BIN) eval data/corpus/manifest.csv --split test --out build/eval/test
 	$(BIN) eval data/corpus/manifest.csv --split dev --out build/eval/dev
 
