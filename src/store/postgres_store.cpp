@@ -65,12 +65,10 @@ std::int64_t parse_int(const char* text, int length) {
 
 // ---------------------------------------------------------------------------------------------
 // Params: text-format parameters $1, $2, ... in order; the same binder interface as SQLite's
-// Statement, so that row_codec's bind_archive serves both.
+// Statement, so that row_codec's binders serve both.
 
-class PostgresStore::Params {
+class PostgresStore::Params : public BinderBase<Params> {
 public:
-    Params& text_or_null(std::string_view value) { return value.empty() ? null() : text(value); }
-
     Params& text(std::string_view value) {
         if (value.find('\0') != std::string_view::npos && error_.empty()) {
             error_ = fmt::format("parameter ${} holds a NUL byte, which PostgreSQL text cannot",
@@ -99,20 +97,6 @@ public:
     Params& boolean(bool value) {
         values_.emplace_back(value ? "true" : "false");
         return *this;
-    }
-
-    template <class T>
-    Params& optional(const std::optional<T>& value) {
-        if (!value) {
-            return null();
-        }
-        if constexpr (std::is_same_v<T, double>) {
-            return real(*value);
-        } else if constexpr (std::is_same_v<T, bool>) {
-            return boolean(*value);
-        } else {
-            return integer(static_cast<std::int64_t>(*value));
-        }
     }
 
     Params& null() {
@@ -146,7 +130,7 @@ private:
 class PostgresStore::Rows {
 public:
     /// One row of the result.
-    class Row {
+    class Row : public RowReaderBase<Row> {
     public:
         Row(const PGresult* result, int row) : result_(result), row_(row) {}
 
@@ -163,18 +147,6 @@ public:
 
         double column_real(int column) const {
             return std::strtod(PQgetvalue(result_, row_, column), nullptr);
-        }
-
-        std::optional<std::int64_t> column_optional_int(int column) const {
-            return is_null(column) ? std::nullopt : std::optional(column_int(column));
-        }
-
-        std::optional<double> column_optional_real(int column) const {
-            return is_null(column) ? std::nullopt : std::optional(column_real(column));
-        }
-
-        std::optional<bool> column_optional_bool(int column) const {
-            return is_null(column) ? std::nullopt : std::optional(column_int(column) != 0);
         }
 
     private:
@@ -283,22 +255,6 @@ private:
     bool open_ = false;
 };
 
-class PostgresStore::UseGuard {
-public:
-    explicit UseGuard(std::atomic<bool>& in_use) : in_use_(in_use) {
-        [[maybe_unused]] const bool was_in_use = in_use_.exchange(true, std::memory_order_acquire);
-        DVD_ASSERT(!was_in_use, "a PostgresStore is used by one thread at a time");
-    }
-
-    UseGuard(const UseGuard&) = delete;
-    UseGuard& operator=(const UseGuard&) = delete;
-
-    ~UseGuard() { in_use_.store(false, std::memory_order_release); }
-
-private:
-    std::atomic<bool>& in_use_;
-};
-
 // ---------------------------------------------------------------------------------------------
 // Connection, session, migrations
 
@@ -402,21 +358,23 @@ base::Error result_error(PGconn* conn, const PGresult* result, std::string_view 
                       fmt::format("store {}: {}", operation, message));
 }
 
-bool succeeded(const PGresult* result) {
-    const auto status = PQresultStatus(result);
-    return result != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
-}
-
 }  // namespace
 
-base::Result<void> PostgresStore::simple(const char* sql, std::string_view operation) {
-    PGresult* result = PQexec(conn_, sql);
-    if (!succeeded(result)) {
-        base::Error error = result_error(conn_, result, operation);
-        PQclear(result);
-        return error;
+base::Result<PostgresStore::Rows> PostgresStore::checked(PGresult* result,
+                                                         std::string_view operation) const {
+    Rows rows(result);  // owns (and clears) the result either way
+    const auto status = PQresultStatus(result);
+    if (result == nullptr || (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)) {
+        return result_error(conn_, result, operation);
     }
-    PQclear(result);
+    return rows;
+}
+
+base::Result<void> PostgresStore::simple(const char* sql, std::string_view operation) {
+    auto rows = checked(PQexec(conn_, sql), operation);
+    if (!rows) {
+        return rows.error();
+    }
     return {};
 }
 
@@ -429,24 +387,17 @@ base::Result<PostgresStore::Rows> PostgresStore::run(std::string_view sql, const
     if (it == prepared_.end()) {
         std::string name = fmt::format("dvd_{}", next_statement_++);
         const std::string text(sql);
-        PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
-        if (!succeeded(prepared)) {
-            base::Error error = result_error(conn_, prepared, operation);
-            PQclear(prepared);
-            return error;
+        if (auto prepared =
+                    checked(PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr), operation);
+            !prepared) {
+            return prepared.error();
         }
-        PQclear(prepared);
         it = prepared_.emplace(text, std::move(name)).first;
     }
     const auto values = params.pointers();
-    PGresult* result = PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
-                                      nullptr, nullptr, 0);
-    if (!succeeded(result)) {
-        base::Error error = result_error(conn_, result, operation);
-        PQclear(result);
-        return error;
-    }
-    return Rows(result);
+    return checked(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), nullptr,
+                                  nullptr, 0),
+                   operation);
 }
 
 template <class F>
@@ -509,17 +460,6 @@ base::Result<int> PostgresStore::schema_version_unguarded() {
     return rows->size() == 0 ? 0 : static_cast<int>(rows->row(0).column_int(0));
 }
 
-namespace {
-
-base::Error newer_schema(int version) {
-    return base::fail(base::Errc::Unsupported,
-                      fmt::format("store open: the database schema is version {}, newer than "
-                                  "this build knows ({}); run a newer deepfake-voice-detector",
-                                  version, kSchemaVersion));
-}
-
-}  // namespace
-
 base::Result<void> PostgresStore::migrate() {
     constexpr std::string_view kOperation = "migrate";
     Transaction tx(*this);
@@ -541,8 +481,8 @@ base::Result<void> PostgresStore::migrate() {
     if (!version) {
         return version.error();
     }
-    if (*version > kSchemaVersion) {
-        return newer_schema(*version);
+    if (auto r = check_schema_version(*version, /*allow_older=*/true); !r) {
+        return r;
     }
     if (*version == kSchemaVersion) {
         return tx.commit(kOperation);
@@ -573,16 +513,7 @@ base::Result<void> PostgresStore::check_schema_current() {
     if (!version) {
         return version.error();
     }
-    if (*version == kSchemaVersion) {
-        return {};
-    }
-    if (*version > kSchemaVersion) {
-        return newer_schema(*version);
-    }
-    return base::fail(base::Errc::Unsupported,
-                      fmt::format("store open (read-only): the database schema is version {}, "
-                                  "expected {}; open it read-write first to migrate it",
-                                  *version, kSchemaVersion));
+    return check_schema_version(*version, /*allow_older=*/false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "store/store.hpp"
 
 struct pg_conn;
+struct pg_result;
 
 namespace dvd::store {
 
@@ -127,7 +128,6 @@ private:
     class Params;
     class Rows;
     class Transaction;
-    class UseGuard;
 
     PostgresStore(pg_conn* conn, const StoreOptions& options);
 
@@ -136,6 +136,8 @@ private:
     base::Result<void> migrate();
     base::Result<void> check_schema_current();
     base::Result<int> schema_version_unguarded();
+    /// `result` as Rows when it succeeded, else its error (the result is cleared either way).
+    base::Result<Rows> checked(pg_result* result, std::string_view operation) const;
     /// One statement without parameters, not prepared (BEGIN, SAVEPOINT, SET, DDL).
     base::Result<void> simple(const char* sql, std::string_view operation);
     /// Runs `sql` (prepared once per connection) with `params`.

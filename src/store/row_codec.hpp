@@ -1,24 +1,112 @@
 #pragma once
 
-// Internal to the store layer: the column lists, row readers and checks that the SQLite and
-// PostgreSQL stores share. Both select the columns of a table in the same order, so one reader
-// per table serves both. A reader takes any row type `s` with column_text / column_int /
-// column_real / column_optional_{int,real,bool} (SqliteStore::Statement, PostgresStore's Row);
-// `bind_archive` takes any binder with text / integer / text_or_null / optional.
+// Internal to the store layer: the column lists, row readers, write binders and checks that the
+// SQLite and PostgreSQL stores share. Both select the columns of a table in the same order, so one
+// reader per table serves both. A reader takes any row type `s` with column_text / column_int /
+// column_real / column_optional_{int,real,bool} (SqliteStore::Statement, PostgresStore's Row; the
+// optional ones come from RowReaderBase); a binder is any type with text / integer / real /
+// boolean / null (text_or_null and optional come from BinderBase).
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <variant>
 
 #include <fmt/format.h>
 
+#include "base/check.hpp"
 #include "base/result.hpp"
+#include "store/sqlite_migrations.hpp"
 #include "store/types.hpp"
 
 namespace dvd::store::detail {
+
+/// What every backend's binder derives from its own text / integer / real / boolean / null (CRTP):
+/// empty text as NULL (the store's "not known"), and an optional of any column type.
+template <class Derived>
+class BinderBase {
+public:
+    Derived& text_or_null(std::string_view value) {
+        return value.empty() ? self().null() : self().text(value);
+    }
+
+    template <class T>
+    Derived& optional(const std::optional<T>& value) {
+        if (!value) {
+            return self().null();
+        }
+        if constexpr (std::is_same_v<T, double>) {
+            return self().real(*value);
+        } else if constexpr (std::is_same_v<T, bool>) {
+            return self().boolean(*value);
+        } else {
+            return self().integer(static_cast<std::int64_t>(*value));
+        }
+    }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+/// What every backend's row type derives from its own is_null / column_int / column_real (CRTP).
+template <class Derived>
+class RowReaderBase {
+public:
+    std::optional<std::int64_t> column_optional_int(int column) const {
+        return self().is_null(column) ? std::nullopt : std::optional(self().column_int(column));
+    }
+
+    std::optional<double> column_optional_real(int column) const {
+        return self().is_null(column) ? std::nullopt : std::optional(self().column_real(column));
+    }
+
+    std::optional<bool> column_optional_bool(int column) const {
+        return self().is_null(column) ? std::nullopt
+                                      : std::optional(self().column_int(column) != 0);
+    }
+
+private:
+    const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+/// Debug check of the `Store` rule that one connection is used by one thread at a time.
+class UseGuard {
+public:
+    explicit UseGuard(std::atomic<bool>& in_use) : in_use_(in_use) {
+        [[maybe_unused]] const bool was_in_use = in_use_.exchange(true, std::memory_order_acquire);
+        DVD_ASSERT(!was_in_use, "a store connection is used by one thread at a time");
+    }
+
+    UseGuard(const UseGuard&) = delete;
+    UseGuard& operator=(const UseGuard&) = delete;
+
+    ~UseGuard() { in_use_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool>& in_use_;
+};
+
+/// Whether a database at schema `version` may be used: a newer schema never (run a newer build);
+/// an older one only by a connection that migrates it (`allow_older`), not a read-only one.
+inline base::Result<void> check_schema_version(int version, bool allow_older) {
+    if (version > kSchemaVersion) {
+        return base::fail(base::Errc::Unsupported,
+                          fmt::format("store open: the database schema is version {}, newer than "
+                                      "this build knows ({}); run a newer deepfake-voice-detector",
+                                      version, kSchemaVersion));
+    }
+    if (version < kSchemaVersion && !allow_older) {
+        return base::fail(base::Errc::Unsupported,
+                          fmt::format("store open (read-only): the database schema is version {}, "
+                                      "expected {}; open it read-write first to migrate it",
+                                      version, kSchemaVersion));
+    }
+    return {};
+}
 
 /// True for errors that concern one operation (bad input, a missing row) rather than the
 /// connection or the file; `write_batch` skips such an op and keeps the others.

@@ -156,7 +156,7 @@ std::string where_clause(const CallFilter& filter) {
 // Statement: one use of a cached prepared statement. Binds parameters left to right, and resets
 // the statement (and clears its bindings) when it goes out of scope.
 
-class SqliteStore::Statement {
+class SqliteStore::Statement : public BinderBase<Statement>, public RowReaderBase<Statement> {
 public:
     Statement(sqlite3_stmt* stmt, sqlite3* db, std::string_view operation)
         : stmt_(stmt), db_(db), operation_(operation) {}
@@ -179,14 +179,6 @@ public:
         }
     }
 
-    /// Text; empty binds NULL (the store's "not known").
-    Statement& text_or_null(std::string_view value) {
-        if (value.empty()) {
-            return null();
-        }
-        return text(value);
-    }
-
     /// Text, empty stays ''.
     Statement& text(std::string_view value) {
         check(sqlite3_bind_text64(stmt_, next_++, value.data(), value.size(), SQLITE_TRANSIENT,
@@ -205,20 +197,6 @@ public:
     }
 
     Statement& boolean(bool value) { return integer(value ? 1 : 0); }
-
-    template <class T>
-    Statement& optional(const std::optional<T>& value) {
-        if (!value) {
-            return null();
-        }
-        if constexpr (std::is_same_v<T, double>) {
-            return real(*value);
-        } else if constexpr (std::is_same_v<T, bool>) {
-            return boolean(*value);
-        } else {
-            return integer(static_cast<std::int64_t>(*value));
-        }
-    }
 
     Statement& null() {
         check(sqlite3_bind_null(stmt_, next_++));
@@ -280,27 +258,6 @@ public:
 
     double column_real(int column) const { return sqlite3_column_double(stmt_, column); }
 
-    std::optional<std::int64_t> column_optional_int(int column) const {
-        if (is_null(column)) {
-            return std::nullopt;
-        }
-        return column_int(column);
-    }
-
-    std::optional<double> column_optional_real(int column) const {
-        if (is_null(column)) {
-            return std::nullopt;
-        }
-        return column_real(column);
-    }
-
-    std::optional<bool> column_optional_bool(int column) const {
-        if (is_null(column)) {
-            return std::nullopt;
-        }
-        return column_int(column) != 0;
-    }
-
     base::Error failure(int rc, std::string_view what) const {
         return base::fail(errc_for(rc), fmt::format("store {}: {}", operation_, what));
     }
@@ -360,25 +317,6 @@ public:
 private:
     SqliteStore& store_;
     bool open_ = false;
-};
-
-// ---------------------------------------------------------------------------------------------
-// UseGuard: debug check that no two threads use one connection at once.
-
-class SqliteStore::UseGuard {
-public:
-    explicit UseGuard(std::atomic<bool>& in_use) : in_use_(in_use) {
-        [[maybe_unused]] const bool was_in_use = in_use_.exchange(true, std::memory_order_acquire);
-        DVD_ASSERT(!was_in_use, "a SqliteStore is used by one thread at a time");
-    }
-
-    UseGuard(const UseGuard&) = delete;
-    UseGuard& operator=(const UseGuard&) = delete;
-
-    ~UseGuard() { in_use_.store(false, std::memory_order_release); }
-
-private:
-    std::atomic<bool>& in_use_;
 };
 
 namespace {
@@ -584,11 +522,8 @@ base::Result<void> SqliteStore::migrate() {
     if (!version) {
         return version.error();
     }
-    if (*version > kSchemaVersion) {
-        return base::fail(base::Errc::Unsupported,
-                          fmt::format("store open: the database schema is version {}, newer than "
-                                      "this build knows ({}); run a newer deepfake-voice-detector",
-                                      *version, kSchemaVersion));
+    if (auto r = check_schema_version(*version, /*allow_older=*/true); !r) {
+        return r;
     }
     if (*version == kSchemaVersion) {
         return tx.commit(kOperation);
@@ -619,19 +554,7 @@ base::Result<void> SqliteStore::check_schema_current() {
     if (!version) {
         return version.error();
     }
-    if (*version == kSchemaVersion) {
-        return {};
-    }
-    if (*version > kSchemaVersion) {
-        return base::fail(base::Errc::Unsupported,
-                          fmt::format("store open: the database schema is version {}, newer than "
-                                      "this build knows ({}); run a newer deepfake-voice-detector",
-                                      *version, kSchemaVersion));
-    }
-    return base::fail(base::Errc::Unsupported,
-                      fmt::format("store open (read-only): the database schema is version {}, "
-                                  "expected {}; open it read-write first to migrate it",
-                                  *version, kSchemaVersion));
+    return check_schema_version(*version, /*allow_older=*/false);
 }
 
 // ---------------------------------------------------------------------------------------------

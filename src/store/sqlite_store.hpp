@@ -111,7 +111,6 @@ private:
 
     class Statement;
     class Transaction;
-    class UseGuard;
 
     SqliteStore(sqlite3* db, std::string path, const StoreOptions& options);
 
