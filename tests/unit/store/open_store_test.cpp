@@ -13,9 +13,7 @@ namespace {
 
 using test::TempDir;
 
-bool has_code(const base::Error& error, base::Errc code) {
-    return error.code == base::make_error_code(code);
-}
+using test::has_code;
 
 TEST(SqlitePathFromUrl, AcceptsSqliteUrlsAndPlainPaths) {
     EXPECT_EQ(*sqlite_path_from_url("sqlite:///abs/path.db"), "/abs/path.db");

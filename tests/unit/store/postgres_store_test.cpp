@@ -28,9 +28,7 @@ using test::make_call;
 using test::make_event;
 using test::ok;
 
-bool has_code(const base::Error& error, base::Errc code) {
-    return error.code == base::make_error_code(code);
-}
+using test::has_code;
 
 /// A plain libpq connection for what the store does not do (DDL, killing a session).
 class RawConnection {

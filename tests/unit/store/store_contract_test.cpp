@@ -24,9 +24,7 @@ using test::make_call;
 using test::make_event;
 using test::make_point;
 
-bool has_code(const base::Error& error, base::Errc code) {
-    return error.code == base::make_error_code(code);
-}
+using test::has_code;
 
 /// Case-insensitive search: SQLite says "UNIQUE constraint failed", PostgreSQL "violates unique
 /// constraint".

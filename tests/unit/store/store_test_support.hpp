@@ -30,6 +30,11 @@ T ok(base::Result<T> result) {
 
 using dvd::test::TempDir;
 
+/// Whether `error` carries `code`.
+inline bool has_code(const base::Error& error, base::Errc code) {
+    return error.code == base::make_error_code(code);
+}
+
 /// Writes the database an older release left at `path`: the first `version` migrations, its
 /// schema_version row, then `data_sql` (rows in that schema). An SQL error fails the test.
 inline void write_database_at_version(const std::string& path, int version,
