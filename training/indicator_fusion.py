@@ -117,19 +117,20 @@ class Fusion:
 
     def __init__(self, names: Sequence[str], fit_on: Clips):
         self.names = list(names)
-        raw = fit_on.matrix(self.names)
-        self.median = np.nanmedian(raw, axis=0) if self.names else np.zeros(0)
+        raw = fit_on.matrix(self.names)  # clips x 0 for the detector alone: empty statistics
+        # An indicator that no dev clip has stands at 0 for every clip (it carries nothing).
+        known = ~np.all(np.isnan(raw), axis=0)
+        self.median = np.zeros(raw.shape[1])
+        self.median[known] = np.nanmedian(raw[:, known], axis=0)
         filled = self._fill(raw)
-        self.mean = filled.mean(axis=0) if self.names else np.zeros(0)
-        self.scale = filled.std(axis=0) + 1e-9 if self.names else np.zeros(0)
+        self.mean = filled.mean(axis=0)
+        self.scale = filled.std(axis=0) + 1e-9
         self.weights = fit_logistic(self._design(fit_on), fit_on.target)
 
     def _fill(self, raw: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(raw), self.median, raw)
 
     def _design(self, clips: Clips) -> np.ndarray:
-        if not self.names:
-            return clips.llr[:, None]
         z = (self._fill(clips.matrix(self.names)) - self.mean) / self.scale
         return np.c_[clips.llr, z]
 
