@@ -6,7 +6,9 @@
 # fails if any call did not complete or was not scored.
 #   tools/load.sh [CALLS] [SPEED]      defaults: 100 calls at once, real time (speed 1)
 # LOAD_DATABASE_URL=postgresql://... runs it on that (empty) PostgreSQL database instead of a
-# fresh SQLite file; the database server's own CPU is not in the figure.
+# fresh SQLite file. The database server's own CPU is not in the service's figure; for a local
+# server, LOAD_DB_PID=<its postmaster's pid> (the first line of $PGDATA/postmaster.pid) reports it
+# too (the postmaster and its backends, from /proc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/build/bin/deepfake-voice-detector
@@ -34,8 +36,19 @@ done
 kill -0 "$service_pid" 2>/dev/null || { cat "$work/service.log"; exit 1; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$service_pid/stat"; }
+db_ticks() {
+    local total=0 pid t
+    [ -n "${LOAD_DB_PID:-}" ] || { echo 0; return; }
+    # The postmaster with its exited children (cutime, cstime), and its live backends.
+    for pid in "$LOAD_DB_PID" $(pgrep -P "$LOAD_DB_PID"); do
+        t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
 hz=$(getconf CLK_TCK)
 before=$(ticks)
+db_before=$(db_ticks)
 start=$(date +%s.%N)
 TELNYX_API_KEY=KEYload0123456789 "$bin" simulate --service "http://127.0.0.1:$service_port" \
     --api-port "$sim_port" --signing-seed "$seed" --calls "$calls" --concurrency "$calls" \
@@ -44,10 +57,12 @@ TELNYX_API_KEY=KEYload0123456789 "$bin" simulate --service "http://127.0.0.1:$se
     > "$work/simulate.log" 2>&1 || { tail -30 "$work/simulate.log"; exit 1; }
 end=$(date +%s.%N)
 after=$(ticks)
+db_after=$(db_ticks)
 
-/usr/bin/python3 - "$service_port" "$before" "$after" "$hz" "$start" "$end" "$calls" <<'PY'
+/usr/bin/python3 - "$service_port" "$before" "$after" "$hz" "$start" "$end" "$calls" \
+    "$db_before" "$db_after" "${LOAD_DB_PID:-}" <<'PY'
 import json, sys, urllib.request
-port, before, after, hz, start, end, calls = sys.argv[1:]
+port, before, after, hz, start, end, calls, db_before, db_after, db_pid = sys.argv[1:]
 cpu = (int(after) - int(before)) / int(hz)
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/calls?limit=1000") as r:
     listed = json.load(r)["calls"]
@@ -61,5 +76,8 @@ print(f"calls: {len(listed)} listed, {len(ended)} ended, {len(scored)} scored (o
 print(f"audio decoded and scored: {audio:.1f} s in {wall:.1f} s wall")
 print(f"service CPU: {cpu:.2f} s = {cpu / audio * 1000:.2f} ms per second of call audio")
 print(f"=> one core carries about {audio / cpu:.0f} concurrent calls (webhooks, commands, media, scoring, store)")
+if db_pid:
+    db_cpu = (int(db_after) - int(db_before)) / int(hz)
+    print(f"database server CPU: {db_cpu:.2f} s = {db_cpu / audio * 1000:.2f} ms per second of call audio")
 sys.exit(0 if len(scored) == int(calls) else 1)
 PY
