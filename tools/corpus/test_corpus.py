@@ -3,11 +3,12 @@
 
   /usr/bin/python3 -m unittest discover -s tools/corpus -p 'test_*.py' -v
 
-Tests that need an installed Debian package (sky.dsk) skip when it is missing.
+Tests that need an installed Debian package (sky.dsk, ffmpeg) skip when it is missing.
 """
 
 from __future__ import annotations
 
+import shutil
 import struct
 import sys
 import tempfile
@@ -220,6 +221,7 @@ class VocodePlanTest(unittest.TestCase):
         self.assertLessEqual(max(per_clip.values()), len(vocode.VOCODERS))
 
 
+@unittest.skipUnless(shutil.which("ffmpeg"), "ffmpeg is not installed (tools/install-deps.sh corpus)")
 class GenuineCapTest(unittest.TestCase):
     """--max-per-train-source: a larger cap for train sources appends clips to train and leaves
     every dev clip as it was."""
