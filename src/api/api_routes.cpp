@@ -39,6 +39,9 @@ void add_api_routes(net::Router& router, ApiService& service) {
     router.add(Method::Get, "/health", [&service](net::Request request, net::Responder responder) {
         service.health(request, reply_to(std::move(responder)));
     });
+    router.add(Method::Get, "/ready", [&service](net::Request request, net::Responder responder) {
+        service.ready(request, reply_to(std::move(responder)));
+    });
     router.add(Method::Get, "/metrics", [&service](net::Request request, net::Responder responder) {
         service.metrics(request, reply_to(std::move(responder)));
     });

@@ -232,6 +232,39 @@ void ApiService::health(const net::Request& request, Reply reply) {
     reply(net::Response::json(200, health_json(uptime, active, options_.version)));
 }
 
+void ApiService::ready(const net::Request& request, Reply reply) {
+    static_cast<void>(request);
+    post_reader(
+            [this, reply] {
+                Readiness readiness;
+                const auto start = std::chrono::steady_clock::now();
+                auto pinged = reader_->ping();
+                readiness.database_ms = std::chrono::duration<double, std::milli>(
+                                                std::chrono::steady_clock::now() - start)
+                                                .count();
+                readiness.database_ok = pinged.has_value();
+                if (!pinged) {
+                    readiness.database_error = pinged.error().code.message();
+                    if (!database_down_) {
+                        DVD_LOG(Api, Warn, "readiness: the database does not answer: {}",
+                                pinged.error().message);
+                    }
+                } else if (database_down_) {
+                    DVD_LOG(Api, Info, "readiness: the database answers again");
+                }
+                database_down_ = !pinged;
+                if (deps_.writer != nullptr) {
+                    const store::StoreWriterStats stats = deps_.writer->stats();
+                    readiness.writer_present = true;
+                    readiness.writer_failing = stats.failing;
+                    readiness.writer_queue_depth = stats.queue_depth;
+                    readiness.writer_queue_capacity = stats.queue_capacity;
+                }
+                reply(readiness_response(readiness));
+            },
+            reply);
+}
+
 void ApiService::metrics(const net::Request& request, Reply reply) {
     if (!authorized(request, reply)) {
         return;

@@ -120,6 +120,9 @@ public:
     void analyze_call(net::Request request, Reply reply);    ///< POST /calls/{id}/analyze
     void create_call(net::Request request, Reply reply);     ///< POST /calls
     void health(const net::Request& request, Reply reply);   ///< GET /health (no token)
+    /// GET /ready (no token): pings the database on the store-reader thread and reads the store
+    /// writer's state; 200 ready or 503 not_ready (docs/api.md).
+    void ready(const net::Request& request, Reply reply);
     void metrics(const net::Request& request, Reply reply);  ///< GET /metrics
 
     const ApiOptions& options() const { return options_; }
@@ -130,6 +133,7 @@ private:
 
     const ApiOptions options_;
     std::unique_ptr<store::Store> reader_;  ///< used on reader_thread_ only
+    bool database_down_ = false;  ///< the last ping failed (reader_thread_ only; logs changes)
     ApiDeps deps_;
     const std::chrono::steady_clock::time_point started_;
     service::TaskThread reader_thread_;
@@ -137,7 +141,7 @@ private:
 };
 
 /// Registers GET /calls, POST /calls, GET /calls/{id}, GET /calls/{id}/recordings/{recording}/audio,
-/// POST /calls/{id}/analyze, GET /health and GET /metrics. `service` must outlive the server.
+/// POST /calls/{id}/analyze, GET /health, GET /ready and GET /metrics. `service` must outlive the server.
 void add_api_routes(net::Router& router, ApiService& service);
 
 }  // namespace dvd::api

@@ -774,6 +774,32 @@ std::string health_json(double uptime_seconds, std::int64_t active_sessions,
             .dump();
 }
 
+bool writer_queue_nearly_full(std::size_t depth, std::size_t capacity) {
+    return capacity > 0 && depth * 10 >= capacity * 9;
+}
+
+net::Response readiness_response(const Readiness& r) {
+    const bool writer_ok = !r.writer_failing
+                           && !writer_queue_nearly_full(r.writer_queue_depth,
+                                                        r.writer_queue_capacity);
+    Json checks = Json::object();
+    checks["database"] = Json{{"ok", r.database_ok},
+                              {"latency_ms", number(r.database_ms)},
+                              {"error", r.database_ok ? Json(nullptr) : Json(r.database_error)}};
+    if (r.writer_present) {
+        checks["store_writer"] = Json{{"ok", writer_ok},
+                                      {"failing", r.writer_failing},
+                                      {"queue_depth", r.writer_queue_depth},
+                                      {"queue_capacity", r.writer_queue_capacity}};
+    }
+    const bool ready = r.database_ok && (!r.writer_present || writer_ok);
+    net::Response response = net::Response::json(
+            ready ? 200 : 503,
+            Json{{"status", ready ? "ready" : "not_ready"}, {"checks", std::move(checks)}}.dump());
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+}
+
 std::string call_json(const store::Call& call) {
     return call_object(call).dump();
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -111,6 +112,25 @@ struct Analysis {
 /// `GET /health` body.
 [[nodiscard]] std::string health_json(double uptime_seconds, std::int64_t active_sessions,
                                       std::string_view version);
+
+/// What `GET /ready` found (ApiService::ready).
+struct Readiness {
+    bool database_ok = false;
+    double database_ms = 0.0;     ///< how long the ping took
+    std::string database_error{};  ///< the error's category ("I/O error", ...), never its text
+    bool writer_present = false;  ///< false: no store writer wired (the check is left out)
+    bool writer_failing = false;
+    std::size_t writer_queue_depth = 0;
+    std::size_t writer_queue_capacity = 0;
+};
+
+/// True when a queue of `depth` out of `capacity` is full enough (90 %) that new writes are
+/// about to be dropped.
+[[nodiscard]] bool writer_queue_nearly_full(std::size_t depth, std::size_t capacity);
+
+/// `GET /ready`: 200 `{"status":"ready","checks":{...}}` when the database answers and the store
+/// writer keeps up, else 503 `{"status":"not_ready",...}`. Both carry `Cache-Control: no-store`.
+[[nodiscard]] net::Response readiness_response(const Readiness& readiness);
 
 /// A call as the API shows it (no secrets: the stream token is never included).
 [[nodiscard]] std::string call_json(const store::Call& call);

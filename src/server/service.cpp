@@ -534,6 +534,10 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
                            static_cast<double>(stats.retries)});
         samples.push_back({"dvd_store_queue_depth", "gauge", "Rows waiting for the store writer.",
                            static_cast<double>(stats.queue_depth)});
+        samples.push_back({"dvd_store_failing", "gauge",
+                           "1 while the database fails the store writer's batches as a whole "
+                           "(nothing committed since), else 0; GET /ready is 503 then.",
+                           stats.failing ? 1.0 : 0.0});
     }
     if (live_hub_) {
         const web::LiveHubStats stats = live_hub_->stats();

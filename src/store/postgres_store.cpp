@@ -516,6 +516,11 @@ base::Result<void> PostgresStore::check_schema_current() {
     return check_schema_version(*version, /*allow_older=*/false);
 }
 
+base::Result<void> PostgresStore::ping() {
+    UseGuard guard(in_use_);
+    return read("ping", [&]() -> base::Result<void> { return check_schema_current(); });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calls
 

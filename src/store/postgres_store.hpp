@@ -60,6 +60,7 @@ public:
     /// The schema version of the database (== kSchemaVersion after a successful open).
     [[nodiscard]] base::Result<int> schema_version();
 
+    [[nodiscard]] base::Result<void> ping() override;
     [[nodiscard]] base::Result<void> upsert_call(const Call& call) override;
     [[nodiscard]] base::Result<void> update_call_score(const CallScoreUpdate& update) override;
     [[nodiscard]] base::Result<std::optional<Call>> get_call(std::string_view id) override;

@@ -557,6 +557,10 @@ base::Result<void> SqliteStore::check_schema_current() {
     return check_schema_version(*version, /*allow_older=*/false);
 }
 
+base::Result<void> SqliteStore::ping() {
+    return check_schema_current();  // schema_version() guards the connection
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calls
 

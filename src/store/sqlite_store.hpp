@@ -48,6 +48,7 @@ public:
 
     const std::string& path() const { return path_; }
 
+    [[nodiscard]] base::Result<void> ping() override;
     [[nodiscard]] base::Result<void> upsert_call(const Call& call) override;
     [[nodiscard]] base::Result<void> update_call_score(const CallScoreUpdate& update) override;
     [[nodiscard]] base::Result<std::optional<Call>> get_call(std::string_view id) override;

@@ -48,6 +48,13 @@ class Store {
 public:
     virtual ~Store() = default;
 
+    // ---- health ----
+
+    /// Proves that the database answers on this connection: reads the schema version (a lost
+    /// PostgreSQL connection is re-opened first). An error when the database cannot be reached or
+    /// read, or its schema is not the one this build writes. Cheap enough for a readiness probe.
+    [[nodiscard]] virtual base::Result<void> ping() = 0;
+
     // ---- calls ----
 
     /// Inserts the call, or replaces every field of the call with the same id except

@@ -68,6 +68,8 @@ StoreWriterStats StoreWriter::stats() const {
     stats.abandoned = abandoned_;
     stats.batches = batches_;
     stats.queue_depth = queue_.size();
+    stats.queue_capacity = options_.queue_capacity;
+    stats.failing = failing_;
     stats.last_error = last_error_;
     return stats;
 }
@@ -165,9 +167,10 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
         }
         error = outcome.error().message;
         bool give_up = attempt >= options_.max_batch_attempts;
-        if (!give_up) {
+        {
             std::lock_guard lock(mutex_);
-            give_up = stopping_ && std::chrono::steady_clock::now() >= stop_deadline_;
+            failing_ = true;
+            give_up = give_up || (stopping_ && std::chrono::steady_clock::now() >= stop_deadline_);
         }
         if (give_up) {
             failed = batch.size();
@@ -194,6 +197,7 @@ void StoreWriter::write(std::vector<WriteOp>& batch) {
     completed_ += batch.size();
     if (committed) {
         ++batches_;
+        failing_ = false;
     }
     if (!error.empty()) {
         last_error_ = std::move(error);

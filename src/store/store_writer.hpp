@@ -48,6 +48,10 @@ struct StoreWriterStats {
     std::uint64_t batches = 0;    ///< committed transactions
     std::uint64_t retries = 0;    ///< attempts after a whole-batch failure (database trouble)
     std::size_t queue_depth = 0;  ///< queued now, not counting the batch in flight
+    std::size_t queue_capacity = 0;  ///< StoreWriterOptions::queue_capacity
+    /// The database failed the latest attempt of a batch as a whole and nothing has committed
+    /// since: it is unreachable, restarting, full or locked, and new ops are only queued.
+    bool failing = false;
     std::string last_error;       ///< the most recent store error, empty if none
 };
 
@@ -120,6 +124,7 @@ private:
     std::uint64_t retries_ = 0;
     std::uint64_t abandoned_ = 0;
     std::uint64_t batches_ = 0;
+    bool failing_ = false;
     std::string last_error_;
     int flush_waiters_ = 0;
     bool started_ = false;

@@ -391,6 +391,9 @@ try {
     const healthText = await page.textContent('main');
     check(healthText.includes('Uptime') && healthText.includes('Active media streams')
         && healthText.includes('Media frames'), 'the health panel shows uptime, sessions, throughput');
+    check(/Ready\s*yes/.test(healthText) && /Database\s*answers/.test(healthText)
+        && /Store writer\s*keeping up/.test(healthText),
+    'the health panel shows readiness: the database answers, the store writer keeps up');
     await screenshot(page, '06-health');
 
     // 6. Keyboard and phone.

@@ -64,6 +64,12 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     const json health = request("GET", "/health").parsed();
     EXPECT_EQ(health["status"], "ok");
     EXPECT_EQ(health["active_sessions"], 0);
+    // Readiness pings this backend's database through the API's own connection.
+    const Reply ready = request("GET", "/ready");
+    ASSERT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.parsed()["status"], "ready");
+    EXPECT_EQ(ready.parsed()["checks"]["database"]["ok"], true);
+    EXPECT_EQ(ready.parsed()["checks"]["store_writer"]["failing"], false);
 
     const json list = calls();
     ASSERT_EQ(list["total"], 2);
@@ -141,6 +147,7 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     // Every score point reached the database, without a whole-batch retry.
     EXPECT_NE(metrics.body.find("dvd_store_failed_total 0\n"), std::string::npos) << metrics.body;
     EXPECT_NE(metrics.body.find("dvd_store_retries_total 0\n"), std::string::npos);
+    EXPECT_NE(metrics.body.find("dvd_store_failing 0\n"), std::string::npos);
 
     // Graceful stop on SIGTERM.
     service_->signal(SIGTERM);

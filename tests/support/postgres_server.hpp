@@ -253,20 +253,38 @@ public:
 
     /// Stops the server (pg_ctl stop -m fast) and starts it again on the same directory and socket,
     /// so that tests can check that clients survive a server restart. false and *error on failure.
-    bool restart(std::string* error) {
+    bool restart(std::string* error) { return halt(error) && resume(error); }
+
+    /// Stops the server (pg_ctl stop -m fast): clients then find nothing on the socket until
+    /// `resume`. false and *error on failure.
+    bool halt(std::string* error) {
         std::string message;
         bool ok = false;
         try {
-            const auto stop =
+            const auto stopped =
                     pg_command("pg_ctl", "-D " + quoted(data_dir_) + " -w -t 60 stop -m fast");
-            if (stop.exit_code != 0) {
-                message = "pg_ctl stop -m fast failed (exit " + std::to_string(stop.exit_code)
-                          + "):\n" + stop.output;
-            } else {
-                ok = start_server(&message);
+            ok = stopped.exit_code == 0;
+            if (!ok) {
+                message = "pg_ctl stop -m fast failed (exit " + std::to_string(stopped.exit_code)
+                          + "):\n" + stopped.output;
             }
         } catch (const std::exception& e) {
-            message = std::string("restart: ") + e.what();
+            message = std::string("halt: ") + e.what();
+        }
+        if (!ok && error != nullptr) {
+            *error = message;
+        }
+        return ok;
+    }
+
+    /// Starts a halted server again on the same directory and socket. false and *error on failure.
+    bool resume(std::string* error) {
+        std::string message;
+        bool ok = false;
+        try {
+            ok = start_server(&message);
+        } catch (const std::exception& e) {
+            message = std::string("resume: ") + e.what();
         }
         if (!ok && error != nullptr) {
             *error = message;

@@ -76,6 +76,18 @@ export async function getText(path, { signal } = {}) {
     return response.text();
 }
 
+/**
+ * GET /ready (no token): {status: 'ready'|'not_ready', checks: {database, store_writer}}. Its 503
+ * carries the same JSON, so both are answers; anything else is an error.
+ */
+export async function getReadiness({ signal } = {}) {
+    const response = await fetch('/ready', { headers: headers(), signal, cache: 'no-store' });
+    if (response.status !== 200 && response.status !== 503) {
+        throw await failure(response);
+    }
+    return response.json();
+}
+
 /** A binary resource (a recording's stored copy) fetched with the token, as a Blob. */
 export async function getBlob(path, { signal } = {}) {
     const response = await fetch(path, { headers: headers({ Accept: '*/*' }), signal,

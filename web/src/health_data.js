@@ -1,7 +1,8 @@
-// Health figures from GET /health (no token) and GET /metrics (Prometheus text): uptime, active
-// sessions, throughput (rates between two samples) and error counts.
+// Health figures from GET /health and GET /ready (no token) and GET /metrics (Prometheus text):
+// uptime, active sessions, readiness (database, store writer), throughput (rates between two
+// samples) and error counts.
 
-import { getJson, getText, metricSum, parsePrometheus } from './api.js';
+import { getJson, getReadiness, getText, metricSum, parsePrometheus } from './api.js';
 
 const ERROR_METRICS = [
     ['Media stream errors', 'dvd_media_stream_errors_total', {}],
@@ -12,6 +13,9 @@ const ERROR_METRICS = [
     ['Bad signatures', 'dvd_webhooks_total', { result: 'bad_signature' }],
     ['Store errors', 'dvd_store_errors_total', {}],
     ['Store rows dropped', 'dvd_store_dropped_total', {}],
+    ['Store rows failed', 'dvd_store_failed_total', {}],
+    ['Alerts failed', 'dvd_alerts_failed_total', {}],
+    ['Recording copies failed', 'dvd_recordings_failed_total', {}],
     ['HTTP 5xx', 'dvd_http_responses_5xx_total', {}],
 ];
 
@@ -22,14 +26,15 @@ const RATE_METRICS = {
     requests: 'dvd_http_requests_total',
 };
 
-/** Samples /health and /metrics; rates need two samples (the first call gives none). */
+/** Samples /health, /ready and /metrics; rates need two samples (the first call gives none). */
 export class HealthSampler {
     constructor() {
         this.previous = null;
     }
 
     async sample() {
-        const [health, text] = await Promise.all([getJson('/health'), getText('/metrics')]);
+        const [health, ready, text] = await Promise.all([getJson('/health'), getReadiness(),
+            getText('/metrics')]);
         const metrics = parsePrometheus(text);
         const now = performance.now();
         const totals = Object.fromEntries(Object.entries(RATE_METRICS)
@@ -50,6 +55,9 @@ export class HealthSampler {
             version: health.version ?? '',
             uptimeSeconds: health.uptime_seconds ?? null,
             activeSessions: health.active_sessions ?? 0,
+            ready: ready.status === 'ready',
+            database: ready.checks?.database ?? null,
+            storeWriter: ready.checks?.store_writer ?? null,
             callsStarted: metricSum(metrics, 'dvd_calls_started_total'),
             callsFlagged: metricSum(metrics, 'dvd_calls_flagged_total'),
             callsEnded: metricSum(metrics, 'dvd_calls_ended_total'),

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
 
 import {
-    ApiError, AuthError, eventsUrl, getBlob, getJson, metricSum, parsePrometheus, setToken,
+    ApiError, AuthError, eventsUrl, getBlob, getJson, getReadiness, metricSum, parsePrometheus,
+    setToken,
 } from '../src/api.js';
 
 // The browser globals api.js uses: sessionStorage and fetch.
@@ -59,6 +60,19 @@ test('401 is an AuthError, other failures an ApiError with the service code', as
     replies.push(new Response('<html>proxy error</html>', { status: 502, statusText: 'Bad Gateway' }));
     await assert.rejects(getJson('/calls'), (error) => error.code === 'http_error'
         && error.message === '502 Bad Gateway');
+});
+
+test('GET /ready: its 503 is an answer (not ready), other failures are errors', async () => {
+    replies.push(new Response('{"status":"ready","checks":{}}', { status: 200 }));
+    assert.equal((await getReadiness()).status, 'ready');
+    assert.equal(requests[0].url, '/ready');
+    replies.push(new Response('{"status":"not_ready","checks":{"database":{"ok":false}}}',
+        { status: 503 }));
+    const down = await getReadiness();
+    assert.equal(down.status, 'not_ready');
+    assert.equal(down.checks.database.ok, false);
+    replies.push(new Response('<html>proxy error</html>', { status: 502, statusText: 'Bad Gateway' }));
+    await assert.rejects(getReadiness(), (error) => error instanceof ApiError && error.status === 502);
 });
 
 test('getBlob returns the body as a Blob, fetched with the token', async () => {

@@ -172,6 +172,12 @@ protected:
         ASSERT_TRUE(archive_.append("call-a", pcm));
         auto reader = store::SqliteStore::open(path, store::StoreOptions{.read_only = true});
         ASSERT_TRUE(reader);
+        // A writer for GET /ready's store_writer check, on a file of its own and never started:
+        // what the analyses push stays queued, so the examples keep reading the data set as shown.
+        auto writer_store = store::SqliteStore::open((dir_.path() / "writer.db").string());
+        ASSERT_TRUE(writer_store);
+        writer_ = std::make_unique<store::StoreWriter>(std::move(*writer_store),
+                                                       store::StoreWriterOptions{});
         service_ = std::make_unique<ApiService>(
                 ApiOptions{.api_token = kToken,
                            .version = "0.1.0",
@@ -223,6 +229,7 @@ protected:
                                                     .elapsed_ms = 1320,
                                                     .created_at_ms = test::kT0 + 3'600'000}});
                                 },
+                        .writer = writer_.get(),
                         .now_ms =
                                 [] {
                                     return test::kT0 + 3'600'000;
@@ -255,6 +262,8 @@ protected:
             service_->get_call(std::move(request), waiter.reply());
         } else if (p == "/health") {
             service_->health(request, waiter.reply());
+        } else if (p == "/ready") {
+            service_->ready(request, waiter.reply());
         } else if (p == "/metrics") {
             service_->metrics(request, waiter.reply());
         } else {
@@ -267,6 +276,7 @@ protected:
     media::test::TempDir dir_;
     service::Metrics metrics_;
     media::AudioArchive archive_{dir_.path() / "audio"};
+    std::unique_ptr<store::StoreWriter> writer_;
     std::unique_ptr<ApiService> service_;
     media::test::Harness harness_;
     media::MediaRelay relay_{harness_.deps};

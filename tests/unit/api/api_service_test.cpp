@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "api_test_support.hpp"
 #include "media/audio_archive.hpp"
@@ -145,6 +146,36 @@ TEST_F(ApiServiceTest, HealthNeedsNoTokenMetricsDoes) {
     EXPECT_NE(m.body.find("dvd_test_extra 7"), std::string::npos);
 }
 
+TEST_F(ApiServiceTest, ReadyPingsTheDatabaseWithoutAToken) {
+    ReplyWaiter ready;
+    service_->ready(get("/ready"), ready.reply());
+    const auto r = ready.wait();
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json body = Json::parse(r.body);
+    EXPECT_EQ(body["status"], "ready");
+    EXPECT_EQ(body["checks"]["database"]["ok"], true);
+    EXPECT_GE(body["checks"]["database"]["latency_ms"].get<double>(), 0.0);
+    EXPECT_EQ(body["checks"]["store_writer"]["ok"], true);
+    EXPECT_EQ(body["checks"]["store_writer"]["queue_capacity"], 16384);
+
+    // A newer build migrated the database under this one: its reads are not to be trusted.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "api.db").string().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = version + 1", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ReplyWaiter refused;
+    service_->ready(get("/ready"), refused.reply());
+    const auto n = refused.wait();
+    ASSERT_EQ(n.status, 503) << n.body;
+    body = Json::parse(n.body);
+    EXPECT_EQ(body["status"], "not_ready");
+    EXPECT_EQ(body["checks"]["database"]["ok"], false);
+    // The category only: an unauthenticated probe must not learn hosts or paths.
+    EXPECT_EQ(body["checks"]["database"]["error"], "unsupported");
+}
+
 TEST_F(ApiServiceTest, AnalyzeRescoresTheArchivedAudioAndStoresTheResult) {
     EXPECT_EQ(call(&ApiService::analyze_call, call_request(net::Method::Post, "nope")).status, 404);
     auto no_audio = call(&ApiService::analyze_call, call_request(net::Method::Post, "call-c"));
@@ -265,7 +296,7 @@ TEST(ApiRoutes, RegistersEveryRoute) {
                                .metrics = metrics});
     net::Router router;
     add_api_routes(router, service);
-    EXPECT_EQ(router.routes().size(), 7u);
+    EXPECT_EQ(router.routes().size(), 8u);
     EXPECT_TRUE(router.ws_routes().empty());
 }
 

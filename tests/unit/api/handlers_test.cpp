@@ -288,5 +288,48 @@ TEST(IsE164, Numbers) {
     EXPECT_FALSE(is_e164("+1312555014a"));
 }
 
+TEST(Readiness, TheDatabaseAndTheStoreWriterDecide) {
+    const Readiness good{.database_ok = true,
+                         .database_ms = 0.25,
+                         .writer_present = true,
+                         .writer_queue_depth = 10,
+                         .writer_queue_capacity = 100};
+    auto response = readiness_response(good);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(Json::parse(response.body)["status"], "ready");
+    bool no_store = false;
+    for (const auto& [name, value] : response.headers) {
+        no_store = no_store || (name == "Cache-Control" && value == "no-store");
+    }
+    EXPECT_TRUE(no_store);
+
+    Readiness down = good;
+    down.database_ok = false;
+    down.database_error = "i/o error";
+    response = readiness_response(down);
+    EXPECT_EQ(response.status, 503);
+    Json body = Json::parse(response.body);
+    EXPECT_EQ(body["status"], "not_ready");
+    EXPECT_EQ(body["checks"]["database"]["error"], "i/o error");
+    EXPECT_EQ(body["checks"]["store_writer"]["ok"], true);
+
+    Readiness failing = good;
+    failing.writer_failing = true;
+    response = readiness_response(failing);
+    EXPECT_EQ(response.status, 503);
+    EXPECT_EQ(Json::parse(response.body)["checks"]["store_writer"]["ok"], false);
+
+    Readiness backlog = good;
+    backlog.writer_queue_depth = 89;
+    EXPECT_EQ(readiness_response(backlog).status, 200);
+    backlog.writer_queue_depth = 90;  // 90 % full: writes are about to be dropped
+    EXPECT_EQ(readiness_response(backlog).status, 503);
+
+    Readiness no_writer{.database_ok = true};
+    body = Json::parse(readiness_response(no_writer).body);
+    EXPECT_EQ(body["status"], "ready");
+    EXPECT_FALSE(body["checks"].contains("store_writer"));
+}
+
 }  // namespace
 }  // namespace dvd::api

@@ -219,6 +219,28 @@ TEST_F(PostgresStoreTest, TheStoreComesBackAfterAServerRestart) {
     ASSERT_TRUE(store->upsert_call(make_call("c2", 2)));
 }
 
+// The readiness probe's ping: it fails while the server is down, answers again once it is back
+// (on a new connection), and refuses a schema that a newer build migrated.
+TEST_F(PostgresStoreTest, PingFollowsTheServerAndTheSchema) {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->ping()) << "fresh store";
+    auto& server = *dvd::test::shared_postgres_server();
+    std::string error;
+    ASSERT_TRUE(server.halt(&error)) << error;
+    const auto down = store->ping();
+    ASSERT_TRUE(server.resume(&error)) << error;
+    ASSERT_FALSE(down);
+    EXPECT_TRUE(has_code(down.error(), base::Errc::Io)) << down.error().message;
+    const auto back = store->ping();
+    EXPECT_TRUE(back) << back.error().message;
+
+    RawConnection(db_.url()).exec("UPDATE schema_version SET version = 99");
+    const auto newer = store->ping();
+    ASSERT_FALSE(newer);
+    EXPECT_TRUE(has_code(newer.error(), base::Errc::Unsupported)) << newer.error().message;
+}
+
 // The service's score points go through the StoreWriter: a server restart between two batches
 // costs a retry, not a point.
 TEST_F(PostgresStoreTest, TheStoreWriterLosesNothingAcrossAServerRestart) {

@@ -193,6 +193,21 @@ TEST(SqliteMigrations, NewerSchemaIsRefused) {
     EXPECT_EQ(db.scalar("SELECT version FROM schema_version"), kSchemaVersion + 5);
 }
 
+// The readiness probe's ping on a connection opened before a newer build migrated the file.
+TEST(SqliteMigrations, PingRefusesASchemaMigratedUnderAnOpenConnection) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    auto writable = SqliteStore::open(path);
+    ASSERT_TRUE(writable) << writable.error().message;
+    auto reader = SqliteStore::open(path, StoreOptions{.read_only = true});
+    ASSERT_TRUE(reader) << reader.error().message;
+    EXPECT_TRUE((*reader)->ping());
+    RawDb(path).exec("UPDATE schema_version SET version = " + std::to_string(kSchemaVersion + 1));
+    const auto pinged = (*reader)->ping();
+    ASSERT_FALSE(pinged);
+    EXPECT_EQ(pinged.error().code, base::make_error_code(base::Errc::Unsupported));
+}
+
 TEST(SqliteMigrations, ReadOnlyConnectionDoesNotMigrate) {
     TempDir dir;
     const std::string path = dir.file("dvd.db");

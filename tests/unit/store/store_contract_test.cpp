@@ -143,6 +143,11 @@ TEST_P(StoreContractTest, CallControlIdBelongsToOneCall) {
     add_call(b);
 }
 
+TEST_P(StoreContractTest, PingAnswersOnAFreshStore) {
+    const auto pinged = store_->ping();
+    EXPECT_TRUE(pinged) << pinged.error().message;
+}
+
 TEST_P(StoreContractTest, EmptyCallIdIsInvalid) {
     Call call = make_call("", 1);
     auto r = store_->upsert_call(call);

@@ -58,6 +58,7 @@ public:
     }
 
     // clang-format off
+    base::Result<void> ping() override { return unused(); }
     base::Result<void> upsert_call(const Call&) override { return unused(); }
     base::Result<void> update_call_score(const CallScoreUpdate&) override { return unused(); }
     base::Result<std::optional<Call>> get_call(std::string_view) override { return unused(); }
@@ -346,6 +347,31 @@ TEST_F(StoreWriterTest, ABatchOutlivesADatabaseOutage) {
     EXPECT_EQ(batches().size(), 7U);  // six failed attempts, then the one that committed
     EXPECT_EQ(stats.retries, 6U);
     EXPECT_EQ(open()->list_timeline("c1", -1, 10)->size(), 1U);
+}
+
+// `failing` (the readiness probe's store-writer check) is set while the database fails batches as
+// a whole and cleared by the next commit.
+TEST_F(StoreWriterTest, FailingLastsFromAWholeBatchFailureToTheNextCommit) {
+    auto writer = make_writer({.max_batch_delay = 0ms, .max_batch_attempts = 100'000,
+                               .retry_delay = 10ms, .max_retry_delay = 10ms});
+    EXPECT_FALSE(writer->stats().failing);
+    {
+        std::lock_guard lock(gate_->mutex);
+        gate_->fail_next = 1000;
+    }
+    writer->start();
+    ASSERT_TRUE(writer->try_push(make_point("c1", 0)));
+    ASSERT_TRUE(dvd::test::eventually([&] { return writer->stats().failing; }, 30s));
+    {
+        std::lock_guard lock(gate_->mutex);
+        gate_->fail_next = 0;
+    }
+    ASSERT_TRUE(writer->flush(in(30s)));
+    const auto stats = writer->stats();
+    EXPECT_FALSE(stats.failing);
+    EXPECT_EQ(stats.written, 1U);
+    EXPECT_GE(stats.retries, 1U);
+    EXPECT_EQ(stats.queue_capacity, StoreWriterOptions{}.queue_capacity);
 }
 
 // A stop whose deadline passes during a long back-off does not wait it out.

@@ -1,4 +1,5 @@
-// Health panel: uptime, active sessions, throughput and errors from GET /health and /metrics.
+// Health panel: uptime, active sessions, readiness, throughput and errors from GET /health,
+// GET /ready and GET /metrics.
 
 import { AuthError } from '../api.js';
 import { h, replaceChildren, section } from '../dom.js';
@@ -13,6 +14,26 @@ function card(label, value, note, cls) {
         h('dt', {}, label), h('dd', {}, value), note ? h('p', { class: 'muted small' }, note) : null);
 }
 
+function databaseCard(database) {
+    if (!database) {
+        return card('Database', 'unknown');
+    }
+    return database.ok
+        ? card('Database', 'answers', `ping ${formatNumber(database.latency_ms, 1)} ms`, 'good')
+        : card('Database', 'does not answer', database.error ?? null, 'bad');
+}
+
+function writerCard(writer) {
+    if (!writer) {
+        return null;
+    }
+    const queued = `${formatNumber(writer.queue_depth)} of ${formatNumber(writer.queue_capacity)} queued`;
+    if (writer.failing) {
+        return card('Store writer', 'failing', `retrying; ${queued}`, 'bad');
+    }
+    return card('Store writer', writer.ok ? 'keeping up' : 'backlog', queued, writer.ok ? 'good' : 'bad');
+}
+
 export function mountHealth(main, ctx) {
     let destroyed = false;
     const overview = h('dl', { class: 'stat-cards', 'aria-label': 'Service' });
@@ -22,7 +43,7 @@ export function mountHealth(main, ctx) {
     main.append(
         h('div', { class: 'page-head' },
             h('h1', { id: 'page-title', tabindex: '-1' }, 'Service health'),
-            h('p', { class: 'muted' }, 'From GET /health and GET /metrics, every 3 seconds. ',
+            h('p', { class: 'muted' }, 'From GET /health, GET /ready and GET /metrics, every 3 seconds. ',
                 h('a', { href: '/metrics', target: '_blank', rel: 'noreferrer' }, 'Raw metrics'),
                 ' need the API token.')),
         status,
@@ -41,6 +62,9 @@ export function mountHealth(main, ctx) {
             replaceChildren(overview,
                 card('Status', s.status, s.version ? `version ${s.version}` : null,
                     s.status === 'ok' ? 'good' : 'bad'),
+                card('Ready', s.ready ? 'yes' : 'no', 'GET /ready', s.ready ? 'good' : 'bad'),
+                databaseCard(s.database),
+                writerCard(s.storeWriter),
                 card('Uptime', formatDuration(s.uptimeSeconds)),
                 card('Active media streams', formatNumber(s.activeSessions)),
                 card('Calls started', formatNumber(s.callsStarted)),
