@@ -1,6 +1,7 @@
 #include "recordings/archiver.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <utility>
 
@@ -21,6 +22,7 @@ using std::chrono::system_clock;
 
 // After a failed store call the worker waits at least this long (no hot loop on a broken disk).
 constexpr milliseconds kStoreErrorPause{1'000};
+constexpr int kMaxConcurrentDownloads = 16;
 constexpr std::size_t kExcerptBytes = 200;
 
 base::Result<void> invalid(std::string_view what) {
@@ -85,6 +87,9 @@ base::Result<void> validate(const ArchiverOptions& o) {
     }
     if (o.batch_limit < 1 || o.batch_limit > store::kMaxPageSize) {
         return invalid("batch_limit must be in 1..1000");
+    }
+    if (o.max_concurrent_downloads < 1 || o.max_concurrent_downloads > kMaxConcurrentDownloads) {
+        return invalid("max_concurrent_downloads must be in 1..16");
     }
     if (o.retention.count() < 0 || o.retention_interval.count() <= 0) {
         return invalid("retention must be >= 0 and retention_interval positive");
@@ -198,28 +203,7 @@ ArchivePassReport RecordingArchiver::pass() {
                              due.error().message);
         return report;
     }
-    for (const auto& recording : *due) {
-        {
-            const std::lock_guard lock(mutex_);
-            if (stopping_) {
-                break;
-            }
-        }
-        std::optional<DownloadRecord> attempt = download(recording, store::to_unix_ms(clock_()));
-        if (!attempt) {
-            break;  // stopping: the row stays as it was and is fetched at the next start
-        }
-        DownloadRecord& record = *attempt;
-        if (auto updated =
-                    store_->update_recording_archive(record.recording_row_id, record.archive);
-            !updated) {
-            // The file (if any) stays; the row stays pending and is fetched again.
-            report.store_error = true;
-            DVD_LOG(Calls, Error, "recording download not recorded call_id={} recording={}: {}",
-                    record.call_id, record.recording_row_id, updated.error().message);
-        }
-        report.downloads.push_back(std::move(record));
-    }
+    download_all(*due, report);
     const store::UnixMs now_ms = store::to_unix_ms(clock_());
     if (options_.retention.count() > 0 && now_ms >= next_sweep_ms_) {
         next_sweep_ms_ = now_ms + options_.retention_interval.count();
@@ -234,8 +218,86 @@ ArchivePassReport RecordingArchiver::pass() {
     return report;
 }
 
+void RecordingArchiver::download_all(const std::vector<store::Recording>& due,
+                                     ArchivePassReport& report) {
+    if (due.empty()) {
+        return;
+    }
+    const std::size_t lanes =
+            std::min(due.size(), static_cast<std::size_t>(options_.max_concurrent_downloads));
+    // Lanes take the next recording in the store's order and hand each outcome back here.
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::deque<std::pair<std::size_t, DownloadRecord>> outcomes;  // guarded by mutex
+    std::size_t lanes_done = 0;                                      // guarded by mutex
+    std::atomic<std::size_t> next{0};
+    auto lane_body = [&]() {
+        pthread_setname_np(pthread_self(), "recordings-dl");
+        // An HttpClient belongs to the thread that first sends with it: one per lane and pass.
+        std::unique_ptr<http::HttpSender> sender;
+        for (;;) {
+            const std::size_t i = next.fetch_add(1);
+            if (i >= due.size() || stopping()) {
+                break;
+            }
+            if (!sender) {
+                sender = make_sender_ ? make_sender_() : std::make_unique<http::HttpClient>();
+            }
+            std::optional<DownloadRecord> attempt =
+                    download(due[i], store::to_unix_ms(clock_()), *sender);
+            if (!attempt) {
+                break;  // stopping: the row stays as it was and is fetched at the next start
+            }
+            const std::lock_guard lock(mutex);
+            outcomes.emplace_back(i, std::move(*attempt));
+            arrived.notify_one();
+        }
+        const std::lock_guard lock(mutex);
+        ++lanes_done;
+        arrived.notify_one();
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(lanes);
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+        threads.emplace_back(lane_body);
+    }
+    std::vector<std::optional<DownloadRecord>> records(due.size());
+    for (;;) {
+        std::unique_lock lock(mutex);
+        arrived.wait(lock, [&] { return !outcomes.empty() || lanes_done == lanes; });
+        if (outcomes.empty()) {
+            break;
+        }
+        auto [index, record] = std::move(outcomes.front());
+        outcomes.pop_front();
+        lock.unlock();
+        if (auto updated =
+                    store_->update_recording_archive(record.recording_row_id, record.archive);
+            !updated) {
+            // The file (if any) stays; the row stays pending and is fetched again.
+            report.store_error = true;
+            DVD_LOG(Calls, Error, "recording download not recorded call_id={} recording={}: {}",
+                    record.call_id, record.recording_row_id, updated.error().message);
+        }
+        records[index] = std::move(record);
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    for (auto& record : records) {
+        if (record) {
+            report.downloads.push_back(std::move(*record));
+        }
+    }
+}
+
+bool RecordingArchiver::stopping() const {
+    const std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
 RecordingArchiver::Fetch RecordingArchiver::fetch(const store::Recording& r, std::string_view url,
-                                                  AudioFormat format) {
+                                                  AudioFormat format, http::HttpSender& sender) {
     const std::filesystem::path relative = relative_path(r.call_id, r.id, format);
     auto file = ArchiveFile::create(options_.directory / relative, options_.max_bytes);
     if (!file) {
@@ -248,7 +310,7 @@ RecordingArchiver::Fetch RecordingArchiver::fetch(const store::Recording& r, std
     request.body_sink = [this, &file](std::string_view chunk) {
         return !abort_.load(std::memory_order_relaxed) && file->write(chunk);
     };
-    const auto response = sender().send(request);
+    const auto response = sender.send(request);
     if (abort_.load()) {
         return {.outcome = Fetch::Aborted};  // the part file goes with `file`
     }
@@ -291,7 +353,8 @@ RecordingArchiver::Fetch RecordingArchiver::fetch(const store::Recording& r, std
 }
 
 std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording& r,
-                                                          store::UnixMs now_ms) {
+                                                          store::UnixMs now_ms,
+                                                          http::HttpSender& sender) {
     DownloadRecord record{.recording_row_id = r.id, .call_id = r.call_id, .archive = r.archive};
     store::RecordingArchive& a = record.archive;
     const bool private_valid = now_ms < r.saved_at_ms + options_.url_lifetime.count();
@@ -316,7 +379,7 @@ std::optional<DownloadRecord> RecordingArchiver::download(const store::Recording
     // next (the other format, the public link); a transient failure retries them all later.
     std::vector<std::string> refused;
     for (const Candidate& url : urls) {
-        Fetch fetched = fetch(r, url.url, url.format);
+        Fetch fetched = fetch(r, url.url, url.format, sender);
         record.http_status = fetched.http_status;
         switch (fetched.outcome) {
             case Fetch::Aborted:
@@ -433,14 +496,9 @@ void RecordingArchiver::sweep(ArchivePassReport& report, store::UnixMs now_ms) {
 }
 
 milliseconds RecordingArchiver::backoff(int retry) {
+    const std::lock_guard lock(rng_mutex_);
     return http::equal_jitter_backoff(retry, options_.base_backoff, options_.max_backoff, rng_);
 }
 
-http::HttpSender& RecordingArchiver::sender() {
-    if (!sender_) {
-        sender_ = make_sender_ ? make_sender_() : std::make_unique<http::HttpClient>();
-    }
-    return *sender_;
-}
 
 }  // namespace dvd::recordings

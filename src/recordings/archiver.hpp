@@ -47,6 +47,10 @@ struct ArchiverOptions {
     std::chrono::milliseconds idle_poll{10'000};
     /// Due recordings read per pass.
     std::int64_t batch_limit = 20;
+    /// Downloads in flight at once, each on its own connection (1..16). A burst of calls that
+    /// end together must all be fetched inside the URLs' 10 minutes: one at a time, 300 calls of
+    /// 2 MB each over a 10 Mbit/s link would take 8 minutes.
+    int max_concurrent_downloads = 4;
     /// RECORDING_RETENTION_DAYS: a stored copy of a call that is not kept (not flagged) is
     /// deleted this long after it was stored; 0: never. Kept copies are never deleted here.
     std::chrono::hours retention{30 * 24};
@@ -55,7 +59,8 @@ struct ArchiverOptions {
 };
 
 /// InvalidArgument naming the field unless the directory is set, durations are positive
-/// (max_backoff >= base_backoff; retention >= 0), max_bytes, max_attempts and batch_limit >= 1.
+/// (max_backoff >= base_backoff; retention >= 0), max_bytes, max_attempts and batch_limit >= 1,
+/// and max_concurrent_downloads is in 1..16.
 [[nodiscard]] base::Result<void> validate(const ArchiverOptions& options);
 
 /// RECORDING_RETENTION_DAYS from the configuration and `directory`, RECORDINGS_DIR as the server
@@ -71,7 +76,9 @@ struct ArchiverDeps {
     /// The worker's own connection (open_store(DATABASE_URL)); used only by its thread (or by
     /// `run_pass` before `start`).
     std::unique_ptr<store::Store> store{};
-    SenderFactory make_sender{};  ///< empty: http::HttpClient with default options
+    /// One sender per download lane and pass, made on the lane's first download (lanes may call
+    /// it at the same time); empty: http::HttpClient with default options.
+    SenderFactory make_sender{};
     Clock clock{};                ///< empty: std::chrono::system_clock::now
     std::uint64_t seed = 0;       ///< backoff jitter
 };
@@ -118,9 +125,15 @@ struct ArchiverStats {
 /// next one (the other format, the public link). Hourly, copies older than
 /// `retention` whose call is not kept are deleted (row first, `deleted`, then the file).
 ///
+/// A pass downloads its due recordings on up to `max_concurrent_downloads` download lanes at
+/// once (threads "recordings-dl" that live for the pass, each with an HTTP sender of its own, made
+/// at its first download: libcurl handles belong to one thread); the
+/// pass's thread writes each outcome to the store as it arrives, so a fast download is recorded
+/// without waiting for a slow one, and `ArchivePassReport::downloads` keeps the store's order.
+///
 /// Threads: `notify` and `stats` from any thread; `start`, `stop`, `run_pass` and the destructor
-/// from the owner. The store connection and HTTP sender belong to the worker thread
-/// ("recordings"). One worker per database.
+/// from the owner. The store connection belongs to the worker thread ("recordings"), or to the
+/// caller of `run_pass`. One worker per database.
 class RecordingArchiver {
 public:
     /// Precondition: validate(options) succeeded and deps.store is set (DVD_CHECK).
@@ -163,24 +176,29 @@ private:
         std::string sha256{};
     };
 
-    Fetch fetch(const store::Recording& recording, std::string_view url, AudioFormat format);
-    /// nullopt: interrupted by `stop` (nothing to record).
-    std::optional<DownloadRecord> download(const store::Recording& recording, store::UnixMs now_ms);
+    /// On a download lane, with that lane's sender.
+    Fetch fetch(const store::Recording& recording, std::string_view url, AudioFormat format,
+                http::HttpSender& sender);
+    /// nullopt: interrupted by `stop` (nothing to record). On a download lane; touches no store.
+    std::optional<DownloadRecord> download(const store::Recording& recording, store::UnixMs now_ms,
+                                           http::HttpSender& sender);
+    /// Downloads `due` on the lanes and records each outcome on the calling thread.
+    void download_all(const std::vector<store::Recording>& due, ArchivePassReport& report);
     void sweep(ArchivePassReport& report, store::UnixMs now_ms);
     int remove_stale_parts();
-    std::chrono::milliseconds backoff(int retry);
-    http::HttpSender& sender();
+    std::chrono::milliseconds backoff(int retry);  ///< any lane
+    bool stopping() const;
 
     const ArchiverOptions options_;
     std::unique_ptr<store::Store> store_;  // worker thread only
     SenderFactory make_sender_;
     Clock clock_;
-    std::unique_ptr<http::HttpSender> sender_;  // worker thread only; made on first use
-    std::mt19937_64 rng_;                       // worker thread only
+    std::mutex rng_mutex_;
+    std::mt19937_64 rng_;                       // guarded by rng_mutex_
     store::UnixMs next_sweep_ms_ = 0;           // worker thread only
     bool parts_swept_ = false;                  // worker thread only
 
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable wake_;
     // ---- guarded by mutex_ ----
     bool notified_ = false;

@@ -1,13 +1,18 @@
 #include "recordings/archiver.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -406,6 +411,103 @@ TEST_F(ArchiverTest, StopAbortsTheDownloadInFlightAndLeavesItsRowUntouched) {
     EXPECT_TRUE(std::filesystem::is_empty(options().directory / "v3_call-1"));
 }
 
+// Holds every request until `target` are in flight at once (or 10 s pass), then answers each
+// with a WAV; counts the most seen in flight together.
+class GatheringSender final : public http::HttpSender {
+public:
+    struct Gate {
+        std::mutex mutex;
+        std::condition_variable changed;
+        int target = 0;
+        int in_flight = 0;
+        int most_in_flight = 0;
+        int senders = 0;
+        bool opened = false;
+    };
+
+    explicit GatheringSender(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+
+    base::Result<http::HttpResponse> send(const http::HttpRequest& request) override {
+        {
+            std::unique_lock lock(gate_->mutex);
+            ++gate_->in_flight;
+            gate_->most_in_flight = std::max(gate_->most_in_flight, gate_->in_flight);
+            if (gate_->in_flight >= gate_->target) {
+                gate_->opened = true;
+                gate_->changed.notify_all();
+            }
+            gate_->changed.wait_for(lock, 10s, [&] { return gate_->opened; });
+            --gate_->in_flight;
+        }
+        if (!request.body_sink(wav_bytes(40))) {
+            return http::fail(http::Errc::SinkFailed, "refused");
+        }
+        return http::HttpResponse{.status = 200};
+    }
+
+private:
+    std::shared_ptr<Gate> gate_;
+};
+
+// A burst of recordings (calls that ended together) is fetched on parallel lanes, each with its
+// own sender; every outcome is stored and the report keeps the store's order.
+TEST_F(ArchiverTest, DueRecordingsAreDownloadedOnParallelLanes) {
+    auto gate = std::make_shared<GatheringSender::Gate>();
+    gate->target = 4;
+    auto opened = store::open_store(db_path_);
+    ASSERT_TRUE(opened);
+    ArchiverDeps deps;
+    deps.store = std::move(*opened);
+    deps.make_sender = [gate] {
+        {
+            const std::lock_guard lock(gate->mutex);
+            ++gate->senders;
+        }
+        return std::make_unique<GatheringSender>(gate);
+    };
+    auto o = options();
+    ASSERT_EQ(o.max_concurrent_downloads, 4);  // the default
+    RecordingArchiver archiver(o, std::move(deps));  // the real clock
+    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+                      .count();
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(add_recording("rec-" + std::to_string(i),
+                                    "http://127.0.0.1:1/" + std::to_string(i) + ".wav"));
+    }
+    const ArchivePassReport report = archiver.run_pass();
+    ASSERT_EQ(report.downloads.size(), 6u);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        EXPECT_EQ(report.downloads[i].recording_row_id, ids[i]);
+        EXPECT_EQ(row(ids[i]).archive.status, ArchiveStatus::Stored) << i;
+    }
+    const std::lock_guard lock(gate->mutex);
+    EXPECT_TRUE(gate->opened) << "never 4 downloads in flight at once";
+    EXPECT_EQ(gate->most_in_flight, 4);
+    EXPECT_EQ(gate->senders, 4);
+    EXPECT_EQ(archiver.stats().stored, 6u);
+}
+
+TEST_F(ArchiverTest, OneLaneDownloadsOneAtATime) {
+    auto gate = std::make_shared<GatheringSender::Gate>();
+    gate->target = 1;
+    auto opened = store::open_store(db_path_);
+    ASSERT_TRUE(opened);
+    ArchiverDeps deps;
+    deps.store = std::move(*opened);
+    deps.make_sender = [gate] { return std::make_unique<GatheringSender>(gate); };
+    auto o = options();
+    o.max_concurrent_downloads = 1;
+    RecordingArchiver archiver(o, std::move(deps));  // the real clock
+    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+                      .count();
+    for (int i = 0; i < 3; ++i) {
+        add_recording("rec-" + std::to_string(i), "http://127.0.0.1:1/r.wav");
+    }
+    EXPECT_EQ(archiver.run_pass().downloads.size(), 3u);
+    EXPECT_EQ(gate->most_in_flight, 1);
+}
+
 TEST_F(ArchiverTest, RetentionDeletesOldCopiesOfCallsNotFlaggedOnly) {
     // Two calls: one flagged (its recording kept as evidence), one not.
     store::Call flagged_call;
@@ -484,6 +586,14 @@ TEST(ArchiverOptions, ValidationNamesTheField) {
     EXPECT_FALSE(validate(o));
     o = ArchiverOptions{.directory = "/tmp/x", .max_attempts = 0};
     EXPECT_FALSE(validate(o));
+    o = ArchiverOptions{.directory = "/tmp/x", .max_concurrent_downloads = 0};
+    EXPECT_FALSE(validate(o));
+    o.max_concurrent_downloads = 17;
+    const auto too_many = validate(o);
+    ASSERT_FALSE(too_many);
+    EXPECT_NE(too_many.error().message.find("max_concurrent_downloads"), std::string::npos);
+    o.max_concurrent_downloads = 16;
+    EXPECT_TRUE(validate(o));
 }
 
 }  // namespace
