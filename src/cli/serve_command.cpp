@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -22,7 +23,7 @@ constexpr const char* kUsage =
         "                                     [--bind ADDRESS] [--port PORT] [--workers N]\n"
         "                                     [--model detector.json] [--ready-file FILE]\n"
         "                                     [--demo-wav FILE ...] [--demo-speed X]\n"
-        "                                     [--web-dir DIR]\n"
+        "                                     [--web-dir DIR] [--lock-wait S]\n"
         "Answers, streams and scores Telnyx calls (configuration: environment variables and\n"
         "the .env file, see .env.example). Without TELNYX_API_KEY it runs in demo mode: the\n"
         "built-in Telnyx simulator plays Telnyx and places a call per --demo-wav file.\n"
@@ -37,7 +38,12 @@ constexpr const char* kUsage =
         "  --demo-speed            demo mode: audio plays this much faster than real time\n"
         "  --web-dir               the built dashboard served at / (default: web/dist here, else\n"
         "                          beside the executable: ../../web/dist)\n"
-        "Stops gracefully on SIGINT or SIGTERM. Exit status: 0 stopped, 2 configuration error.\n";
+        "  --lock-wait             seconds to wait for another instance to release the database\n"
+        "                          (default 10)\n"
+        "Stops gracefully on SIGINT or SIGTERM. One instance per database: a second one\n"
+        "refuses to start (after waiting --lock-wait for the first to go). Exit status:\n"
+        "0 stopped, 1 stopped because another instance took the database (PostgreSQL),\n"
+        "2 configuration error.\n";
 
 base::LogLevel to_base(config::LogLevel level) {
     switch (level) {
@@ -59,7 +65,7 @@ int run_serve(const std::vector<std::string>& raw_args) {
     const std::vector<std::string> demo_wavs = Args::take_repeated(arg_list, "--demo-wav");
     auto args = Args::parse(arg_list, {"help", "insecure-skip-verify"},
                             {"env-file", "bind", "port", "workers", "model", "ready-file",
-                             "demo-speed", "web-dir"});
+                             "demo-speed", "web-dir", "lock-wait"});
     if (!args) {
         std::cerr << "serve: " << args.error().message << "\n" << kUsage;
         return 2;
@@ -102,12 +108,22 @@ int run_serve(const std::vector<std::string>& raw_args) {
     auto port = args->number("port", -1.0);
     auto workers = args->number("workers", 0.0);
     auto speed = args->number("demo-speed", 1.0);
-    if (!port || !workers || !speed) {
+    auto lock_wait = args->number("lock-wait", 10.0);
+    if (!port || !workers || !speed || !lock_wait) {
         std::cerr << "serve: "
-                  << (!port ? port.error() : !workers ? workers.error() : speed.error()).message
+                  << (!port      ? port.error()
+                      : !workers ? workers.error()
+                      : !speed   ? speed.error()
+                                 : lock_wait.error())
+                             .message
                   << "\n";
         return 2;
     }
+    if (*lock_wait < 0.0 || *lock_wait > 600.0) {
+        std::cerr << "serve: --lock-wait must be 0..600 seconds\n";
+        return 2;
+    }
+    options.instance_lock_wait = std::chrono::milliseconds(static_cast<int>(*lock_wait * 1000.0));
     if (*port > 65535.0 || (*port >= 0.0 && *port != static_cast<double>(static_cast<int>(*port)))) {
         std::cerr << "serve: --port: not a TCP port (0..65535)\n";
         return 2;
@@ -141,6 +157,8 @@ int run_serve(const std::vector<std::string>& raw_args) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+    // Another instance took the database (PostgreSQL): stop as on SIGTERM, then exit 1.
+    options.on_instance_lock_lost = [] { ::kill(::getpid(), SIGTERM); };
     auto service = server::Service::create(*config, std::move(options));
     if (!service) {
         std::cerr << "serve: " << service.error().message << "\n";
@@ -178,6 +196,10 @@ int run_serve(const std::vector<std::string>& raw_args) {
     sigwait(&stop_signals, &signal);
     DVD_LOG(Server, Info, "received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
     (*service)->stop(std::chrono::milliseconds(5000));
+    if ((*service)->instance_lock_lost()) {
+        std::cerr << "serve: another instance took the database; stopped\n";
+        return 1;
+    }
     return 0;
 }
 

@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -33,6 +36,7 @@
 #include "service/metrics.hpp"
 #include "sim/call_audio.hpp"
 #include "sim/simulator.hpp"
+#include "store/instance_lock.hpp"
 #include "store/open_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_writer.hpp"
@@ -114,8 +118,12 @@ public:
     void stop(std::chrono::milliseconds grace);
     [[nodiscard]] ServiceEndpoints endpoints() const;
     [[nodiscard]] bool demo_calls_done() const { return demo_done_.load(); }
+    [[nodiscard]] bool instance_lock_lost() const { return lock_lost_.load(); }
 
 private:
+    /// The `instance-lock` thread (PostgreSQL): checks the lock every
+    /// instance_lock_check_interval until stop; on loss, logs and calls on_instance_lock_lost.
+    void watch_instance_lock();
     std::vector<service::ExtraSample> extra_metrics() const;
     void run_demo_calls(std::vector<std::shared_ptr<const sim::CallAudio>> audio);
     /// Risk analysis, alerts and escalation (issue 4): the outbox and the coordinator, each
@@ -130,6 +138,12 @@ private:
     std::chrono::steady_clock::time_point started_at_{};
 
     // Owned in dependency order: later members use earlier ones, and are destroyed first.
+    std::unique_ptr<store::InstanceLock> instance_lock_;  ///< released after everything stopped
+    std::thread lock_watch_;
+    std::mutex lock_watch_mutex_;
+    std::condition_variable lock_watch_wake_;
+    bool lock_watch_stop_ = false;  ///< guarded by lock_watch_mutex_
+    std::atomic<bool> lock_lost_{false};
     std::shared_ptr<const model::DetectorModel> model_;
     std::shared_ptr<const dsp::FeatureTables> tables_;
     service::Metrics metrics_;
@@ -201,6 +215,16 @@ base::Result<void> Service::Impl::create() {
     }
     tables_ = *tables;
 
+    // Before any connection: a second instance on this database must not start anything.
+    auto instance_lock = store::acquire_instance_lock(
+            config_.database_url, store::InstanceLockOptions{.wait = options_.instance_lock_wait});
+    if (!instance_lock) {
+        return base::fail(base::Errc::InvalidArgument,
+                          "DATABASE_URL: " + instance_lock.error().message);
+    }
+    instance_lock_ = std::move(*instance_lock);
+    DVD_LOG(Server, Info, "this instance holds the database ({})", instance_lock_->describe());
+
     // One connection per owning thread; the first one creates and migrates the database.
     auto calls_store = store::open_store(config_.database_url);
     if (!calls_store) {
@@ -259,6 +283,10 @@ base::Result<void> Service::Impl::create() {
 
 base::Result<void> Service::Impl::start() {
     started_at_ = std::chrono::steady_clock::now();
+    if (store::is_postgres_url(config_.database_url)) {
+        // A file lock lasts as long as the process; a PostgreSQL session can be cut under it.
+        lock_watch_ = std::thread([this] { watch_instance_lock(); });
+    }
     port_ = options_.port.value_or(config_.port);
     if (demo_ && port_ == 0) {
         auto free_port = probe_free_port();
@@ -617,6 +645,14 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
     }
     const auto deadline = std::chrono::steady_clock::now() + grace;
     DVD_LOG(Server, Info, "shutting down");
+    {
+        const std::lock_guard lock(lock_watch_mutex_);
+        lock_watch_stop_ = true;
+    }
+    lock_watch_wake_.notify_all();
+    if (lock_watch_.joinable()) {
+        lock_watch_.join();
+    }
     if (demo_thread_.joinable()) {
         demo_thread_.join();
     }
@@ -708,6 +744,43 @@ base::Result<void> Service::Impl::create_risk() {
     return {};
 }
 
+void Service::Impl::watch_instance_lock() {
+    pthread_setname_np(pthread_self(), "instance-lock");
+    bool unknown = false;
+    std::unique_lock lock(lock_watch_mutex_);
+    while (!lock_watch_wake_.wait_for(lock, options_.instance_lock_check_interval,
+                                      [this] { return lock_watch_stop_; })) {
+        lock.unlock();
+        const base::Result<bool> held = instance_lock_->check();
+        lock.lock();
+        if (!held) {
+            if (!unknown) {
+                DVD_LOG(Server, Warn, "cannot check the instance lock (until the database is "
+                        "back, this instance keeps running): {}", held.error().message);
+            }
+            unknown = true;
+            continue;
+        }
+        if (*held) {
+            if (unknown) {
+                DVD_LOG(Server, Info, "the instance lock is held again ({})",
+                        instance_lock_->describe());
+            }
+            unknown = false;
+            continue;
+        }
+        lock_lost_.store(true);
+        DVD_LOG(Server, Critical,
+                "another instance took this database while its connection was cut ({}); "
+                "stopping, so that one instance alone sends alerts and keeps recordings",
+                instance_lock_->describe());
+        if (options_.on_instance_lock_lost) {
+            options_.on_instance_lock_lost();
+        }
+        return;
+    }
+}
+
 ServiceEndpoints Service::Impl::endpoints() const {
     ServiceEndpoints endpoints;
     endpoints.port = port_;
@@ -738,5 +811,7 @@ void Service::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 ServiceEndpoints Service::endpoints() const { return impl_->endpoints(); }
 
 bool Service::demo_calls_done() const { return impl_->demo_calls_done(); }
+
+bool Service::instance_lock_lost() const { return impl_->instance_lock_lost(); }
 
 }  // namespace dvd::server

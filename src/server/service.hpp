@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,15 @@ struct ServeOptions {
     int demo_concurrency = 2;
     double demo_speed = 1.0;  ///< real time: the dashboard shows the scores grow live
     std::uint16_t demo_api_port = 0;  ///< the simulator's Call Control port; 0: any free port
+
+    // ---- one instance per database (store::InstanceLock) ----
+    /// How long `create` waits for another instance's lock to go before it refuses to start.
+    std::chrono::milliseconds instance_lock_wait{10'000};
+    /// PostgreSQL: how often the lock is checked while running (a lost session is reopened).
+    std::chrono::milliseconds instance_lock_check_interval{5'000};
+    /// Called once, from the `instance-lock` thread, when another instance took the database
+    /// (PostgreSQL, after this one's session was cut); `serve` raises SIGTERM and exits 1.
+    std::function<void()> on_instance_lock_lost{};
 };
 
 /// Where the running service can be reached (printed at start-up, written to --ready-file).
@@ -52,9 +62,10 @@ struct ServiceEndpoints {
 /// stop accepting, end streams, finish commands, flush the store. Owned by one thread.
 class Service {
 public:
-    /// Validates everything that can be validated before binding: the model loads, the database
-    /// opens and migrates, the webhook verification is configured (TELNYX_PUBLIC_KEY, or
-    /// --insecure-skip-verify, or demo mode). Errors name what is wrong.
+    /// Validates everything that can be validated before binding: the model loads, no other
+    /// instance holds the database (store::InstanceLock; the error names the holder), the
+    /// database opens and migrates, the webhook verification is configured (TELNYX_PUBLIC_KEY,
+    /// or --insecure-skip-verify, or demo mode). Errors name what is wrong.
     [[nodiscard]] static base::Result<std::unique_ptr<Service>> create(config::Config config,
                                                                        ServeOptions options);
     ~Service();
@@ -72,6 +83,9 @@ public:
 
     /// True once every demo call has finished (always true outside demo mode).
     [[nodiscard]] bool demo_calls_done() const;
+
+    /// True once another instance took the database while this one ran (PostgreSQL).
+    [[nodiscard]] bool instance_lock_lost() const;
 
     class Impl;
 

@@ -265,10 +265,9 @@ PostgresStore::~PostgresStore() {
     PQfinish(conn_);
 }
 
-base::Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::string& url,
-                                                                 const StoreOptions& options) {
+base::Result<pg_conn*> connect_postgres(const std::string& url, std::string_view what) {
     if (url.empty()) {
-        return base::fail(base::Errc::InvalidArgument, "store open: empty PostgreSQL URL");
+        return base::fail(base::Errc::InvalidArgument, fmt::format("{}: empty PostgreSQL URL", what));
     }
     // Keywords before dbname are defaults that the URL may override; the URL itself is expanded.
     // A server that vanishes without closing the TCP connection (a network partition, a host
@@ -288,17 +287,27 @@ base::Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::stri
                                             nullptr};
     PGconn* conn = PQconnectdbParams(keywords.data(), values.data(), 1);
     if (conn == nullptr) {
-        return base::fail(base::Errc::Runtime, "store open: libpq is out of memory");
+        return base::fail(base::Errc::Runtime, fmt::format("{}: libpq is out of memory", what));
     }
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string why = trimmed(PQerrorMessage(conn));
         PQfinish(conn);
-        return base::fail(base::Errc::Io, fmt::format("store open (PostgreSQL): {}", why));
+        return base::fail(base::Errc::Io, fmt::format("{} (PostgreSQL): {}", what, why));
     }
     // The server's notices ("relation ... already exists, skipping") are not errors; libpq would
     // print each one to stderr.
     PQsetNoticeProcessor(
             conn, [](void*, const char*) {}, nullptr);
+    return conn;
+}
+
+base::Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const std::string& url,
+                                                                 const StoreOptions& options) {
+    auto connected = connect_postgres(url, "store open");
+    if (!connected) {
+        return connected.error();
+    }
+    PGconn* conn = *connected;
     std::unique_ptr<PostgresStore> store(new PostgresStore(conn, options));
     if (auto r = store->configure_session(); !r) {
         return r.error();

@@ -16,9 +16,15 @@ struct pg_result;
 
 namespace dvd::store {
 
+/// A libpq connection with the store's defaults (see PostgresStore: a 10 s connect timeout, TCP
+/// keepalives, a 60 s `tcp_user_timeout`, UTF8, application name `deepfake-voice-detector`;
+/// the URL may override each) and the server's notices silenced. The caller owns it (PQfinish).
+/// Io with libpq's reason, prefixed by `what`, when it cannot connect; never repeats the URL.
+[[nodiscard]] base::Result<pg_conn*> connect_postgres(const std::string& url, std::string_view what);
+
 /// `Store` on one PostgreSQL connection (libpq; PostgreSQL 12 or newer), for a database that
-/// outgrows one machine's SQLite file: several service instances, a managed server, a DBA's
-/// backups.
+/// outgrows one machine's SQLite file: a managed server, a DBA's backups, a standby service
+/// instance on another machine (one instance per database at a time: `InstanceLock`).
 ///
 /// `url` is any libpq connection string or URI (`postgresql://user:pass@host:5432/dvd?sslmode=
 /// require`, `postgres:///dvd?host=/run/postgresql`); libpq's environment variables (PGPASSWORD,

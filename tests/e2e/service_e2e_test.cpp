@@ -11,12 +11,14 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
 #include "e2e/service_fixture.hpp"
 #include "http/http_client.hpp"
 #include "net/ws_client.hpp"
 #include "protocol/signature.hpp"
+#include "store/instance_lock.hpp"
 #include "support/child_process.hpp"
 #include "support/database_backends.hpp"
 
@@ -437,6 +439,49 @@ TEST_P(ServiceE2e, DuplicateAndOutOfOrderWebhooksCauseNoDuplicateActions) {
     EXPECT_EQ(metrics.body.find("dvd_webhooks_total{result=\"duplicate\"} 0\n"), std::string::npos)
             << "duplicates were seen and counted";
     EXPECT_NE(simulator.log().find("answer"), std::string::npos);
+}
+
+// One instance per database: a second `serve` on it refuses to start, naming the first, which
+// goes on serving.
+TEST_P(ServiceE2e, ASecondInstanceOnTheSameDatabaseRefusesToStart) {
+    start({}, {});
+    test::ChildProcess second(DVD_EXECUTABLE, {"serve", "--port", "0", "--lock-wait", "0.5"},
+                              {{"DATABASE_URL", database_url()},
+                               {"DVD_MODEL", (kSource / "models/detector.json").string()}},
+                              dir_ / "second.log", dir_);
+    EXPECT_EQ(second.wait_exit(30s), 2);
+    EXPECT_NE(second.log().find("another instance holds this database"), std::string::npos)
+            << second.log();
+    EXPECT_EQ(request("GET", "/ready").status, 200);
+    EXPECT_NE(service_->log().find("this instance holds the database"), std::string::npos);
+}
+
+// PostgreSQL: an instance whose lock session was cut, and whose lock a standby took meanwhile,
+// stops (exit status 1) instead of running beside it.
+TEST_P(ServiceE2e, AnInstanceWhoseDatabaseWasTakenStopsWithStatusOne) {
+    if (GetParam() != test::Backend::Postgres) {
+        GTEST_SKIP() << "a SQLite lock file is held as long as its process lives";
+    }
+    start({}, {});
+    PGconn* admin = PQconnectdb(database_url().c_str());
+    ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+    std::unique_ptr<store::InstanceLock> taken;
+    // The service checks its lock every 5 s: end its session and take the lock in between
+    // (again, should a check fall just between the two).
+    for (int attempt = 0; attempt < 3 && !taken; ++attempt) {
+        PQclear(PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE "
+                              "locktype = 'advisory' AND classid = 1685480497 AND "
+                              "objid = 1768846196 AND granted"));
+        auto lock = store::acquire_instance_lock(database_url(), {.wait = 1s});
+        if (lock) {
+            taken = std::move(*lock);
+        }
+    }
+    PQfinish(admin);
+    ASSERT_NE(taken, nullptr);
+    EXPECT_EQ(service_->wait_exit(30s), 1) << service_->log();
+    EXPECT_NE(service_->log().find("another instance took this database"), std::string::npos)
+            << service_->log();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServiceE2e, ::testing::ValuesIn(test::e2e_backends()),

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include "store/instance_lock.hpp"
 #include "store/open_store.hpp"
 #include "store/sqlite_migrations.hpp"
 #include "store/store_writer.hpp"
@@ -268,6 +269,62 @@ TEST_F(PostgresStoreTest, TheStoreWriterLosesNothingAcrossAServerRestart) {
     EXPECT_EQ(stats.failed, 0U) << stats.last_error;
     EXPECT_EQ(ok(store->list_timeline("c1", -1, 1000)).size(), 100U);
     EXPECT_TRUE(writer.stop(deadline()));
+}
+
+// One service instance per database, PostgreSQL side: a session advisory lock.
+constexpr InstanceLockOptions kShortLockWait{.wait = std::chrono::milliseconds(300),
+                                             .poll = std::chrono::milliseconds(20)};
+constexpr const char* kEndLockSession =
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND classid = 1685480497 AND objid = 1768846196 AND granted";
+
+TEST_F(PostgresStoreTest, ASecondInstanceIsRefusedAndNamesTheFirst) {
+    auto first = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_TRUE(first) << first.error().message;
+    EXPECT_TRUE(ok((*first)->check()));
+    auto second = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_FALSE(second);
+    EXPECT_TRUE(has_code(second.error(), base::Errc::Unsupported));
+    EXPECT_NE(second.error().message.find("another instance holds this database: server process"),
+              std::string::npos)
+            << second.error().message;
+    EXPECT_NE(second.error().message.find("deepfake-voice-detector"), std::string::npos)
+            << second.error().message;  // the holder's application name
+    first->reset();  // its session ends, and the lock with it
+    auto third = acquire_instance_lock(db_.url(), kShortLockWait);
+    EXPECT_TRUE(third) << third.error().message;
+}
+
+// A cut session loses its lock: check() opens a new one and takes the lock again, unless a
+// standby took it meanwhile; then this instance must stop.
+TEST_F(PostgresStoreTest, ACutLockSessionIsRetakenUnlessAnotherInstanceTookIt) {
+    auto held = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_TRUE(held) << held.error().message;
+    RawConnection admin(db_.url());
+    admin.exec(kEndLockSession);
+    EXPECT_TRUE(ok((*held)->check()));  // re-taken on a new session
+    auto standby = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_FALSE(standby);  // so the lock is really held again
+
+    admin.exec(kEndLockSession);
+    auto taker = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_TRUE(taker) << taker.error().message;
+    const auto lost = (*held)->check();
+    ASSERT_TRUE(lost) << lost.error().message;
+    EXPECT_FALSE(*lost);
+}
+
+TEST_F(PostgresStoreTest, TheLockIsUnknownWhileTheServerIsDown) {
+    auto held = acquire_instance_lock(db_.url(), kShortLockWait);
+    ASSERT_TRUE(held) << held.error().message;
+    auto& server = *dvd::test::shared_postgres_server();
+    std::string error;
+    ASSERT_TRUE(server.halt(&error)) << error;
+    const auto down = (*held)->check();
+    ASSERT_TRUE(server.resume(&error)) << error;
+    ASSERT_FALSE(down);
+    EXPECT_TRUE(has_code(down.error(), base::Errc::Io)) << down.error().message;
+    EXPECT_TRUE(ok((*held)->check()));  // back, and nobody else took it
 }
 
 TEST(PostgresStoreOpen, AnUnreachableServerIsAnIoErrorThatHidesThePassword) {
