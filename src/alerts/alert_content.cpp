@@ -288,7 +288,14 @@ std::string build_slack_message(const AlertContent& c) {
         links.push_back(slack_link(c.dashboard_url, "Open call in dashboard"));
     }
     if (is_http_url(c.recording_url)) {
-        links.push_back(slack_link(c.recording_url, "Recording"));
+        // A Slack message outlives Telnyx's private link; say when it stops working (the
+        // service's own copy stays on the dashboard).
+        const std::string label =
+                c.recording_expires_at_ms
+                        ? fmt::format("Recording (Telnyx link, expires {} UTC)",
+                                      format_iso8601_ms(*c.recording_expires_at_ms).substr(11, 5))
+                        : std::string("Recording");
+        links.push_back(slack_link(c.recording_url, label));
     }
     if (!links.empty()) {
         blocks.push_back(section(fmt::format("{}", fmt::join(links, " \xC2\xB7 "))));
@@ -339,6 +346,10 @@ std::string build_json_alert(const AlertContent& c) {
             {"analysis", std::move(analysis)},
             {"links",
              {{"recording", is_http_url(c.recording_url) ? json(c.recording_url) : json(nullptr)},
+              {"recording_expires_at",
+               is_http_url(c.recording_url) && c.recording_expires_at_ms
+                       ? json(format_iso8601_ms(*c.recording_expires_at_ms))
+                       : json(nullptr)},
               {"dashboard",
                is_http_url(c.dashboard_url) ? json(c.dashboard_url) : json(nullptr)}}}};
     return dump(alert);

@@ -56,6 +56,9 @@ struct AlertContent {
     std::string telnyx_deepfake_result{};           ///< Telnyx's own detector: real, fake, ...
     std::optional<double> telnyx_deepfake_score{};  ///< 0..1
     std::string recording_url{};  ///< http(s); Telnyx's links expire after 10 minutes
+    /// Unix ms UTC when `recording_url` stops working (a private Telnyx link: 10 minutes after
+    /// `call.recording.saved`); empty: not known (a public link).
+    std::optional<std::int64_t> recording_expires_at_ms{};
     std::string dashboard_url{};  ///< http(s) link to the call in our dashboard
 };
 
@@ -69,7 +72,8 @@ struct AlertContent {
 ///   * `blocks`: a `header`, a `section` with `fields` (caller, callee, score + verdict, LLR,
 ///     time into the call, and when known risk, STIR/SHAKEN, Telnyx's verdict; at most 10), a
 ///     `section` with the top indicators, a `section` with the analysis reasoning and the
-///     recommended action, a `section` with the dashboard and recording links (http(s) only), and
+///     recommended action, a `section` with the dashboard and recording links (http(s) only; a
+///     recording link that expires says when: "Recording (Telnyx link, expires 14:52 UTC)"), and
 ///     a `context` line (call ids, detection time, threshold).
 /// Every untrusted text is escaped and cut to Slack's limits (section text 3000, field 2000
 /// characters) on a UTF-8 boundary; invalid UTF-8 is replaced by U+FFFD. Never throws

@@ -35,7 +35,7 @@ struct ArchiverOptions {
     std::size_t max_bytes = std::size_t{1} << 30;
     /// Telnyx's recording_urls are valid this long after call.recording.saved
     /// (telnyx-protocol.md, `call.recording.saved`); later, only public_recording_urls are tried.
-    std::chrono::milliseconds url_lifetime{10 * 60'000};
+    std::chrono::milliseconds url_lifetime{store::kRecordingUrlLifetime};
     /// Attempts per recording, the first included; then it is failed for good.
     int max_attempts = 8;
     /// Backoff before retry n: cap = min(max_backoff, base_backoff * 2^(n-1)), wait drawn from

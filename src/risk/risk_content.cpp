@@ -115,10 +115,25 @@ std::string origin_of(std::string_view url, std::string_view scheme_out) {
     return fmt::format("{}://{}", scheme_out, rest);
 }
 
-std::string_view recording_url(const store::Recording& r) {
-    for (const std::string* url : {&r.public_wav_url, &r.public_mp3_url, &r.wav_url, &r.mp3_url}) {
+struct RecordingLink {
+    std::string_view url{};
+    std::optional<std::int64_t> expires_at_ms{};  ///< a private link's end
+};
+
+// Public links first (no stated expiry), then the private ones (kRecordingUrlLifetime).
+RecordingLink recording_link(const store::Recording& r) {
+    for (const std::string* url : {&r.public_wav_url, &r.public_mp3_url}) {
         if (is_http_base(*url)) {
-            return *url;
+            return {.url = *url};
+        }
+    }
+    for (const std::string* url : {&r.wav_url, &r.mp3_url}) {
+        if (is_http_base(*url)) {
+            RecordingLink link{.url = *url};
+            if (r.saved_at_ms > 0) {
+                link.expires_at_ms = r.saved_at_ms + store::kRecordingUrlLifetime.count();
+            }
+            return link;
         }
     }
     return {};
@@ -386,8 +401,9 @@ alerts::AlertContent make_alert_content(const store::Call& call, int level,
     c.telnyx_deepfake_result = call.telnyx_deepfake_result;
     c.telnyx_deepfake_score = call.telnyx_deepfake_score;
     for (auto it = links.recordings.rbegin(); it != links.recordings.rend(); ++it) {
-        if (const auto url = recording_url(*it); !url.empty()) {
-            c.recording_url = std::string(url);
+        if (const RecordingLink link = recording_link(*it); !link.url.empty()) {
+            c.recording_url = std::string(link.url);
+            c.recording_expires_at_ms = link.expires_at_ms;
             break;
         }
     }

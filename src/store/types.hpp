@@ -176,7 +176,12 @@ struct RecordingArchive {
     bool operator==(const RecordingArchive&) const = default;
 };
 
-/// A saved call recording (table `recordings`). URLs from Telnyx are valid for 10 minutes.
+/// How long Telnyx's private `recording_urls` work after `call.recording.saved`
+/// (telnyx-protocol.md, `call.recording.saved`); `public_recording_urls` have no stated limit.
+inline constexpr std::chrono::milliseconds kRecordingUrlLifetime{10 * 60'000};
+
+/// A saved call recording (table `recordings`). URLs from Telnyx are valid for
+/// kRecordingUrlLifetime.
 struct Recording {
     std::int64_t id = 0;  ///< assigned by the store
     std::string call_id{};

@@ -209,6 +209,21 @@ TEST(BuildJsonAlert, FollowsSchemaVersionOne) {
     EXPECT_EQ(alert["links"]["dashboard"], "https://dvd.example.test/calls/c1");
 }
 
+// A Slack message outlives Telnyx's private recording link: the link says when it expires.
+TEST(AlertContent, AnExpiringRecordingLinkSaysWhen) {
+    AlertContent c;
+    c.call_id = "c3";
+    c.recording_url = "https://example.test/rec/3.wav";
+    c.recording_expires_at_ms = 1'767'225'600'000 + (14 * 60 + 52) * 60'000;  // 14:52 UTC
+    const std::string slack = build_slack_message(c);
+    EXPECT_NE(slack.find("<https://example.test/rec/3.wav|Recording (Telnyx link, expires 14:52 "
+                         "UTC)>"),
+              std::string::npos)
+            << slack;
+    const json alert = json::parse(build_json_alert(c));
+    EXPECT_EQ(alert["links"]["recording_expires_at"], "2026-01-01T14:52:00.000Z");
+}
+
 TEST(BuildJsonAlert, UsesNullForUnknownAndKeepsTextUnescaped) {
     AlertContent c;
     c.call_id = "c2";
@@ -224,6 +239,7 @@ TEST(BuildJsonAlert, UsesNullForUnknownAndKeepsTextUnescaped) {
     EXPECT_TRUE(alert["detection"]["threshold"].is_null());
     EXPECT_TRUE(alert["analysis"].is_null());
     EXPECT_TRUE(alert["links"]["recording"].is_null());
+    EXPECT_TRUE(alert["links"]["recording_expires_at"].is_null());
     EXPECT_TRUE(alert["indicators"].empty());
 }
 

@@ -191,7 +191,8 @@ TEST(RiskContent, AlertContentHasTheCallTheDecisionAndTheLinks) {
             store::Recording{.call_id = "call-1", .wav_url = "https://rec.example/old.wav"});
     links.recordings.push_back(store::Recording{.call_id = "call-1",
                                                 .wav_url = "https://rec.example/new.wav",
-                                                .public_wav_url = "ftp://not-http"});
+                                                .public_wav_url = "ftp://not-http",
+                                                .saved_at_ms = 1'000'000});
     const auto c = make_alert_content(call, 1, detector(), decision, 42'500, 99, ranked, links);
     EXPECT_EQ(c.call_id, "call-1");
     EXPECT_EQ(c.level, 1);
@@ -212,10 +213,19 @@ TEST(RiskContent, AlertContentHasTheCallTheDecisionAndTheLinks) {
     EXPECT_EQ(c.stir_shaken_attestation, "B");
     EXPECT_EQ(c.telnyx_deepfake_result, "fake");
     EXPECT_EQ(c.recording_url, "https://rec.example/new.wav");
+    // A private Telnyx link works for 10 minutes after call.recording.saved.
+    EXPECT_EQ(c.recording_expires_at_ms, 1'000'000 + 600'000);
     EXPECT_EQ(c.dashboard_url, "https://dvd.example/#/calls/call-1");
 
     const json slack = json::parse(alerts::build_slack_message(c));
     EXPECT_NE(slack["text"].get<std::string>().find("+13125550100"), std::string::npos);
+
+    // A public link (an account opt-in) is preferred and has no stated expiry.
+    links.recordings.back().public_mp3_url = "https://public.example/new.mp3";
+    const auto with_public =
+            make_alert_content(call, 1, detector(), decision, 42'500, 99, ranked, links);
+    EXPECT_EQ(with_public.recording_url, "https://public.example/new.mp3");
+    EXPECT_FALSE(with_public.recording_expires_at_ms);
 }
 
 TEST(RiskContent, Links) {
