@@ -449,63 +449,64 @@ private:
     std::shared_ptr<Gate> gate_;
 };
 
+// Archivers on the real clock whose download lanes each get a GatheringSender on one gate.
+class ParallelArchiverTest : public ArchiverTest {
+protected:
+    std::unique_ptr<RecordingArchiver> make(int lanes, int gather) {
+        gate_->target = gather;
+        auto opened = store::open_store(db_path_);
+        EXPECT_TRUE(opened);
+        ArchiverDeps deps;
+        deps.store = std::move(*opened);
+        deps.make_sender = [gate = gate_] {
+            {
+                const std::lock_guard lock(gate->mutex);
+                ++gate->senders;
+            }
+            return std::make_unique<GatheringSender>(gate);
+        };
+        auto o = options();
+        o.max_concurrent_downloads = lanes;
+        now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+                          .count();
+        return std::make_unique<RecordingArchiver>(o, std::move(deps));
+    }
+
+    std::shared_ptr<GatheringSender::Gate> gate_ = std::make_shared<GatheringSender::Gate>();
+};
+
 // A burst of recordings (calls that ended together) is fetched on parallel lanes, each with its
 // own sender; every outcome is stored and the report keeps the store's order.
-TEST_F(ArchiverTest, DueRecordingsAreDownloadedOnParallelLanes) {
-    auto gate = std::make_shared<GatheringSender::Gate>();
-    gate->target = 4;
-    auto opened = store::open_store(db_path_);
-    ASSERT_TRUE(opened);
-    ArchiverDeps deps;
-    deps.store = std::move(*opened);
-    deps.make_sender = [gate] {
-        {
-            const std::lock_guard lock(gate->mutex);
-            ++gate->senders;
-        }
-        return std::make_unique<GatheringSender>(gate);
-    };
-    auto o = options();
-    ASSERT_EQ(o.max_concurrent_downloads, 4);  // the default
-    RecordingArchiver archiver(o, std::move(deps));  // the real clock
-    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-                      .count();
+TEST_F(ParallelArchiverTest, DueRecordingsAreDownloadedOnParallelLanes) {
+    ASSERT_EQ(ArchiverOptions{}.max_concurrent_downloads, 4);  // the default
+    auto archiver = make(4, 4);
     std::vector<std::int64_t> ids;
     for (int i = 0; i < 6; ++i) {
         ids.push_back(add_recording("rec-" + std::to_string(i),
                                     "http://127.0.0.1:1/" + std::to_string(i) + ".wav"));
     }
-    const ArchivePassReport report = archiver.run_pass();
+    const ArchivePassReport report = archiver->run_pass();
     ASSERT_EQ(report.downloads.size(), 6u);
     for (std::size_t i = 0; i < ids.size(); ++i) {
         EXPECT_EQ(report.downloads[i].recording_row_id, ids[i]);
         EXPECT_EQ(row(ids[i]).archive.status, ArchiveStatus::Stored) << i;
     }
-    const std::lock_guard lock(gate->mutex);
-    EXPECT_TRUE(gate->opened) << "never 4 downloads in flight at once";
-    EXPECT_EQ(gate->most_in_flight, 4);
-    EXPECT_EQ(gate->senders, 4);
-    EXPECT_EQ(archiver.stats().stored, 6u);
+    const std::lock_guard lock(gate_->mutex);
+    EXPECT_TRUE(gate_->opened) << "never 4 downloads in flight at once";
+    EXPECT_EQ(gate_->most_in_flight, 4);
+    EXPECT_EQ(gate_->senders, 4);
+    EXPECT_EQ(archiver->stats().stored, 6u);
 }
 
-TEST_F(ArchiverTest, OneLaneDownloadsOneAtATime) {
-    auto gate = std::make_shared<GatheringSender::Gate>();
-    gate->target = 1;
-    auto opened = store::open_store(db_path_);
-    ASSERT_TRUE(opened);
-    ArchiverDeps deps;
-    deps.store = std::move(*opened);
-    deps.make_sender = [gate] { return std::make_unique<GatheringSender>(gate); };
-    auto o = options();
-    o.max_concurrent_downloads = 1;
-    RecordingArchiver archiver(o, std::move(deps));  // the real clock
-    now_ms_ = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-                      .count();
+TEST_F(ParallelArchiverTest, OneLaneDownloadsOneAtATime) {
+    auto archiver = make(1, 1);
     for (int i = 0; i < 3; ++i) {
         add_recording("rec-" + std::to_string(i), "http://127.0.0.1:1/r.wav");
     }
-    EXPECT_EQ(archiver.run_pass().downloads.size(), 3u);
-    EXPECT_EQ(gate->most_in_flight, 1);
+    EXPECT_EQ(archiver->run_pass().downloads.size(), 3u);
+    const std::lock_guard lock(gate_->mutex);
+    EXPECT_EQ(gate_->most_in_flight, 1);
+    EXPECT_EQ(gate_->senders, 1);
 }
 
 TEST_F(ArchiverTest, RetentionDeletesOldCopiesOfCallsNotFlaggedOnly) {
