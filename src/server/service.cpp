@@ -649,10 +649,7 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
         const std::lock_guard lock(lock_watch_mutex_);
         lock_watch_stop_ = true;
     }
-    lock_watch_wake_.notify_all();
-    if (lock_watch_.joinable()) {
-        lock_watch_.join();
-    }
+    lock_watch_wake_.notify_all();  // joined last: a check in flight must not hold up the rest
     if (demo_thread_.joinable()) {
         demo_thread_.join();
     }
@@ -689,6 +686,9 @@ void Service::Impl::stop(std::chrono::milliseconds grace) {
         if (!complete) {
             DVD_LOG(Server, Warn, "shutdown: some score points were not written");
         }
+    }
+    if (lock_watch_.joinable()) {
+        lock_watch_.join();
     }
     running_ = false;
     DVD_LOG(Server, Info, "stopped");
