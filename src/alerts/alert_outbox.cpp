@@ -195,7 +195,8 @@ OutboxStats AlertOutbox::stats() const {
                        .duplicates = duplicates_.load(std::memory_order_relaxed),
                        .delivered = delivered_.load(std::memory_order_relaxed),
                        .retried = retried_.load(std::memory_order_relaxed),
-                       .failed = failed_.load(std::memory_order_relaxed)};
+                       .failed = failed_.load(std::memory_order_relaxed),
+                       .failing = failing_.load(std::memory_order_relaxed)};
 }
 
 void AlertOutbox::run() {
@@ -360,6 +361,7 @@ void AlertOutbox::deliver(const store::Alert& alert, PassReport& report) {
         const auto now_time = now();
         record.result = classify_delivery(alert.channel, response, now_time);
         const DeliveryResult& result = record.result;
+        failing_.store(result.verdict != DeliveryVerdict::Delivered, std::memory_order_relaxed);
         switch (result.verdict) {
             case DeliveryVerdict::Delivered:
                 record.status = store::AlertStatus::Sent;

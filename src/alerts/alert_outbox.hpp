@@ -121,6 +121,10 @@ struct OutboxStats {
     std::uint64_t delivered = 0;
     std::uint64_t retried = 0;  ///< attempts that scheduled a retry
     std::uint64_t failed = 0;   ///< alerts failed for good
+    /// The latest delivery attempt did not deliver (a retry was scheduled, or the alert failed)
+    /// and none has been delivered since: the webhook is down, refusing, or misconfigured, and
+    /// the security team is not hearing about flagged calls.
+    bool failing = false;
 };
 
 /// Durable alert delivery over the store's `alerts` table (the "outbox" pattern).
@@ -214,6 +218,7 @@ private:
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> retried_{0};
     std::atomic<std::uint64_t> failed_{0};
+    std::atomic<bool> failing_{false};
 
     std::thread thread_;
 };

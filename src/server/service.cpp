@@ -611,6 +611,10 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
             samples.push_back({"dvd_alerts_dropped_total", "counter",
                                "Alerts dropped (queue full, or never stored).",
                                static_cast<double>(alert_stats.dropped)});
+            samples.push_back({"dvd_alerts_failing", "gauge",
+                               "1 while the latest alert delivery attempt did not deliver and "
+                               "none has since, else 0.",
+                               alert_stats.failing ? 1.0 : 0.0});
         }
     }
     if (recordings_) {

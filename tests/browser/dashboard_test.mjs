@@ -392,8 +392,8 @@ try {
     check(healthText.includes('Uptime') && healthText.includes('Active media streams')
         && healthText.includes('Media frames'), 'the health panel shows uptime, sessions, throughput');
     check(/Ready\s*yes/.test(healthText) && /Database\s*answers/.test(healthText)
-        && /Store writer\s*keeping up/.test(healthText),
-    'the health panel shows readiness: the database answers, the store writer keeps up');
+        && /Store writer\s*keeping up/.test(healthText) && /Alert delivery\s*working/.test(healthText),
+    'the health panel shows readiness (the database answers, the store writer keeps up) and alert delivery');
     await screenshot(page, '06-health');
 
     // 6. Keyboard and phone.

@@ -180,6 +180,7 @@ TEST_P(DemoEscalation, FlaggedCallIsAlertedAnalysedAndEscalatedOnce) {
     }
     EXPECT_NE(api("/metrics").body.find("dvd_alerts_delivered_total 1\n"), std::string::npos)
             << api("/metrics").body;
+    EXPECT_NE(api("/metrics").body.find("dvd_alerts_failing 0\n"), std::string::npos);
 
     service_->signal(SIGTERM);
     EXPECT_EQ(service_->wait_exit(20s), 0);
@@ -253,6 +254,13 @@ TEST_F(RiskE2e, SlackRetriesGarbageAnalysisAndDuplicateWebhooks) {
     EXPECT_GE(slack[2]["received_at_ms"].get<std::int64_t>()
                       - slack[1]["received_at_ms"].get<std::int64_t>(),
               950);
+    // Delivered in the end: the outbox is failing no more.
+    EXPECT_TRUE(test::eventually(
+            [&] {
+                return api("/metrics").body.find("dvd_alerts_failing 0\n") != std::string::npos;
+            },
+            10s))
+            << api("/metrics").body;
     ASSERT_EQ(simulator.wait_exit(60s), 0) << simulator.log() << service_->log();
 
     ASSERT_TRUE(test::eventually([&] { return all_ended(2); }, 20s)) << calls().dump(2);

@@ -56,6 +56,10 @@ export class HealthSampler {
             uptimeSeconds: health.uptime_seconds ?? null,
             activeSessions: health.active_sessions ?? 0,
             ready: ready.status === 'ready',
+            // Only with an alert webhook configured: null otherwise.
+            alertsFailing: metrics.dvd_alerts_failing ? metricSum(metrics, 'dvd_alerts_failing') > 0
+                : null,
+            alertsDelivered: metricSum(metrics, 'dvd_alerts_delivered_total'),
             database: ready.checks?.database ?? null,
             storeWriter: ready.checks?.store_writer ?? null,
             callsStarted: metricSum(metrics, 'dvd_calls_started_total'),

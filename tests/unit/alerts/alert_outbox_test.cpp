@@ -158,10 +158,12 @@ TEST_F(AlertOutboxTest, ServerErrorIsRetriedWithJitteredBackoffThenDelivered) {
     auto outbox = make_outbox(options());
     ASSERT_EQ(outbox->enqueue("c1", 1, content()), EnqueueStatus::Queued);
 
+    EXPECT_FALSE(outbox->stats().failing);
     const PassReport first = outbox->run_pass();
     ASSERT_EQ(first.deliveries.size(), 1U);
     const DeliveryRecord& retry = first.deliveries[0];
     EXPECT_EQ(retry.result.verdict, DeliveryVerdict::Retry);
+    EXPECT_TRUE(outbox->stats().failing);  // until a delivery succeeds
     EXPECT_EQ(retry.status, AlertStatus::Pending);
     ASSERT_TRUE(retry.retry_in);
     EXPECT_GE(*retry.retry_in, 500ms);  // equal jitter: [cap/2, cap], cap = base_backoff
@@ -183,6 +185,7 @@ TEST_F(AlertOutboxTest, ServerErrorIsRetriedWithJitteredBackoffThenDelivered) {
     const PassReport second = outbox->run_pass();
     ASSERT_EQ(second.deliveries.size(), 1U);
     EXPECT_EQ(second.deliveries[0].result.verdict, DeliveryVerdict::Delivered);
+    EXPECT_FALSE(outbox->stats().failing);
     rows = alerts("c1");
     EXPECT_EQ(rows[0].status, AlertStatus::Sent);
     EXPECT_EQ(rows[0].attempts, 2);
@@ -241,6 +244,7 @@ TEST_F(AlertOutboxTest, BadRequestIsFinalAndRecordedWithSlacksReason) {
     EXPECT_TRUE(outbox->run_pass().deliveries.empty());
     EXPECT_EQ(server_.requests().size(), 1U);
     EXPECT_EQ(outbox->stats().failed, 1U);
+    EXPECT_TRUE(outbox->stats().failing);  // a refusing webhook is a failing one
 }
 
 TEST_F(AlertOutboxTest, RetriesAreBoundedThenTheAlertFails) {

@@ -34,6 +34,16 @@ function writerCard(writer) {
     return card('Store writer', writer.ok ? 'keeping up' : 'backlog', queued, writer.ok ? 'good' : 'bad');
 }
 
+function alertsCard(s) {
+    if (s.alertsFailing === null) {
+        return card('Alert delivery', 'off', 'no ALERT_WEBHOOK configured');
+    }
+    const delivered = `${formatNumber(s.alertsDelivered)} delivered`;
+    return s.alertsFailing
+        ? card('Alert delivery', 'failing', `retrying; ${delivered}`, 'bad')
+        : card('Alert delivery', 'working', delivered, 'good');
+}
+
 export function mountHealth(main, ctx) {
     let destroyed = false;
     const overview = h('dl', { class: 'stat-cards', 'aria-label': 'Service' });
@@ -65,6 +75,7 @@ export function mountHealth(main, ctx) {
                 card('Ready', s.ready ? 'yes' : 'no', 'GET /ready', s.ready ? 'good' : 'bad'),
                 databaseCard(s.database),
                 writerCard(s.storeWriter),
+                alertsCard(s),
                 card('Uptime', formatDuration(s.uptimeSeconds)),
                 card('Active media streams', formatNumber(s.activeSessions)),
                 card('Calls started', formatNumber(s.callsStarted)),
