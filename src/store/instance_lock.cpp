@@ -45,14 +45,13 @@ private:
     std::string path_;
 };
 
+/// The pid the holder wrote into the lock file ("unknown" when it wrote none).
 std::string read_holder(int fd) {
     char buffer[64] = {};
     const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
-    std::string text = n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-    }
-    return text.empty() ? std::string("unknown") : text;
+    const std::string_view text(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+    const std::string_view pid = text.substr(0, text.find_first_of("\n "));
+    return pid.empty() ? std::string("unknown") : std::string(pid);
 }
 
 base::Result<std::unique_ptr<InstanceLock>> acquire_file_lock(const std::string& database_url,
@@ -113,14 +112,6 @@ constexpr std::uint32_t kKeyLow = 0x696E7374;
 constexpr std::int64_t kAdvisoryKey =
         static_cast<std::int64_t>((std::uint64_t{kKeyHigh} << 32U) | kKeyLow);
 
-std::string trimmed_error(PGconn* conn) {
-    std::string text = PQerrorMessage(conn);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-    }
-    return text;
-}
-
 /// The single value of a one-row query; nullopt when the query failed.
 std::optional<std::string> scalar(PGconn* conn, const std::string& sql) {
     PGresult* result = PQexec(conn, sql.c_str());
@@ -158,12 +149,12 @@ public:
             return base::fail(base::Errc::Io,
                               fmt::format("instance lock: the PostgreSQL connection is lost and "
                                           "cannot be re-established: {}",
-                                          trimmed_error(conn_)));
+                                          postgres_error_message(conn_)));
         }
         const auto taken = try_lock(conn_);
         if (!taken) {
             return base::fail(base::Errc::Io,
-                              fmt::format("instance lock: {}", trimmed_error(conn_)));
+                              fmt::format("instance lock: {}", postgres_error_message(conn_)));
         }
         return *taken;
     }
@@ -220,7 +211,7 @@ base::Result<std::unique_ptr<InstanceLock>> acquire_advisory_lock(
     for (;;) {
         const auto taken = PostgresInstanceLock::try_lock(conn);
         if (!taken) {
-            std::string why = trimmed_error(conn);
+            std::string why = postgres_error_message(conn);
             PQfinish(conn);
             return base::fail(base::Errc::Io, fmt::format("instance lock: {}", why));
         }

@@ -265,6 +265,10 @@ PostgresStore::~PostgresStore() {
     PQfinish(conn_);
 }
 
+std::string postgres_error_message(pg_conn* conn) {
+    return trimmed(PQerrorMessage(conn));
+}
+
 base::Result<pg_conn*> connect_postgres(const std::string& url, std::string_view what) {
     if (url.empty()) {
         return base::fail(base::Errc::InvalidArgument, fmt::format("{}: empty PostgreSQL URL", what));
@@ -290,7 +294,7 @@ base::Result<pg_conn*> connect_postgres(const std::string& url, std::string_view
         return base::fail(base::Errc::Runtime, fmt::format("{}: libpq is out of memory", what));
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        std::string why = trimmed(PQerrorMessage(conn));
+        std::string why = postgres_error_message(conn);
         PQfinish(conn);
         return base::fail(base::Errc::Io, fmt::format("{} (PostgreSQL): {}", what, why));
     }
@@ -343,7 +347,7 @@ base::Result<void> PostgresStore::reconnect_if_lost(std::string_view operation) 
         return base::fail(base::Errc::Io,
                           fmt::format("store {}: the PostgreSQL connection is lost and cannot be "
                                       "re-established: {}",
-                                      operation, trimmed(PQerrorMessage(conn_))));
+                                      operation, postgres_error_message(conn_)));
     }
     return configure_session();
 }
@@ -354,12 +358,12 @@ namespace {
 base::Error result_error(PGconn* conn, const PGresult* result, std::string_view operation) {
     if (result == nullptr) {
         return base::fail(base::Errc::Io,
-                          fmt::format("store {}: {}", operation, trimmed(PQerrorMessage(conn))));
+                          fmt::format("store {}: {}", operation, postgres_error_message(conn)));
     }
     const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
     const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
     const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
-    std::string message = primary != nullptr ? trimmed(primary) : trimmed(PQerrorMessage(conn));
+    std::string message = primary != nullptr ? trimmed(primary) : postgres_error_message(conn);
     if (detail != nullptr) {
         message += fmt::format(" ({})", trimmed(detail));
     }

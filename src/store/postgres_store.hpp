@@ -22,6 +22,9 @@ namespace dvd::store {
 /// Io with libpq's reason, prefixed by `what`, when it cannot connect; never repeats the URL.
 [[nodiscard]] base::Result<pg_conn*> connect_postgres(const std::string& url, std::string_view what);
 
+/// libpq's last error on `conn` (PQerrorMessage) without its trailing newline.
+[[nodiscard]] std::string postgres_error_message(pg_conn* conn);
+
 /// `Store` on one PostgreSQL connection (libpq; PostgreSQL 12 or newer), for a database that
 /// outgrows one machine's SQLite file: a managed server, a DBA's backups, a standby service
 /// instance on another machine (one instance per database at a time: `InstanceLock`).

@@ -238,17 +238,8 @@ public:
     /// (Re)creates an empty database `name` (DROP DATABASE IF EXISTS ... WITH (FORCE), then CREATE
     /// DATABASE); false and *error on failure. Uses libpq (<libpq-fe.h>), connecting to "postgres".
     bool create_database(const std::string& name, std::string* error) {
-        std::string message;
-        bool ok = false;
-        try {
-            ok = create_database_impl(name, &message);
-        } catch (const std::exception& e) {
-            message = std::string("create_database: ") + e.what();
-        }
-        if (!ok && error != nullptr) {
-            *error = message;
-        }
-        return ok;
+        return guarded("create_database", error,
+                       [&](std::string* message) { return create_database_impl(name, message); });
     }
 
     /// Stops the server (pg_ctl stop -m fast) and starts it again on the same directory and socket,
@@ -258,43 +249,43 @@ public:
     /// Stops the server (pg_ctl stop -m fast): clients then find nothing on the socket until
     /// `resume`. false and *error on failure.
     bool halt(std::string* error) {
-        std::string message;
-        bool ok = false;
-        try {
+        return guarded("halt", error, [&](std::string* message) {
             const auto stopped =
                     pg_command("pg_ctl", "-D " + quoted(data_dir_) + " -w -t 60 stop -m fast");
-            ok = stopped.exit_code == 0;
-            if (!ok) {
-                message = "pg_ctl stop -m fast failed (exit " + std::to_string(stopped.exit_code)
-                          + "):\n" + stopped.output;
+            if (stopped.exit_code != 0) {
+                *message = "pg_ctl stop -m fast failed (exit " + std::to_string(stopped.exit_code)
+                           + "):\n" + stopped.output;
             }
-        } catch (const std::exception& e) {
-            message = std::string("halt: ") + e.what();
-        }
-        if (!ok && error != nullptr) {
-            *error = message;
-        }
-        return ok;
+            return stopped.exit_code == 0;
+        });
     }
 
     /// Starts a halted server again on the same directory and socket. false and *error on failure.
     bool resume(std::string* error) {
-        std::string message;
-        bool ok = false;
-        try {
-            ok = start_server(&message);
-        } catch (const std::exception& e) {
-            message = std::string("resume: ") + e.what();
-        }
-        if (!ok && error != nullptr) {
-            *error = message;
-        }
-        return ok;
+        return guarded("resume", error,
+                       [&](std::string* message) { return start_server(message); });
     }
 
     const std::string& socket_dir() const { return socket_dir_; }
 
 private:
+    /// Runs `step(&message)`; an exception becomes "<what>: <reason>". false and *error (when
+    /// given) set to the message on failure.
+    template <class Step>
+    static bool guarded(const char* what, std::string* error, Step step) {
+        std::string message;
+        bool ok = false;
+        try {
+            ok = step(&message);
+        } catch (const std::exception& e) {
+            message = std::string(what) + ": " + e.what();
+        }
+        if (!ok && error != nullptr) {
+            *error = message;
+        }
+        return ok;
+    }
+
     static constexpr int kPort = 5432;
     static constexpr const char* kSuperuser = "postgres";
     static constexpr const char* kSystemUser = "postgres";
