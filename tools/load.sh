@@ -8,7 +8,8 @@
 # LOAD_DATABASE_URL=postgresql://... runs it on that (empty) PostgreSQL database instead of a
 # fresh SQLite file. The database server's own CPU is not in the service's figure; for a local
 # server, LOAD_DB_PID=<its postmaster's pid> (the first line of $PGDATA/postmaster.pid) reports it
-# too (the postmaster and its backends, from /proc).
+# too (the postmaster and its backends, from /proc). LOAD_SERVE_ARGS adds `serve` options, e.g.
+# LOAD_SERVE_ARGS="--scoring-threads -1" to run the model on the network workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/build/bin/deepfake-voice-detector
@@ -27,7 +28,7 @@ public_key=$("$bin" simulate --print-key --signing-seed "$seed" | sed -n 's/^TEL
 (cd "$work" && TELNYX_API_KEY=KEYload0123456789 TELNYX_PUBLIC_KEY="$public_key" \
     TELNYX_API_BASE="http://127.0.0.1:$sim_port/v2" PORT="$service_port" \
     DATABASE_URL="${LOAD_DATABASE_URL:-sqlite://$work/dvd.db}" LOG_LEVEL=warn \
-    exec "$bin" serve > "$work/service.log" 2>&1) &
+    exec "$bin" serve ${LOAD_SERVE_ARGS:-} > "$work/service.log" 2>&1) &
 service_pid=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$service_port/health" >/dev/null && break
@@ -76,6 +77,22 @@ print(f"calls: {len(listed)} listed, {len(ended)} ended, {len(scored)} scored (o
 print(f"audio decoded and scored: {audio:.1f} s in {wall:.1f} s wall")
 print(f"service CPU: {cpu:.2f} s = {cpu / audio * 1000:.2f} ms per second of call audio")
 print(f"=> one core carries about {audio / cpu:.0f} concurrent calls (webhooks, commands, media, scoring, store)")
+def sample(name):
+    return next((float(l.split()[1]) for l in metrics.splitlines() if l.startswith(name + " ")), None)
+buckets = []
+for l in metrics.splitlines():
+    if l.startswith('dvd_window_scoring_duration_seconds_bucket{le="'):
+        bound = l.split('"')[1]
+        buckets.append((float("inf") if bound == "+Inf" else float(bound), float(l.split()[1])))
+windows = sample("dvd_window_scoring_duration_seconds_count") or 0
+if windows:
+    def upper(q):
+        return next(b for b, n in buckets if n >= q * windows)
+    print(f"windows: {windows:.0f}; hand-over to logit p50 <= {upper(0.5) * 1000:g} ms, "
+          f"p99 <= {upper(0.99) * 1000:g} ms (histogram bounds)")
+waits = sample("dvd_scoring_waits_total")
+if waits is not None:
+    print(f"streams waited for the scoring pool {waits:.0f} times")
 if db_pid:
     db_cpu = (int(db_after) - int(db_before)) / int(hz)
     print(f"database server CPU: {db_cpu:.2f} s = {db_cpu / audio * 1000:.2f} ms per second of call audio")

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -115,6 +116,29 @@ void BM_ModelWindow(benchmark::State& state) {
 }
 BENCHMARK(BM_ModelWindow)->Arg(100)->Arg(200)->Unit(benchmark::kMicrosecond);
 
+// A batch of 2 s windows in one model run; `s_per_window` is the cost per window (in seconds).
+// Measured to decide whether the scoring pool should batch the windows that queue up together:
+// the cost per window does not fall with the batch size, so it runs them one at a time.
+void BM_ModelBatch(benchmark::State& state) {
+    const auto& s = shared();
+    const int batch = static_cast<int>(state.range(0));
+    const int frames = s.model->metadata().window.max_frames;
+    const auto width = static_cast<std::size_t>(s.tables->num_features());
+    std::vector<float> x(static_cast<std::size_t>(batch * frames) * width, -4.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] += static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+    }
+    std::vector<float> out(static_cast<std::size_t>(batch));
+    for (auto _ : state) {
+        auto ok = s.model->logits(x, batch, frames, out);
+        benchmark::DoNotOptimize(ok);
+    }
+    state.counters["s_per_window"] = benchmark::Counter(
+            static_cast<double>(state.iterations()) * batch,
+            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ModelBatch)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
+
 // Latency of each 20 ms frame (chunk) through the whole pipeline, including the chunks that
 // trigger a model window. Reports p50, p99 and max in microseconds.
 void BM_FrameLatency(benchmark::State& state) {
@@ -140,6 +164,66 @@ void BM_FrameLatency(benchmark::State& state) {
     state.counters["max_us"] = micros.back();
 }
 BENCHMARK(BM_FrameLatency)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+// As `serve` runs it: the windows go to a ScoringPool (one thread here), the streams' thread only
+// extracts features and hands windows over. 64 streams of continuous speech, each starting at
+// another point of the signal, fed 20 ms each in turn at 4x real time (a round every 5 ms): the
+// model work of 256 real-time calls. Reports the per-20 ms-frame latency on the streams' thread
+// (p50, p99, max), the windows' latency from their last frame to their logit (queue wait + model
+// run; p50, p99) and how often a stream had to wait for the pool.
+void BM_FrameLatencyPooled(benchmark::State& state) {
+    const auto& s = shared();
+    constexpr int kStreams = 64;
+    constexpr auto kRound = std::chrono::microseconds(5000);
+    constexpr std::size_t kRounds = 500;  // 10 s of audio per stream
+    std::vector<double> frame_us;
+    std::vector<double> window_us;
+    ScoringPoolStats stats;
+    for (auto _ : state) {
+        ScoringPool pool(s.model, ScoringPoolOptions{.threads = 1});
+        std::vector<std::unique_ptr<StreamingScorer>> scorers;
+        for (int i = 0; i < kStreams; ++i) {
+            scorers.push_back(std::make_unique<StreamingScorer>(s.model, s.tables, ScorerOptions{}, &pool));
+        }
+        frame_us.clear();
+        window_us.clear();
+        const auto sink = [&](const WindowScore& w, const CallScore&) {
+            window_us.push_back(w.model_seconds * 1e6);
+        };
+        const std::size_t chunks = s.signal.size() / kChunkSamples;
+        auto round_start = std::chrono::steady_clock::now();
+        for (std::size_t round = 0; round < kRounds; ++round) {
+            for (int i = 0; i < kStreams; ++i) {
+                const std::size_t chunk = (round + static_cast<std::size_t>(i) * 7) % chunks;
+                const auto t0 = std::chrono::steady_clock::now();
+                auto ok = scorers[static_cast<std::size_t>(i)]->accept(
+                        std::span<const float>(s.signal).subspan(chunk * kChunkSamples, kChunkSamples),
+                        sink);
+                const auto t1 = std::chrono::steady_clock::now();
+                benchmark::DoNotOptimize(ok);
+                frame_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+            }
+            round_start += kRound;
+            std::this_thread::sleep_until(round_start);
+        }
+        for (auto& scorer : scorers) {
+            auto ok = scorer->drain(sink);
+            benchmark::DoNotOptimize(ok);
+        }
+        stats = pool.stats();
+    }
+    const auto at = [](std::vector<double>& v, double q) {
+        std::sort(v.begin(), v.end());
+        return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
+    };
+    state.counters["p50_us"] = at(frame_us, 0.50);
+    state.counters["p99_us"] = at(frame_us, 0.99);
+    state.counters["max_us"] = frame_us.back();
+    state.counters["win_p50_us"] = at(window_us, 0.50);
+    state.counters["win_p99_us"] = at(window_us, 0.99);
+    state.counters["waits"] = static_cast<double>(stats.waits);
+}
+BENCHMARK(BM_FrameLatencyPooled)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace dvd::pipeline

@@ -21,6 +21,7 @@ namespace {
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector serve [--env-file FILE] [--insecure-skip-verify]\n"
         "                                     [--bind ADDRESS] [--port PORT] [--workers N]\n"
+        "                                     [--scoring-threads N]\n"
         "                                     [--model detector.json] [--ready-file FILE]\n"
         "                                     [--demo-wav FILE ...] [--demo-speed X]\n"
         "                                     [--web-dir DIR] [--lock-wait S]\n"
@@ -32,7 +33,9 @@ constexpr const char* kUsage =
         "  --bind                  listen address (default 0.0.0.0)\n"
         "  --port                  overrides PORT; 0 picks a free port (see --ready-file)\n"
         "  --workers               network worker threads (default: one per core)\n"
-        "  --model                 model metadata (default: models/detector.json or $DVD_MODEL)\n"
+        "  --scoring-threads       threads that run the detector model for every call, off the\n"
+        "                          network workers (default 0: one per core; -1: run it on the\n"
+        "                          network workers)\n"        "  --model                 model metadata (default: models/detector.json or $DVD_MODEL)\n"
         "  --ready-file            once listening, write {\"port\",...} as JSON to this file\n"
         "  --demo-wav              demo mode: a call saying this file (repeatable)\n"
         "  --demo-speed            demo mode: audio plays this much faster than real time\n"
@@ -64,8 +67,8 @@ int run_serve(const std::vector<std::string>& raw_args) {
     std::vector<std::string> arg_list = raw_args;
     const std::vector<std::string> demo_wavs = Args::take_repeated(arg_list, "--demo-wav");
     auto args = Args::parse(arg_list, {"help", "insecure-skip-verify"},
-                            {"env-file", "bind", "port", "workers", "model", "ready-file",
-                             "demo-speed", "web-dir", "lock-wait"});
+                            {"env-file", "bind", "port", "workers", "scoring-threads", "model",
+                             "ready-file", "demo-speed", "web-dir", "lock-wait"});
     if (!args) {
         std::cerr << "serve: " << args.error().message << "\n" << kUsage;
         return 2;
@@ -109,16 +112,24 @@ int run_serve(const std::vector<std::string>& raw_args) {
     auto workers = args->number("workers", 0.0);
     auto speed = args->number("demo-speed", 1.0);
     auto lock_wait = args->number("lock-wait", 10.0);
-    if (!port || !workers || !speed || !lock_wait) {
+    auto scoring_threads = args->number("scoring-threads", 0.0);
+    if (!port || !workers || !speed || !lock_wait || !scoring_threads) {
         std::cerr << "serve: "
-                  << (!port      ? port.error()
-                      : !workers ? workers.error()
-                      : !speed   ? speed.error()
-                                 : lock_wait.error())
+                  << (!port              ? port.error()
+                      : !workers         ? workers.error()
+                      : !speed           ? speed.error()
+                      : !scoring_threads ? scoring_threads.error()
+                                         : lock_wait.error())
                              .message
                   << "\n";
         return 2;
     }
+    if (*scoring_threads < -1.0 || *scoring_threads > 256.0
+        || *scoring_threads != static_cast<double>(static_cast<int>(*scoring_threads))) {
+        std::cerr << "serve: --scoring-threads must be a whole number in -1..256\n";
+        return 2;
+    }
+    options.scoring_threads = static_cast<int>(*scoring_threads);
     if (*lock_wait < 0.0 || *lock_wait > 600.0) {
         std::cerr << "serve: --lock-wait must be 0..600 seconds\n";
         return 2;

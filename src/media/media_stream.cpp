@@ -160,7 +160,8 @@ std::optional<StreamClose> MediaStream::on_start(protocol::StartMessage& message
     }
     grant_ = std::move(*grant);
     decoder_.emplace(std::move(*decoder));
-    scorer_ = std::make_unique<pipeline::StreamingScorer>(deps_.model, deps_.tables, deps_.scorer);
+    scorer_ = std::make_unique<pipeline::StreamingScorer>(deps_.model, deps_.tables, deps_.scorer,
+                                                        deps_.scoring);
     scorer_->resume(grant_.checkpoint);
     tracker_ = std::make_unique<indicators::IndicatorTracker>();
     codec_sample_rate_hz_ = static_cast<int>(format.sample_rate_hz);
@@ -262,64 +263,66 @@ std::optional<StreamClose> MediaStream::process_samples() {
     deps_.metrics.audio_seconds_micro.add(samples_.size() * kMicrosPerSample);
 
     tracker_->accept(samples_);
-    auto last = std::chrono::steady_clock::now();
-    const auto status = scorer_->accept(samples_, [&](const pipeline::WindowScore& window,
-                                                      const pipeline::CallScore& call) {
-        const auto now = std::chrono::steady_clock::now();
-        deps_.metrics.window_seconds.observe(std::chrono::duration<double>(now - last).count());
-        last = now;
-        deps_.metrics.windows_scored.add();
-        const std::int64_t at_ms = position_ms();
-        const bool flagged_now = is_flagged(call, scorer_->threshold());
-        const bool crossed = flagged_now && !flagged_;
-        flagged_ = flagged_ || flagged_now;
-        const std::string verdict(pipeline::to_string(call.verdict));
-        const indicators::Indicators window_figures = tracker_->window_snapshot();
-        deps_.writer.try_push(store::ScorePoint{
-                .call_id = grant_.call_id,
-                .seq = next_seq_++,
-                .at_ms = at_ms,
-                .speech_seconds = call.speech_seconds,
-                .window_score = window.probability,
-                .window_llr = window.llr,
-                .call_score = call.probability,
-                .call_llr = call.llr,
-                .verdict = verdict,
-                .indicators_json = window_indicators_json(window_figures),
-        });
-        deps_.writer.try_push(store::CallScoreUpdate{
-                .call_id = grant_.call_id,
-                .final_score = call.probability,
-                .final_llr = call.llr,
-                .verdict = verdict,
-                .speech_seconds = call.speech_seconds,
-                .flagged = flagged_,
-                .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
-                .indicators_json = indicators_json(call_indicators()),
-        });
-        deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,
-                                        at_ms);
-        if (crossed) {
-            DVD_LOG(Media, Info,
-                    "call crossed the detection threshold call_id={} score={:.3f} "
-                    "llr={:.3f} speech_seconds={:.1f}",
-                    grant_.call_id, call.probability, call.llr, call.speech_seconds);
-        }
-        deps_.sink.on_score_changed(service::ScoreChanged{
-                .call_id = grant_.call_id,
-                .call_control_id = grant_.call_control_id,
-                .score = call,
-                .window = window,
-                .at_ms = at_ms,
-                .crossed_threshold = crossed,
-        });
-    });
+    const auto status = scorer_->accept(
+            samples_, [this](const pipeline::WindowScore& window, const pipeline::CallScore& call) {
+                report_window(window, call);
+            });
     samples_.clear();
     if (!status) {
         return fail(net::CloseCode::InternalError, "internal_error",
                     "scoring failed: " + status.error().message);
     }
     return std::nullopt;
+}
+
+void MediaStream::report_window(const pipeline::WindowScore& window,
+                                const pipeline::CallScore& call) {
+    deps_.metrics.window_seconds.observe(window.model_seconds);
+    deps_.metrics.windows_scored.add();
+    const std::int64_t at_ms = position_ms();
+    const bool flagged_now = is_flagged(call, scorer_->threshold());
+    const bool crossed = flagged_now && !flagged_;
+    flagged_ = flagged_ || flagged_now;
+    const std::string verdict(pipeline::to_string(call.verdict));
+    const indicators::Indicators window_figures = tracker_->window_snapshot();
+    deps_.writer.try_push(store::ScorePoint{
+            .call_id = grant_.call_id,
+            .seq = next_seq_++,
+            .at_ms = at_ms,
+            .speech_seconds = call.speech_seconds,
+            .window_score = window.probability,
+            .window_llr = window.llr,
+            .call_score = call.probability,
+            .call_llr = call.llr,
+            .verdict = verdict,
+            .indicators_json = window_indicators_json(window_figures),
+    });
+    deps_.writer.try_push(store::CallScoreUpdate{
+            .call_id = grant_.call_id,
+            .final_score = call.probability,
+            .final_llr = call.llr,
+            .verdict = verdict,
+            .speech_seconds = call.speech_seconds,
+            .flagged = flagged_,
+            .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
+            .indicators_json = indicators_json(call_indicators()),
+    });
+    deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,
+                                    at_ms);
+    if (crossed) {
+        DVD_LOG(Media, Info,
+                "call crossed the detection threshold call_id={} score={:.3f} "
+                "llr={:.3f} speech_seconds={:.1f}",
+                grant_.call_id, call.probability, call.llr, call.speech_seconds);
+    }
+    deps_.sink.on_score_changed(service::ScoreChanged{
+            .call_id = grant_.call_id,
+            .call_control_id = grant_.call_control_id,
+            .score = call,
+            .window = window,
+            .at_ms = at_ms,
+            .crossed_threshold = crossed,
+    });
 }
 
 void MediaStream::flush_archive() {
@@ -410,6 +413,15 @@ std::optional<StreamClose> MediaStream::finish(StreamClose close) {
         return close;
     }
     flush_archive();
+    // A window still with the scoring pool belongs in the final score.
+    if (auto drained = scorer_->drain(
+                [this](const pipeline::WindowScore& window, const pipeline::CallScore& call) {
+                    report_window(window, call);
+                });
+        !drained) {
+        DVD_LOG_RATE_LIMITED(Media, Warn, "last window not scored: {} call_id={} stream_id={}",
+                             drained.error().message, grant_.call_id, stream_id_);
+    }
     deps_.metrics.media_streams_active.add(-1);
     const std::int64_t at_ms = position_ms();
     deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,

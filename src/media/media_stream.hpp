@@ -31,6 +31,8 @@ class AudioArchive;
 struct MediaDeps {
     std::shared_ptr<const model::DetectorModel> model;  ///< shared, immutable
     std::shared_ptr<const dsp::FeatureTables> tables;   ///< shared, immutable
+    /// Runs the streams' model windows off their threads; null: inline on the stream's thread.
+    pipeline::ScoringPool* scoring = nullptr;
     /// Per-stream scorer options; `threshold` = config DETECTION_THRESHOLD.
     pipeline::ScorerOptions scorer;
     service::CallDirectory& directory;  ///< grants: call_control_id -> call, token, checkpoint
@@ -135,6 +137,8 @@ private:
     void skip_sequence(std::optional<std::uint64_t> sequence_number);
     std::optional<StreamClose> drain_released();
     std::optional<StreamClose> process_samples();
+    // One scored window: score point, call update, directory progress, ScoreChanged event.
+    void report_window(const pipeline::WindowScore& window, const pipeline::CallScore& call);
     std::optional<StreamClose> fail(net::CloseCode code, std::string kind, std::string reason);
     std::optional<StreamClose> reject(std::string kind, std::string reason);
     std::optional<StreamClose> finish(StreamClose close);

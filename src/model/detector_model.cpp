@@ -165,24 +165,35 @@ base::Result<std::shared_ptr<const DetectorModel>> DetectorModel::create(ModelMe
 }
 
 base::Result<float> DetectorModel::logit(std::span<const float> features, int num_frames) const {
-    const auto width = static_cast<std::size_t>(dsp::feature_width(metadata_.feature));
-    if (num_frames < 1 || features.size() != static_cast<std::size_t>(num_frames) * width) {
-        return base::fail(Errc::InvalidArgument,
-                          "logit: features size != num_frames * feature width");
+    float result = 0.0f;
+    if (auto ok = logits(features, 1, num_frames, std::span<float>(&result, 1)); !ok) {
+        return ok.error();
     }
-    const std::array<int64_t, 3> shape{1, num_frames, static_cast<int64_t>(width)};
+    return result;
+}
+
+base::Result<void> DetectorModel::logits(std::span<const float> features, int batch,
+                                         int num_frames, std::span<float> logits) const {
+    const auto width = static_cast<std::size_t>(dsp::feature_width(metadata_.feature));
+    if (num_frames < 1 || batch < 1 || logits.size() != static_cast<std::size_t>(batch)
+        || features.size()
+                   != static_cast<std::size_t>(batch) * static_cast<std::size_t>(num_frames) * width) {
+        return base::fail(Errc::InvalidArgument,
+                          "logit: features size != batch * num_frames * feature width");
+    }
+    const std::array<int64_t, 3> shape{batch, num_frames, static_cast<int64_t>(width)};
     try {
         // ONNX Runtime takes a non-const pointer but does not write to input tensors.
         Ort::Value input = Ort::Value::CreateTensor<float>(
                 impl_->memory, const_cast<float*>(features.data()), features.size(), shape.data(),
                 shape.size());
-        float result = 0.0f;
-        const std::array<int64_t, 1> out_shape{1};
-        Ort::Value output = Ort::Value::CreateTensor<float>(impl_->memory, &result, 1,
-                                                            out_shape.data(), out_shape.size());
+        const std::array<int64_t, 1> out_shape{batch};
+        Ort::Value output = Ort::Value::CreateTensor<float>(impl_->memory, logits.data(),
+                                                            logits.size(), out_shape.data(),
+                                                            out_shape.size());
         impl_->session.Run(Ort::RunOptions{nullptr}, impl_->input_names.data(), &input, 1,
                            impl_->output_names.data(), &output, 1);
-        return result;
+        return {};
     } catch (const Ort::Exception& e) {
         return base::fail(Errc::Runtime, fmt::format("model inference failed: {}", e.what()));
     }

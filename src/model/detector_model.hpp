@@ -38,6 +38,15 @@ public:
     /// num_frames >= 1. Fails (Errc::Runtime) only if ONNX Runtime reports an error.
     [[nodiscard]] base::Result<float> logit(std::span<const float> features, int num_frames) const;
 
+    /// Raw logits for `batch` windows of the same length in one run (the graph's batch axis):
+    /// `features` holds them back to back, each num_frames x feature width; `logits` receives
+    /// one value per window. Each logit equals what `logit` gives for that window alone (up to
+    /// float rounding). On the CPUs measured a batch costs as much per window as single runs
+    /// (`make bench`, BM_ModelBatch), so the service runs windows one at a time. Fails
+    /// (Errc::InvalidArgument) on mismatched sizes, (Errc::Runtime) if ONNX Runtime fails.
+    [[nodiscard]] base::Result<void> logits(std::span<const float> features, int batch,
+                                            int num_frames, std::span<float> logits) const;
+
 private:
     struct Impl;
     DetectorModel(ModelMetadata metadata, std::unique_ptr<Impl> impl);

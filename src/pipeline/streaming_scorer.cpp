@@ -1,6 +1,7 @@
 #include "pipeline/streaming_scorer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -28,8 +29,10 @@ double sigmoid(double x) {
 
 StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
                                  std::shared_ptr<const dsp::FeatureTables> tables,
-                                 ScorerOptions options)
+                                 ScorerOptions options, ScoringPool* pool)
     : model_(std::move(model)),
+      pool_(pool),
+      job_(pool != nullptr ? std::make_unique<WindowJob>() : nullptr),
       front_end_(std::move(tables), model_->metadata().vad),
       width_(front_end_.num_features()),
       min_frames_(model_->metadata().window.min_frames),
@@ -45,26 +48,48 @@ StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> mod
               "feature tables must match the model's feature width");
     frames_.assign(static_cast<std::size_t>(capacity_rows_) * static_cast<std::size_t>(width_),
                    0.0f);
+    DVD_CHECK(pool_ == nullptr || &pool_->model() == model_.get(),
+              "the scoring pool must run the scorer's model");
+}
+
+StreamingScorer::~StreamingScorer() { withdraw_window(); }
+
+void StreamingScorer::withdraw_window() {
+    if (window_in_flight()) {
+        pool_->withdraw(*job_);
+        if (job_->done()) {
+            static_cast<void>(job_->take());
+        }
+    }
 }
 
 bool StreamingScorer::speech_limit_reached() const {
     return max_speech_frames_ > 0 && resumed_frames_ + speech_frames_ >= max_speech_frames_;
 }
 
+void StreamingScorer::compact() {
+    if (fill_rows_ <= max_frames_) {
+        return;
+    }
+    DVD_CHECK(!window_in_flight(), "the buffer must not move under a window in flight");
+    const auto width = static_cast<std::size_t>(width_);
+    const auto keep = static_cast<std::size_t>(max_frames_);
+    const int shift = fill_rows_ - max_frames_;
+    std::memmove(frames_.data(), frames_.data() + static_cast<std::size_t>(shift) * width,
+                 keep * width * sizeof(float));
+    fill_rows_ = max_frames_;
+    last_window_begin_row_ -= shift;
+    if (last_window_begin_row_ < 0) {
+        last_window_rows_ = 0;  // partly overwritten: no longer available
+        last_window_begin_row_ = 0;
+    }
+}
+
 bool StreamingScorer::push_frame(std::span<const float> features) {
     const auto width = static_cast<std::size_t>(width_);
     if (fill_rows_ == capacity_rows_) {
-        // Keep the newest max_frames_ rows at the front (one memmove every hop_frames_ frames).
-        const auto keep = static_cast<std::size_t>(max_frames_);
-        std::memmove(frames_.data(),
-                     frames_.data() + (static_cast<std::size_t>(fill_rows_) - keep) * width,
-                     keep * width * sizeof(float));
-        fill_rows_ = max_frames_;
-        last_window_begin_row_ -= capacity_rows_ - max_frames_;
-        if (last_window_begin_row_ < 0) {
-            last_window_rows_ = 0;  // partly overwritten: no longer available
-            last_window_begin_row_ = 0;
-        }
+        // Keep the newest max_frames_ rows at the front (one memmove every kSlackRows frames).
+        compact();
     }
     std::copy(features.begin(), features.end(),
               frames_.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(fill_rows_) * width));
@@ -78,15 +103,50 @@ base::Result<WindowScore> StreamingScorer::score_window() {
     const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
     last_window_rows_ = rows;
     last_window_begin_row_ = fill_rows_ - rows;
+    const auto started = std::chrono::steady_clock::now();
     const auto logit = model_->logit(last_window(), rows);
     if (!logit) {
         return logit.error();
     }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    return add_window(*logit, took.count());
+}
+
+void StreamingScorer::submit_window() {
+    const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
+    last_window_rows_ = rows;
+    last_window_begin_row_ = fill_rows_ - rows;
+    pool_->submit(*job_, last_window().data(), rows);
+}
+
+base::Result<std::optional<WindowScore>> StreamingScorer::collect_window(bool wait) {
+    if (!window_in_flight()) {
+        return std::optional<WindowScore>{};
+    }
+    if (!job_->done()) {
+        if (!wait) {
+            return std::optional<WindowScore>{};
+        }
+        pool_->wait(*job_);
+    }
+    const double latency = job_->latency_seconds();
+    auto logit = job_->take();
+    if (!logit) {
+        return logit.error();
+    }
+    return std::optional<WindowScore>(add_window(*logit, latency));
+}
+
+WindowScore StreamingScorer::add_window(float logit, double model_seconds) {
     const auto& meta = model_->metadata();
     WindowScore window;
-    window.end_speech_frame = resumed_frames_ + speech_frames_;
-    window.num_frames = rows;
-    window.logit = static_cast<double>(*logit);
+    // The window ends at the newest row of its rows; frames pushed since it was handed over
+    // (while a pool ran it) are not in it.
+    const int rows_since = fill_rows_ - last_window_begin_row_ - last_window_rows_;
+    window.end_speech_frame = resumed_frames_ + speech_frames_ - rows_since;
+    window.num_frames = last_window_rows_;
+    window.model_seconds = model_seconds;
+    window.logit = static_cast<double>(logit);
     window.llr = meta.window_calibration.apply(window.logit);
     window.probability = sigmoid(window.llr);
 
@@ -115,11 +175,12 @@ std::span<const float> StreamingScorer::last_window() const {
 }
 
 std::size_t StreamingScorer::state_bytes() const {
-    return sizeof(*this) + frames_.capacity() * sizeof(float) + front_end_.state_bytes() -
-           sizeof(front_end_);
+    return sizeof(*this) + frames_.capacity() * sizeof(float) + front_end_.state_bytes()
+           - sizeof(front_end_) + (job_ != nullptr ? sizeof(WindowJob) : 0);
 }
 
 void StreamingScorer::reset() {
+    withdraw_window();
     front_end_.reset();
     fill_rows_ = 0;
     last_window_begin_row_ = 0;

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
 #include "model/detector_model.hpp"
+#include "pipeline/scoring_pool.hpp"
 #include "pipeline/speech_front_end.hpp"
 
 namespace dvd::pipeline {
@@ -23,6 +25,9 @@ struct WindowScore {
     double logit = 0.0;              ///< raw model output
     double llr = 0.0;                ///< calibrated log-likelihood ratio (synthetic vs genuine)
     double probability = 0.0;        ///< sigmoid(llr): P(synthetic) for equal priors
+    /// Seconds from the window's last speech frame to its logit: the model run, plus the queue
+    /// wait when a ScoringPool runs it.
+    double model_seconds = 0.0;
 };
 
 /// The call so far, after the latest window.
@@ -61,37 +66,93 @@ struct ScorerOptions {
 ///
 /// Memory: all state is allocated in the constructor and bounded: a (max_frames + min(hop_frames,
 /// kSlackRows)) x feature-width float buffer plus the front end; `state_bytes()` reports it (the
-/// tests hold it under 100 kB for the shipped model). The model is shared. Thread ownership: one
-/// thread at a time; the model call runs inline on that thread.
+/// tests hold it under 100 kB for the shipped model). The model is shared.
+///
+/// Where the model runs: without a pool, inline, inside the `accept` call whose samples complete
+/// the window. With a ScoringPool, the window is handed to the pool and `accept` returns at
+/// once; the window's callback comes from a later `accept` (the next chunk, once the pool is
+/// done) or from `drain`, which a stream calls before it reads its final score. The scores are
+/// the same either way, in the same order; only when they are reported differs. At most one
+/// window is in flight: a stream whose next window is due, or whose buffer must move, first
+/// waits for the previous one (so a pool that falls behind slows its streams, never grows a
+/// queue). Thread ownership: one thread at a time (the pool only reads the window's rows).
 class StreamingScorer {
 public:
     /// Rows kept beyond max_frames in the feature buffer: the newest max_frames rows move to the
     /// front once per kSlackRows speech frames (a 0.25 s memmove of at most ~80 kB).
     static constexpr int kSlackRows = 25;
 
+    /// `pool`: where windows run (null: inline); it must outlive the scorer.
     StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
-                    std::shared_ptr<const dsp::FeatureTables> tables, ScorerOptions options = {});
+                    std::shared_ptr<const dsp::FeatureTables> tables, ScorerOptions options = {},
+                    ScoringPool* pool = nullptr);
+    ~StreamingScorer();  ///< takes an in-flight window back from the pool
+    StreamingScorer(const StreamingScorer&) = delete;
+    StreamingScorer& operator=(const StreamingScorer&) = delete;
 
     /// Feeds samples. For every window scored, calls `on_window(const WindowScore&, const
     /// CallScore&)`. Fails only if the model fails (the stream should then be closed).
     template <class Sink>
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples, Sink&& on_window) {
         base::Result<void> status;
+        // Reports the window in flight if the pool is done with it (or once it is, with `wait`).
+        const auto collect = [&](bool wait) {
+            auto window = collect_window(wait);
+            if (!window) {
+                status = window.error();
+                return false;
+            }
+            if (*window) {
+                on_window(**window, call_);
+            }
+            return true;
+        };
+        if (!collect(false)) {
+            return status;
+        }
         front_end_.accept(samples, [&](std::span<const float> features) {
             if (!status || speech_limit_reached()) {
                 return;
             }
-            if (push_frame(features)) {
-                auto window = score_window();
-                if (!window) {
-                    status = window.error();
-                    return;
-                }
-                on_window(*window, call_);
+            if (buffer_full() && !collect(true)) {
+                return;  // the buffer moves next: the window in flight must be read first
             }
+            if (!push_frame(features)) {
+                return;
+            }
+            if (pool_ != nullptr) {
+                if (collect(true)) {
+                    compact();  // the window's rows then stay put for the next kSlackRows frames
+                    submit_window();
+                }
+                return;
+            }
+            auto window = score_window();
+            if (!window) {
+                status = window.error();
+                return;
+            }
+            on_window(*window, call_);
         });
         return status;
     }
+
+    /// Waits for the window in flight, if any, and reports it like `accept`. A stream calls it
+    /// before it reads its final score. Fails only if the model failed.
+    template <class Sink>
+    [[nodiscard]] base::Result<void> drain(Sink&& on_window) {
+        auto window = collect_window(true);
+        if (!window) {
+            return window.error();
+        }
+        if (*window) {
+            on_window(**window, call_);
+        }
+        return {};
+    }
+
+    /// True while a window is with the pool (its score not yet reported).
+    [[nodiscard]] bool window_in_flight() const { return job_ != nullptr && job_->in_flight(); }
 
     /// Same as above, discarding window callbacks.
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples) {
@@ -112,7 +173,8 @@ public:
     /// Back to the start of a stream.
     void reset();
 
-    /// The call-level sums, to persist and later `resume` from.
+    /// The call-level sums, to persist and later `resume` from (a window in flight is not in them
+    /// yet: `drain` first).
     [[nodiscard]] ScorerCheckpoint checkpoint() const;
 
     /// Resets, then continues a call from `checkpoint` (e.g. after a service restart): the call
@@ -122,12 +184,27 @@ public:
 
 private:
     bool speech_limit_reached() const;
+    bool buffer_full() const { return fill_rows_ == capacity_rows_; }
+    // Moves the newest max_frames rows to the front of the buffer.
+    void compact();
     // Appends one speech frame; returns true when a window is due.
     bool push_frame(std::span<const float> features);
+    // Inline: runs the model on the due window.
     base::Result<WindowScore> score_window();
+    // Pool: hands the due window to the pool.
+    void submit_window();
+    // Pool: the window in flight once done (waiting for it with `wait`); nullopt when there is
+    // none, or it is not done and `wait` is false.
+    base::Result<std::optional<WindowScore>> collect_window(bool wait);
+    // Calibrates the window's logit and adds it to the call score.
+    WindowScore add_window(float logit, double model_seconds);
+    // Takes a window in flight back from the pool (its score is dropped).
+    void withdraw_window();
     Verdict verdict_for(double probability) const;
 
     std::shared_ptr<const model::DetectorModel> model_;
+    ScoringPool* pool_;
+    std::unique_ptr<WindowJob> job_;  ///< with a pool: the window in flight (rows stay put)
     SpeechFrontEnd front_end_;
     int width_;
     int min_frames_;

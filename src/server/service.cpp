@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "media/media_stream.hpp"
 #include "model/detector_model.hpp"
 #include "net/server.hpp"
+#include "pipeline/scoring_pool.hpp"
 #include "recordings/archiver.hpp"
 #include "risk/risk_coordinator.hpp"
 #include "service/call_directory.hpp"
@@ -162,6 +164,8 @@ private:
     std::unique_ptr<risk::RiskCoordinator> risk_;  ///< alerts, AI analysis, escalation requests
     std::string default_ai_inference_url_;  ///< AI_INFERENCE_URL when it was left unset
     std::unique_ptr<web::LiveHub> live_hub_;  ///< dashboard feed: media sink tee -> controller_
+    /// Model windows of every media stream, off the network workers (after the streams stop).
+    std::unique_ptr<pipeline::ScoringPool> scoring_;
     std::unique_ptr<media::MediaDeps> media_deps_;
     std::unique_ptr<media::MediaRelay> relay_;
     std::unique_ptr<api::ApiService> api_;
@@ -380,9 +384,17 @@ base::Result<void> Service::Impl::start() {
 
     pipeline::ScorerOptions scorer;
     scorer.threshold = config_.detection_threshold;
+    if (options_.scoring_threads >= 0) {
+        const int threads = options_.scoring_threads > 0
+                                    ? options_.scoring_threads
+                                    : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+        scoring_ = std::make_unique<pipeline::ScoringPool>(
+                model_, pipeline::ScoringPoolOptions{.threads = threads});
+    }
     media_deps_ = std::make_unique<media::MediaDeps>(media::MediaDeps{
             .model = model_,
             .tables = tables_,
+            .scoring = scoring_.get(),
             .scorer = scorer,
             .directory = directory_,
             .sink = *live_hub_,
@@ -544,6 +556,20 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
         samples.push_back({"dvd_ws_messages_too_big_total", "counter",
                            "WebSocket messages over the size limit (session closed).",
                            static_cast<double>(stats.ws_messages_too_big)});
+    }
+    if (scoring_) {
+        const pipeline::ScoringPoolStats stats = scoring_->stats();
+        samples.push_back({"dvd_scoring_failures_total", "counter",
+                           "Windows whose model run failed in the scoring pool (their streams "
+                           "closed with 1011).",
+                           static_cast<double>(stats.failures)});
+        samples.push_back({"dvd_scoring_waits_total", "counter",
+                           "Times a media stream had to wait for its window's model run (the "
+                           "scoring pool is behind).",
+                           static_cast<double>(stats.waits)});
+        samples.push_back({"dvd_scoring_queue_depth", "gauge",
+                           "Windows waiting for the scoring pool now.",
+                           static_cast<double>(stats.queued)});
     }
     if (writer_) {
         const store::StoreWriterStats stats = writer_->stats();

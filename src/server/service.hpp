@@ -21,6 +21,9 @@ struct ServeOptions {
     /// Overrides PORT; 0 picks a free port (tests; see Service::port()).
     std::optional<std::uint16_t> port{};
     int workers = 0;  ///< network workers; 0: one per core
+    /// Threads that run the media streams' model windows (pipeline::ScoringPool); 0: one per
+    /// core; -1: none, each window runs inline on its stream's network worker.
+    int scoring_threads = 0;
     /// The detector (ONNX + JSON); empty: $DVD_MODEL or models/detector.onnx.
     std::filesystem::path model_path{};
     /// Where decoded call audio is kept for re-scoring; empty: `audio/` beside the database file.

@@ -94,7 +94,7 @@ struct Metrics {
     Counter audio_seconds_micro;      ///< dvd_audio_seconds_total (stored in microseconds)
     // Scoring.
     Counter windows_scored;     ///< dvd_windows_scored_total
-    Histogram window_seconds;   ///< dvd_window_scoring_duration_seconds (model + features)
+    Histogram window_seconds;   ///< dvd_window_scoring_duration_seconds (queue wait + model)
     Histogram call_scores;      ///< dvd_call_score: final call-level probability at hang-up
     // Store.
     Counter store_errors;  ///< dvd_store_errors_total: synchronous store calls that failed

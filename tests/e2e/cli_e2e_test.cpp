@@ -195,6 +195,11 @@ TEST_F(CliE2e, UsageErrorsExitWithTwo) {
     EXPECT_EQ(run("analyze --max-speech-seconds abc x.wav").exit_code, 2);
     EXPECT_EQ(run("analyze --model /nonexistent/detector.json x.wav").exit_code, 2);
     EXPECT_EQ(run("analyze --help").exit_code, 0);
+    // serve refuses a bad option before it opens anything.
+    for (const char* bad : {"--scoring-threads -2", "--scoring-threads 1.5", "--scoring-threads x",
+                            "--scoring-threads 257"}) {
+        EXPECT_EQ(run(std::string("serve --port 0 ") + bad).exit_code, 2) << bad;
+    }
 }
 
 TEST_F(CliE2e, EvalWritesReportAndDetCurve) {

@@ -150,6 +150,9 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     EXPECT_NE(metrics.body.find("dvd_store_failed_total 0\n"), std::string::npos) << metrics.body;
     EXPECT_NE(metrics.body.find("dvd_store_retries_total 0\n"), std::string::npos);
     EXPECT_NE(metrics.body.find("dvd_store_failing 0\n"), std::string::npos);
+    // The scoring pool ran every window; nothing is left in it.
+    EXPECT_NE(metrics.body.find("dvd_scoring_failures_total 0\n"), std::string::npos);
+    EXPECT_NE(metrics.body.find("dvd_scoring_queue_depth 0\n"), std::string::npos);
 
     // Graceful stop on SIGTERM.
     service_->signal(SIGTERM);

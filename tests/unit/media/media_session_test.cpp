@@ -153,6 +153,45 @@ TEST(MediaSession, PcmuCallIsScoredStoredArchivedAndReported) {
     EXPECT_EQ(h.metrics.audio_seconds_micro.value(), decoded.size() * 125);
 }
 
+TEST(MediaSession, WithAScoringPoolEveryWindowReachesTheTimelineAndTheFinalScore) {
+    // The service runs windows on a ScoringPool: a window is reported with a later frame, and
+    // the one still in flight at `stop` must be drained into the final score.
+    Harness h;
+    pipeline::ScoringPool pool(test::test_model().model, pipeline::ScoringPoolOptions{.threads = 1});
+    h.deps.scoring = &pool;
+    h.add_call("call-1", kCcid, kToken);
+    const auto speech = test::sample_speech();
+    const auto media = pcmu_call(speech);
+    FakeConnection connection;
+    auto session = open_session(h, connection);
+    std::vector<std::string> frames{connected_frame(kToken), start_frame(kCcid, kStream)};
+    frames.insert(frames.end(), media.begin(), media.end());
+    frames.push_back(stop_frame(kCcid, kStream, media.size() + 2));
+    send_all(*session, connection, frames);
+
+    ASSERT_EQ(connection.close_calls, 1);
+    EXPECT_EQ(connection.close_reason, "stop");
+    const auto expected = reference_scores(pcmu_decoded(speech));
+    ASSERT_GE(expected.size(), 3u);
+    ASSERT_EQ(h.sink.scores.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        // One stream has one window in flight at a time: batches of one, the inline numbers.
+        EXPECT_DOUBLE_EQ(h.sink.scores[i].score.llr, expected[i].llr) << "window " << i;
+    }
+    ASSERT_EQ(h.sink.ended.size(), 1u);
+    EXPECT_EQ(h.sink.ended[0].score.windows, static_cast<int>(expected.size()));
+    EXPECT_DOUBLE_EQ(h.sink.ended[0].score.llr, expected.back().llr);
+    h.sync();
+    auto call = h.store().get_call("call-1");
+    ASSERT_TRUE(call && *call);
+    EXPECT_DOUBLE_EQ(*(*call)->final_llr, expected.back().llr);
+    auto grant = h.directory.find(kCcid);
+    ASSERT_TRUE(grant);
+    EXPECT_EQ(grant->checkpoint.windows, static_cast<int>(expected.size()));
+    EXPECT_EQ(pool.stats().windows, expected.size());
+    EXPECT_EQ(h.metrics.window_seconds.total(), expected.size());
+}
+
 TEST(MediaSession, L16BigEndian16kHzIsDecodedToEightKilohertz) {
     Harness h;
     h.add_call("call-l16", kCcid, "");

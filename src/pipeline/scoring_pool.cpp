@@ -1,0 +1,132 @@
+#include "pipeline/scoring_pool.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "base/check.hpp"
+
+namespace dvd::pipeline {
+
+base::Result<float> WindowJob::take() {
+    DVD_CHECK(done(), "WindowJob::take before the model ran");
+    state_.store(State::Idle, std::memory_order_relaxed);
+    if (error_) {
+        auto error = std::move(*error_);
+        error_.reset();
+        return error;
+    }
+    return logit_;
+}
+
+ScoringPool::ScoringPool(std::shared_ptr<const model::DetectorModel> model,
+                         ScoringPoolOptions options)
+    : model_(std::move(model)),
+      options_(options),
+      width_(static_cast<std::size_t>(dsp::feature_width(model_->metadata().feature))) {
+    options_.threads = std::max(1, options_.threads);
+    threads_.reserve(static_cast<std::size_t>(options_.threads));
+    for (int i = 0; i < options_.threads; ++i) {
+        threads_.emplace_back([this] { run_thread(); });
+    }
+}
+
+ScoringPool::~ScoringPool() {
+    {
+        std::lock_guard lock(mutex_);
+        DVD_CHECK(queue_.empty(), "ScoringPool destroyed with windows queued");
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& thread : threads_) {
+        thread.join();
+    }
+}
+
+void ScoringPool::submit(WindowJob& job, const float* frames, int rows) {
+    DVD_CHECK(!job.in_flight(), "ScoringPool::submit: the job is already in flight");
+    DVD_CHECK(rows >= 1, "ScoringPool::submit: empty window");
+    job.frames_ = frames;
+    job.rows_ = rows;
+    job.error_.reset();
+    job.submitted_ = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        job.state_.store(WindowJob::State::Queued, std::memory_order_relaxed);
+        queue_.push_back(&job);
+    }
+    wake_.notify_one();
+}
+
+void ScoringPool::withdraw(WindowJob& job) {
+    {
+        std::lock_guard lock(mutex_);
+        if (job.state_.load(std::memory_order_relaxed) == WindowJob::State::Queued) {
+            queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+            job.state_.store(WindowJob::State::Idle, std::memory_order_relaxed);
+            return;
+        }
+    }
+    if (job.in_flight()) {
+        wait(job);
+    }
+}
+
+void ScoringPool::wait(WindowJob& job) {
+    DVD_CHECK(job.in_flight(), "ScoringPool::wait on an idle job");
+    if (job.done()) {
+        return;
+    }
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    // Done is set under the mutex and announced on done_, which the pool owns: a job may be
+    // destroyed as soon as its stream sees it done, so nothing touches the job after that.
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return job.done(); });
+}
+
+ScoringPoolStats ScoringPool::stats() const {
+    ScoringPoolStats stats;
+    stats.windows = windows_.load(std::memory_order_relaxed);
+    stats.failures = failures_.load(std::memory_order_relaxed);
+    stats.waits = waits_.load(std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    stats.queued = queue_.size();
+    return stats;
+}
+
+void ScoringPool::run_thread() {
+    pthread_setname_np(pthread_self(), "scoring");
+    for (;;) {
+        WindowJob* job = nullptr;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) {
+                return;  // stopping, nothing left
+            }
+            job = queue_.front();
+            queue_.pop_front();
+            job->state_.store(WindowJob::State::Running, std::memory_order_relaxed);
+        }
+        const auto values = static_cast<std::size_t>(job->rows_) * width_;
+        float logit = 0.0f;
+        const auto ran = model_->logits(std::span<const float>(job->frames_, values), 1,
+                                        job->rows_, std::span<float>(&logit, 1));
+        windows_.fetch_add(1, std::memory_order_relaxed);
+        if (ran) {
+            job->logit_ = logit;
+        } else {
+            failures_.fetch_add(1, std::memory_order_relaxed);
+            job->error_ = ran.error();
+        }
+        job->finished_ = std::chrono::steady_clock::now();
+        {
+            // Done is set under the mutex (see `wait`); after this the job is the stream's.
+            std::lock_guard lock(mutex_);
+            job->state_.store(WindowJob::State::Done, std::memory_order_release);
+        }
+        done_.notify_all();
+    }
+}
+
+}  // namespace dvd::pipeline

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "base/result.hpp"
+#include "model/detector_model.hpp"
+
+namespace dvd::pipeline {
+
+/// One stream's window handed to a ScoringPool. The stream owns it (one per stream, at most one
+/// window in flight); the pool reads the window's frames in place and writes the result.
+class WindowJob {
+public:
+    WindowJob() = default;
+    WindowJob(const WindowJob&) = delete;
+    WindowJob& operator=(const WindowJob&) = delete;
+
+    /// True from `submit` until the stream has taken the result (`take`).
+    [[nodiscard]] bool in_flight() const { return state_.load(std::memory_order_acquire) != State::Idle; }
+
+    /// True when the model has run (the result is ready to take).
+    [[nodiscard]] bool done() const { return state_.load(std::memory_order_acquire) == State::Done; }
+
+    /// The window's logit, or the model's error; the job is idle again. Precondition: done().
+    [[nodiscard]] base::Result<float> take();
+
+    /// Seconds from `submit` to the model's result: queue wait plus model run. Valid after done().
+    [[nodiscard]] double latency_seconds() const {
+        return std::chrono::duration<double>(finished_ - submitted_).count();
+    }
+
+private:
+    friend class ScoringPool;
+    enum class State : int { Idle, Queued, Running, Done };
+
+    const float* frames_ = nullptr;
+    int rows_ = 0;
+    std::atomic<State> state_{State::Idle};
+    float logit_ = 0.0f;
+    std::optional<base::Error> error_;
+    std::chrono::steady_clock::time_point submitted_{};
+    std::chrono::steady_clock::time_point finished_{};
+};
+
+struct ScoringPoolOptions {
+    int threads = 1;  ///< model threads, each runs one window at a time with one intra-op thread
+};
+
+/// Counters since start (relaxed; for /metrics and benchmarks).
+struct ScoringPoolStats {
+    std::uint64_t windows = 0;   ///< windows run
+    std::uint64_t failures = 0;  ///< windows whose model run failed
+    std::uint64_t waits = 0;     ///< times a stream had to wait for its window (pool behind)
+    std::size_t queued = 0;      ///< windows waiting now
+};
+
+/// Runs the detector model for many streams off their network threads.
+///
+/// Why: a 2 s window's model run costs about 0.7-1.1 ms, and inline it lands on the one 20 ms
+/// frame that completes the window, so that frame (and every other stream on the same worker)
+/// waits for it. With a pool, the frame path only extracts features and hands the window over;
+/// a pool thread runs it, and the stream reports the score with its next frame (or at once when
+/// it must wait). Windows run one at a time: a batch of windows in one run measured no cheaper
+/// per window on the reference CPU (`make bench`, BM_ModelBatch), so the pool does not batch.
+///
+/// Order and bounds: each stream has at most one window in flight (the next one waits for it),
+/// so the queue holds at most one window per stream, in the order they came, and a stream's
+/// windows complete in order. The window's frames are read in place: the stream must not touch
+/// those rows until the job is done (StreamingScorer waits before it moves its buffer).
+///
+/// Threads: `submit`, `withdraw`, `wait` and `stats` from any thread. The destructor stops and
+/// joins the pool threads; every job must be idle or taken back (`withdraw`) by then.
+class ScoringPool {
+public:
+    ScoringPool(std::shared_ptr<const model::DetectorModel> model, ScoringPoolOptions options);
+    ~ScoringPool();
+    ScoringPool(const ScoringPool&) = delete;
+    ScoringPool& operator=(const ScoringPool&) = delete;
+
+    /// Queues `rows` frames of the model's width starting at `frames` (kept in place until done).
+    /// Precondition: !job.in_flight().
+    void submit(WindowJob& job, const float* frames, int rows);
+
+    /// Takes a job back from the pool: a queued one is removed unrun (idle again), a running one
+    /// is waited for (then done). No-op on an idle or done job.
+    void withdraw(WindowJob& job);
+
+    /// Blocks until `job`'s model run is done (counted in `waits` when it was not yet).
+    /// Precondition: job.in_flight().
+    void wait(WindowJob& job);
+
+    [[nodiscard]] ScoringPoolStats stats() const;
+
+    [[nodiscard]] const model::DetectorModel& model() const { return *model_; }
+
+    [[nodiscard]] int threads() const { return static_cast<int>(threads_.size()); }
+
+private:
+    void run_thread();
+
+    std::shared_ptr<const model::DetectorModel> model_;
+    ScoringPoolOptions options_;
+    std::size_t width_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;  ///< pool threads: a window was queued, or stopping
+    std::condition_variable done_;  ///< streams in `wait`: a window is done
+    std::deque<WindowJob*> queue_;  ///< guarded by mutex_
+    bool stopping_ = false;         ///< guarded by mutex_
+    std::atomic<std::uint64_t> windows_{0};
+    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> waits_{0};
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace dvd::pipeline

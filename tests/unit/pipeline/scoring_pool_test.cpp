@@ -1,0 +1,220 @@
+#include "pipeline/scoring_pool.hpp"
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "pipeline/streaming_scorer.hpp"
+#include "support/test_paths.hpp"
+
+namespace dvd::pipeline {
+namespace {
+
+struct Fixture {
+    std::shared_ptr<const model::DetectorModel> model;
+    std::shared_ptr<const dsp::FeatureTables> tables;
+};
+
+Fixture load(const std::string& path = test::test_model_path()) {
+    auto model = model::DetectorModel::load(path);
+    EXPECT_TRUE(model) << model.error().message;
+    auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
+    EXPECT_TRUE(tables);
+    return {*model, *tables};
+}
+
+struct Scored {
+    std::vector<WindowScore> windows;
+    std::vector<CallScore> calls;
+};
+
+Scored score_inline(const Fixture& f, std::span<const float> samples) {
+    StreamingScorer scorer(f.model, f.tables);
+    Scored out;
+    EXPECT_TRUE(scorer.accept(samples, [&](const WindowScore& w, const CallScore& c) {
+        out.windows.push_back(w);
+        out.calls.push_back(c);
+    }));
+    return out;
+}
+
+void expect_same_windows(const Scored& pooled, const Scored& inline_run, const std::string& what) {
+    ASSERT_EQ(pooled.windows.size(), inline_run.windows.size()) << what;
+    for (std::size_t i = 0; i < inline_run.windows.size(); ++i) {
+        const auto& p = pooled.windows[i];
+        const auto& q = inline_run.windows[i];
+        EXPECT_EQ(p.end_speech_frame, q.end_speech_frame) << what << " window " << i;
+        EXPECT_EQ(p.num_frames, q.num_frames) << what << " window " << i;
+        // The same model on the same rows: the same numbers.
+        EXPECT_EQ(p.logit, q.logit) << what << " window " << i;
+        EXPECT_EQ(pooled.calls[i].windows, static_cast<int>(i + 1)) << what;
+        EXPECT_EQ(pooled.calls[i].llr, inline_run.calls[i].llr) << what;
+        EXPECT_GE(p.model_seconds, 0.0);
+    }
+}
+
+TEST(DetectorModelBatch, EachLogitOfABatchEqualsItsSingleRun) {
+    for (const std::string& path :
+         {test::test_model_path(), std::string(DVD_SOURCE_DIR) + "/models/detector.json"}) {
+        const auto f = load(path);
+        const int frames = f.model->metadata().window.max_frames;
+        const auto width = static_cast<std::size_t>(f.tables->num_features());
+        const std::size_t values = static_cast<std::size_t>(frames) * width;
+        constexpr int kBatch = 5;
+        std::vector<float> x(values * kBatch);
+        std::mt19937 rng(11);
+        std::normal_distribution<float> normal(-4.0f, 2.0f);
+        for (auto& v : x) {
+            v = normal(rng);
+        }
+        std::vector<float> batched(kBatch);
+        ASSERT_TRUE(f.model->logits(x, kBatch, frames, batched));
+        for (int b = 0; b < kBatch; ++b) {
+            const auto single = f.model->logit(
+                    std::span<const float>(x).subspan(static_cast<std::size_t>(b) * values, values),
+                    frames);
+            ASSERT_TRUE(single);
+            EXPECT_NEAR(batched[static_cast<std::size_t>(b)], *single, 1e-4f * (1.0f + std::abs(*single)))
+                    << path << " window " << b;
+        }
+        // The windows differ, so the logits must too (a batch that scored one window five times
+        // would pass the loop above only if it also matched each single run).
+        EXPECT_NE(batched[0], batched[1]);
+        EXPECT_FALSE(f.model->logits(x, kBatch, frames, std::span<float>(batched).first(4)));
+        EXPECT_FALSE(f.model->logits(std::span<const float>(x).first(values * 4), kBatch, frames,
+                                     batched));
+    }
+}
+
+TEST(ScoringPool, ManyStreamsInInterleavedChunksGetTheInlineScores) {
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 2});
+    constexpr int kStreams = 6;
+    std::vector<std::vector<float>> signals;
+    std::vector<std::unique_ptr<StreamingScorer>> scorers;
+    std::vector<Scored> pooled(kStreams);
+    std::vector<std::size_t> pos(kStreams, 0);
+    for (int i = 0; i < kStreams; ++i) {
+        signals.push_back(test::speech_like_signal(5.0 + i, 20 + static_cast<unsigned>(i)));
+        scorers.push_back(std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool));
+    }
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<std::size_t> chunk(1, 400);
+    for (bool any = true; any;) {
+        any = false;
+        for (int i = 0; i < kStreams; ++i) {
+            const auto& signal = signals[static_cast<std::size_t>(i)];
+            auto& at = pos[static_cast<std::size_t>(i)];
+            if (at >= signal.size()) {
+                continue;
+            }
+            any = true;
+            const std::size_t n = std::min(chunk(rng), signal.size() - at);
+            auto& out = pooled[static_cast<std::size_t>(i)];
+            ASSERT_TRUE(scorers[static_cast<std::size_t>(i)]->accept(
+                    std::span<const float>(signal).subspan(at, n),
+                    [&](const WindowScore& w, const CallScore& c) {
+                        out.windows.push_back(w);
+                        out.calls.push_back(c);
+                    }));
+            at += n;
+        }
+    }
+    for (int i = 0; i < kStreams; ++i) {
+        auto& out = pooled[static_cast<std::size_t>(i)];
+        ASSERT_TRUE(scorers[static_cast<std::size_t>(i)]->drain(
+                [&](const WindowScore& w, const CallScore& c) {
+                    out.windows.push_back(w);
+                    out.calls.push_back(c);
+                }));
+        EXPECT_FALSE(scorers[static_cast<std::size_t>(i)]->window_in_flight());
+        expect_same_windows(out, score_inline(f, signals[static_cast<std::size_t>(i)]),
+                            "stream " + std::to_string(i));
+    }
+    const ScoringPoolStats stats = pool.stats();
+    std::size_t windows = 0;
+    for (const auto& out : pooled) {
+        windows += out.windows.size();
+    }
+    EXPECT_EQ(stats.windows, windows);
+    EXPECT_EQ(stats.failures, 0u);
+    EXPECT_EQ(stats.queued, 0u);
+}
+
+TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
+    // Nine seconds in one call: every window after the first is due while the previous one may
+    // still be with the pool, and the buffer moves every 25 frames, so the scorer must wait for
+    // the pool before both. The scores must be those of the inline scorer.
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    const auto signal = test::speech_like_signal(9.0, 1);
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    Scored out;
+    const auto sink = [&](const WindowScore& w, const CallScore& c) {
+        out.windows.push_back(w);
+        out.calls.push_back(c);
+    };
+    ASSERT_TRUE(scorer.accept(signal, sink));
+    EXPECT_TRUE(scorer.window_in_flight()) << "the last window is reported by drain";
+    const std::size_t before_drain = out.windows.size();
+    ASSERT_TRUE(scorer.drain(sink));
+    EXPECT_EQ(out.windows.size(), before_drain + 1);
+    EXPECT_EQ(scorer.call().windows, static_cast<int>(out.windows.size()));
+    expect_same_windows(out, score_inline(f, signal), "one chunk");
+    ASSERT_TRUE(scorer.drain(sink));  // nothing left: no callback
+    EXPECT_EQ(out.windows.size(), before_drain + 1);
+}
+
+TEST(ScoringPool, ACheckpointAfterDrainHoldsEveryWindow) {
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    const auto signal = test::speech_like_signal(6.0, 3);
+    StreamingScorer pooled(f.model, f.tables, ScorerOptions{}, &pool);
+    ASSERT_TRUE(pooled.accept(signal));
+    ASSERT_TRUE(pooled.drain([](const WindowScore&, const CallScore&) {}));
+    StreamingScorer inline_scorer(f.model, f.tables);
+    ASSERT_TRUE(inline_scorer.accept(signal));
+    EXPECT_EQ(pooled.checkpoint().windows, inline_scorer.checkpoint().windows);
+    EXPECT_EQ(pooled.checkpoint().speech_frames, inline_scorer.checkpoint().speech_frames);
+    EXPECT_EQ(pooled.checkpoint().llr_sum, inline_scorer.checkpoint().llr_sum);
+}
+
+TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    const auto signal = test::speech_like_signal(3.0, 4);
+    for (int round = 0; round < 20; ++round) {
+        auto scorer = std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool);
+        ASSERT_TRUE(scorer->accept(signal));
+        ASSERT_TRUE(scorer->window_in_flight());
+        if (round % 2 == 0) {
+            scorer->reset();
+            EXPECT_FALSE(scorer->window_in_flight());
+            EXPECT_EQ(scorer->call().windows, 0);
+        }
+        scorer.reset();  // queued or running: either way the pool lets go of it
+    }
+    EXPECT_EQ(pool.stats().queued, 0u);
+    // The pool is destroyed at the end of the test: it checks that nothing is left queued.
+}
+
+TEST(ScoringPool, SilenceSubmitsNothing) {
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    std::vector<float> silence(8000 * 5, 0.0f);
+    ASSERT_TRUE(scorer.accept(silence));
+    EXPECT_FALSE(scorer.window_in_flight());
+    EXPECT_EQ(pool.stats().windows, 0u);
+}
+
+TEST(ScoringPool, ScorerStateStaysUnder100kB) {
+    const auto f = load(std::string(DVD_SOURCE_DIR) + "/models/detector.json");
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    EXPECT_LT(scorer.state_bytes(), 100u * 1024u) << scorer.state_bytes();
+}
+
+}  // namespace
+}  // namespace dvd::pipeline
