@@ -170,7 +170,7 @@ BENCHMARK(BM_FrameLatency)->Iterations(3)->Unit(benchmark::kMillisecond);
 // another point of the signal, fed 20 ms each in turn at 4x real time (a round every 5 ms): the
 // model work of 256 real-time calls. Reports the per-20 ms-frame latency on the streams' thread
 // (p50, p99, max), the windows' latency from their last frame to their logit (queue wait + model
-// run; p50, p99) and how often a stream had to wait for the pool.
+// run; p50, p99), how often a stream had to wait for the pool and how many windows it dropped.
 void BM_FrameLatencyPooled(benchmark::State& state) {
     const auto& s = shared();
     constexpr int kStreams = 64;
@@ -222,6 +222,7 @@ void BM_FrameLatencyPooled(benchmark::State& state) {
     state.counters["win_p50_us"] = at(window_us, 0.50);
     state.counters["win_p99_us"] = at(window_us, 0.99);
     state.counters["waits"] = static_cast<double>(stats.waits);
+    state.counters["skipped"] = static_cast<double>(stats.skipped);
 }
 BENCHMARK(BM_FrameLatencyPooled)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 

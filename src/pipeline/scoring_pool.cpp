@@ -58,18 +58,48 @@ void ScoringPool::submit(WindowJob& job, const float* frames, int rows) {
     wake_.notify_one();
 }
 
+bool ScoringPool::remove_queued(WindowJob& job) {
+    if (job.state_.load(std::memory_order_relaxed) != WindowJob::State::Queued) {
+        return false;
+    }
+    queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+    job.state_.store(WindowJob::State::Idle, std::memory_order_relaxed);
+    return true;
+}
+
 void ScoringPool::withdraw(WindowJob& job) {
     {
         std::lock_guard lock(mutex_);
-        if (job.state_.load(std::memory_order_relaxed) == WindowJob::State::Queued) {
-            queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
-            job.state_.store(WindowJob::State::Idle, std::memory_order_relaxed);
+        if (remove_queued(job)) {
             return;
         }
     }
     if (job.in_flight()) {
         wait(job);
     }
+}
+
+bool ScoringPool::cancel_if_stale(WindowJob& job) {
+    std::lock_guard lock(mutex_);
+    if (std::chrono::steady_clock::now() - job.submitted_ < options_.max_queue_wait
+        || !remove_queued(job)) {
+        return false;
+    }
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void ScoringPool::pause() {
+    std::lock_guard lock(mutex_);
+    paused_ = true;
+}
+
+void ScoringPool::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        paused_ = false;
+    }
+    wake_.notify_all();
 }
 
 void ScoringPool::wait(WindowJob& job) {
@@ -89,6 +119,7 @@ ScoringPoolStats ScoringPool::stats() const {
     stats.windows = windows_.load(std::memory_order_relaxed);
     stats.failures = failures_.load(std::memory_order_relaxed);
     stats.waits = waits_.load(std::memory_order_relaxed);
+    stats.skipped = skipped_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     stats.queued = queue_.size();
     return stats;
@@ -100,9 +131,9 @@ void ScoringPool::run_thread() {
         WindowJob* job = nullptr;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) {
-                return;  // stopping, nothing left
+            wake_.wait(lock, [&] { return stopping_ || (!paused_ && !queue_.empty()); });
+            if (stopping_ && (paused_ || queue_.empty())) {
+                return;  // stopping, nothing left to run
             }
             job = queue_.front();
             queue_.pop_front();

@@ -54,13 +54,20 @@ private:
 
 struct ScoringPoolOptions {
     int threads = 1;  ///< model threads, each runs one window at a time with one intra-op thread
+    /// A window the pool has not started after this long is stale: when its stream needs the
+    /// slot (next window due, buffer to move), it is dropped unscored instead of waited for. A
+    /// real-time stream needs the slot 0.25 s of speech after the hand-over at the earliest, so
+    /// there a window not yet started is always dropped; streams fed faster than real time
+    /// (tests, demo speed-ups) wait unless the pool is this far behind.
+    std::chrono::steady_clock::duration max_queue_wait = std::chrono::milliseconds(200);
 };
 
 /// Counters since start (relaxed; for /metrics and benchmarks).
 struct ScoringPoolStats {
     std::uint64_t windows = 0;   ///< windows run
     std::uint64_t failures = 0;  ///< windows whose model run failed
-    std::uint64_t waits = 0;     ///< times a stream had to wait for its window (pool behind)
+    std::uint64_t waits = 0;     ///< times a stream had to wait for its window
+    std::uint64_t skipped = 0;   ///< stale windows dropped unscored (pool far behind)
     std::size_t queued = 0;      ///< windows waiting now
 };
 
@@ -73,12 +80,15 @@ struct ScoringPoolStats {
 /// it must wait). Windows run one at a time: a batch of windows in one run measured no cheaper
 /// per window on the reference CPU (`make bench`, BM_ModelBatch), so the pool does not batch.
 ///
-/// Order and bounds: each stream has at most one window in flight (the next one waits for it),
-/// so the queue holds at most one window per stream, in the order they came, and a stream's
-/// windows complete in order. The window's frames are read in place: the stream must not touch
-/// those rows until the job is done (StreamingScorer waits before it moves its buffer).
+/// Order and bounds: each stream has at most one window in flight, so the queue holds at most
+/// one window per stream, in the order they came, and a stream's windows complete in order.
+/// When a stream needs the slot again, a window still queued after max_queue_wait is dropped
+/// (`cancel_if_stale`), and otherwise waited for: so a pool that falls behind scores fewer
+/// windows instead of stalling the network threads for longer than one model run. The window's
+/// frames are read in place: the stream must not touch those rows until the job is done or
+/// taken back.
 ///
-/// Threads: `submit`, `withdraw`, `wait` and `stats` from any thread. The destructor stops and
+/// Threads: every member function from any thread. The destructor stops and
 /// joins the pool threads; every job must be idle or taken back (`withdraw`) by then.
 class ScoringPool {
 public:
@@ -99,6 +109,14 @@ public:
     /// Precondition: job.in_flight().
     void wait(WindowJob& job);
 
+    /// Drops `job` unrun (idle again, counted in `skipped`) when it is still queued and was
+    /// submitted at least max_queue_wait ago; true if it was dropped.
+    [[nodiscard]] bool cancel_if_stale(WindowJob& job);
+
+    /// While paused the pool threads start no window (queued ones wait); for tests.
+    void pause();
+    void resume();
+
     [[nodiscard]] ScoringPoolStats stats() const;
 
     [[nodiscard]] const model::DetectorModel& model() const { return *model_; }
@@ -107,6 +125,8 @@ public:
 
 private:
     void run_thread();
+    // Removes a queued job (idle again); false if it is not queued. Caller holds mutex_.
+    bool remove_queued(WindowJob& job);
 
     std::shared_ptr<const model::DetectorModel> model_;
     ScoringPoolOptions options_;
@@ -116,9 +136,11 @@ private:
     std::condition_variable done_;  ///< streams in `wait`: a window is done
     std::deque<WindowJob*> queue_;  ///< guarded by mutex_
     bool stopping_ = false;         ///< guarded by mutex_
+    bool paused_ = false;           ///< guarded by mutex_
     std::atomic<std::uint64_t> windows_{0};
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> waits_{0};
+    std::atomic<std::uint64_t> skipped_{0};
     std::vector<std::thread> threads_;
 };
 

@@ -119,12 +119,13 @@ void StreamingScorer::submit_window() {
     pool_->submit(*job_, last_window().data(), rows);
 }
 
-base::Result<std::optional<WindowScore>> StreamingScorer::collect_window(bool wait) {
+base::Result<std::optional<WindowScore>> StreamingScorer::collect_window(Collect mode) {
     if (!window_in_flight()) {
         return std::optional<WindowScore>{};
     }
     if (!job_->done()) {
-        if (!wait) {
+        if (mode == Collect::IfDone
+            || (mode == Collect::OrDropStale && pool_->cancel_if_stale(*job_))) {
             return std::optional<WindowScore>{};
         }
         pool_->wait(*job_);

@@ -74,8 +74,10 @@ struct ScorerOptions {
 /// done) or from `drain`, which a stream calls before it reads its final score. The scores are
 /// the same either way, in the same order; only when they are reported differs. At most one
 /// window is in flight: a stream whose next window is due, or whose buffer must move, first
-/// waits for the previous one (so a pool that falls behind slows its streams, never grows a
-/// queue). Thread ownership: one thread at a time (the pool only reads the window's rows).
+/// takes the previous one back: waits for it, or drops it unscored when the pool has let it
+/// queue for longer than ScoringPoolOptions::max_queue_wait (so a pool far behind makes its
+/// streams score fewer windows, never stalls them for long). Thread ownership: one thread at
+/// a time (the pool only reads the window's rows).
 class StreamingScorer {
 public:
     /// Rows kept beyond max_frames in the feature buffer: the newest max_frames rows move to the
@@ -95,9 +97,9 @@ public:
     template <class Sink>
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples, Sink&& on_window) {
         base::Result<void> status;
-        // Reports the window in flight if the pool is done with it (or once it is, with `wait`).
-        const auto collect = [&](bool wait) {
-            auto window = collect_window(wait);
+        // Reports the window in flight if the pool is done with it (see Collect for the rest).
+        const auto collect = [&](Collect mode) {
+            auto window = collect_window(mode);
             if (!window) {
                 status = window.error();
                 return false;
@@ -107,21 +109,21 @@ public:
             }
             return true;
         };
-        if (!collect(false)) {
+        if (!collect(Collect::IfDone)) {
             return status;
         }
         front_end_.accept(samples, [&](std::span<const float> features) {
             if (!status || speech_limit_reached()) {
                 return;
             }
-            if (buffer_full() && !collect(true)) {
-                return;  // the buffer moves next: the window in flight must be read first
+            if (buffer_full() && !collect(Collect::OrDropStale)) {
+                return;  // the buffer moves next: the window in flight must be out of it first
             }
             if (!push_frame(features)) {
                 return;
             }
             if (pool_ != nullptr) {
-                if (collect(true)) {
+                if (collect(Collect::OrDropStale)) {
                     compact();  // the window's rows then stay put for the next kSlackRows frames
                     submit_window();
                 }
@@ -141,7 +143,7 @@ public:
     /// before it reads its final score. Fails only if the model failed.
     template <class Sink>
     [[nodiscard]] base::Result<void> drain(Sink&& on_window) {
-        auto window = collect_window(true);
+        auto window = collect_window(Collect::Wait);
         if (!window) {
             return window.error();
         }
@@ -193,9 +195,15 @@ private:
     base::Result<WindowScore> score_window();
     // Pool: hands the due window to the pool.
     void submit_window();
-    // Pool: the window in flight once done (waiting for it with `wait`); nullopt when there is
-    // none, or it is not done and `wait` is false.
-    base::Result<std::optional<WindowScore>> collect_window(bool wait);
+    // What to do with a window in flight that the pool has not finished.
+    enum class Collect {
+        IfDone,       // leave it
+        OrDropStale,  // the slot is needed: drop it if it is stale (ScoringPool::cancel_if_stale),
+                      // else wait for it
+        Wait,         // wait for it
+    };
+    // Pool: the window in flight once done; nullopt when there is none, or it was left or dropped.
+    base::Result<std::optional<WindowScore>> collect_window(Collect mode);
     // Calibrates the window's logit and adds it to the call score.
     WindowScore add_window(float logit, double model_seconds);
     // Takes a window in flight back from the pool (its score is dropped).

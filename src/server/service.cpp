@@ -564,9 +564,14 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
                            "closed with 1011).",
                            static_cast<double>(stats.failures)});
         samples.push_back({"dvd_scoring_waits_total", "counter",
-                           "Times a media stream had to wait for its window's model run (the "
-                           "scoring pool is behind).",
+                           "Times a media stream had to wait for its previous window's model run "
+                           "(the scoring pool is behind).",
                            static_cast<double>(stats.waits)});
+        samples.push_back({"dvd_scoring_skipped_total", "counter",
+                           "Windows dropped unscored because the scoring pool had not started them "
+                           "when their stream needed the slot again (the pool is far behind; the "
+                           "calls are scored on fewer windows).",
+                           static_cast<double>(stats.skipped)});
         samples.push_back({"dvd_scoring_queue_depth", "gauge",
                            "Windows waiting for the scoring pool now.",
                            static_cast<double>(stats.queued)});

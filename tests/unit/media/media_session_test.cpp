@@ -157,7 +157,10 @@ TEST(MediaSession, WithAScoringPoolEveryWindowReachesTheTimelineAndTheFinalScore
     // The service runs windows on a ScoringPool: a window is reported with a later frame, and
     // the one still in flight at `stop` must be drained into the final score.
     Harness h;
-    pipeline::ScoringPool pool(test::test_model().model, pipeline::ScoringPoolOptions{.threads = 1});
+    // However slow the machine, the pool waits for every window here (none is dropped as stale).
+    pipeline::ScoringPool pool(test::test_model().model,
+                               pipeline::ScoringPoolOptions{
+                                       .threads = 1, .max_queue_wait = std::chrono::hours(1)});
     h.deps.scoring = &pool;
     h.add_call("call-1", kCcid, kToken);
     const auto speech = test::sample_speech();

@@ -1,7 +1,9 @@
 #include "pipeline/scoring_pool.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -10,6 +12,9 @@
 
 namespace dvd::pipeline {
 namespace {
+
+// Tests that compare with the inline scorer never let the pool drop a window.
+constexpr std::chrono::steady_clock::duration kNever = std::chrono::hours(1);
 
 struct Fixture {
     std::shared_ptr<const model::DetectorModel> model;
@@ -89,7 +94,7 @@ TEST(DetectorModelBatch, EachLogitOfABatchEqualsItsSingleRun) {
 
 TEST(ScoringPool, ManyStreamsInInterleavedChunksGetTheInlineScores) {
     const auto f = load();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 2});
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 2, .max_queue_wait = kNever});
     constexpr int kStreams = 6;
     std::vector<std::vector<float>> signals;
     std::vector<std::unique_ptr<StreamingScorer>> scorers;
@@ -147,7 +152,7 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     // still be with the pool, and the buffer moves every 25 frames, so the scorer must wait for
     // the pool before both. The scores must be those of the inline scorer.
     const auto f = load();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
     const auto signal = test::speech_like_signal(9.0, 1);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     Scored out;
@@ -166,9 +171,69 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     EXPECT_EQ(out.windows.size(), before_drain + 1);
 }
 
+TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
+    // A pool that starts nothing (paused) and calls every queued window stale: the stream must
+    // never block, dropping each window when it needs the slot, and report the last one once
+    // the pool runs again.
+    const auto f = load();
+    ScoringPool pool(f.model,
+                     ScoringPoolOptions{.threads = 1, .max_queue_wait = std::chrono::nanoseconds(0)});
+    pool.pause();
+    const auto signal = test::speech_like_signal(4.0, 2);
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    Scored out;
+    const auto sink = [&](const WindowScore& w, const CallScore& c) {
+        out.windows.push_back(w);
+        out.calls.push_back(c);
+    };
+    ASSERT_TRUE(scorer.accept(signal, sink));
+    EXPECT_TRUE(out.windows.empty());
+    const Scored reference = score_inline(f, signal);
+    ASSERT_GE(reference.windows.size(), 4u);
+    // Every window but one still in flight at the end (if the buffer did not move after it)
+    // was dropped.
+    const std::size_t in_flight = scorer.window_in_flight() ? 1 : 0;
+    EXPECT_EQ(pool.stats().skipped + in_flight, reference.windows.size());
+    pool.resume();
+    ASSERT_TRUE(scorer.drain(sink));
+    ASSERT_EQ(out.windows.size(), in_flight);
+    EXPECT_EQ(scorer.call().windows, static_cast<int>(in_flight));  // scored on what ran
+    EXPECT_EQ(pool.stats().windows, in_flight);
+    if (in_flight == 1) {
+        EXPECT_EQ(out.windows[0].end_speech_frame, reference.windows.back().end_speech_frame);
+        EXPECT_EQ(out.windows[0].logit, reference.windows.back().logit);
+    }
+}
+
+TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
+    // The pool is paused for 50 ms while one long chunk goes in: the stream waits, drops
+    // nothing, and gets the inline scores.
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
+    pool.pause();
+    std::thread resumer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        pool.resume();
+    });
+    const auto signal = test::speech_like_signal(4.0, 2);
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    Scored out;
+    const auto sink = [&](const WindowScore& w, const CallScore& c) {
+        out.windows.push_back(w);
+        out.calls.push_back(c);
+    };
+    const bool accepted = static_cast<bool>(scorer.accept(signal, sink));
+    resumer.join();
+    ASSERT_TRUE(accepted);
+    ASSERT_TRUE(scorer.drain(sink));
+    expect_same_windows(out, score_inline(f, signal), "paused pool");
+    EXPECT_EQ(pool.stats().skipped, 0u);
+    EXPECT_GE(pool.stats().waits, 1u);
+}
+
 TEST(ScoringPool, ACheckpointAfterDrainHoldsEveryWindow) {
     const auto f = load();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
     const auto signal = test::speech_like_signal(6.0, 3);
     StreamingScorer pooled(f.model, f.tables, ScorerOptions{}, &pool);
     ASSERT_TRUE(pooled.accept(signal));
