@@ -75,6 +75,14 @@ std::vector<float> pcmu_decoded(const std::vector<float>& speech) {
     return out;
 }
 
+/// `connected`, `start`, the media frames and `stop` of one stream.
+std::vector<std::string> whole_stream(const std::vector<std::string>& media) {
+    std::vector<std::string> frames{connected_frame(kToken), start_frame(kCcid, kStream)};
+    frames.insert(frames.end(), media.begin(), media.end());
+    frames.push_back(stop_frame(kCcid, kStream, media.size() + 2));
+    return frames;
+}
+
 TEST(MediaSession, PcmuCallIsScoredStoredArchivedAndReported) {
     Harness h;
     h.add_call("call-1", kCcid, kToken);
@@ -82,10 +90,7 @@ TEST(MediaSession, PcmuCallIsScoredStoredArchivedAndReported) {
     const auto media = pcmu_call(speech);
     FakeConnection connection;
     auto session = open_session(h, connection);
-    std::vector<std::string> frames{connected_frame(kToken), start_frame(kCcid, kStream)};
-    frames.insert(frames.end(), media.begin(), media.end());
-    frames.push_back(stop_frame(kCcid, kStream, media.size() + 2));
-    send_all(*session, connection, frames);
+    send_all(*session, connection, whole_stream(media));
 
     ASSERT_EQ(connection.close_calls, 1);
     EXPECT_EQ(*connection.close_code, net::CloseCode::Normal);
@@ -167,10 +172,7 @@ TEST(MediaSession, WithAScoringPoolEveryWindowReachesTheTimelineAndTheFinalScore
     const auto media = pcmu_call(speech);
     FakeConnection connection;
     auto session = open_session(h, connection);
-    std::vector<std::string> frames{connected_frame(kToken), start_frame(kCcid, kStream)};
-    frames.insert(frames.end(), media.begin(), media.end());
-    frames.push_back(stop_frame(kCcid, kStream, media.size() + 2));
-    send_all(*session, connection, frames);
+    send_all(*session, connection, whole_stream(media));
 
     ASSERT_EQ(connection.close_calls, 1);
     EXPECT_EQ(connection.close_reason, "stop");

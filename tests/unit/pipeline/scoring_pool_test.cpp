@@ -32,15 +32,20 @@ Fixture load(const std::string& path = test::test_model_path()) {
 struct Scored {
     std::vector<WindowScore> windows;
     std::vector<CallScore> calls;
+
+    /// A scorer callback that records into this.
+    auto sink() {
+        return [this](const WindowScore& w, const CallScore& c) {
+            windows.push_back(w);
+            calls.push_back(c);
+        };
+    }
 };
 
 Scored score_inline(const Fixture& f, std::span<const float> samples) {
     StreamingScorer scorer(f.model, f.tables);
     Scored out;
-    EXPECT_TRUE(scorer.accept(samples, [&](const WindowScore& w, const CallScore& c) {
-        out.windows.push_back(w);
-        out.calls.push_back(c);
-    }));
+    EXPECT_TRUE(scorer.accept(samples, out.sink()));
     return out;
 }
 
@@ -118,21 +123,13 @@ TEST(ScoringPool, ManyStreamsInInterleavedChunksGetTheInlineScores) {
             const std::size_t n = std::min(chunk(rng), signal.size() - at);
             auto& out = pooled[static_cast<std::size_t>(i)];
             ASSERT_TRUE(scorers[static_cast<std::size_t>(i)]->accept(
-                    std::span<const float>(signal).subspan(at, n),
-                    [&](const WindowScore& w, const CallScore& c) {
-                        out.windows.push_back(w);
-                        out.calls.push_back(c);
-                    }));
+                    std::span<const float>(signal).subspan(at, n), out.sink()));
             at += n;
         }
     }
     for (int i = 0; i < kStreams; ++i) {
         auto& out = pooled[static_cast<std::size_t>(i)];
-        ASSERT_TRUE(scorers[static_cast<std::size_t>(i)]->drain(
-                [&](const WindowScore& w, const CallScore& c) {
-                    out.windows.push_back(w);
-                    out.calls.push_back(c);
-                }));
+        ASSERT_TRUE(scorers[static_cast<std::size_t>(i)]->drain(out.sink()));
         EXPECT_FALSE(scorers[static_cast<std::size_t>(i)]->window_in_flight());
         expect_same_windows(out, score_inline(f, signals[static_cast<std::size_t>(i)]),
                             "stream " + std::to_string(i));
@@ -156,10 +153,7 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     const auto signal = test::speech_like_signal(9.0, 1);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     Scored out;
-    const auto sink = [&](const WindowScore& w, const CallScore& c) {
-        out.windows.push_back(w);
-        out.calls.push_back(c);
-    };
+    const auto sink = out.sink();
     ASSERT_TRUE(scorer.accept(signal, sink));
     EXPECT_TRUE(scorer.window_in_flight()) << "the last window is reported by drain";
     const std::size_t before_drain = out.windows.size();
@@ -182,10 +176,7 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
     const auto signal = test::speech_like_signal(4.0, 2);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     Scored out;
-    const auto sink = [&](const WindowScore& w, const CallScore& c) {
-        out.windows.push_back(w);
-        out.calls.push_back(c);
-    };
+    const auto sink = out.sink();
     ASSERT_TRUE(scorer.accept(signal, sink));
     EXPECT_TRUE(out.windows.empty());
     const Scored reference = score_inline(f, signal);
@@ -218,10 +209,7 @@ TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
     const auto signal = test::speech_like_signal(4.0, 2);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     Scored out;
-    const auto sink = [&](const WindowScore& w, const CallScore& c) {
-        out.windows.push_back(w);
-        out.calls.push_back(c);
-    };
+    const auto sink = out.sink();
     const bool accepted = static_cast<bool>(scorer.accept(signal, sink));
     resumer.join();
     ASSERT_TRUE(accepted);
