@@ -392,8 +392,9 @@ try {
     check(healthText.includes('Uptime') && healthText.includes('Active media streams')
         && healthText.includes('Media frames'), 'the health panel shows uptime, sessions, throughput');
     check(/Ready\s*yes/.test(healthText) && /Database\s*answers/.test(healthText)
-        && /Store writer\s*keeping up/.test(healthText) && /Alert delivery\s*working/.test(healthText),
-    'the health panel shows readiness (the database answers, the store writer keeps up) and alert delivery');
+        && /Store writer\s*keeping up/.test(healthText) && /Alert delivery\s*working/.test(healthText)
+        && /Scoring\s*keeping up/.test(healthText),
+    'the health panel shows readiness (the database answers, the store writer keeps up), alert delivery and the scoring pool');
     await screenshot(page, '06-health');
 
     // 6. Keyboard and phone.

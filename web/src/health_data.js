@@ -1,6 +1,6 @@
 // Health figures from GET /health and GET /ready (no token) and GET /metrics (Prometheus text):
-// uptime, active sessions, readiness (database, store writer), throughput (rates between two
-// samples) and error counts.
+// uptime, active sessions, readiness (database, store writer), alert delivery, the scoring pool,
+// throughput (rates between two samples) and error counts.
 
 import { getJson, getReadiness, getText, metricSum, parsePrometheus } from './api.js';
 
@@ -15,6 +15,7 @@ const ERROR_METRICS = [
     ['Store rows dropped', 'dvd_store_dropped_total', {}],
     ['Store rows failed', 'dvd_store_failed_total', {}],
     ['Alerts failed', 'dvd_alerts_failed_total', {}],
+    ['Windows dropped (scoring pool behind)', 'dvd_scoring_skipped_total', {}],
     ['Recording copies failed', 'dvd_recordings_failed_total', {}],
     ['HTTP 5xx', 'dvd_http_responses_5xx_total', {}],
 ];
@@ -24,6 +25,7 @@ const RATE_METRICS = {
     audioSeconds: 'dvd_audio_seconds_total',
     windows: 'dvd_windows_scored_total',
     requests: 'dvd_http_requests_total',
+    skipped: 'dvd_scoring_skipped_total',
 };
 
 /** Samples /health, /ready and /metrics; rates need two samples (the first call gives none). */
@@ -60,6 +62,9 @@ export class HealthSampler {
             alertsFailing: metrics.dvd_alerts_failing ? metricSum(metrics, 'dvd_alerts_failing') > 0
                 : null,
             alertsDelivered: metricSum(metrics, 'dvd_alerts_delivered_total'),
+            // Only with a scoring pool (serve's default): null when the model runs inline.
+            scoringQueued: metrics.dvd_scoring_queue_depth
+                ? metricSum(metrics, 'dvd_scoring_queue_depth') : null,
             database: ready.checks?.database ?? null,
             storeWriter: ready.checks?.store_writer ?? null,
             callsStarted: metricSum(metrics, 'dvd_calls_started_total'),

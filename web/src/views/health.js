@@ -44,6 +44,18 @@ function alertsCard(s) {
         : card('Alert delivery', 'working', delivered, 'good');
 }
 
+function scoringCard(s) {
+    if (s.scoringQueued === null) {
+        return card('Scoring', 'inline', 'the model runs on the network workers (--scoring-threads -1)');
+    }
+    const note = `${formatNumber(s.scoringQueued)} windows queued; `
+        + `${formatNumber(s.totals.skipped)} dropped since start`;
+    // Dropping now: windows were dropped since the previous sample.
+    return s.rates && s.rates.skipped > 0
+        ? card('Scoring', 'dropping windows', note, 'bad')
+        : card('Scoring', 'keeping up', note, 'good');
+}
+
 export function mountHealth(main, ctx) {
     let destroyed = false;
     const overview = h('dl', { class: 'stat-cards', 'aria-label': 'Service' });
@@ -76,6 +88,7 @@ export function mountHealth(main, ctx) {
                 databaseCard(s.database),
                 writerCard(s.storeWriter),
                 alertsCard(s),
+                scoringCard(s),
                 card('Uptime', formatDuration(s.uptimeSeconds)),
                 card('Active media streams', formatNumber(s.activeSessions)),
                 card('Calls started', formatNumber(s.callsStarted)),
