@@ -279,7 +279,8 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
                                 const pipeline::CallScore& call) {
     deps_.metrics.window_seconds.observe(window.model_seconds);
     deps_.metrics.windows_scored.add();
-    const std::int64_t at_ms = position_ms();
+    // Where the window ends in the call's audio (the scoring pool may report it frames later).
+    const std::int64_t at_ms = grant_.audio_offset_ms + window.end_sample / 8;  // 8 kHz
     const bool flagged_now = is_flagged(call, scorer_->threshold());
     const bool crossed = flagged_now && !flagged_;
     flagged_ = flagged_ || flagged_now;

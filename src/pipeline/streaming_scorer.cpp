@@ -99,10 +99,19 @@ bool StreamingScorer::push_frame(std::span<const float> features) {
     return speech_frames_ >= min_frames_ && (speech_frames_ - min_frames_) % hop_frames_ == 0;
 }
 
-base::Result<WindowScore> StreamingScorer::score_window() {
+int StreamingScorer::mark_window() {
     const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
     last_window_rows_ = rows;
     last_window_begin_row_ = fill_rows_ - rows;
+    // Called for the frame just extracted: frame k spans samples [k * shift, k * shift + length).
+    const auto& feature = model_->metadata().feature;
+    last_window_end_sample_ = (front_end_.frames() - 1) * feature.frame_shift_samples
+                              + feature.frame_length_samples;
+    return rows;
+}
+
+base::Result<WindowScore> StreamingScorer::score_window() {
+    const int rows = mark_window();
     const auto started = std::chrono::steady_clock::now();
     const auto logit = model_->logit(last_window(), rows);
     if (!logit) {
@@ -113,9 +122,7 @@ base::Result<WindowScore> StreamingScorer::score_window() {
 }
 
 void StreamingScorer::submit_window() {
-    const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
-    last_window_rows_ = rows;
-    last_window_begin_row_ = fill_rows_ - rows;
+    const int rows = mark_window();
     pool_->submit(*job_, last_window().data(), rows);
 }
 
@@ -145,6 +152,7 @@ WindowScore StreamingScorer::add_window(float logit, double model_seconds) {
     // (while a pool ran it) are not in it.
     const int rows_since = fill_rows_ - last_window_begin_row_ - last_window_rows_;
     window.end_speech_frame = resumed_frames_ + speech_frames_ - rows_since;
+    window.end_sample = last_window_end_sample_;
     window.num_frames = last_window_rows_;
     window.model_seconds = model_seconds;
     window.logit = static_cast<double>(logit);
@@ -186,6 +194,7 @@ void StreamingScorer::reset() {
     fill_rows_ = 0;
     last_window_begin_row_ = 0;
     last_window_rows_ = 0;
+    last_window_end_sample_ = 0;
     speech_frames_ = 0;
     resumed_frames_ = 0;
     llr_sum_ = 0.0;

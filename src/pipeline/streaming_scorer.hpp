@@ -21,6 +21,9 @@ std::string_view to_string(Verdict verdict);
 /// One scored window of speech.
 struct WindowScore {
     long long end_speech_frame = 0;  ///< speech frames seen when the window was scored
+    /// Samples from the stream's start (or resume) to the end of the window's last frame: where
+    /// in the audio the window ends, however much later its score is reported.
+    long long end_sample = 0;
     int num_frames = 0;              ///< window length in frames
     double logit = 0.0;              ///< raw model output
     double llr = 0.0;                ///< calibrated log-likelihood ratio (synthetic vs genuine)
@@ -191,6 +194,8 @@ private:
     void compact();
     // Appends one speech frame; returns true when a window is due.
     bool push_frame(std::span<const float> features);
+    // Marks the newest max_frames (or fewer) rows as the latest window.
+    int mark_window();
     // Inline: runs the model on the due window.
     base::Result<WindowScore> score_window();
     // Pool: hands the due window to the pool.
@@ -228,6 +233,7 @@ private:
     int fill_rows_ = 0;
     int last_window_begin_row_ = 0;
     int last_window_rows_ = 0;
+    long long last_window_end_sample_ = 0;  ///< WindowScore::end_sample of the latest window
     long long speech_frames_ = 0;   ///< speech frames since the start or the resume
     long long resumed_frames_ = 0;  ///< speech frames before the resume
     double llr_sum_ = 0.0;

@@ -194,6 +194,22 @@ TEST(MediaSession, WithAScoringPoolEveryWindowReachesTheTimelineAndTheFinalScore
     ASSERT_TRUE(grant);
     EXPECT_EQ(grant->checkpoint.windows, static_cast<int>(expected.size()));
     EXPECT_EQ(pool.stats().windows, expected.size());
+
+    // The timeline places each window where it ends in the audio, as the inline scorer does,
+    // not where the pool's result was reported.
+    Harness inline_run;
+    inline_run.add_call("call-1", kCcid, kToken);
+    FakeConnection inline_connection;
+    auto inline_session = open_session(inline_run, inline_connection);
+    send_all(*inline_session, inline_connection, whole_stream(media));
+    inline_run.sync();
+    auto pooled_timeline = h.store().list_timeline("call-1", -1, 1000);
+    auto inline_timeline = inline_run.store().list_timeline("call-1", -1, 1000);
+    ASSERT_TRUE(pooled_timeline && inline_timeline);
+    ASSERT_EQ(pooled_timeline->size(), inline_timeline->size());
+    for (std::size_t i = 0; i < pooled_timeline->size(); ++i) {
+        EXPECT_EQ((*pooled_timeline)[i].at_ms, (*inline_timeline)[i].at_ms) << "point " << i;
+    }
     EXPECT_EQ(h.metrics.window_seconds.total(), expected.size());
 }
 

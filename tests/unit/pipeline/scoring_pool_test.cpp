@@ -55,6 +55,7 @@ void expect_same_windows(const Scored& pooled, const Scored& inline_run, const s
         const auto& p = pooled.windows[i];
         const auto& q = inline_run.windows[i];
         EXPECT_EQ(p.end_speech_frame, q.end_speech_frame) << what << " window " << i;
+        EXPECT_EQ(p.end_sample, q.end_sample) << what << " window " << i;
         EXPECT_EQ(p.num_frames, q.num_frames) << what << " window " << i;
         // The same model on the same rows: the same numbers.
         EXPECT_EQ(p.logit, q.logit) << what << " window " << i;

@@ -57,6 +57,7 @@ TEST(StreamingScorer, StreamingEqualsBatchForRandomChunkings) {
         ASSERT_EQ(chunked.windows.size(), batch.windows.size()) << "seed " << seed;
         for (std::size_t i = 0; i < batch.windows.size(); ++i) {
             EXPECT_EQ(chunked.windows[i].end_speech_frame, batch.windows[i].end_speech_frame);
+            EXPECT_EQ(chunked.windows[i].end_sample, batch.windows[i].end_sample);
             EXPECT_EQ(chunked.windows[i].logit, batch.windows[i].logit) << "window " << i;
             EXPECT_EQ(chunked.calls[i].llr, batch.calls[i].llr);
         }
@@ -74,6 +75,45 @@ TEST(StreamingScorer, WindowScheduleFollowsSpeechFrames) {
         EXPECT_EQ(run.windows[i].num_frames,
                   std::min<long long>(run.windows[i].end_speech_frame, 200));
     }
+}
+
+TEST(StreamingScorer, AWindowEndsAtTheEndOfItsLastFrame) {
+    // Speech, then 2 s of silence, then speech: the windows after the pause end 2 s further
+    // into the audio than their speech frames alone say.
+    const auto f = load();
+    auto signal = test::speech_like_signal(3.0, 4);
+    const std::size_t first_part = signal.size();
+    signal.resize(first_part + 16000, 0.0f);
+    const auto more = test::speech_like_signal(3.0, 5);
+    signal.insert(signal.end(), more.begin(), more.end());
+    StreamingScorer scorer(f.model, f.tables);
+    std::vector<WindowScore> windows;
+    std::vector<long long> fed;  // samples fed when each window was reported
+    std::size_t pos = 0;
+    for (; pos < signal.size(); pos += 160) {
+        const std::size_t n = std::min<std::size_t>(160, signal.size() - pos);
+        ASSERT_TRUE(scorer.accept(std::span<const float>(signal).subspan(pos, n),
+                                  [&](const WindowScore& w, const CallScore&) {
+                                      windows.push_back(w);
+                                      fed.push_back(static_cast<long long>(pos + n));
+                                  }));
+    }
+    ASSERT_GE(windows.size(), 4u);
+    bool after_pause = false;
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+        const auto& w = windows[i];
+        // Inside the 20 ms chunk that completed it, at a frame boundary (200 + 80 k samples).
+        EXPECT_LE(w.end_sample, fed[i]);
+        EXPECT_GT(w.end_sample, fed[i] - 160);
+        EXPECT_EQ((w.end_sample - 200) % 80, 0);
+        EXPECT_GE(w.end_sample, 200 + 80 * (w.end_speech_frame - 1));
+        if (w.end_sample > static_cast<long long>(first_part) + 16000) {
+            after_pause = true;
+            EXPECT_GE(w.end_sample - (200 + 80 * (w.end_speech_frame - 1)), 15000)
+                    << "the silent frames are in the position, not in the speech count";
+        }
+    }
+    EXPECT_TRUE(after_pause);
 }
 
 TEST(StreamingScorer, CallScoreIsCalibratedMeanOfWindowLlrs) {
