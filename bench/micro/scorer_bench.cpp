@@ -133,9 +133,9 @@ void BM_ModelBatch(benchmark::State& state) {
         auto ok = s.model->logits(x, batch, frames, out);
         benchmark::DoNotOptimize(ok);
     }
-    state.counters["s_per_window"] = benchmark::Counter(
-            static_cast<double>(state.iterations()) * batch,
-            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["s_per_window"] =
+            benchmark::Counter(static_cast<double>(state.iterations()) * batch,
+                               benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_ModelBatch)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
 
@@ -183,7 +183,8 @@ void BM_FrameLatencyPooled(benchmark::State& state) {
         ScoringPool pool(s.model, ScoringPoolOptions{.threads = 1});
         std::vector<std::unique_ptr<StreamingScorer>> scorers;
         for (int i = 0; i < kStreams; ++i) {
-            scorers.push_back(std::make_unique<StreamingScorer>(s.model, s.tables, ScorerOptions{}, &pool));
+            scorers.push_back(
+                    std::make_unique<StreamingScorer>(s.model, s.tables, ScorerOptions{}, &pool));
         }
         frame_us.clear();
         window_us.clear();
@@ -197,7 +198,8 @@ void BM_FrameLatencyPooled(benchmark::State& state) {
                 const std::size_t chunk = (round + static_cast<std::size_t>(i) * 7) % chunks;
                 const auto t0 = std::chrono::steady_clock::now();
                 auto ok = scorers[static_cast<std::size_t>(i)]->accept(
-                        std::span<const float>(s.signal).subspan(chunk * kChunkSamples, kChunkSamples),
+                        std::span<const float>(s.signal).subspan(chunk * kChunkSamples,
+                                                                 kChunkSamples),
                         sink);
                 const auto t1 = std::chrono::steady_clock::now();
                 benchmark::DoNotOptimize(ok);

@@ -161,7 +161,7 @@ std::optional<StreamClose> MediaStream::on_start(protocol::StartMessage& message
     grant_ = std::move(*grant);
     decoder_.emplace(std::move(*decoder));
     scorer_ = std::make_unique<pipeline::StreamingScorer>(deps_.model, deps_.tables, deps_.scorer,
-                                                        deps_.scoring);
+                                                          deps_.scoring);
     scorer_->resume(grant_.checkpoint);
     tracker_ = std::make_unique<indicators::IndicatorTracker>();
     codec_sample_rate_hz_ = static_cast<int>(format.sample_rate_hz);

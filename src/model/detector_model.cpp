@@ -172,12 +172,13 @@ base::Result<float> DetectorModel::logit(std::span<const float> features, int nu
     return result;
 }
 
-base::Result<void> DetectorModel::logits(std::span<const float> features, int batch,
-                                         int num_frames, std::span<float> logits) const {
+base::Result<void> DetectorModel::logits(std::span<const float> features, int batch, int num_frames,
+                                         std::span<float> logits) const {
     const auto width = static_cast<std::size_t>(dsp::feature_width(metadata_.feature));
     if (num_frames < 1 || batch < 1 || logits.size() != static_cast<std::size_t>(batch)
         || features.size()
-                   != static_cast<std::size_t>(batch) * static_cast<std::size_t>(num_frames) * width) {
+                   != static_cast<std::size_t>(batch) * static_cast<std::size_t>(num_frames)
+                              * width) {
         return base::fail(Errc::InvalidArgument,
                           "logit: features size != batch * num_frames * feature width");
     }
@@ -188,9 +189,8 @@ base::Result<void> DetectorModel::logits(std::span<const float> features, int ba
                 impl_->memory, const_cast<float*>(features.data()), features.size(), shape.data(),
                 shape.size());
         const std::array<int64_t, 1> out_shape{batch};
-        Ort::Value output = Ort::Value::CreateTensor<float>(impl_->memory, logits.data(),
-                                                            logits.size(), out_shape.data(),
-                                                            out_shape.size());
+        Ort::Value output = Ort::Value::CreateTensor<float>(
+                impl_->memory, logits.data(), logits.size(), out_shape.data(), out_shape.size());
         impl_->session.Run(Ort::RunOptions{nullptr}, impl_->input_names.data(), &input, 1,
                            impl_->output_names.data(), &output, 1);
         return {};

@@ -24,7 +24,9 @@ ScoringPool::ScoringPool(std::shared_ptr<const model::DetectorModel> model,
     : model_(std::move(model)),
       options_(options),
       width_(static_cast<std::size_t>(dsp::feature_width(model_->metadata().feature))) {
-    options_.threads = std::max(1, options_.threads);
+    if (options_.threads <= 0) {
+        options_.threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    }
     threads_.reserve(static_cast<std::size_t>(options_.threads));
     for (int i = 0; i < options_.threads; ++i) {
         threads_.emplace_back([this] { run_thread(); });
@@ -140,15 +142,13 @@ void ScoringPool::run_thread() {
             job->state_.store(WindowJob::State::Running, std::memory_order_relaxed);
         }
         const auto values = static_cast<std::size_t>(job->rows_) * width_;
-        float logit = 0.0f;
-        const auto ran = model_->logits(std::span<const float>(job->frames_, values), 1,
-                                        job->rows_, std::span<float>(&logit, 1));
+        const auto logit = model_->logit(std::span<const float>(job->frames_, values), job->rows_);
         windows_.fetch_add(1, std::memory_order_relaxed);
-        if (ran) {
-            job->logit_ = logit;
+        if (logit) {
+            job->logit_ = *logit;
         } else {
             failures_.fetch_add(1, std::memory_order_relaxed);
-            job->error_ = ran.error();
+            job->error_ = logit.error();
         }
         job->finished_ = std::chrono::steady_clock::now();
         {

@@ -26,10 +26,14 @@ public:
     WindowJob& operator=(const WindowJob&) = delete;
 
     /// True from `submit` until the stream has taken the result (`take`).
-    [[nodiscard]] bool in_flight() const { return state_.load(std::memory_order_acquire) != State::Idle; }
+    [[nodiscard]] bool in_flight() const {
+        return state_.load(std::memory_order_acquire) != State::Idle;
+    }
 
     /// True when the model has run (the result is ready to take).
-    [[nodiscard]] bool done() const { return state_.load(std::memory_order_acquire) == State::Done; }
+    [[nodiscard]] bool done() const {
+        return state_.load(std::memory_order_acquire) == State::Done;
+    }
 
     /// The window's logit, or the model's error; the job is idle again. Precondition: done().
     [[nodiscard]] base::Result<float> take();
@@ -53,7 +57,8 @@ private:
 };
 
 struct ScoringPoolOptions {
-    int threads = 1;  ///< model threads, each runs one window at a time with one intra-op thread
+    /// Model threads, each runs one window at a time with one intra-op thread; 0: one per core.
+    int threads = 1;
     /// A window the pool has not started after this long is stale: when its stream needs the
     /// slot (next window due, buffer to move), it is dropped unscored instead of waited for. A
     /// real-time stream needs the slot 0.25 s of speech after the hand-over at the earliest, so

@@ -52,7 +52,9 @@ StreamingScorer::StreamingScorer(std::shared_ptr<const model::DetectorModel> mod
               "the scoring pool must run the scorer's model");
 }
 
-StreamingScorer::~StreamingScorer() { withdraw_window(); }
+StreamingScorer::~StreamingScorer() {
+    withdraw_window();
+}
 
 void StreamingScorer::withdraw_window() {
     if (window_in_flight()) {
@@ -105,8 +107,8 @@ int StreamingScorer::mark_window() {
     last_window_begin_row_ = fill_rows_ - rows;
     // Called for the frame just extracted: frame k spans samples [k * shift, k * shift + length).
     const auto& feature = model_->metadata().feature;
-    last_window_end_sample_ = (front_end_.frames() - 1) * feature.frame_shift_samples
-                              + feature.frame_length_samples;
+    last_window_end_sample_ =
+            (front_end_.frames() - 1) * feature.frame_shift_samples + feature.frame_length_samples;
     return rows;
 }
 

@@ -385,11 +385,8 @@ base::Result<void> Service::Impl::start() {
     pipeline::ScorerOptions scorer;
     scorer.threshold = config_.detection_threshold;
     if (options_.scoring_threads >= 0) {
-        const int threads = options_.scoring_threads > 0
-                                    ? options_.scoring_threads
-                                    : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
         scoring_ = std::make_unique<pipeline::ScoringPool>(
-                model_, pipeline::ScoringPoolOptions{.threads = threads});
+                model_, pipeline::ScoringPoolOptions{.threads = options_.scoring_threads});
     }
     media_deps_ = std::make_unique<media::MediaDeps>(media::MediaDeps{
             .model = model_,

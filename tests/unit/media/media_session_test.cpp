@@ -163,9 +163,9 @@ TEST(MediaSession, WithAScoringPoolEveryWindowReachesTheTimelineAndTheFinalScore
     // the one still in flight at `stop` must be drained into the final score.
     Harness h;
     // However slow the machine, the pool waits for every window here (none is dropped as stale).
-    pipeline::ScoringPool pool(test::test_model().model,
-                               pipeline::ScoringPoolOptions{
-                                       .threads = 1, .max_queue_wait = std::chrono::hours(1)});
+    pipeline::ScoringPool pool(
+            test::test_model().model,
+            pipeline::ScoringPoolOptions{.threads = 1, .max_queue_wait = std::chrono::hours(1)});
     h.deps.scoring = &pool;
     h.add_call("call-1", kCcid, kToken);
     const auto speech = test::sample_speech();

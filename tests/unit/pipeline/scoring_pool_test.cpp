@@ -86,7 +86,8 @@ TEST(DetectorModelBatch, EachLogitOfABatchEqualsItsSingleRun) {
                     std::span<const float>(x).subspan(static_cast<std::size_t>(b) * values, values),
                     frames);
             ASSERT_TRUE(single);
-            EXPECT_NEAR(batched[static_cast<std::size_t>(b)], *single, 1e-4f * (1.0f + std::abs(*single)))
+            EXPECT_NEAR(batched[static_cast<std::size_t>(b)], *single,
+                        1e-4f * (1.0f + std::abs(*single)))
                     << path << " window " << b;
         }
         // The windows differ, so the logits must too (a batch that scored one window five times
@@ -108,7 +109,8 @@ TEST(ScoringPool, ManyStreamsInInterleavedChunksGetTheInlineScores) {
     std::vector<std::size_t> pos(kStreams, 0);
     for (int i = 0; i < kStreams; ++i) {
         signals.push_back(test::speech_like_signal(5.0 + i, 20 + static_cast<unsigned>(i)));
-        scorers.push_back(std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool));
+        scorers.push_back(
+                std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool));
     }
     std::mt19937 rng(7);
     std::uniform_int_distribution<std::size_t> chunk(1, 400);
@@ -171,8 +173,8 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
     // never block, dropping each window when it needs the slot, and report the last one once
     // the pool runs again.
     const auto f = load();
-    ScoringPool pool(f.model,
-                     ScoringPoolOptions{.threads = 1, .max_queue_wait = std::chrono::nanoseconds(0)});
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
+                                                 .max_queue_wait = std::chrono::nanoseconds(0)});
     pool.pause();
     const auto signal = test::speech_like_signal(4.0, 2);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
@@ -251,6 +253,12 @@ TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
     }
     EXPECT_EQ(pool.stats().queued, 0u);
     // The pool is destroyed at the end of the test: it checks that nothing is left queued.
+}
+
+TEST(ScoringPool, ZeroThreadsMeansOnePerCore) {
+    const auto f = load();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 0});
+    EXPECT_EQ(pool.threads(), static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
 }
 
 TEST(ScoringPool, SilenceSubmitsNothing) {
