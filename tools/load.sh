@@ -71,14 +71,14 @@ ended = [c for c in listed if c["status"] == "ended"]
 scored = [c for c in ended if c["score"] is not None]
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
     metrics = r.read().decode()
-audio = next(float(l.split()[1]) for l in metrics.splitlines() if l.startswith("dvd_audio_seconds_total "))
+def sample(name):
+    return next((float(l.split()[1]) for l in metrics.splitlines() if l.startswith(name + " ")), None)
+audio = sample("dvd_audio_seconds_total")
 wall = float(end) - float(start)
 print(f"calls: {len(listed)} listed, {len(ended)} ended, {len(scored)} scored (of {calls} placed)")
 print(f"audio decoded and scored: {audio:.1f} s in {wall:.1f} s wall")
 print(f"service CPU: {cpu:.2f} s = {cpu / audio * 1000:.2f} ms per second of call audio")
 print(f"=> one core carries about {audio / cpu:.0f} concurrent calls (webhooks, commands, media, scoring, store)")
-def sample(name):
-    return next((float(l.split()[1]) for l in metrics.splitlines() if l.startswith(name + " ")), None)
 buckets = []
 for l in metrics.splitlines():
     if l.startswith('dvd_window_scoring_duration_seconds_bucket{le="'):
