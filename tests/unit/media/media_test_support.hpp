@@ -24,6 +24,7 @@
 #include "service/metrics.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_writer.hpp"
+#include "support/test_model.hpp"
 #include "support/test_paths.hpp"
 #include "support/recording_sink.hpp"
 #include "support/temp_dir.hpp"
@@ -60,20 +61,9 @@ public:
     std::string close_reason;
 };
 
-struct Model {
-    std::shared_ptr<const model::DetectorModel> model;
-    std::shared_ptr<const dsp::FeatureTables> tables;
-};
-
 /// The random-weight fixture model, loaded once per test binary.
-inline const Model& test_model() {
-    static const Model loaded = [] {
-        auto model = model::DetectorModel::load(dvd::test::test_model_path());
-        EXPECT_TRUE(model) << model.error().message;
-        auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
-        EXPECT_TRUE(tables);
-        return Model{*model, *tables};
-    }();
+inline const dvd::test::LoadedModel& test_model() {
+    static const dvd::test::LoadedModel loaded = dvd::test::load_model();
     return loaded;
 }
 

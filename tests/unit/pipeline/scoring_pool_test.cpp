@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/streaming_scorer.hpp"
+#include "support/test_model.hpp"
 #include "support/test_paths.hpp"
 
 namespace dvd::pipeline {
@@ -16,18 +17,8 @@ namespace {
 // Tests that compare with the inline scorer never let the pool drop a window.
 constexpr std::chrono::steady_clock::duration kNever = std::chrono::hours(1);
 
-struct Fixture {
-    std::shared_ptr<const model::DetectorModel> model;
-    std::shared_ptr<const dsp::FeatureTables> tables;
-};
-
-Fixture load(const std::string& path = test::test_model_path()) {
-    auto model = model::DetectorModel::load(path);
-    EXPECT_TRUE(model) << model.error().message;
-    auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
-    EXPECT_TRUE(tables);
-    return {*model, *tables};
-}
+using Fixture = test::LoadedModel;
+using test::load_model;
 
 struct Scored {
     std::vector<WindowScore> windows;
@@ -68,7 +59,7 @@ void expect_same_windows(const Scored& pooled, const Scored& inline_run, const s
 TEST(DetectorModelBatch, EachLogitOfABatchEqualsItsSingleRun) {
     for (const std::string& path :
          {test::test_model_path(), std::string(DVD_SOURCE_DIR) + "/models/detector.json"}) {
-        const auto f = load(path);
+        const auto f = load_model(path);
         const int frames = f.model->metadata().window.max_frames;
         const auto width = static_cast<std::size_t>(f.tables->num_features());
         const std::size_t values = static_cast<std::size_t>(frames) * width;
@@ -100,7 +91,7 @@ TEST(DetectorModelBatch, EachLogitOfABatchEqualsItsSingleRun) {
 }
 
 TEST(ScoringPool, ManyStreamsInInterleavedChunksGetTheInlineScores) {
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 2, .max_queue_wait = kNever});
     constexpr int kStreams = 6;
     std::vector<std::vector<float>> signals;
@@ -151,7 +142,7 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     // Nine seconds in one call: every window after the first is due while the previous one may
     // still be with the pool, and the buffer moves every 25 frames, so the scorer must wait for
     // the pool before both. The scores must be those of the inline scorer.
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
     const auto signal = test::speech_like_signal(9.0, 1);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
@@ -172,7 +163,7 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
     // A pool that starts nothing (paused) and calls every queued window stale: the stream must
     // never block, dropping each window when it needs the slot, and report the last one once
     // the pool runs again.
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
                                                  .max_queue_wait = std::chrono::nanoseconds(0)});
     pool.pause();
@@ -202,7 +193,7 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
 TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
     // The pool is paused for 50 ms while one long chunk goes in: the stream waits, drops
     // nothing, and gets the inline scores.
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
     pool.pause();
     std::thread resumer([&] {
@@ -223,7 +214,7 @@ TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
 }
 
 TEST(ScoringPool, ACheckpointAfterDrainHoldsEveryWindow) {
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
     const auto signal = test::speech_like_signal(6.0, 3);
     StreamingScorer pooled(f.model, f.tables, ScorerOptions{}, &pool);
@@ -237,7 +228,7 @@ TEST(ScoringPool, ACheckpointAfterDrainHoldsEveryWindow) {
 }
 
 TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
     const auto signal = test::speech_like_signal(3.0, 4);
     for (int round = 0; round < 20; ++round) {
@@ -256,13 +247,13 @@ TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
 }
 
 TEST(ScoringPool, ZeroThreadsMeansOnePerCore) {
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 0});
     EXPECT_EQ(pool.threads(), static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
 }
 
 TEST(ScoringPool, SilenceSubmitsNothing) {
-    const auto f = load();
+    const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     std::vector<float> silence(8000 * 5, 0.0f);
@@ -272,7 +263,7 @@ TEST(ScoringPool, SilenceSubmitsNothing) {
 }
 
 TEST(ScoringPool, ScorerStateStaysUnder100kB) {
-    const auto f = load(std::string(DVD_SOURCE_DIR) + "/models/detector.json");
+    const auto f = load_model(std::string(DVD_SOURCE_DIR) + "/models/detector.json");
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1});
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
     EXPECT_LT(scorer.state_bytes(), 100u * 1024u) << scorer.state_bytes();

@@ -5,23 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_model.hpp"
 #include "support/test_paths.hpp"
 
 namespace dvd::pipeline {
 namespace {
 
-struct Fixture {
-    std::shared_ptr<const model::DetectorModel> model;
-    std::shared_ptr<const dsp::FeatureTables> tables;
-};
-
-Fixture load() {
-    auto model = model::DetectorModel::load(test::test_model_path());
-    EXPECT_TRUE(model) << model.error().message;
-    auto tables = dsp::FeatureTables::create((*model)->metadata().feature);
-    EXPECT_TRUE(tables);
-    return {*model, *tables};
-}
+using Fixture = test::LoadedModel;
+using test::load_model;
 
 struct ScoredRun {
     std::vector<WindowScore> windows;
@@ -47,7 +38,7 @@ ScoredRun run_chunked(const Fixture& f, std::span<const float> samples, std::mt1
 }
 
 TEST(StreamingScorer, StreamingEqualsBatchForRandomChunkings) {
-    const auto f = load();
+    const auto f = load_model();
     const auto signal = test::speech_like_signal(9.0, 1);
     const ScoredRun batch = run_chunked(f, signal, nullptr);
     ASSERT_GE(batch.windows.size(), 6u);
@@ -65,7 +56,7 @@ TEST(StreamingScorer, StreamingEqualsBatchForRandomChunkings) {
 }
 
 TEST(StreamingScorer, WindowScheduleFollowsSpeechFrames) {
-    const auto f = load();
+    const auto f = load_model();
     const auto signal = test::speech_like_signal(9.0, 2);
     const ScoredRun run = run_chunked(f, signal, nullptr);
     ASSERT_FALSE(run.windows.empty());
@@ -80,7 +71,7 @@ TEST(StreamingScorer, WindowScheduleFollowsSpeechFrames) {
 TEST(StreamingScorer, AWindowEndsAtTheEndOfItsLastFrame) {
     // Speech, then 2 s of silence, then speech: the windows after the pause end 2 s further
     // into the audio than their speech frames alone say.
-    const auto f = load();
+    const auto f = load_model();
     auto signal = test::speech_like_signal(3.0, 4);
     const std::size_t first_part = signal.size();
     signal.resize(first_part + 16000, 0.0f);
@@ -117,7 +108,7 @@ TEST(StreamingScorer, AWindowEndsAtTheEndOfItsLastFrame) {
 }
 
 TEST(StreamingScorer, CallScoreIsCalibratedMeanOfWindowLlrs) {
-    const auto f = load();
+    const auto f = load_model();
     const auto& meta = f.model->metadata();
     const ScoredRun run = run_chunked(f, test::speech_like_signal(8.0, 3), nullptr);
     double sum = 0.0;
@@ -133,7 +124,7 @@ TEST(StreamingScorer, CallScoreIsCalibratedMeanOfWindowLlrs) {
 }
 
 TEST(StreamingScorer, SilenceGivesNoWindowsAndInsufficientSpeech) {
-    const auto f = load();
+    const auto f = load_model();
     StreamingScorer scorer(f.model, f.tables);
     std::vector<float> silence(8000 * 10, 0.0f);
     std::mt19937 rng(4);
@@ -149,7 +140,7 @@ TEST(StreamingScorer, SilenceGivesNoWindowsAndInsufficientSpeech) {
 }
 
 TEST(StreamingScorer, MaxSpeechSecondsStopsScoring) {
-    const auto f = load();
+    const auto f = load_model();
     ScorerOptions options;
     options.max_speech_seconds = 2.0;
     const ScoredRun run = run_chunked(f, test::speech_like_signal(9.0, 5), nullptr, options);
@@ -158,7 +149,7 @@ TEST(StreamingScorer, MaxSpeechSecondsStopsScoring) {
 }
 
 TEST(StreamingScorer, VerdictFollowsThresholds) {
-    const auto f = load();
+    const auto f = load_model();
     for (const double threshold : {0.01, 0.99}) {
         ScorerOptions options;
         options.threshold = threshold;
@@ -177,7 +168,7 @@ TEST(StreamingScorer, VerdictFollowsThresholds) {
 }
 
 TEST(StreamingScorer, PerStreamStateStaysUnder100kB) {
-    const auto f = load();
+    const auto f = load_model();
     StreamingScorer scorer(f.model, f.tables);
     const std::size_t before = scorer.state_bytes();
     EXPECT_LT(before, 100u * 1024u);
@@ -201,7 +192,7 @@ TEST(StreamingScorer, ShippedModelStateStaysUnder100kB) {
 }
 
 TEST(StreamingScorer, ResetStartsANewStream) {
-    const auto f = load();
+    const auto f = load_model();
     const auto signal = test::speech_like_signal(6.0, 8);
     StreamingScorer scorer(f.model, f.tables);
     ASSERT_TRUE(scorer.accept(signal));
@@ -227,7 +218,7 @@ namespace dvd::pipeline {
 namespace {
 
 TEST(StreamingScorerResume, ContinuesTheCallScoreFromACheckpoint) {
-    const auto f = load();
+    const auto f = load_model();
     const auto first = test::speech_like_signal(6.0, 3);
     const auto second = test::speech_like_signal(6.0, 4);
 
@@ -262,7 +253,7 @@ TEST(StreamingScorerResume, ContinuesTheCallScoreFromACheckpoint) {
 }
 
 TEST(StreamingScorerResume, InvalidCheckpointIsAPlainReset) {
-    const auto f = load();
+    const auto f = load_model();
     StreamingScorer scorer(f.model, f.tables);
     scorer.resume(ScorerCheckpoint{.windows = 3, .llr_sum = std::nan(""), .speech_frames = 400});
     EXPECT_EQ(scorer.call().windows, 0);
