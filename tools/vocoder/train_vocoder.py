@@ -10,10 +10,13 @@ Recipe (defaults): generator HiFi-GAN V3 layout with 128 initial channels, upsam
 multi-resolution STFT loss instead of the (costlier) multi-scale discriminator; mel L1 loss.
 The first --warmup-fraction of the time budget trains the generator alone (mel L1 +
 multi-resolution STFT), which converges much faster on CPU; then the adversarial and
-feature-matching losses are switched on.
+feature-matching losses are switched on. With --warmup-steps and --max-steps the schedule counts
+steps instead, so a run on a shared, slower or faster machine trains the same steps.
 
 Usage (from the repository root):
     /usr/bin/python3 tools/vocoder/train_vocoder.py --minutes 45 --seed 1234
+    /usr/bin/python3 tools/vocoder/train_vocoder.py --minutes 600 --max-steps 2488 \
+        --warmup-steps 1440 --seed 1234 --tuxpaint-ogg    # the shipped run's schedule, by steps
 It resumes from data/vocoder/last.pt if present; the time budget counts across resumes.
 Output: data/vocoder/{last.pt, generator.pt, train.log}.
 
@@ -451,6 +454,9 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup-fraction", type=float, default=0.4,
                    help="fraction of the budget trained without the discriminator")
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="train the first N steps without the discriminator, whatever the time "
+                        "(0: --warmup-fraction of the time budget)")
     p.add_argument("--lambda-mel", type=float, default=45.0)
     p.add_argument("--lambda-fm", type=float, default=2.0)
     p.add_argument("--lambda-stft", type=float, default=2.5)
@@ -565,7 +571,8 @@ def main(argv=None) -> int:
     mpd.train()
     while elapsed_s < budget_s and (args.max_steps == 0 or step < args.max_steps):
         t0 = time.monotonic()
-        adversarial = elapsed_s >= warmup_s
+        adversarial = (step >= args.warmup_steps if args.warmup_steps > 0
+                       else elapsed_s >= warmup_s)
         y = sampler.batch(args.batch_size)
         with torch.no_grad():
             mel = mel_fn(y)
