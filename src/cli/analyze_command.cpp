@@ -1,11 +1,11 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/cpu_budget.hpp"
 #include "cli/args.hpp"
 #include "cli/clip_scoring.hpp"
 #include "cli/commands.hpp"
@@ -111,7 +111,7 @@ int run_analyze(const std::vector<std::string>& raw) {
         return args && args->has("help") ? 0 : 2;
     }
     const auto max_speech = args->number("max-speech-seconds", 0.0);
-    const auto jobs = args->number("jobs", std::max(1u, std::thread::hardware_concurrency()));
+    const auto jobs = args->number("jobs", base::usable_cores());
     if (!max_speech || !jobs || *max_speech < 0.0 || *jobs < 1.0) {
         std::cerr << "analyze: "
                   << (!max_speech ? max_speech.error().message

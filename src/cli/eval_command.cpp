@@ -5,11 +5,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/cpu_budget.hpp"
 #include "cli/args.hpp"
 #include "cli/clip_scoring.hpp"
 #include "cli/commands.hpp"
@@ -76,7 +76,7 @@ int run_eval(const std::vector<std::string>& raw) {
         return args && args->has("help") ? 0 : 2;
     }
     auto manifest = read_manifest(args->positional()[0]);
-    const auto jobs = args->number("jobs", std::max(1u, std::thread::hardware_concurrency()));
+    const auto jobs = args->number("jobs", base::usable_cores());
     const auto threshold_arg = args->number("threshold", 0.0);
     if (!manifest || !jobs || !threshold_arg || *threshold_arg < 0.0 || *threshold_arg >= 1.0) {
         std::cerr << "eval: "

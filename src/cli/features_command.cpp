@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "audio/audio_file.hpp"
+#include "base/cpu_budget.hpp"
 #include "cli/args.hpp"
 #include "cli/clip_scoring.hpp"
 #include "cli/commands.hpp"
@@ -70,7 +70,7 @@ int run_features(const std::vector<std::string>& raw) {
     }
     auto tables = dsp::FeatureTables::create(metadata.feature);
     auto manifest = read_manifest(args->positional()[0]);
-    const auto jobs = args->number("jobs", std::max(1u, std::thread::hardware_concurrency()));
+    const auto jobs = args->number("jobs", base::usable_cores());
     if (!tables || !manifest || !jobs) {
         std::cerr << "features: "
                   << (!tables ? tables.error().message

@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "base/check.hpp"
+#include "base/cpu_budget.hpp"
 #include "base/log.hpp"
 #include "net/http_connection.hpp"
 #include "net/worker.hpp"
@@ -37,7 +38,7 @@ constexpr auto kForceCloseWait = 1s;
     if (requested > 0) {
         return requested;
     }
-    return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    return base::usable_cores();
 }
 
 /// Last-resort catch of a connection coroutine (house style 3.6): log, count, go on.

@@ -20,7 +20,7 @@ namespace dvd::net {
 struct ServerOptions {
     std::string bind_address = "0.0.0.0";  ///< "127.0.0.1" in tests
     std::uint16_t port = 0;                ///< 0: an ephemeral port, see Server::port()
-    int workers = 0;                       ///< worker threads; 0: std::thread::hardware_concurrency
+    int workers = 0;                       ///< worker threads; 0: base::usable_cores()
     std::size_t max_body_bytes = 1U << 20;                ///< larger request bodies get 413
     std::size_t max_header_bytes = 16U << 10;             ///< larger request heads get 431
     std::size_t max_ws_message_bytes = 64U << 10;         ///< larger WS messages close with 1009

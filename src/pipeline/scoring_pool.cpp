@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/check.hpp"
+#include "base/cpu_budget.hpp"
 
 namespace dvd::pipeline {
 
@@ -25,7 +26,7 @@ ScoringPool::ScoringPool(std::shared_ptr<const model::DetectorModel> model,
       options_(options),
       width_(static_cast<std::size_t>(dsp::feature_width(model_->metadata().feature))) {
     if (options_.threads <= 0) {
-        options_.threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+        options_.threads = base::usable_cores();
     }
     threads_.reserve(static_cast<std::size_t>(options_.threads));
     for (int i = 0; i < options_.threads; ++i) {

@@ -57,7 +57,8 @@ private:
 };
 
 struct ScoringPoolOptions {
-    /// Model threads, each runs one window at a time with one intra-op thread; 0: one per core.
+    /// Model threads, each runs one window at a time with one intra-op thread; 0: one per
+    /// core this process may use (base::usable_cores).
     int threads = 1;
     /// A window the pool has not started after this long is stale: when its stream needs the
     /// slot (next window due, buffer to move), it is dropped unscored instead of waited for. A

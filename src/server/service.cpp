@@ -19,6 +19,7 @@
 
 #include "alerts/alert_outbox.hpp"
 #include "api/api_service.hpp"
+#include "base/cpu_budget.hpp"
 #include "base/log.hpp"
 #include "calls/call_controller.hpp"
 #include "calls/webhook_endpoint.hpp"
@@ -489,9 +490,13 @@ base::Result<void> Service::Impl::start() {
     }
     port_ = server_->port();
     running_ = true;
-    DVD_LOG(Server, Info, "listening on {}:{} (webhooks POST /webhooks/voice, media ws /media, "
-                          "API /calls, /health, /metrics) version={} workers={}",
-            options_.bind_address, port_, version(), server_->worker_count());
+    DVD_LOG(Server, Info,
+            "listening on {}:{} (webhooks POST /webhooks/voice, media ws /media, "
+            "API /calls, /health, /metrics) version={} workers={} scoring={}; "
+            "this process may use {}",
+            options_.bind_address, port_, version(), server_->worker_count(),
+            scoring_ ? fmt::format("{} threads", scoring_->threads()) : std::string("inline"),
+            base::read_cpu_budget().describe());
 
     if (demo_ && !demo_audio_.empty()) {
         demo_done_ = false;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/cpu_budget.hpp"
 #include "pipeline/streaming_scorer.hpp"
 #include "support/test_model.hpp"
 #include "support/test_paths.hpp"
@@ -249,7 +250,7 @@ TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
 TEST(ScoringPool, ZeroThreadsMeansOnePerCore) {
     const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 0});
-    EXPECT_EQ(pool.threads(), static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
+    EXPECT_EQ(pool.threads(), base::usable_cores());
 }
 
 TEST(ScoringPool, SilenceSubmitsNothing) {
