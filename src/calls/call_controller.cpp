@@ -844,10 +844,18 @@ private:
                     after = page->back().seq;
                     points.insert(points.end(), page->begin(), page->end());
                 }
-                deps_.directory.grant(grant_from_timeline(call, points));
+                service::StreamGrant grant = grant_from_timeline(call, points);
+                auto indicator_state = deps_.store->get_indicator_state(call.id);
+                if (!indicator_state) {
+                    return indicator_state.error();
+                }
+                grant.indicator_state = std::move(*indicator_state);
+                const bool indicators = !grant.indicator_state.empty();
+                deps_.directory.grant(std::move(grant));
                 ++granted;
-                DVD_LOG(Calls, Info, "resumed call_id={} windows={} state={}", call.id,
-                        points.size(), store::to_string(call.state));
+                DVD_LOG(Calls, Info, "resumed call_id={} windows={} state={} indicators={}",
+                        call.id, points.size(), store::to_string(call.state),
+                        indicators ? "saved" : "none");
             }
             deps_.metrics.calls_resumed.add();
             if (!call.call_control_id.empty()) {

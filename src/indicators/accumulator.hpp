@@ -17,7 +17,10 @@ inline constexpr double kPitchHistogramBaseHz = 50.0;
 inline constexpr double kPitchBinsPerSemitone = 10.0;
 
 /// Sums behind `Indicators` for one stretch of audio (the call, or the current window).
-/// Fixed size (about 5 kB), trivially copyable; `finish` turns the sums into figures.
+/// Fixed size (about 3 kB), trivially copyable; `finish` turns the sums into figures. Its bytes
+/// are the saved call state (`IndicatorTracker::save_call_state`): a change to the fields must
+/// bump kStateVersion in indicator_tracker.cpp, so that a saved state of the old layout is
+/// refused instead of misread.
 class Accumulator {
 public:
     void reset() noexcept { *this = Accumulator(); }

@@ -1,7 +1,11 @@
 #include "indicators/indicator_tracker.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "base/check.hpp"
@@ -69,6 +73,14 @@ SegmentTrackerOptions segment_options(const IndicatorOptions& o) {
     return s;
 }
 
+// Saved call state: magic, layout version, payload size, then the Accumulator's bytes. The
+// version changes whenever the Accumulator's fields do, so an older blob is refused, not misread.
+constexpr std::array<char, 4> kStateMagic{'D', 'V', 'I', 'S'};
+constexpr std::uint32_t kStateVersion = 1;
+constexpr std::size_t kStateHeader = kStateMagic.size() + 2 * sizeof(std::uint32_t);
+static_assert(std::is_trivially_copyable_v<detail::Accumulator>,
+              "the saved call state is the Accumulator's bytes");
+
 }  // namespace
 
 IndicatorTracker::IndicatorTracker(const IndicatorOptions& options)
@@ -112,6 +124,34 @@ void IndicatorTracker::reset() noexcept {
 std::size_t IndicatorTracker::state_bytes() const {
     return sizeof(*this) + history_.capacity() * sizeof(float) + yin_.state_bytes()
            + hnr_.state_bytes() + spectrum_.state_bytes() + 2 * sizeof(detail::Accumulator);
+}
+
+std::string IndicatorTracker::save_call_state() const {
+    const std::uint32_t version = kStateVersion;
+    const auto size = static_cast<std::uint32_t>(sizeof(detail::Accumulator));
+    std::string out(kStateHeader + sizeof(detail::Accumulator), '\0');
+    char* p = out.data();
+    std::memcpy(p, kStateMagic.data(), kStateMagic.size());
+    std::memcpy(p + kStateMagic.size(), &version, sizeof(version));
+    std::memcpy(p + kStateMagic.size() + sizeof(version), &size, sizeof(size));
+    std::memcpy(p + kStateHeader, call_.get(), sizeof(detail::Accumulator));
+    return out;
+}
+
+bool IndicatorTracker::restore_call_state(std::string_view saved) noexcept {
+    if (saved.size() != kStateHeader + sizeof(detail::Accumulator)
+        || std::memcmp(saved.data(), kStateMagic.data(), kStateMagic.size()) != 0) {
+        return false;
+    }
+    std::uint32_t version = 0;
+    std::uint32_t size = 0;
+    std::memcpy(&version, saved.data() + kStateMagic.size(), sizeof(version));
+    std::memcpy(&size, saved.data() + kStateMagic.size() + sizeof(version), sizeof(size));
+    if (version != kStateVersion || size != sizeof(detail::Accumulator)) {
+        return false;
+    }
+    std::memcpy(call_.get(), saved.data() + kStateHeader, sizeof(detail::Accumulator));
+    return true;
 }
 
 Indicators IndicatorTracker::snapshot() const {

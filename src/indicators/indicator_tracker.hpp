@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -80,6 +82,17 @@ public:
 
     /// Back to the stream start. Allocation-free.
     void reset() noexcept;
+
+    /// The call-level sums behind `snapshot()` as opaque bytes, for a checkpoint that outlives
+    /// the process (a service restart in the middle of a call). Only the call figures are kept;
+    /// the frame history and the running pitch, pulse and pause trackers start afresh when a
+    /// stream resumes, as the audio itself has a gap there.
+    [[nodiscard]] std::string save_call_state() const;
+
+    /// Continues the call figures from `save_call_state()` bytes: later audio adds to them. false
+    /// (and nothing changed) for bytes this build did not write: another layout version, a
+    /// truncated or foreign blob.
+    [[nodiscard]] bool restore_call_state(std::string_view saved) noexcept;
 
     long long frames_analysed() const { return next_frame_; }
 

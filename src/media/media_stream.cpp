@@ -10,6 +10,7 @@
 #include "base/log.hpp"
 #include "media/audio_archive.hpp"
 #include "media/indicator_json.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/errc.hpp"
 #include "service/secrets.hpp"
 
@@ -164,6 +165,7 @@ std::optional<StreamClose> MediaStream::on_start(protocol::StartMessage& message
                                                           deps_.scoring);
     scorer_->resume(grant_.checkpoint);
     tracker_ = std::make_unique<indicators::IndicatorTracker>();
+    restore_indicators();
     codec_sample_rate_hz_ = static_cast<int>(format.sample_rate_hz);
     flagged_ = is_flagged(scorer_->call(), scorer_->threshold());
     next_seq_ = grant_.next_seq;
@@ -298,6 +300,7 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
             .verdict = verdict,
             .indicators_json = window_indicators_json(window_figures),
     });
+    std::string indicator_state = saved_indicators();
     deps_.writer.try_push(store::CallScoreUpdate{
             .call_id = grant_.call_id,
             .final_score = call.probability,
@@ -307,9 +310,11 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
             .flagged = flagged_,
             .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
             .indicators_json = indicators_json(call_indicators()),
+            .indicator_state = call.windows % kIndicatorStateEveryWindows == 1 ? indicator_state
+                                                                               : std::string(),
     });
-    deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,
-                                    at_ms);
+    deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_, at_ms,
+                                    std::move(indicator_state));
     if (crossed) {
         DVD_LOG(Media, Info,
                 "call crossed the detection threshold call_id={} score={:.3f} "
@@ -324,6 +329,26 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
             .at_ms = at_ms,
             .crossed_threshold = crossed,
     });
+}
+
+std::string MediaStream::saved_indicators() const {
+    return protocol::encode_base64(tracker_->save_call_state());
+}
+
+void MediaStream::restore_indicators() {
+    if (grant_.indicator_state.empty()) {
+        return;
+    }
+    auto bytes = protocol::decode_base64(grant_.indicator_state);
+    if (bytes
+        && tracker_->restore_call_state(
+                std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()))) {
+        return;
+    }
+    DVD_LOG(Media, Warn,
+            "the saved acoustic indicators of call_id={} were not restored (written by another "
+            "version?): they start again with this stream",
+            grant_.call_id);
 }
 
 void MediaStream::flush_archive() {
@@ -425,9 +450,25 @@ std::optional<StreamClose> MediaStream::finish(StreamClose close) {
     }
     deps_.metrics.media_streams_active.add(-1);
     const std::int64_t at_ms = position_ms();
-    deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_,
-                                    at_ms);
     const pipeline::CallScore final_score = scorer_->call();
+    std::string indicator_state = saved_indicators();
+    if (final_score.windows > 0) {
+        // The indicators of the audio after the last window, and the sums for a later stream of
+        // the call (a reconnect, or a restart before it ends; the call's end clears them).
+        deps_.writer.try_push(store::CallScoreUpdate{
+                .call_id = grant_.call_id,
+                .final_score = final_score.probability,
+                .final_llr = final_score.llr,
+                .verdict = std::string(pipeline::to_string(final_score.verdict)),
+                .speech_seconds = final_score.speech_seconds,
+                .flagged = flagged_,
+                .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
+                .indicators_json = indicators_json(call_indicators()),
+                .indicator_state = indicator_state,
+        });
+    }
+    deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_, at_ms,
+                                    std::move(indicator_state));
     DVD_LOG(Media, Info,
             "media stream ended call_id={} stream_id={} reason=\"{}\" error={} audio_ms={} "
             "windows={} score={:.3f} verdict={}",

@@ -26,6 +26,11 @@ namespace dvd::media {
 
 class AudioArchive;
 
+/// The indicators' call sums (about 3.8 kB of base64) go to the store with a call's first window
+/// and every this many windows after it (5 s of speech at the default hop): a restart loses the
+/// indicators of at most that much speech, and the store is not written 3.8 kB per window.
+inline constexpr int kIndicatorStateEveryWindows = 10;
+
 /// Everything a media stream needs, shared by every session of the process (built once by the
 /// server; each referenced object must outlive every session and the relay).
 struct MediaDeps {
@@ -67,13 +72,16 @@ struct StreamClose {
 ///     grant holds a token, the presented one (upgrade header, else the `connected` frame's)
 ///     must equal it (else 1008 "bad stream token"); the encoding must be decodable (else 1003).
 ///     The scorer resumes from the grant's checkpoint, timeline seq from grant.next_seq, audio
-///     position from grant.audio_offset_ms.
+///     position from grant.audio_offset_ms, the call-level indicators from
+///     grant.indicator_state.
 ///   * `media`: inbound track only (outbound counted and ignored); reordered by sequence_number
 ///     in a jitter window; gaps concealed; decoded to 8 kHz; archived; scored; the same samples
 ///     feed an `indicators::IndicatorTracker`. Every window gives a ScorePoint (with the window's
 ///     key indicators), a CallScoreUpdate (with the call-level indicators and the stream figures:
-///     codec, frames received/lost/late), a directory progress update and a ScoreChanged event.
-///     After a restart the indicators start again from the resumed stream's first sample.
+///     codec, frames received/lost/late), a directory progress update (with the indicators'
+///     call sums) and a ScoreChanged event. The call sums also go to the store with the first
+///     window and every kIndicatorStateEveryWindows-th after it, so after a service restart the
+///     call's indicators go on from at most that many windows before the crash.
 ///   * `stop`: flush, StreamEnded, close 1000.
 ///   * errors close the stream: malformed JSON / fields / base64 and undecodable payloads 1007,
 ///     oversized frames 1009, frames before `start` / unknown call / bad token 1008, unsupported
@@ -139,6 +147,10 @@ private:
     std::optional<StreamClose> process_samples();
     // One scored window: score point, call update, directory progress, ScoreChanged event.
     void report_window(const pipeline::WindowScore& window, const pipeline::CallScore& call);
+    /// The tracker's call sums for a checkpoint (base64 of save_call_state).
+    std::string saved_indicators() const;
+    /// Continues the call's indicators from the grant's saved state, if any.
+    void restore_indicators();
     std::optional<StreamClose> fail(net::CloseCode code, std::string kind, std::string reason);
     std::optional<StreamClose> reject(std::string kind, std::string reason);
     std::optional<StreamClose> finish(StreamClose close);

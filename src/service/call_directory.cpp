@@ -26,7 +26,8 @@ std::optional<StreamGrant> CallDirectory::find(std::string_view call_control_id)
 
 void CallDirectory::update_progress(std::string_view call_control_id,
                                     const pipeline::ScorerCheckpoint& checkpoint,
-                                    std::int64_t next_seq, std::int64_t audio_offset_ms) {
+                                    std::int64_t next_seq, std::int64_t audio_offset_ms,
+                                    std::string indicator_state) {
     std::lock_guard lock(mutex_);
     const auto it = grants_.find(std::string(call_control_id));
     if (it == grants_.end()) {
@@ -35,6 +36,7 @@ void CallDirectory::update_progress(std::string_view call_control_id,
     it->second.checkpoint = checkpoint;
     it->second.next_seq = next_seq;
     it->second.audio_offset_ms = audio_offset_ms;
+    it->second.indicator_state = std::move(indicator_state);
 }
 
 std::size_t CallDirectory::size() const {

@@ -22,6 +22,9 @@ struct StreamGrant {
     pipeline::ScorerCheckpoint checkpoint{};
     std::int64_t next_seq = 0;       ///< next score-timeline seq for this call
     std::int64_t audio_offset_ms = 0;  ///< inbound audio already archived, ms
+    /// The acoustic indicators' call-level sums so far (base64 of
+    /// `IndicatorTracker::save_call_state`); empty: the indicators start with the stream.
+    std::string indicator_state{};
 };
 
 /// The thread-safe table of calls that may stream (one mutex, held for a map look-up; touched
@@ -37,7 +40,7 @@ public:
     /// resumes too; called by the media session after each window.
     void update_progress(std::string_view call_control_id,
                          const pipeline::ScorerCheckpoint& checkpoint, std::int64_t next_seq,
-                         std::int64_t audio_offset_ms);
+                         std::int64_t audio_offset_ms, std::string indicator_state);
     [[nodiscard]] std::size_t size() const;
 
 private:

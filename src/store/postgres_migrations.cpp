@@ -171,7 +171,12 @@ CREATE TABLE analyses (
 CREATE INDEX analyses_call ON analyses (call_id, id);
 )sql";
 
-constexpr std::array<PostgresMigration, 1> kMigrations{{{4, kV4}}};
+// Version 5 (as SQLite's): the acoustic indicators' call-level sums while a call lasts.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE calls ADD COLUMN indicator_state TEXT;
+)sql";
+
+constexpr std::array<PostgresMigration, 2> kMigrations{{{4, kV4}, {5, kV5}}};
 static_assert(kMigrations.back().version == kSchemaVersion,
               "the last PostgreSQL migration must reach kSchemaVersion");
 

@@ -539,7 +539,8 @@ base::Result<void> PostgresStore::ping() {
 
 namespace {
 
-// indicators_json is left out on purpose: it belongs to the media side (update_call_score).
+// indicators_json is left out on purpose: it belongs to the media side (update_call_score); so is
+// indicator_state, which the call's end clears.
 // escalation is sticky: once set, an upsert without it keeps it.
 constexpr std::string_view kUpsertCall =
         "INSERT INTO calls (id, call_control_id, call_leg_id, call_session_id, direction, "
@@ -569,12 +570,16 @@ constexpr std::string_view kUpsertCall =
         "stir_shaken_verified = excluded.stir_shaken_verified, last_error = excluded.last_error, "
         "updated_at_ms = excluded.updated_at_ms, "
         "escalation = COALESCE(calls.escalation, excluded.escalation), "
-        "escalated_at_ms = COALESCE(calls.escalated_at_ms, excluded.escalated_at_ms)";
+        "escalated_at_ms = COALESCE(calls.escalated_at_ms, excluded.escalated_at_ms), "
+        "indicator_state = CASE WHEN excluded.state IN ('ended', 'failed') THEN NULL "
+        "ELSE calls.indicator_state END";
 
 constexpr std::string_view kUpdateCallScore =
         "UPDATE calls SET final_score = $2, final_llr = $3, verdict = $4, speech_seconds = $5, "
         "flagged = flagged OR $6, updated_at_ms = $7, "
-        "indicators_json = COALESCE($8, indicators_json) WHERE id = $1";
+        "indicators_json = COALESCE($8, indicators_json), "
+        "indicator_state = CASE WHEN state IN ('ended', 'failed') THEN NULL "
+        "ELSE COALESCE($9, indicator_state) END WHERE id = $1";
 
 /// ` WHERE ...` for the filter, with its parameters numbered from $1.
 std::string where_clause(const CallFilter& filter) {
@@ -718,6 +723,19 @@ base::Result<std::vector<Call>> PostgresStore::list_calls(const CallQuery& query
             return rows.error();
         }
         return rows->collect<Call>(kReadCall);
+    });
+}
+
+base::Result<std::string> PostgresStore::get_indicator_state(std::string_view id) {
+    constexpr std::string_view kOperation = "get_indicator_state";
+    UseGuard guard(in_use_);
+    return read(kOperation, [&]() -> base::Result<std::string> {
+        auto rows = run("SELECT indicator_state FROM calls WHERE id = $1", Params{}.text(id),
+                        kOperation);
+        if (!rows) {
+            return rows.error();
+        }
+        return rows->size() > 0 ? rows->row(0).column_text(0) : std::string();
     });
 }
 

@@ -77,6 +77,7 @@ public:
             std::string_view call_control_id) override;
     [[nodiscard]] base::Result<std::vector<Call>> list_calls(const CallQuery& query) override;
     [[nodiscard]] base::Result<std::int64_t> count_calls(const CallFilter& filter) override;
+    [[nodiscard]] base::Result<std::string> get_indicator_state(std::string_view id) override;
     [[nodiscard]] base::Result<std::vector<Call>> list_active_calls() override;
 
     [[nodiscard]] base::Result<bool> record_webhook_event(const WebhookEvent& event) override;

@@ -314,7 +314,7 @@ auto& bind_call(auto& s, const Call& call) {
 }
 
 /// update_call_score: id, final_score, final_llr, verdict, speech_seconds, flagged,
-/// updated_at_ms, indicators_json.
+/// updated_at_ms, indicators_json, indicator_state.
 auto& bind_score_update(auto& s, const CallScoreUpdate& update) {
     return s.text(update.call_id)
             .optional(update.final_score)
@@ -323,7 +323,8 @@ auto& bind_score_update(auto& s, const CallScoreUpdate& update) {
             .real(update.speech_seconds)
             .boolean(update.flagged)
             .integer(update.updated_at_ms)
-            .text_or_null(update.indicators_json);
+            .text_or_null(update.indicators_json)
+            .text_or_null(update.indicator_state);
 }
 
 /// record_webhook_event: the columns of kEventColumns.

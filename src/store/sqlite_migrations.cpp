@@ -185,7 +185,13 @@ CREATE INDEX recordings_archive_due ON recordings (archive_next_attempt_at_ms)
     WHERE archive_status = 'pending';
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations{kV1, kV2, kV3, kV4};
+// Version 5: the acoustic indicators' call-level sums while a call lasts (cleared when it ends),
+// so that a service restart in the middle of a call keeps the figures of the audio before it.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE calls ADD COLUMN indicator_state TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations{kV1, kV2, kV3, kV4, kV5};
 static_assert(kMigrations.size() == static_cast<std::size_t>(kSchemaVersion),
               "kSchemaVersion must equal the number of migrations");
 

@@ -6,7 +6,7 @@
 namespace dvd::store {
 
 /// The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 /// The SQLite schema as an ordered, append-only list: element i (SQL, possibly several
 /// statements) upgrades a database from version i to version i + 1, so the list has

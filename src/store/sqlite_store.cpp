@@ -41,7 +41,8 @@ base::Errc errc_for(int rc) {
     }
 }
 
-// indicators_json is left out on purpose: it belongs to the media side (update_call_score).
+// indicators_json is left out on purpose: it belongs to the media side (update_call_score); so is
+// indicator_state, which the call's end clears.
 // escalation is sticky: once set, an upsert without it keeps it.
 constexpr std::string_view kUpsertCall =
         "INSERT INTO calls (id, call_control_id, call_leg_id, call_session_id, direction, "
@@ -71,12 +72,16 @@ constexpr std::string_view kUpsertCall =
         "stir_shaken_verified = excluded.stir_shaken_verified, last_error = excluded.last_error, "
         "updated_at_ms = excluded.updated_at_ms, "
         "escalation = COALESCE(escalation, excluded.escalation), "
-        "escalated_at_ms = COALESCE(escalated_at_ms, excluded.escalated_at_ms)";
+        "escalated_at_ms = COALESCE(escalated_at_ms, excluded.escalated_at_ms), "
+        "indicator_state = CASE WHEN excluded.state IN ('ended', 'failed') THEN NULL "
+        "ELSE calls.indicator_state END";
 
 constexpr std::string_view kUpdateCallScore =
         "UPDATE calls SET final_score = ?2, final_llr = ?3, verdict = ?4, speech_seconds = ?5, "
         "flagged = MAX(flagged, ?6), updated_at_ms = ?7, "
-        "indicators_json = COALESCE(?8, indicators_json) WHERE id = ?1";
+        "indicators_json = COALESCE(?8, indicators_json), "
+        "indicator_state = CASE WHEN state IN ('ended', 'failed') THEN NULL "
+        "ELSE COALESCE(?9, indicator_state) END WHERE id = ?1";
 
 constexpr std::string_view kInsertEvent =
         "INSERT INTO webhook_events (event_id, event_type, call_control_id, received_at_ms, "
@@ -680,6 +685,20 @@ base::Result<std::vector<Call>> SqliteStore::list_calls(const CallQuery& query) 
     bind_filter(*s, query.filter);
     s->integer(query.limit).integer(query.offset);
     return collect<Call>(*s, [](const Statement& st) { return read_call(st); });
+}
+
+base::Result<std::string> SqliteStore::get_indicator_state(std::string_view id) {
+    UseGuard guard(in_use_);
+    auto s = statement("SELECT indicator_state FROM calls WHERE id = ?1", "get_indicator_state");
+    if (!s) {
+        return s.error();
+    }
+    s->text(id);
+    auto row = s->step();
+    if (!row) {
+        return row.error();
+    }
+    return *row ? s->column_text(0) : std::string();
 }
 
 base::Result<std::int64_t> SqliteStore::count_calls(const CallFilter& filter) {

@@ -67,6 +67,11 @@ public:
 
     [[nodiscard]] virtual base::Result<std::optional<Call>> get_call(std::string_view id) = 0;
 
+    /// The call's saved indicator state (`CallScoreUpdate::indicator_state`); empty when there
+    /// is none (no such call, an ended call, nothing saved yet). Not part of `Call`: a few kB per
+    /// active call that no listing needs.
+    [[nodiscard]] virtual base::Result<std::string> get_indicator_state(std::string_view id) = 0;
+
     [[nodiscard]] virtual base::Result<std::optional<Call>> get_call_by_control_id(
             std::string_view call_control_id) = 0;
 

@@ -121,6 +121,10 @@ struct CallScoreUpdate {
     UnixMs updated_at_ms = 0;
     /// The call-level acoustic indicators (compact JSON object); empty keeps the stored ones.
     std::string indicators_json{};
+    /// The indicators' call-level sums (base64 of `IndicatorTracker::save_call_state`) for a
+    /// stream that resumes after a restart; empty keeps the stored ones. Kept only while the call
+    /// lasts: an update of an ended call does not store it, and the call's end clears it.
+    std::string indicator_state{};
 };
 
 /// One received Telnyx webhook (table `webhook_events`), kept for de-duplication and audit.

@@ -452,6 +452,10 @@ TEST_F(CallControllerTest, RestartRegrantsActiveCallsAndRerunsUnprocessedEventsO
                                            .verdict = "uncertain"});
     }
     ASSERT_TRUE(reader_->append_score_points(points).has_value());
+    // ... and the acoustic indicators' call sums.
+    ASSERT_TRUE(reader_->update_call_score(
+                               store::CallScoreUpdate{.call_id = id, .indicator_state = "c3Vtcw=="})
+                        .has_value());
     controller_->stop(std::chrono::steady_clock::now() + 1s);
 
     // A crash right after the de-dup commit of a second call's call.initiated: recorded, not
@@ -477,6 +481,7 @@ TEST_F(CallControllerTest, RestartRegrantsActiveCallsAndRerunsUnprocessedEventsO
     EXPECT_EQ(grant->checkpoint.speech_frames, 450);
     EXPECT_EQ(grant->next_seq, 3);
     EXPECT_EQ(grant->audio_offset_ms, 6000);
+    EXPECT_EQ(grant->indicator_state, "c3Vtcw==");
     EXPECT_EQ(metrics_.calls_resumed.value(), resumed_before + 1);
 
     auto answers = telnyx_.sent("answer");

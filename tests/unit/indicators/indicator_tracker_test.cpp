@@ -188,6 +188,65 @@ TEST(IndicatorTracker, MovedTrackerKeepsWorking) {
     EXPECT_EQ(fingerprint(b.snapshot()), fingerprint(whole.snapshot()));
 }
 
+TEST(IndicatorTracker, SavedCallStateRestoresTheCallFigures) {
+    const auto x = speech_like();
+    IndicatorTracker before;
+    before.accept(x);
+    const std::string saved = before.save_call_state();
+    // The saved layout: a 12-byte header and the call sums. A different size means the
+    // Accumulator's fields changed: bump kStateVersion (indicator_tracker.cpp) and this figure.
+    EXPECT_EQ(saved.size(), 12u + 2848u);
+
+    IndicatorTracker after;  // a new process, after a restart
+    ASSERT_TRUE(after.restore_call_state(saved));
+    EXPECT_EQ(fingerprint(after.snapshot()), fingerprint(before.snapshot()));
+    EXPECT_EQ(after.frames_analysed(), 0);  // the stream itself starts afresh
+    EXPECT_EQ(after.window_snapshot().frames, 0);
+}
+
+TEST(IndicatorTracker, AudioAfterARestoreAddsToTheSavedFigures) {
+    const auto x = speech_like();
+    IndicatorTracker first;
+    first.accept(x);
+    IndicatorTracker resumed;
+    ASSERT_TRUE(resumed.restore_call_state(first.save_call_state()));
+    resumed.accept(x);
+    IndicatorTracker alone;
+    alone.accept(x);
+    const Indicators a = first.snapshot();
+    const Indicators b = alone.snapshot();
+    const Indicators both = resumed.snapshot();
+    EXPECT_EQ(both.frames, a.frames + b.frames);
+    EXPECT_EQ(both.voiced_frames, a.voiced_frames + b.voiced_frames);
+    EXPECT_EQ(both.voice.periods, a.voice.periods + b.voice.periods);
+    EXPECT_EQ(both.pauses.pauses, a.pauses.pauses + b.pauses.pauses);
+    EXPECT_EQ(both.rate.syllable_nuclei, a.rate.syllable_nuclei + b.rate.syllable_nuclei);
+    EXPECT_NEAR(*both.pitch.mean_hz, *a.pitch.mean_hz, 1e-9);  // the same audio twice
+    EXPECT_NEAR(*both.voice.hnr_db, *a.voice.hnr_db, 1e-9);
+}
+
+TEST(IndicatorTracker, ForeignOrDamagedStateIsRefusedAndChangesNothing) {
+    const auto x = speech_like();
+    IndicatorTracker source;
+    source.accept(x);
+    const std::string saved = source.save_call_state();
+    IndicatorTracker t;
+    t.accept(std::span<const float>(x).first(x.size() / 3));
+    const std::string before = fingerprint(t.snapshot());
+    std::string other_version = saved;
+    other_version[4] = static_cast<char>(other_version[4] + 1);
+    std::string other_magic = saved;
+    other_magic[0] = 'X';
+    std::string other_size = saved;
+    other_size[8] = static_cast<char>(other_size[8] + 8);
+    for (const std::string& bad :
+         {std::string(), saved.substr(0, saved.size() - 1), saved + "x", other_version, other_magic,
+          other_size, std::string(saved.size(), '\0')}) {
+        EXPECT_FALSE(t.restore_call_state(bad)) << bad.size();
+        EXPECT_EQ(fingerprint(t.snapshot()), before);
+    }
+}
+
 TEST(IndicatorOptions, DefaultsAreValidAndPrintable) {
     EXPECT_TRUE(validate(IndicatorOptions{}));
     const std::string s = fmt::format("{}", IndicatorOptions{});

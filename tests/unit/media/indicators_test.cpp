@@ -11,6 +11,7 @@
 #include "indicators/indicator_tracker.hpp"
 #include "media/indicator_json.hpp"
 #include "media_test_support.hpp"
+#include "protocol/base64.hpp"
 
 namespace dvd::media {
 namespace {
@@ -113,6 +114,70 @@ TEST(MediaIndicators, EveryWindowAndTheCallCarryIndicatorsEqualToBatchAnalysis) 
     expected.stream = streamed.stream;
     EXPECT_EQ(indicators_json(streamed), indicators_json(expected));
     EXPECT_EQ(streamed.stream.frames_received, static_cast<long long>(payloads.size()));
+}
+
+// The call sums reach the store with the first window; a service restarted from that store
+// (a new harness: new directory, new store writer) goes on adding to them.
+TEST(MediaIndicators, AfterARestartTheCallIndicatorsGoOnFromTheSavedSums) {
+    const auto payloads = test::pcmu_frames(test::sample_speech());
+    std::string stored_state;
+    long long first_stream_frames = 0;
+    {
+        Harness before;
+        before.add_call("call-ind", kCcid, "");
+        FakeConnection connection;
+        auto session = run(before, connection, call_frames(payloads));
+        ASSERT_EQ(*connection.close_code, net::CloseCode::Normal);
+        before.sync();
+        first_stream_frames = session->stream().call_indicators().frames;
+        auto state = before.store().get_indicator_state("call-ind");
+        ASSERT_TRUE(state);
+        stored_state = *state;
+        // In the process, the directory keeps the sums of the whole stream, for a stream that
+        // reconnects.
+        const auto grant = before.directory.find(kCcid);
+        ASSERT_TRUE(grant);
+        indicators::IndicatorTracker in_memory;
+        auto bytes = protocol::decode_base64(grant->indicator_state);
+        ASSERT_TRUE(bytes);
+        ASSERT_TRUE(in_memory.restore_call_state(
+                std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size())));
+        EXPECT_EQ(in_memory.snapshot().frames, first_stream_frames);
+    }
+    ASSERT_FALSE(stored_state.empty()) << "the first window stores the call sums";
+    indicators::IndicatorTracker saved;
+    auto bytes = protocol::decode_base64(stored_state);
+    ASSERT_TRUE(bytes);
+    ASSERT_TRUE(saved.restore_call_state(
+            std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size())));
+    const long long saved_frames = saved.snapshot().frames;
+    EXPECT_GT(saved_frames, 100) << "at least the first window's second of speech";
+    EXPECT_LE(saved_frames, first_stream_frames);
+
+    Harness after;
+    after.add_call("call-ind", kCcid, "");
+    auto grant = after.directory.find(kCcid);
+    ASSERT_TRUE(grant);
+    grant->indicator_state = stored_state;  // as the calls thread restores it from the store
+    after.directory.grant(*grant);
+    FakeConnection connection;
+    auto session = run(after, connection, call_frames(payloads));
+    ASSERT_EQ(*connection.close_code, net::CloseCode::Normal);
+    const auto figures = session->stream().call_indicators();
+    EXPECT_EQ(figures.frames, saved_frames + first_stream_frames);
+    EXPECT_EQ(figures.stream.frames_received, static_cast<long long>(payloads.size()))
+            << "the stream figures are this stream's own";
+
+    // A state this build cannot read is skipped: the indicators start with the stream.
+    Harness damaged;
+    damaged.add_call("call-ind", kCcid, "");
+    grant = damaged.directory.find(kCcid);
+    grant->indicator_state = "bm90IGEgc3RhdGU=";
+    damaged.directory.grant(*grant);
+    FakeConnection again;
+    session = run(damaged, again, call_frames(payloads));
+    ASSERT_EQ(*again.close_code, net::CloseCode::Normal);
+    EXPECT_EQ(session->stream().call_indicators().frames, first_stream_frames);
 }
 
 TEST(MediaIndicators, LostFramesShowAsPacketLoss) {

@@ -89,6 +89,25 @@ TEST_F(PostgresStoreTest, OpenCreatesTheSchemaOnceAndOpenStoreDispatchesOnTheSch
     EXPECT_TRUE(ok((*through_url)->get_call("c1")).has_value());
 }
 
+TEST_F(PostgresStoreTest, AVersion4SchemaIsUpgradedToTheIndicatorState) {
+    {
+        auto first = open();
+        ASSERT_NE(first, nullptr);
+        ASSERT_TRUE(first->upsert_call(make_call("c1", 1)));
+    }
+    {
+        // Back to version 4 as the service of 2026-11-27 left it.
+        RawConnection raw(db_.url());
+        raw.exec("ALTER TABLE calls DROP COLUMN indicator_state");
+        raw.exec("UPDATE schema_version SET version = 4 WHERE id = 1");
+    }
+    auto upgraded = open();
+    ASSERT_NE(upgraded, nullptr);
+    EXPECT_EQ(ok(upgraded->schema_version()), 5);
+    EXPECT_TRUE(ok(upgraded->get_call("c1")).has_value());
+    EXPECT_EQ(ok(upgraded->get_indicator_state("c1")), "");
+}
+
 TEST_F(PostgresStoreTest, ConcurrentFirstOpensMigrateOnce) {
     constexpr int kOpeners = 4;
     std::vector<std::thread> threads;

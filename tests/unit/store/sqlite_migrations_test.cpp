@@ -267,11 +267,27 @@ TEST(SqliteMigrationsV4, Version3RecordingsBecomePendingCopies) {
             "VALUES ('old', 'r', 'https://example.invalid/r.wav', 1, 1);"));
     auto store = SqliteStore::open(path);
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(test::ok((*store)->schema_version()), 4);
+    EXPECT_EQ(test::ok((*store)->schema_version()), kSchemaVersion);
     const auto old = test::ok((*store)->list_recordings("old")).at(0);
     EXPECT_TRUE(old.kept);
     EXPECT_EQ(old.archive, RecordingArchive{});
     EXPECT_EQ(test::ok((*store)->list_due_recording_archives(1, 5)).size(), 1u);
+}
+
+TEST(SqliteMigrationsV5, Version4CallsGainAnEmptyIndicatorState) {
+    TempDir dir;
+    const std::string path = dir.file("dvd.db");
+    ASSERT_NO_FATAL_FAILURE(test::write_database_at_version(
+            path, 4,
+            "INSERT INTO calls (id, direction, state, started_at_ms, created_at_ms, "
+            "updated_at_ms) VALUES ('live', 'inbound', 'streaming', 1, 1, 1);"));
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(test::ok((*store)->schema_version()), 5);
+    EXPECT_EQ(test::ok((*store)->get_indicator_state("live")), "");
+    ASSERT_TRUE((*store)->update_call_score(
+            CallScoreUpdate{.call_id = "live", .indicator_state = "c3RhdGU="}));
+    EXPECT_EQ(test::ok((*store)->get_indicator_state("live")), "c3RhdGU=");
 }
 
 }  // namespace

@@ -190,6 +190,33 @@ TEST_P(StoreContractTest, ScoreUpdateTouchesOnlyScoreFieldsAndFlagIsSticky) {
     EXPECT_TRUE(has_code(missing.error(), base::Errc::NotFound));
 }
 
+TEST_P(StoreContractTest, IndicatorStateLastsWhileTheCallDoes) {
+    Call call = make_call("c1", 1);
+    call.state = CallState::Streaming;
+    call.hangup_cause = "";
+    add_call(call);
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "");
+    EXPECT_EQ(test::ok(store_->get_indicator_state("missing")), "");
+
+    CallScoreUpdate update{.call_id = "c1", .final_score = 0.5, .indicator_state = "AAEC"};
+    ASSERT_TRUE(store_->update_call_score(update));
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "AAEC");
+    update.indicator_state.clear();  // an update without one keeps the stored state
+    ASSERT_TRUE(store_->update_call_score(update));
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "AAEC");
+    call.speech_seconds = 3.0;  // the calls thread's own updates keep it too
+    add_call(call);
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "AAEC");
+
+    call.state = CallState::Ended;  // the end clears it ...
+    add_call(call);
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "");
+    update.indicator_state = "BBBB";  // ... and a window reported after the end stores none
+    ASSERT_TRUE(store_->update_call_score(update));
+    EXPECT_EQ(test::ok(store_->get_indicator_state("c1")), "");
+    EXPECT_EQ(test::ok(store_->get_call("c1"))->final_score, 0.5);
+}
+
 TEST_P(StoreContractTest, ListCallsFiltersSortsAndPages) {
     // c0..c9 started at 100, 200, ... ; even ones flagged; scores 0.0, 0.1, ... except c3 unscored.
     for (int i = 0; i < 10; ++i) {

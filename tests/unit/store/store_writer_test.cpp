@@ -62,6 +62,7 @@ public:
     base::Result<void> upsert_call(const Call&) override { return unused(); }
     base::Result<void> update_call_score(const CallScoreUpdate&) override { return unused(); }
     base::Result<std::optional<Call>> get_call(std::string_view) override { return unused(); }
+    base::Result<std::string> get_indicator_state(std::string_view) override { return unused(); }
     base::Result<std::optional<Call>> get_call_by_control_id(std::string_view) override { return unused(); }
     base::Result<std::vector<Call>> list_calls(const CallQuery&) override { return unused(); }
     base::Result<std::int64_t> count_calls(const CallFilter&) override { return unused(); }
