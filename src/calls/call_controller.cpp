@@ -858,8 +858,17 @@ private:
                         indicators ? "saved" : "none");
             }
             deps_.metrics.calls_resumed.add();
+            FlowDecision restart = flow_.on_recovered(
+                    record, *log,
+                    FlowInputs{.now_ms = now_ms(), .stream_url = options_.media_stream_url});
+            for (const auto& note : restart.notes) {
+                DVD_LOG(Calls, Info, "{} call_id={}", note, call.id);
+            }
             if (!call.call_control_id.empty()) {
                 calls_by_ccid_.insert_or_assign(call.call_control_id, std::move(record));
+            }
+            if (!restart.commands.empty()) {
+                dispatch(std::move(restart.commands), {}, false);
             }
         }
         owner_.tracked_.store(calls_by_ccid_.size(), std::memory_order_relaxed);

@@ -383,6 +383,10 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
             break;
         }
         case WebhookEventType::StreamingStopped: {
+            if (flow.media_live) {
+                d.notes.emplace_back("streaming stopped (an earlier stream: this one is live)");
+                break;
+            }
             if (call.state == CallState::Streaming) {
                 call.state = CallState::Answered;
                 d.call_changed = true;
@@ -391,6 +395,10 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
             break;
         }
         case WebhookEventType::StreamingFailed: {
+            if (flow.media_live) {
+                d.notes.emplace_back("streaming failed (an earlier stream: this one is live)");
+                break;
+            }
             call.last_error = fmt::format(
                     "media streaming failed: {}",
                     event.failure_reason.empty() ? "unknown reason" : event.failure_reason);
@@ -501,6 +509,7 @@ FlowDecision CallFlow::on_stream_started(const CallRecord& current,
         d.notes.emplace_back("media stream started for an ended call");
         return d;
     }
+    d.record.flow.media_live = true;
     if (call.state != CallState::Streaming) {
         call.state = CallState::Streaming;
         d.call_changed = true;
@@ -542,6 +551,7 @@ FlowDecision CallFlow::on_stream_ended(const CallRecord& current, const service:
     FlowDecision d;
     d.record = current;
     store::Call& call = d.record.call;
+    d.record.flow.media_live = false;
     if (event.score.windows > 0) {
         d.record.flow.latest_score = event.score;
         apply_score(call, event.score);
@@ -667,6 +677,50 @@ FlowDecision CallFlow::on_escalate(const CallRecord& current, config::Escalation
     d.call_changed = true;
     d.escalation_status = "issued";
     d.notes.push_back(fmt::format("escalation {} issued: {}", call.escalation, reason));
+    return d;
+}
+
+FlowDecision CallFlow::on_recovered(const CallRecord& current,
+                                    const std::vector<store::CommandLog>& log,
+                                    const FlowInputs& inputs) const {
+    FlowDecision d;
+    d.record = current;
+    const store::Call& call = d.record.call;
+    const FlowState& flow = d.record.flow;
+    if (!is_active(call.state) || call.state == CallState::Initiated || flow.hangup_issued
+        || !flow.streaming_start_issued || flow.stream_in_dial) {
+        return d;
+    }
+    if (call.stream_auth_token.empty()) {
+        d.notes.emplace_back("media stream not restarted: the call has no stream token");
+        return d;
+    }
+    std::string url = inputs.stream_url;
+    int starts = 0;
+    for (const auto& entry : log) {
+        if (parse_command_kind(entry.command) != CommandKind::StreamingStart) {
+            continue;
+        }
+        ++starts;
+        const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
+        if (inputs.stream_url.empty() && body.is_object() && body.contains("stream_url")
+            && body["stream_url"].is_string()) {
+            url = body["stream_url"].get<std::string>();
+        }
+    }
+    if (url.empty()) {
+        d.notes.emplace_back("media stream not restarted: no stream URL");
+        return d;
+    }
+    auto command = planned(CommandKind::StreamingStart, call, fmt::format("resume-{}", starts));
+    protocol::StreamingStartCommand start;
+    start.command_id = command.command_id;
+    start.stream = protocol::StreamOptions{.stream_url = url,
+                                           .track = protocol::StreamTrack::InboundTrack};
+    start.stream_auth_token = call.stream_auth_token;
+    command.command = std::move(start);
+    d.commands.push_back(std::move(command));
+    d.notes.push_back(fmt::format("media stream restarted after a service restart url={}", url));
     return d;
 }
 

@@ -50,6 +50,10 @@ struct FlowState {
     bool stream_in_dial = false;
     /// Outbound call whose dial body already carried record-from-answer (then no record_start).
     bool record_in_dial = false;
+    /// A media stream of this call is open in this process (StreamStarted, until StreamEnded):
+    /// a `streaming.stopped` / `streaming.failed` webhook then belongs to an earlier stream (one
+    /// the process lost in a restart, reported late) and leaves the state alone.
+    bool media_live = false;
     /// The latest call-level score reported by the media session (ScoreChanged / StreamEnded).
     std::optional<pipeline::CallScore> latest_score{};
 
@@ -165,6 +169,18 @@ public:
     [[nodiscard]] FlowDecision on_score_changed(const CallRecord& current,
                                                 const service::ScoreChanged& event,
                                                 const FlowInputs& inputs) const;
+
+    /// After a service restart, for an active call (`current` rebuilt by `flow_from_history`
+    /// from its row and command `log`): its media stream ended with the old process (Telnyx
+    /// ends a stream whose WebSocket closes and does not connect it again), so a call that was
+    /// being streamed gets a new `streaming_start` (same per-call token and track; the URL from
+    /// `inputs.stream_url`, else the one the last `streaming_start` used; a command id of its own
+    /// per restart), and the rest of the call is scored, its scorer and indicators going on from
+    /// the checkpoint. Nothing for a call not yet answered, hanging up, streamed from its dial
+    /// body (no token to present) or never streamed.
+    [[nodiscard]] FlowDecision on_recovered(const CallRecord& current,
+                                            const std::vector<store::CommandLog>& log,
+                                            const FlowInputs& inputs) const;
 
     /// The media stream ended; with `error` the reason becomes last_error.
     [[nodiscard]] FlowDecision on_stream_ended(const CallRecord& current,

@@ -1,6 +1,7 @@
 #include "sim/call_scenario.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include <fmt/format.h>
@@ -269,6 +270,11 @@ void CallScenario::start_stream(Effects& fx, const StreamRequest& stream, protoc
     stream_id_ = ids_.uuid();
     stream_track_ = stream.track;
     stream_started_at_ = now;
+    if (!speech_started_at_) {
+        speech_started_at_ = now;
+    }
+    const double spoken_s =
+            std::chrono::duration<double>(now - *speech_started_at_).count() * settings_.speed;
     EncodingChoice encoding = choose_encoding(stream.codec);
     if (!encoding.note.empty()) {
         summary_.errors.push_back(encoding.note);
@@ -292,6 +298,7 @@ void CallScenario::start_stream(Effects& fx, const StreamRequest& stream, protoc
                                     stream.custom_parameters,
                                     stream.auth_token,
                                     std::move(encoding)};
+    start.first_frame = static_cast<std::size_t>(std::max(0.0, std::floor(spoken_s / 0.02)));
     fx.start_stream = std::move(start);
 }
 
@@ -344,11 +351,14 @@ void CallScenario::end_call(Effects& fx, std::string_view cause, std::string_vie
         q.inbound_packets = summary_.frames_sent;
         q.outbound_packets = summary_.outbound_frames_sent;
         if (stream_active_ && audio_) {
-            // Mid-stream: the stream thread has not reported yet; count what has played so far.
+            // Mid-stream: the stream thread has not reported yet; count what has played so far
+            // (earlier streams of the call have reported theirs).
             const double played_s = std::chrono::duration<double>(now - stream_started_at_).count()
                                     * settings_.speed;
             const auto total = static_cast<double>((audio_->samples_8k.size() + 159) / 160);
-            q.inbound_packets = static_cast<std::uint64_t>(std::clamp(played_s / 0.02, 0.0, total));
+            q.inbound_packets =
+                    summary_.frames_sent
+                    + static_cast<std::uint64_t>(std::clamp(played_s / 0.02, 0.0, total));
         }
         quality = q;
     }
@@ -407,8 +417,10 @@ Effects CallScenario::on_stream_ended(const StreamReport& report, protocol::UtcM
         if (report.end != StreamEnd::AudioDone && audio_) {
             const nanoseconds audio = scaled(
                     nanoseconds(static_cast<std::int64_t>(audio_->duration_seconds() * 1e9)));
-            remaining = std::max(nanoseconds{0}, audio - (now - stream_started_at_));
+            remaining = std::max(nanoseconds{0},
+                                 audio - (now - speech_started_at_.value_or(stream_started_at_)));
         }
+        cancel_timers(TimerKind::PartyHangup);  // a stream before this one may have set one
         timer(fx, TimerKind::PartyHangup, remaining + settings_.linger_after_audio);
     }
     return fx;

@@ -97,6 +97,10 @@ struct StreamStart {
     std::string track;  ///< as the command said (inbound_track, ...)
     TrackSelection tracks{};
     StreamIdentity identity{};
+    /// The caller's position in their audio, in 20 ms frames: a stream started again in the
+    /// middle of a call (after the application lost the first one) picks up the caller where
+    /// they are, as a phone network would; 0 for the call's first stream.
+    std::size_t first_frame = 0;
 };
 
 /// What the owner of a call must do after an input: deliver webhooks (in order), start or stop
@@ -227,6 +231,9 @@ private:
     std::string stream_id_;
     std::string stream_track_;
     protocol::UtcMicros stream_started_at_{};
+    /// When the call's first stream started: the caller's audio runs from here, whatever
+    /// happens to the streams.
+    std::optional<protocol::UtcMicros> speech_started_at_;
     // Recording, speech and playback in progress.
     std::optional<Recording> recording_;
     int speaks_pending_ = 0;

@@ -788,14 +788,18 @@ void Simulator::Impl::run_stream(const std::string& id, const StreamStart& start
         report_failure("connection_failed", "encoding failed: " + payloads.error().message);
         return;
     }
+    // A stream started again mid-call picks the caller up where they are.
+    payloads->erase(payloads->begin(), payloads->begin()
+                                               + static_cast<std::ptrdiff_t>(std::min(
+                                                       start.first_frame, payloads->size())));
     auto transport = WsStreamTransport::connect(start.url, start.identity.auth_token,
                                                 options_.ws_connect_timeout);
     if (!transport) {
         report_failure("connection_failed", transport.error().message);
         return;
     }
-    DVD_LOG(Sim, Info, "stream connected call_id={} url={} encoding={} frames={}", id, start.url,
-            start.identity.encoding.name, payloads->size());
+    DVD_LOG(Sim, Info, "stream connected call_id={} url={} encoding={} frames={} from_frame={}", id,
+            start.url, start.identity.encoding.name, payloads->size(), start.first_frame);
     FrameWriter writer(start.identity);
     const StreamReport report =
             run_media_stream(**transport, writer, *payloads, start.tracks, options_.speed, stop);

@@ -304,11 +304,10 @@ TEST_F(SignedServiceE2e, GarbageMediaFrameClosesOnlyItsStream) {
     EXPECT_TRUE(good->close(net::CloseCode::Normal, "done"));
 }
 
-
-
 // The service and the simulator as two processes, as a user runs them (`simulate`), and a crash
 // of the service (SIGKILL) in the middle of a call: after the restart nothing acknowledged is
-// lost, the call resumes when its webhooks return, and no command is sent twice.
+// lost, the call resumes when its webhooks return, no command is sent twice, and a new media
+// stream scores the rest of the call.
 TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
     const std::string seed_hex(64, '7');
     const int service_port = test::free_loopback_port();
@@ -377,12 +376,27 @@ TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
     EXPECT_EQ(call["hangup_cause"], "normal_clearing");
     ASSERT_FALSE(call["score"].is_null());
     EXPECT_TRUE(call["flagged"].get<bool>()) << "the synthetic call stays flagged";
+    // The call's acoustic indicators cover the audio before the crash too (saved with the first
+    // window): more than the 20 ms frames of the stream the restarted service opened.
+    std::map<std::string, double> indicators;
+    for (const json& row : call["indicators"]) {
+        if (row["value"].is_number()) {
+            indicators[row["name"].get<std::string>()] = row["value"].get<double>();
+        }
+    }
+    ASSERT_TRUE(indicators.contains("analysed_s") && indicators.contains("frames_received"))
+            << call["indicators"].dump(2);
+    EXPECT_GT(indicators["analysed_s"], 0.02 * indicators["frames_received"] + 0.5)
+            << call["indicators"].dump(2);
     std::map<std::string, int> sent;
     for (const json& command : call["commands"]) {
         sent[command["command"].get<std::string>()] += command["http_status"] == 200 ? 1 : 0;
     }
     EXPECT_EQ(sent["answer"], 1) << call["commands"].dump(2);
-    EXPECT_EQ(sent["streaming_start"], 1);
+    // The stream died with the first process; the second one started a new stream, which picked
+    // the caller up where they were and went on scoring the call.
+    EXPECT_EQ(sent["streaming_start"], 2) << call["commands"].dump(2);
+    EXPECT_GT(call["timeline"].size(), points_before) << "windows scored after the restart";
     // The recording, saved after the restart, was downloaded by the new process while the
     // simulator (which serves it) waited for the copy, and its summary says so.
     ASSERT_FALSE(call["recordings"].empty()) << call.dump(2);

@@ -331,6 +331,107 @@ TEST(CallFlow, StreamingFailedBecomesLastError) {
     EXPECT_EQ(d.record.call.state, CallState::Answered);
 }
 
+TEST(CallFlow, StreamingStoppedOfAnEarlierStreamLeavesTheLiveOneAlone) {
+    CallRecord record = record_in(CallState::Streaming);
+    record.flow.media_live = true;  // a stream started after a restart is open
+    const auto stopped = default_flow().on_webhook(
+            record, event("streaming.stopped", {{"stream_url", "wss://dvd.example/media"}}),
+            inputs_for_new());
+    EXPECT_EQ(stopped.record.call.state, CallState::Streaming);
+    const auto failed = default_flow().on_webhook(
+            record, event("streaming.failed", {{"failure_reason", "connection_failed"}}),
+            inputs_for_new());
+    EXPECT_EQ(failed.record.call.state, CallState::Streaming);
+    EXPECT_EQ(failed.record.call.last_error, "");
+
+    service::StreamEnded ended{.call_id = call_id_for(kCcid),
+                               .call_control_id = std::string(kCcid),
+                               .stream_id = "s-2",
+                               .reason = "stop"};
+    const auto after = default_flow().on_stream_ended(record, ended, inputs_for_new());
+    EXPECT_FALSE(after.record.flow.media_live);
+    EXPECT_EQ(after.record.call.state, CallState::Answered);
+    service::StreamStarted started{.call_id = call_id_for(kCcid),
+                                   .call_control_id = std::string(kCcid),
+                                   .stream_id = "s-3"};
+    EXPECT_TRUE(default_flow()
+                        .on_stream_started(after.record, started, inputs_for_new())
+                        .record.flow.media_live);
+}
+
+store::CommandLog logged_stream_start(const std::string& url) {
+    return store::CommandLog{
+            .call_id = call_id_for(kCcid),
+            .command = "streaming_start",
+            .command_id = "c-1",
+            .request_body_json =
+                    nlohmann::json{{"stream_url", url}, {"stream_track", "inbound_track"}}.dump(),
+            .http_status = 200};
+}
+
+TEST(CallFlow, AfterARestartAStreamedCallGetsANewStream) {
+    const std::vector<store::CommandLog> log{
+            store::CommandLog{.command = "answer", .command_id = "a"},
+            logged_stream_start("wss://old.example/media"),
+            store::CommandLog{.command = "record_start", .command_id = "r"}};
+    for (const CallState state : {CallState::Streaming, CallState::Answered}) {
+        CallRecord record = record_in(CallState::Streaming);
+        record.call.state = state;
+        const auto d = default_flow().on_recovered(record, log, FlowInputs{.now_ms = kNow});
+        ASSERT_EQ(d.commands.size(), 1u) << store::to_string(state);
+        const auto& command = d.commands[0];
+        EXPECT_EQ(command.kind, CommandKind::StreamingStart);
+        EXPECT_EQ(command.command_id,
+                  command_id_for(kCcid, CommandKind::StreamingStart, "resume-1"));
+        const auto& start = std::get<protocol::StreamingStartCommand>(command.command);
+        EXPECT_EQ(start.stream.stream_url, "wss://old.example/media") << "the URL it streamed to";
+        EXPECT_EQ(start.stream.track, protocol::StreamTrack::InboundTrack);
+        EXPECT_EQ(start.stream_auth_token, "existing-token");
+    }
+
+    // MEDIA_STREAM_URL wins; a second restart gets a command id of its own.
+    std::vector<store::CommandLog> twice = log;
+    twice.push_back(logged_stream_start("wss://old.example/media"));
+    const auto d = default_flow().on_recovered(
+            record_in(CallState::Streaming), twice,
+            FlowInputs{.now_ms = kNow, .stream_url = "wss://configured.example/media"});
+    ASSERT_EQ(d.commands.size(), 1u);
+    EXPECT_EQ(d.commands[0].command_id,
+              command_id_for(kCcid, CommandKind::StreamingStart, "resume-2"));
+    EXPECT_EQ(std::get<protocol::StreamingStartCommand>(d.commands[0].command).stream.stream_url,
+              "wss://configured.example/media");
+}
+
+TEST(CallFlow, AfterARestartOnlyAnsweredStreamedCallsGetANewStream) {
+    const std::vector<store::CommandLog> log{logged_stream_start("wss://old.example/media")};
+    const auto none = [&](const CallRecord& record) {
+        return default_flow()
+                .on_recovered(record, log, FlowInputs{.now_ms = kNow})
+                .commands.empty();
+    };
+    EXPECT_TRUE(none(record_in(CallState::Initiated)));
+    EXPECT_TRUE(none(record_in(CallState::Ended)));
+    CallRecord hanging_up = record_in(CallState::Streaming);
+    hanging_up.flow.hangup_issued = true;
+    EXPECT_TRUE(none(hanging_up));
+    CallRecord dial_stream = record_in(CallState::Streaming);
+    dial_stream.flow.stream_in_dial = true;
+    EXPECT_TRUE(none(dial_stream));
+    CallRecord never_streamed = record_in(CallState::Answered);
+    EXPECT_TRUE(none(never_streamed));
+    CallRecord no_token = record_in(CallState::Streaming);
+    no_token.call.stream_auth_token.clear();
+    EXPECT_TRUE(none(no_token));
+    // No URL in the log and none configured: nothing to connect to, and the log says why.
+    const auto no_url = default_flow().on_recovered(
+            record_in(CallState::Streaming),
+            {store::CommandLog{.command = "streaming_start", .request_body_json = "{}"}},
+            FlowInputs{.now_ms = kNow});
+    EXPECT_TRUE(no_url.commands.empty());
+    ASSERT_EQ(no_url.notes.size(), 1u);
+    EXPECT_EQ(no_url.notes[0], "media stream not restarted: no stream URL");
+}
+
 TEST(CallFlow, RecordingSavedBecomesARecording) {
     json payload{{"recording_id", "rec-1"},
                  {"channels", "single"},

@@ -210,6 +210,52 @@ TEST_F(CallScenarioTest, SecondStreamWhileStreamingGets90045) {
     EXPECT_EQ(first_error_code(second.reply), "90045");
 }
 
+// The application loses its stream (a restart) and starts another: the caller has talked on,
+// so the new stream picks them up where they are, and they still hang up when done talking.
+TEST_F(CallScenarioTest, AStreamStartedAgainPicksTheCallerUpWhereTheyAre) {
+    CallScenario call(facts(), audio_, settings_, ids_);
+    static_cast<void>(call.start(now_));
+    static_cast<void>(send(call, Action::Answer, R"({"command_id":"a"})"));
+    const auto first =
+            send(call, Action::StreamingStart, R"({"stream_url":"ws://x/m","command_id":"s1"})");
+    ASSERT_TRUE(first.effects.start_stream.has_value());
+    EXPECT_EQ(first.effects.start_stream->first_frame, 0u);
+
+    now_ += 300ms;  // at speed 2: 0.6 s of the caller's 2 s spoken
+    StreamReport report;
+    report.end = StreamEnd::Failed;
+    report.inbound_frames_sent = 30;
+    const Effects lost = call.on_stream_ended(report, now_);
+    EXPECT_EQ(types(lost), std::vector<std::string>{"streaming.stopped"});
+
+    now_ += 190ms;  // send() adds 10 ms: 0.5 s after the first stream started, 1.0 s spoken
+    const auto again =
+            send(call, Action::StreamingStart, R"({"stream_url":"ws://x/m","command_id":"s2"})");
+    EXPECT_EQ(again.reply.status, 200);
+    ASSERT_TRUE(again.effects.start_stream.has_value());
+    EXPECT_EQ(again.effects.start_stream->first_frame, 50u);  // 1.0 s / 20 ms
+    EXPECT_NE(again.effects.start_stream->identity.stream_id,
+              first.effects.start_stream->identity.stream_id);
+
+    // The second stream plays the rest; the caller then hangs up after the usual linger, and
+    // the first stream's hang-up timer is gone.
+    report.end = StreamEnd::AudioDone;
+    report.inbound_frames_sent = 50;
+    now_ += 500ms;
+    const Effects done = call.on_stream_ended(report, now_);
+    int hangup_timers = 0;
+    for (const TimerRequest& t : done.timers) {
+        hangup_timers += t.kind == TimerKind::PartyHangup ? 1 : 0;
+    }
+    EXPECT_EQ(hangup_timers, 1);
+    const Effects hung_up = fire(call, done, TimerKind::PartyHangup);
+    EXPECT_EQ(types(hung_up), std::vector<std::string>{"call.hangup"});
+    ASSERT_EQ(lost.timers.size(), 1u);
+    ASSERT_EQ(lost.timers[0].kind, TimerKind::PartyHangup);
+    EXPECT_TRUE(call.on_timer(TimerKind::PartyHangup, lost.timers[0].token, now_).webhooks.empty())
+            << "the first stream's timer was cancelled";
+}
+
 TEST_F(CallScenarioTest, AnswerWithStreamUrlStartsTheStreamAndRecording) {
     CallScenario call(facts(), audio_, settings_, ids_);
     static_cast<void>(call.start(now_));
