@@ -219,6 +219,20 @@ public:
         return result;
     }
 
+    /// Sends the held `streaming_start`s of recovered calls (once the service listens).
+    void resume_media_streams() {
+        const bool posted = post_calls([this] {
+            auto held = std::move(held_stream_restarts_);
+            held_stream_restarts_.clear();
+            for (auto& commands : held) {
+                dispatch(std::move(commands), {}, false);
+            }
+        });
+        if (!posted) {
+            DVD_LOG(Calls, Warn, "media streams of recovered calls not restarted: stopping");
+        }
+    }
+
     void stop(std::chrono::steady_clock::time_point deadline) {
         if (!started_.load() || stopped_) {
             return;
@@ -868,7 +882,7 @@ private:
                 calls_by_ccid_.insert_or_assign(call.call_control_id, std::move(record));
             }
             if (!restart.commands.empty()) {
-                dispatch(std::move(restart.commands), {}, false);
+                held_stream_restarts_.push_back(std::move(restart.commands));
             }
         }
         owner_.tracked_.store(calls_by_ccid_.size(), std::memory_order_relaxed);
@@ -904,6 +918,8 @@ private:
     service::InflightTasks inflight_;
     // ---- calls thread only ----
     std::unordered_map<std::string, CallRecord> calls_by_ccid_;
+    /// From `recover`: the streaming_start of each call whose stream died with the old process.
+    std::vector<std::vector<PlannedCommand>> held_stream_restarts_;
     std::string last_public_base_;
     // ---- end calls thread only ----
     std::vector<std::unique_ptr<CommandWorker>> workers_;
@@ -920,6 +936,10 @@ CallController::~CallController() {
 
 base::Result<void> CallController::start() {
     return impl_->start();
+}
+
+void CallController::resume_media_streams() {
+    impl_->resume_media_streams();
 }
 
 void CallController::stop(std::chrono::steady_clock::time_point deadline) {

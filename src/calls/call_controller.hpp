@@ -141,6 +141,11 @@ public:
     /// (api key/base) or the store cannot list what to recover.
     [[nodiscard]] base::Result<void> start();
 
+    /// Sends the `streaming_start` of each recovered call that was being streamed
+    /// (`CallFlow::on_recovered`), which `start` planned and held back: Telnyx connects to the
+    /// media endpoint at once, so the service calls this once it listens. Later calls do nothing.
+    void resume_media_streams();
+
     /// Refuses new work, lets commands in flight finish (queued ones that have not started are
     /// skipped: their events stay unprocessed and re-run at the next start; retry waits are cut
     /// short), drains the calls thread and joins everything. Idempotent. Threads cannot be

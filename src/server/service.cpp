@@ -490,6 +490,7 @@ base::Result<void> Service::Impl::start() {
     }
     port_ = server_->port();
     running_ = true;
+    controller_->resume_media_streams();  // Telnyx connects at once: only now that we listen
     DVD_LOG(Server, Info,
             "listening on {}:{} (webhooks POST /webhooks/voice, media ws /media, "
             "API /calls, /health, /metrics) version={} workers={} scoring={}; "

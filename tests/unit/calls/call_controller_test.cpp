@@ -69,7 +69,9 @@ protected:
         return o;
     }
 
-    CallController& start(CallControllerOptions o) {
+    /// Starts the controller as the service does; `listening`: and then, as the service does
+    /// once its server listens, lets it restart the media streams of recovered calls.
+    CallController& start(CallControllerOptions o, bool listening = true) {
         controller_.reset();
         CallControllerDeps deps{
                 .store = store::SqliteStore::open(db_path_).value(),
@@ -82,6 +84,9 @@ protected:
         controller_ = std::make_unique<CallController>(std::move(o), std::move(deps));
         const auto started = controller_->start();
         EXPECT_TRUE(started.has_value()) << started.error().message;
+        if (listening) {
+            controller_->resume_media_streams();
+        }
         return *controller_;
     }
 
@@ -471,7 +476,11 @@ TEST_F(CallControllerTest, RestartRegrantsActiveCallsAndRerunsUnprocessedEventsO
     directory_.revoke(kCcid);
     const auto resumed_before = metrics_.calls_resumed.value();
 
-    start();
+    start(options(), /*listening=*/false);
+    idle();
+    EXPECT_EQ(telnyx_.sent("streaming_start").size(), 1U)
+            << "no new stream before the service listens: Telnyx would connect at once";
+    controller_->resume_media_streams();
     idle();
     const auto grant = directory_.find(kCcid);
     ASSERT_TRUE(grant.has_value());
