@@ -158,6 +158,19 @@ PlannedCommand planned(CommandKind kind, const store::Call& call, std::string_vi
     return command;
 }
 
+/// The call's inbound track to `url`, presenting its per-call token.
+PlannedCommand streaming_start(const store::Call& call, std::string_view step,
+                               const std::string& url) {
+    auto command = planned(CommandKind::StreamingStart, call, step);
+    protocol::StreamingStartCommand start;
+    start.command_id = command.command_id;
+    start.stream = protocol::StreamOptions{.stream_url = url,
+                                           .track = protocol::StreamTrack::InboundTrack};
+    start.stream_auth_token = call.stream_auth_token;
+    command.command = std::move(start);
+    return command;
+}
+
 std::string call_state_for(const store::Call& call) {
     return protocol::encode_client_state(fmt::format(R"({{"call_id":"{}"}})", call.id));
 }
@@ -342,15 +355,7 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
                     d.grant = service::StreamGrant{.call_id = call.id,
                                                    .call_control_id = call.call_control_id,
                                                    .stream_auth_token = call.stream_auth_token};
-                    auto command = planned(CommandKind::StreamingStart, call, "answered");
-                    protocol::StreamingStartCommand start;
-                    start.command_id = command.command_id;
-                    start.stream =
-                            protocol::StreamOptions{.stream_url = inputs.stream_url,
-                                                    .track = protocol::StreamTrack::InboundTrack};
-                    start.stream_auth_token = call.stream_auth_token;
-                    command.command = std::move(start);
-                    d.commands.push_back(std::move(command));
+                    d.commands.push_back(streaming_start(call, "answered", inputs.stream_url));
                     flow.mark_issued(CommandKind::StreamingStart);
                 }
             }
@@ -712,14 +717,7 @@ FlowDecision CallFlow::on_recovered(const CallRecord& current,
         d.notes.emplace_back("media stream not restarted: no stream URL");
         return d;
     }
-    auto command = planned(CommandKind::StreamingStart, call, fmt::format("resume-{}", starts));
-    protocol::StreamingStartCommand start;
-    start.command_id = command.command_id;
-    start.stream = protocol::StreamOptions{.stream_url = url,
-                                           .track = protocol::StreamTrack::InboundTrack};
-    start.stream_auth_token = call.stream_auth_token;
-    command.command = std::move(start);
-    d.commands.push_back(std::move(command));
+    d.commands.push_back(streaming_start(call, fmt::format("resume-{}", starts), url));
     d.notes.push_back(fmt::format("media stream restarted after a service restart url={}", url));
     return d;
 }

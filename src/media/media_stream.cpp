@@ -301,18 +301,9 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
             .indicators_json = window_indicators_json(window_figures),
     });
     std::string indicator_state = saved_indicators();
-    deps_.writer.try_push(store::CallScoreUpdate{
-            .call_id = grant_.call_id,
-            .final_score = call.probability,
-            .final_llr = call.llr,
-            .verdict = verdict,
-            .speech_seconds = call.speech_seconds,
-            .flagged = flagged_,
-            .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
-            .indicators_json = indicators_json(call_indicators()),
-            .indicator_state = call.windows % kIndicatorStateEveryWindows == 1 ? indicator_state
-                                                                               : std::string(),
-    });
+    deps_.writer.try_push(call_update(call, call.windows % kIndicatorStateEveryWindows == 1
+                                                    ? indicator_state
+                                                    : std::string()));
     deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_, at_ms,
                                     std::move(indicator_state));
     if (crossed) {
@@ -329,6 +320,21 @@ void MediaStream::report_window(const pipeline::WindowScore& window,
             .at_ms = at_ms,
             .crossed_threshold = crossed,
     });
+}
+
+store::CallScoreUpdate MediaStream::call_update(const pipeline::CallScore& call,
+                                                std::string indicator_state) const {
+    return store::CallScoreUpdate{
+            .call_id = grant_.call_id,
+            .final_score = call.probability,
+            .final_llr = call.llr,
+            .verdict = std::string(pipeline::to_string(call.verdict)),
+            .speech_seconds = call.speech_seconds,
+            .flagged = flagged_,
+            .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
+            .indicators_json = indicators_json(call_indicators()),
+            .indicator_state = std::move(indicator_state),
+    };
 }
 
 std::string MediaStream::saved_indicators() const {
@@ -455,17 +461,7 @@ std::optional<StreamClose> MediaStream::finish(StreamClose close) {
     if (final_score.windows > 0) {
         // The indicators of the audio after the last window, and the sums for a later stream of
         // the call (a reconnect, or a restart before it ends; the call's end clears them).
-        deps_.writer.try_push(store::CallScoreUpdate{
-                .call_id = grant_.call_id,
-                .final_score = final_score.probability,
-                .final_llr = final_score.llr,
-                .verdict = std::string(pipeline::to_string(final_score.verdict)),
-                .speech_seconds = final_score.speech_seconds,
-                .flagged = flagged_,
-                .updated_at_ms = deps_.now_ms ? deps_.now_ms() : 0,
-                .indicators_json = indicators_json(call_indicators()),
-                .indicator_state = indicator_state,
-        });
+        deps_.writer.try_push(call_update(final_score, indicator_state));
     }
     deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_, at_ms,
                                     std::move(indicator_state));

@@ -147,6 +147,10 @@ private:
     std::optional<StreamClose> process_samples();
     // One scored window: score point, call update, directory progress, ScoreChanged event.
     void report_window(const pipeline::WindowScore& window, const pipeline::CallScore& call);
+    /// The call row's scorer fields and call indicators as of `call`, with `indicator_state`
+    /// (empty: the stored one stays).
+    store::CallScoreUpdate call_update(const pipeline::CallScore& call,
+                                       std::string indicator_state) const;
     /// The tracker's call sums for a checkpoint (base64 of save_call_state).
     std::string saved_indicators() const;
     /// Continues the call's indicators from the grant's saved state, if any.
