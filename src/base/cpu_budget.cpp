@@ -253,9 +253,13 @@ CpuBudget read_cpu_budget(const fs::path& root) {
     return budget;
 }
 
+const CpuBudget& process_cpu_budget() {
+    static const CpuBudget budget = read_cpu_budget();
+    return budget;
+}
+
 int usable_cores() {
-    static const int cores = read_cpu_budget().cores();
-    return cores;
+    return process_cpu_budget().cores();
 }
 
 }  // namespace dvd::base

@@ -34,7 +34,10 @@ struct CpuBudget {
 /// not parse mean "no limit there"; this never fails.
 [[nodiscard]] CpuBudget read_cpu_budget(const std::filesystem::path& root = "/");
 
-/// `read_cpu_budget().cores()`, read once per process.
+/// This process's `read_cpu_budget()`, read once (the first call) and kept.
+[[nodiscard]] const CpuBudget& process_cpu_budget();
+
+/// `process_cpu_budget().cores()`.
 [[nodiscard]] int usable_cores();
 
 }  // namespace dvd::base

@@ -497,7 +497,7 @@ base::Result<void> Service::Impl::start() {
             "this process may use {}",
             options_.bind_address, port_, version(), server_->worker_count(),
             scoring_ ? fmt::format("{} threads", scoring_->threads()) : std::string("inline"),
-            base::read_cpu_budget().describe());
+            base::process_cpu_budget().describe());
 
     if (demo_ && !demo_audio_.empty()) {
         demo_done_ = false;

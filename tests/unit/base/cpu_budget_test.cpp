@@ -157,6 +157,8 @@ TEST(CpuBudget, ThisProcess) {
     EXPECT_GE(budget.cores(), 1);
     EXPECT_LE(budget.cores(), budget.online);
     EXPECT_EQ(usable_cores(), budget.cores());
+    EXPECT_EQ(&process_cpu_budget(), &process_cpu_budget());  // read once
+    EXPECT_EQ(process_cpu_budget().describe(), budget.describe());
 }
 
 }  // namespace
