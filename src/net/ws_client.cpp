@@ -335,6 +335,15 @@ base::Result<void> WsClient::close(CloseCode code, std::string_view reason) {
     return {};
 }
 
+void WsClient::drop() {
+    Impl& impl = *impl_;
+    if (impl.close.has_value() || impl.failed) {
+        return;
+    }
+    impl.abort();
+    impl.close = WsCloseInfo{.code = 1006, .reason = "dropped", .by_peer = false};
+}
+
 std::optional<WsCloseInfo> WsClient::close_info() const {
     return impl_->close;
 }

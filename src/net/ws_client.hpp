@@ -41,6 +41,10 @@ public:
     /// Sends a close frame and waits (up to 2 s) for the peer's.
     [[nodiscard]] base::Result<void> close(CloseCode code, std::string_view reason);
 
+    /// Closes the TCP connection at once, with no close frame: what the server sees when the
+    /// network fails (fault injection). Later calls fail.
+    void drop();
+
     /// The close code/reason the server sent, once the session has ended.
     [[nodiscard]] std::optional<WsCloseInfo> close_info() const;
 

@@ -280,6 +280,7 @@ void CallScenario::start_stream(Effects& fx, const StreamRequest& stream, protoc
         summary_.errors.push_back(encoding.note);
     }
     summary_.streamed = true;
+    ++summary_.streams;
     summary_.stream_url = stream.url;
     summary_.stream_encoding = encoding.name;
     webhook(fx, "streaming.started", streaming_payload(facts_, stream.url), now);
@@ -382,22 +383,21 @@ Effects CallScenario::on_stream_failed(std::string_view reason, std::string_view
                                      stream_track_),
             now);
     if (!ended_) {
-        // The caller talks on, unheard, then hangs up.
-        const nanoseconds audio =
-                audio_ ? nanoseconds(static_cast<std::int64_t>(audio_->duration_seconds() * 1e9))
-                       : nanoseconds{0};
-        timer(fx, TimerKind::PartyHangup, scaled(audio) + settings_.linger_after_audio);
+        hang_up_after(fx, unspoken_audio(now));  // the caller talks on, unheard, then hangs up
     }
     return fx;
 }
 
 Effects CallScenario::on_stream_ended(const StreamReport& report, protocol::UtcMicros now) {
     Effects fx;
-    stream_active_ = false;
-    summary_.stream_end = std::string(to_string(report.end));
     summary_.frames_sent += report.inbound_frames_sent;
     summary_.outbound_frames_sent += report.outbound_frames_sent;
     summary_.service_messages += report.messages_received;
+    if (report.end == StreamEnd::Dropped) {
+        return fx;
+    }
+    stream_active_ = false;
+    summary_.stream_end = std::string(to_string(report.end));
     if (report.peer_close) {
         summary_.stream_close_code = report.peer_close->code;
         summary_.stream_close_reason = report.peer_close->reason;
@@ -413,17 +413,40 @@ Effects CallScenario::on_stream_ended(const StreamReport& report, protocol::UtcM
     }
     webhook(fx, "streaming.stopped", streaming_payload(facts_, summary_.stream_url), now);
     if (!ended_) {
-        nanoseconds remaining{0};
-        if (report.end != StreamEnd::AudioDone && audio_) {
-            const nanoseconds audio = scaled(
-                    nanoseconds(static_cast<std::int64_t>(audio_->duration_seconds() * 1e9)));
-            remaining = std::max(nanoseconds{0},
-                                 audio - (now - speech_started_at_.value_or(stream_started_at_)));
-        }
-        cancel_timers(TimerKind::PartyHangup);  // a stream before this one may have set one
-        timer(fx, TimerKind::PartyHangup, remaining + settings_.linger_after_audio);
+        hang_up_after(fx,
+                      report.end == StreamEnd::AudioDone ? nanoseconds{0} : unspoken_audio(now));
     }
     return fx;
+}
+
+std::optional<Effects> CallScenario::on_stream_dropped(protocol::UtcMicros now) {
+    if (!stream_active_ || ended_) {
+        return std::nullopt;
+    }
+    Effects fx;
+    stream_active_ = false;
+    fx.drop_stream = true;
+    ++summary_.stream_drops;
+    summary_.stream_end = std::string(to_string(StreamEnd::Dropped));
+    webhook(fx, "streaming.stopped", streaming_payload(facts_, summary_.stream_url), now);
+    // The caller talks on, unheard unless the application starts a new stream, then hangs up.
+    hang_up_after(fx, unspoken_audio(now));
+    return fx;
+}
+
+nanoseconds CallScenario::unspoken_audio(protocol::UtcMicros now) const {
+    if (!audio_) {
+        return nanoseconds{0};
+    }
+    const nanoseconds audio =
+            scaled(nanoseconds(static_cast<std::int64_t>(audio_->duration_seconds() * 1e9)));
+    return std::max(nanoseconds{0},
+                    audio - (now - speech_started_at_.value_or(stream_started_at_)));
+}
+
+void CallScenario::hang_up_after(Effects& fx, nanoseconds unspoken) {
+    cancel_timers(TimerKind::PartyHangup);  // the caller has one hang-up timer
+    timer(fx, TimerKind::PartyHangup, unspoken + settings_.linger_after_audio);
 }
 
 Effects CallScenario::on_timer(TimerKind kind, std::uint64_t token, protocol::UtcMicros now) {

@@ -58,6 +58,8 @@ struct CallSummary {
     bool streamed = false;  ///< a stream was started (answer/dial stream_url or streaming_start)
     std::string stream_url{};
     std::string stream_encoding{};  ///< PCMU | PCMA | L16
+    std::uint32_t streams = 0;      ///< streams started (a stream started again counts again)
+    std::uint32_t stream_drops = 0;  ///< streams cut by Simulator::drop_stream
     std::string stream_end{};       ///< to_string(StreamEnd), or "connect_failed"
     std::uint64_t frames_sent = 0;  ///< inbound media frames
     std::uint64_t outbound_frames_sent = 0;
@@ -109,6 +111,7 @@ struct Effects {
     std::vector<OutgoingWebhook> webhooks{};
     std::optional<StreamStart> start_stream{};
     bool stop_stream = false;
+    bool drop_stream = false;  ///< cut the live stream's connection (StreamSignal::Drop)
     std::vector<TimerRequest> timers{};
     std::optional<RecordingFacts> save_recording{};
 };
@@ -166,8 +169,17 @@ public:
     [[nodiscard]] Effects on_stream_failed(std::string_view reason, std::string_view detail,
                                            protocol::UtcMicros now);
 
-    /// The stream thread finished: streaming.stopped, and the hang-up after the audio.
+    /// The stream thread finished: streaming.stopped, and the hang-up after the audio. The report
+    /// of a dropped stream only adds its counts (on_stream_dropped reported the rest, and a new
+    /// stream may be live by now).
     [[nodiscard]] Effects on_stream_ended(const StreamReport& report, protocol::UtcMicros now);
+
+    /// Fault injection: the network between Telnyx and the application fails mid-stream. The
+    /// stream's connection is cut (no `stop` frame, no close frame) and `streaming.stopped`
+    /// goes out (which event Telnyx sends for a lost stream is not documented; the service
+    /// treats both alike). The caller talks on, and a new `streaming_start` picks them up where
+    /// they are. nullopt when no stream is live.
+    [[nodiscard]] std::optional<Effects> on_stream_dropped(protocol::UtcMicros now);
 
     [[nodiscard]] Effects on_timer(TimerKind kind, std::uint64_t token, protocol::UtcMicros now);
 
@@ -204,6 +216,10 @@ private:
 
     void webhook(Effects& fx, std::string event_type, std::string payload, protocol::UtcMicros now);
     void timer(Effects& fx, TimerKind kind, std::chrono::nanoseconds delay);
+    /// Real time until the caller has said all of their audio (0 once said).
+    [[nodiscard]] std::chrono::nanoseconds unspoken_audio(protocol::UtcMicros now) const;
+    /// (Re)sets the caller's hang-up: `linger_after_audio` after `unspoken` more audio.
+    void hang_up_after(Effects& fx, std::chrono::nanoseconds unspoken);
     void cancel_timers(TimerKind kind);
     std::chrono::nanoseconds scaled(std::chrono::nanoseconds media_time) const;
     void answer_now(Effects& fx, const std::optional<StreamRequest>& stream,

@@ -14,6 +14,8 @@ std::string_view to_string(StreamEnd end) noexcept {
             return "audio_done";
         case StreamEnd::Stopped:
             return "stopped";
+        case StreamEnd::Dropped:
+            return "dropped";
         case StreamEnd::ClosedByPeer:
             return "closed_by_service";
         case StreamEnd::Failed:
@@ -24,7 +26,8 @@ std::string_view to_string(StreamEnd end) noexcept {
 
 StreamReport run_media_stream(StreamTransport& transport, FrameWriter& writer,
                               const std::vector<std::vector<std::uint8_t>>& payloads,
-                              TrackSelection tracks, double speed, const std::atomic<bool>& stop) {
+                              TrackSelection tracks, double speed,
+                              const std::atomic<StreamSignal>& signal) {
     StreamReport report;
     // A failed send ends the stream: closed by the service when it sent a close, else failed.
     const auto send = [&](const std::string& frame, std::string_view what) {
@@ -53,7 +56,7 @@ StreamReport run_media_stream(StreamTransport& transport, FrameWriter& writer,
                 t0
                         + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                 frame_offset(i, speed)),
-                stop, received);
+                signal, received);
         for (const std::string& text : received) {
             auto message = protocol::parse_outbound_message(text);
             if (!message) {
@@ -80,6 +83,11 @@ StreamReport run_media_stream(StreamTransport& transport, FrameWriter& writer,
             return report;
         }
         if (waited == WaitOutcome::Stopped) {
+            if (signal.load() == StreamSignal::Drop) {
+                transport.drop();
+                report.end = StreamEnd::Dropped;
+                return report;
+            }
             report.end = StreamEnd::Stopped;
             break;
         }

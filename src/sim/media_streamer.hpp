@@ -13,10 +13,17 @@
 
 namespace dvd::sim {
 
+/// What the owner of a stream asks of its thread (set from other threads).
+enum class StreamSignal : std::uint8_t {
+    Run,   ///< go on
+    Stop,  ///< end it properly: `stop` and a 1000 close (streaming_stop, hangup, shutdown)
+    Drop,  ///< the network fails: the TCP connection closes with no `stop` and no close frame
+};
+
 /// How a wait between two frames ended.
 enum class WaitOutcome {
     Deadline,    ///< the deadline passed: send the next frame
-    Stopped,     ///< the stop flag turned true (streaming_stop, hangup, simulator shutdown)
+    Stopped,     ///< the signal left Run (see StreamSignal)
     PeerClosed,  ///< the service closed the WebSocket (see StreamTransport::peer_close)
     Failed,      ///< the connection broke
 };
@@ -31,13 +38,16 @@ public:
     [[nodiscard]] virtual base::Result<void> send_text(std::string_view message) = 0;
 
     /// Waits until `deadline`, appending every message the service sends meanwhile to
-    /// `received`. Returns early when `stop` becomes true or the connection ends.
+    /// `received`. Returns early when `signal` leaves Run or the connection ends.
     [[nodiscard]] virtual WaitOutcome wait_until(std::chrono::steady_clock::time_point deadline,
-                                                 const std::atomic<bool>& stop,
+                                                 const std::atomic<StreamSignal>& signal,
                                                  std::vector<std::string>& received) = 0;
 
     /// Sends a close frame (best effort).
     virtual void close(std::uint16_t code, std::string_view reason) = 0;
+
+    /// Closes the connection with no close frame (StreamSignal::Drop).
+    virtual void drop() = 0;
 
     /// The close code and reason the service sent, once it closed.
     struct PeerClose {
@@ -52,7 +62,8 @@ public:
 
 enum class StreamEnd {
     AudioDone,     ///< every frame was sent, then `stop` and a 1000 close
-    Stopped,       ///< stopped early by the flag; `stop` and a 1000 close were sent
+    Stopped,       ///< stopped early (StreamSignal::Stop); `stop` and a 1000 close were sent
+    Dropped,       ///< StreamSignal::Drop: the connection was cut, nothing more sent
     ClosedByPeer,  ///< the service closed the stream
     Failed,        ///< a send or the connection failed
 };
@@ -81,10 +92,11 @@ struct TrackSelection {
 /// Plays one stream: `connected`, `start`, then media frame i at start + i x 20 ms / speed
 /// (deadlines, so no drift accumulates), then after the last frame's 20 ms `stop` and a close
 /// 1000. Marks the service sends are echoed at once (nothing is queued for playback), other
-/// service frames are counted. Blocking; runs on the stream's own thread.
+/// service frames are counted. `signal` ends it early: Stop as above, Drop by cutting the
+/// connection. Blocking; runs on the stream's own thread.
 [[nodiscard]] StreamReport run_media_stream(StreamTransport& transport, FrameWriter& writer,
                                             const std::vector<std::vector<std::uint8_t>>& payloads,
                                             TrackSelection tracks, double speed,
-                                            const std::atomic<bool>& stop);
+                                            const std::atomic<StreamSignal>& signal);
 
 }  // namespace dvd::sim

@@ -107,6 +107,7 @@ public:
     std::vector<CallSummary> summaries() const;
     std::vector<CommandRecord> unmatched() const;
     void inject_failure(std::string action, int status, int times);
+    base::Result<void> drop_stream(std::string_view id);
 
     FakeServices& fakes() { return fakes_; }
 
@@ -115,8 +116,8 @@ private:
         std::unique_ptr<CallScenario> scenario;
         std::promise<CallSummary> promise;
         std::shared_future<CallSummary> done;
-        std::shared_ptr<std::atomic<bool>> stream_stop;
-        bool stream_thread_running = false;
+        std::shared_ptr<std::atomic<StreamSignal>> stream_signal;  ///< of the latest stream
+        int stream_threads = 0;  ///< a dropped stream's thread may still be finishing
         bool completed = false;
     };
 
@@ -150,9 +151,10 @@ private:
     void on_timer(const std::string& id, TimerKind kind, std::uint64_t token);
     void on_delivery(const std::string& id, EventRecord record);
     void spawn_stream(const std::string& id, StreamStart start,
-                      std::shared_ptr<std::atomic<bool>> stop,
+                      std::shared_ptr<std::atomic<StreamSignal>> signal,
                       std::shared_ptr<const CallAudio> audio);
-    void run_stream(const std::string& id, const StreamStart& start, const std::atomic<bool>& stop,
+    void run_stream(const std::string& id, const StreamStart& start,
+                    const std::atomic<StreamSignal>& signal,
                     const std::shared_ptr<const CallAudio>& audio);
 
     SimulatorOptions options_;
@@ -259,8 +261,8 @@ void Simulator::Impl::stop() {
     {
         const std::lock_guard lock(mutex_);
         for (auto& [id, call] : calls_) {
-            if (call.stream_stop) {
-                call.stream_stop->store(true);
+            if (call.stream_signal) {
+                call.stream_signal->store(StreamSignal::Stop);
             }
         }
     }
@@ -330,6 +332,10 @@ net::Router Simulator::Impl::make_router() {
                [this](net::Request request, net::Responder responder) {
                    on_control(std::move(request), std::move(responder));
                });
+    router.add(net::Method::Post, "/_sim/drop-stream/{call_control_id}",
+               [this](net::Request request, net::Responder responder) {
+                   on_control(std::move(request), std::move(responder));
+               });
     return router;
 }
 
@@ -375,6 +381,19 @@ void Simulator::Impl::on_control(net::Request request, net::Responder responder)
     if (path == "/_sim/reset") {
         fakes_.reset();
         std::move(responder).send(net::Response::json(200, R"({"status":"reset"})"));
+        return;
+    }
+    if (path.starts_with("/_sim/drop-stream/")) {
+        auto dropped = drop_stream(request.path_param("call_control_id"));
+        if (dropped) {
+            std::move(responder).send(net::Response::json(200, R"({"dropped":true})"));
+        } else if (dropped.error().code == base::make_error_code(base::Errc::NotFound)) {
+            std::move(responder).send(
+                    net::Response::json_error(404, "not_found", dropped.error().message));
+        } else {
+            std::move(responder).send(
+                    net::Response::json_error(409, "no_live_stream", dropped.error().message));
+        }
         return;
     }
     if (path.starts_with("/_sim/commands/")) {
@@ -680,18 +699,21 @@ void Simulator::Impl::apply(Call& call, Effects effects) {
     for (const TimerRequest& t : effects.timers) {
         timers_.schedule(t.delay, [this, id, t] { on_timer(id, t.kind, t.token); });
     }
-    if (effects.stop_stream && call.stream_stop) {
-        call.stream_stop->store(true);
+    if (effects.stop_stream && call.stream_signal) {
+        call.stream_signal->store(StreamSignal::Stop);
+    }
+    if (effects.drop_stream && call.stream_signal) {
+        call.stream_signal->store(StreamSignal::Drop);
     }
     if (effects.start_stream) {
-        call.stream_stop = std::make_shared<std::atomic<bool>>(false);
-        call.stream_thread_running = true;
+        call.stream_signal = std::make_shared<std::atomic<StreamSignal>>(StreamSignal::Run);
+        ++call.stream_threads;
         auto audio = call.scenario->audio();
-        timers_.schedule(std::chrono::nanoseconds{0},
-                         [this, id, start = std::move(*effects.start_stream),
-                          stop = call.stream_stop, audio]() mutable {
-                             spawn_stream(id, std::move(start), std::move(stop), std::move(audio));
-                         });
+        timers_.schedule(
+                std::chrono::nanoseconds{0}, [this, id, start = std::move(*effects.start_stream),
+                                              signal = call.stream_signal, audio]() mutable {
+                    spawn_stream(id, std::move(start), std::move(signal), std::move(audio));
+                });
     }
     if (effects.save_recording) {
         const auto& audio = call.scenario->audio();
@@ -712,7 +734,7 @@ void Simulator::Impl::apply(Call& call, Effects effects) {
 
 void Simulator::Impl::check_completion(Call& call) {
     const CallScenario& s = *call.scenario;
-    if (call.completed || !s.is_ended() || s.stream_active() || call.stream_thread_running
+    if (call.completed || !s.is_ended() || s.stream_active() || call.stream_threads > 0
         || s.pending_deliveries() > 0) {
         return;
     }
@@ -744,7 +766,7 @@ void Simulator::Impl::on_delivery(const std::string& id, EventRecord record) {
 }
 
 void Simulator::Impl::spawn_stream(const std::string& id, StreamStart start,
-                                   std::shared_ptr<std::atomic<bool>> stop,
+                                   std::shared_ptr<std::atomic<StreamSignal>> signal,
                                    std::shared_ptr<const CallAudio> audio) {
     const std::lock_guard lock(streams_mutex_);
     // Join the threads of streams that have finished.
@@ -760,23 +782,23 @@ void Simulator::Impl::spawn_stream(const std::string& id, StreamStart start,
     }
     auto finished = std::make_shared<std::atomic<bool>>(false);
     streams_.push_back(
-            StreamThread{std::thread([this, id, start = std::move(start), stop, audio, finished] {
+            StreamThread{std::thread([this, id, start = std::move(start), signal, audio, finished] {
                              pthread_setname_np(pthread_self(), "sim-stream");
-                             run_stream(id, start, *stop, audio);
+                             run_stream(id, start, *signal, audio);
                              finished->store(true);
                          }),
                          finished});
 }
 
 void Simulator::Impl::run_stream(const std::string& id, const StreamStart& start,
-                                 const std::atomic<bool>& stop,
+                                 const std::atomic<StreamSignal>& signal,
                                  const std::shared_ptr<const CallAudio>& audio) {
     const auto report_failure = [&](std::string_view reason, const std::string& detail) {
         DVD_LOG(Sim, Warn, "stream failed call_id={} url={} reason={}", id, start.url, detail);
         const std::lock_guard lock(mutex_);
         const auto found = calls_.find(id);
         if (found != calls_.end()) {
-            found->second.stream_thread_running = false;
+            --found->second.stream_threads;
             apply(found->second,
                   found->second.scenario->on_stream_failed(reason, detail, utc_now()));
         }
@@ -802,15 +824,31 @@ void Simulator::Impl::run_stream(const std::string& id, const StreamStart& start
             start.url, start.identity.encoding.name, payloads->size(), start.first_frame);
     FrameWriter writer(start.identity);
     const StreamReport report =
-            run_media_stream(**transport, writer, *payloads, start.tracks, options_.speed, stop);
+            run_media_stream(**transport, writer, *payloads, start.tracks, options_.speed, signal);
     DVD_LOG(Sim, Info, "stream ended call_id={} end={} frames={}", id, to_string(report.end),
             report.inbound_frames_sent);
     const std::lock_guard lock(mutex_);
     const auto found = calls_.find(id);
     if (found != calls_.end()) {
-        found->second.stream_thread_running = false;
+        --found->second.stream_threads;
         apply(found->second, found->second.scenario->on_stream_ended(report, utc_now()));
     }
+}
+
+base::Result<void> Simulator::Impl::drop_stream(std::string_view id) {
+    const std::lock_guard lock(mutex_);
+    const auto found = calls_.find(id);
+    if (found == calls_.end()) {
+        return base::fail(base::Errc::NotFound, fmt::format("no call {}", id));
+    }
+    auto effects = found->second.scenario->on_stream_dropped(utc_now());
+    if (!effects) {
+        return base::fail(base::Errc::InvalidArgument,
+                          fmt::format("call {} has no live stream", id));
+    }
+    DVD_LOG(Sim, Info, "dropping the media stream's connection call_id={}", id);
+    apply(found->second, std::move(*effects));
+    return {};
 }
 
 std::optional<CallHandle> Simulator::Impl::handle(std::string_view id) const {
@@ -919,6 +957,10 @@ std::vector<CommandRecord> Simulator::unmatched_commands() const {
 
 void Simulator::inject_command_failure(std::string action, int status, int times) {
     impl_->inject_failure(std::move(action), status, times);
+}
+
+base::Result<void> Simulator::drop_stream(std::string_view call_control_id) {
+    return impl_->drop_stream(call_control_id);
 }
 
 }  // namespace dvd::sim

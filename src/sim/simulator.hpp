@@ -93,7 +93,7 @@ struct CallHandle {
 ///     inference}` (the recorded requests, JSON), `POST /_sim/script/{target}` (a JSON array of
 ///     replies, FakeServices::parse_script), `POST /_sim/reset`, and
 ///     `GET /_sim/commands/{call_control_id}` (the Call Control commands a call received, with
-///     their bodies).
+///     their bodies), and `POST /_sim/drop-stream/{call_control_id}` (drop_stream).
 /// Threads: the net server's worker (API handlers, never blocking), `sim-timers` (call timers,
 /// starting streams), `sim-webhook-N` (deliveries), one `sim-stream` thread per live stream.
 /// One mutex guards the calls. Public methods are thread-safe.
@@ -145,6 +145,12 @@ public:
     /// Makes the next `times` requests for `action` ("answer", ..., "dial") fail with `status`
     /// (429 or 5xx with a Telnyx errors body) before any validation: for retry tests.
     void inject_command_failure(std::string action, int status, int times);
+
+    /// Fault injection: cuts the call's live media stream as a network failure would (no `stop`
+    /// frame, no close frame; `streaming.stopped` is sent), the caller talking on. Also
+    /// `POST /_sim/drop-stream/{call_control_id}` (200, 404 unknown call, 409 no live stream).
+    /// Errors: NotFound (unknown call), InvalidArgument (no live stream).
+    [[nodiscard]] base::Result<void> drop_stream(std::string_view call_control_id);
 
 private:
     class Impl;

@@ -48,13 +48,13 @@ WaitOutcome WsStreamTransport::connection_ended() {
 }
 
 WaitOutcome WsStreamTransport::wait_until(std::chrono::steady_clock::time_point deadline,
-                                          const std::atomic<bool>& stop,
+                                          const std::atomic<StreamSignal>& signal,
                                           std::vector<std::string>& received) {
     if (ended_) {
         return peer_close_ ? WaitOutcome::PeerClosed : WaitOutcome::Failed;
     }
     while (true) {
-        if (stop.load(std::memory_order_relaxed)) {
+        if (signal.load(std::memory_order_relaxed) != StreamSignal::Run) {
             return WaitOutcome::Stopped;
         }
         const auto now = std::chrono::steady_clock::now();
@@ -71,6 +71,14 @@ WaitOutcome WsStreamTransport::wait_until(std::chrono::steady_clock::time_point 
             received.push_back(std::move(**message));
         }
     }
+}
+
+void WsStreamTransport::drop() {
+    if (ended_) {
+        return;
+    }
+    ended_ = true;
+    client_.drop();
 }
 
 void WsStreamTransport::close(std::uint16_t code, std::string_view reason) {

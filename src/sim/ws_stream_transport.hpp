@@ -14,7 +14,7 @@ namespace dvd::sim {
 
 /// The real StreamTransport: a blocking net::WsClient to the service's `stream_url`, opened
 /// with the `x-telnyx-streaming-auth-token` upgrade header when the command gave a token. Waits
-/// poll the socket in slices of at most 10 ms so the stop flag is seen quickly. Owned by the
+/// poll the socket in slices of at most 10 ms so the signal is seen quickly. Owned by the
 /// stream's thread.
 class WsStreamTransport final : public StreamTransport {
 public:
@@ -25,9 +25,10 @@ public:
 
     [[nodiscard]] base::Result<void> send_text(std::string_view message) override;
     [[nodiscard]] WaitOutcome wait_until(std::chrono::steady_clock::time_point deadline,
-                                         const std::atomic<bool>& stop,
+                                         const std::atomic<StreamSignal>& signal,
                                          std::vector<std::string>& received) override;
     void close(std::uint16_t code, std::string_view reason) override;
+    void drop() override;
 
     [[nodiscard]] std::optional<PeerClose> peer_close() const override { return peer_close_; }
 

@@ -214,6 +214,23 @@ TEST_F(ServerWsTest, HandlerCloseFlushesQueuedMessagesFirst) {
     EXPECT_EQ(client.close_info()->reason, "done");
 }
 
+TEST_F(ServerWsTest, ADroppedClientIsSeenAsAPeerThatVanished) {
+    start(make_router());
+    WsClient client = connect("/echo");
+    ASSERT_TRUE(client.send_text("hello").has_value());
+    EXPECT_EQ(receive(client), "hello");
+    client.drop();
+    ASSERT_TRUE(eventually([this] { return recorder_.close_count() == 1U; }));
+    {
+        std::lock_guard lock(recorder_.mutex);
+        EXPECT_EQ(recorder_.closes.front().code, 1006);
+        EXPECT_TRUE(recorder_.closes.front().by_peer);
+    }
+    EXPECT_FALSE(client.send_text("after").has_value());
+    ASSERT_TRUE(client.close_info().has_value());
+    EXPECT_EQ(client.close_info()->reason, "dropped");
+}
+
 TEST_F(ServerWsTest, FullSendQueueCloses1008) {
     ServerOptions options = test_options();
     options.max_ws_send_queue = 8;

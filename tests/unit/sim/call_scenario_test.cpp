@@ -256,6 +256,53 @@ TEST_F(CallScenarioTest, AStreamStartedAgainPicksTheCallerUpWhereTheyAre) {
             << "the first stream's timer was cancelled";
 }
 
+// A network failure cuts the stream (fault injection): streaming.stopped at once, the caller
+// talks on; a new streaming_start is accepted at once (no 90045) and picks them up where they
+// are, and the cut stream's late report only adds its frames.
+TEST_F(CallScenarioTest, ADroppedStreamReportsStoppedAndCanBeStartedAgain) {
+    CallScenario call(facts(), audio_, settings_, ids_);
+    static_cast<void>(call.start(now_));
+    EXPECT_FALSE(call.on_stream_dropped(now_).has_value()) << "no stream yet";
+    static_cast<void>(send(call, Action::Answer, R"({"command_id":"a"})"));
+    const auto first =
+            send(call, Action::StreamingStart, R"({"stream_url":"ws://x/m","command_id":"s1"})");
+    ASSERT_TRUE(first.effects.start_stream.has_value());
+
+    now_ += 250ms;  // at speed 2: 0.5 s spoken
+    const auto dropped = call.on_stream_dropped(now_);
+    ASSERT_TRUE(dropped.has_value());
+    EXPECT_TRUE(dropped->drop_stream);
+    EXPECT_FALSE(dropped->stop_stream);
+    EXPECT_EQ(types(*dropped), std::vector<std::string>{"streaming.stopped"});
+    EXPECT_FALSE(call.stream_active());
+    EXPECT_EQ(call.summary().stream_drops, 1u);
+    EXPECT_EQ(call.summary().stream_end, "dropped");
+    EXPECT_FALSE(call.on_stream_dropped(now_).has_value()) << "nothing live to drop";
+
+    now_ += 240ms;  // send() adds 10 ms: 1.0 s spoken
+    const auto again =
+            send(call, Action::StreamingStart, R"({"stream_url":"ws://x/m","command_id":"s2"})");
+    EXPECT_EQ(again.reply.status, 200);
+    ASSERT_TRUE(again.effects.start_stream.has_value());
+    EXPECT_EQ(again.effects.start_stream->first_frame, 50u);
+    EXPECT_EQ(call.summary().streams, 2u);
+
+    StreamReport cut;
+    cut.end = StreamEnd::Dropped;
+    cut.inbound_frames_sent = 25;
+    const Effects late = call.on_stream_ended(cut, now_);
+    EXPECT_TRUE(late.webhooks.empty());
+    EXPECT_TRUE(late.timers.empty());
+    EXPECT_TRUE(call.stream_active()) << "the new stream is still live";
+    EXPECT_EQ(call.summary().frames_sent, 25u);
+
+    // Had nobody restarted it, the caller would finish talking (1.5 s more: 0.75 s at speed 2)
+    // and hang up.
+    ASSERT_EQ(dropped->timers.size(), 1u);
+    EXPECT_EQ(dropped->timers[0].kind, TimerKind::PartyHangup);
+    EXPECT_EQ(dropped->timers[0].delay, 750ms + settings_.linger_after_audio);
+}
+
 TEST_F(CallScenarioTest, AnswerWithStreamUrlStartsTheStreamAndRecording) {
     CallScenario call(facts(), audio_, settings_, ids_);
     static_cast<void>(call.start(now_));

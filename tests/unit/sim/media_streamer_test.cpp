@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 /// Records what is sent and the deadlines asked for, never sleeps. Scripted: after `stop_after`
-/// waits the stop flag is raised, after `close_after` waits the peer closes, and `inject` maps a
+/// waits `raise` is signalled, after `close_after` waits the peer closes, and `inject` maps a
 /// wait index to messages the service "sent" during that wait.
 class FakeTransport final : public StreamTransport {
 public:
@@ -27,7 +27,7 @@ public:
         return {};
     }
 
-    WaitOutcome wait_until(Clock::time_point deadline, const std::atomic<bool>& stop,
+    WaitOutcome wait_until(Clock::time_point deadline, const std::atomic<StreamSignal>& signal,
                            std::vector<std::string>& received) override {
         const std::size_t index = deadlines.size();
         deadlines.push_back(deadline - t0);
@@ -38,15 +38,17 @@ public:
             return WaitOutcome::PeerClosed;
         }
         if (stop_after && index >= *stop_after) {
-            stop_flag->store(true);
+            signal_flag->store(raise);
         }
-        return stop.load() ? WaitOutcome::Stopped : WaitOutcome::Deadline;
+        return signal.load() != StreamSignal::Run ? WaitOutcome::Stopped : WaitOutcome::Deadline;
     }
 
     void close(std::uint16_t code, std::string_view reason) override {
         closed_with = code;
         static_cast<void>(reason);
     }
+
+    void drop() override { dropped = true; }
 
     std::optional<PeerClose> peer_close() const override {
         return close_after ? std::optional<PeerClose>(PeerClose{1008, "bad stream token"})
@@ -88,13 +90,15 @@ public:
     std::optional<std::size_t> stop_after;
     std::optional<std::size_t> close_after;
     std::map<std::size_t, std::vector<std::string>> inject;
-    std::atomic<bool>* stop_flag = nullptr;
+    StreamSignal raise = StreamSignal::Stop;
+    std::atomic<StreamSignal>* signal_flag = nullptr;
     std::optional<std::uint16_t> closed_with;
+    bool dropped = false;
 };
 
 class MediaStreamerTest : public ::testing::Test {
 protected:
-    MediaStreamerTest() : writer_(identity()) { transport_.stop_flag = &stop_; }
+    MediaStreamerTest() : writer_(identity()) { transport_.signal_flag = &stop_; }
 
     static StreamIdentity identity() {
         StreamIdentity id;
@@ -114,7 +118,7 @@ protected:
 
     FakeTransport transport_;
     FrameWriter writer_;
-    std::atomic<bool> stop_{false};
+    std::atomic<StreamSignal> stop_{StreamSignal::Run};
 };
 
 TEST_F(MediaStreamerTest, PacesFramesAtTwentyMillisecondsDividedBySpeed) {
@@ -166,6 +170,18 @@ TEST_F(MediaStreamerTest, StopFlagEndsWithStopFrameAndNormalClose) {
     EXPECT_EQ(report.inbound_frames_sent, 3U);
     EXPECT_EQ(transport_.events().back(), "stop");
     EXPECT_EQ(transport_.closed_with, 1000);
+}
+
+TEST_F(MediaStreamerTest, DropCutsTheConnectionWithNeitherStopNorClose) {
+    transport_.stop_after = 3;
+    transport_.raise = StreamSignal::Drop;
+    const auto report = run_media_stream(transport_, writer_, payloads(10), {}, 1.0, stop_);
+    EXPECT_EQ(report.end, StreamEnd::Dropped);
+    EXPECT_EQ(to_string(report.end), "dropped");
+    EXPECT_EQ(report.inbound_frames_sent, 3U);
+    EXPECT_TRUE(transport_.dropped);
+    EXPECT_EQ(transport_.events().back(), "in");
+    EXPECT_FALSE(transport_.closed_with.has_value());
 }
 
 TEST_F(MediaStreamerTest, ServiceCloseEndsTheStreamWithoutStop) {

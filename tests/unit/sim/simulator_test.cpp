@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -96,6 +97,15 @@ public:
         });
     }
 
+    /// Waits until stream `index` has received at least `frames` frames.
+    bool wait_frames(std::size_t index, std::size_t frames,
+                     std::chrono::milliseconds timeout = 10s) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] {
+            return streams_.size() > index && streams_[index].frames.size() >= frames;
+        });
+    }
+
     int bad_signatures() const {
         const std::lock_guard lock(mutex_);
         return bad_signatures_;
@@ -114,6 +124,7 @@ private:
             {
                 const std::lock_guard lock(owner_.mutex_);
                 owner_.streams_[index_].frames.emplace_back(message);
+                owner_.changed_.notify_all();
                 close = owner_.close_streams_on_start
                         && message.find("\"event\":\"start\"") != std::string_view::npos;
             }
@@ -220,6 +231,16 @@ protected:
         }
         auto response = client_->send(request);
         EXPECT_TRUE(response.has_value()) << (response ? "" : response.error().message);
+        return response ? *response : http::HttpResponse{};
+    }
+
+    /// POST to the simulator's control API (`path` from "/_sim/").
+    http::HttpResponse post_control(const std::string& path) {
+        http::HttpRequest request;
+        request.method = "POST";
+        request.url = fmt::format("http://127.0.0.1:{}{}", sim_->port(), path);
+        auto response = client_->send(request);
+        EXPECT_TRUE(response.has_value());
         return response ? *response : http::HttpResponse{};
     }
 
@@ -443,6 +464,61 @@ TEST_F(SimulatorTest, ServiceClosingTheStreamIsRecordedAndTheCallStillEnds) {
     EXPECT_EQ(summary->stream_close_code, 1008);
     EXPECT_EQ(summary->stream_close_reason, "bad stream token");
     EXPECT_EQ(summary->hangup_cause, "normal_clearing");
+}
+
+// A network failure cut in by the control API: the service sees the connection vanish (no
+// `stop`, no close frame) and gets streaming.stopped; a new streaming_start picks the caller up.
+TEST_F(SimulatorTest, DroppedStreamVanishesAndCanBeStartedAgain) {
+    SimulatorOptions o = options();
+    o.speed = 4.0;
+    start(o);
+    auto audio = std::make_shared<CallAudio>();
+    audio->label = "speech-like 4 s";
+    audio->samples_8k = test::speech_like_signal(4.0, 5);
+    auto handle = sim_->place_inbound_call(CallSpec{audio});
+    ASSERT_TRUE(handle.has_value());
+    const std::string id = handle->call_control_id;
+    EXPECT_EQ(post_control("/_sim/drop-stream/" + id).status, 409) << "not streamed yet";
+    EXPECT_EQ(post_control("/_sim/drop-stream/v3:nope").status, 404);
+    protocol::AnswerCommand answer;
+    answer.command_id = "a";
+    EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
+    protocol::StreamingStartCommand stream;
+    stream.command_id = "s1";
+    stream.stream.stream_url = service_.media_url();
+    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    ASSERT_TRUE(service_.wait_frames(0, 12));  // connected, start, 10 media frames
+
+    EXPECT_EQ(post_control("/_sim/drop-stream/" + id).status, 200);
+    ASSERT_TRUE(service_.wait_stream_closed());
+    ASSERT_TRUE(expect_event("streaming.stopped"));
+    {
+        const auto streams = service_.streams();
+        ASSERT_EQ(streams.size(), 1U);
+        EXPECT_EQ(streams[0].closed->code, 1006);
+        EXPECT_TRUE(streams[0].closed->by_peer);
+        for (const std::string& frame : streams[0].frames) {
+            EXPECT_EQ(frame.find("\"event\":\"stop\""), std::string::npos);
+        }
+    }
+
+    std::this_thread::sleep_for(250ms);  // 1 s of the caller's audio (speed 4), unheard
+    stream.command_id = "s2";
+    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    const auto summary = handle->wait_for(10s);
+    ASSERT_TRUE(summary.has_value());
+    EXPECT_EQ(summary->streams, 2U);
+    EXPECT_EQ(summary->stream_drops, 1U);
+    EXPECT_EQ(summary->stream_end, "audio_done");
+    EXPECT_EQ(summary->hangup_cause, "normal_clearing");
+    // The caller talked on while unheard: the two streams carry at least 50 frames fewer than
+    // the audio's 200.
+    EXPECT_LE(summary->frames_sent, 150U);
+    EXPECT_GE(summary->frames_sent, 10U);
+    const auto streams = service_.streams();
+    ASSERT_EQ(streams.size(), 2U);
+    ASSERT_TRUE(streams[1].closed.has_value());
+    EXPECT_EQ(streams[1].closed->code, 1000);
 }
 
 TEST_F(SimulatorTest, RecordingUrlsExpireLikeTelnyxs) {
