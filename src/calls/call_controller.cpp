@@ -333,7 +333,21 @@ public:
                 DVD_LOG(Calls, Warn, "stream ended for an unknown call call_id={}", event.call_id);
                 return;
             }
-            apply(flow_.on_stream_ended(**record, event, inputs_now()), {});
+            auto decision = flow_.on_stream_ended(**record, event, inputs_now());
+            if (event.lost && !store::is_terminal((*record)->call.state)) {
+                if (!decision.commands.empty()) {
+                    deps_.metrics.media_streams_restarted.add();
+                    DVD_LOG(Calls, Warn,
+                            "media stream lost call_id={} reason=\"{}\": a new one requested "
+                            "from Telnyx (stream {} of the call)",
+                            event.call_id, event.reason, decision.record.flow.stream_starts);
+                } else {
+                    DVD_LOG(Calls, Warn, "media stream lost call_id={} reason=\"{}\": {}",
+                            event.call_id, event.reason,
+                            decision.notes.empty() ? "not started again" : decision.notes.back());
+                }
+            }
+            apply(std::move(decision), {});
         });
     }
 
@@ -873,13 +887,14 @@ private:
             }
             deps_.metrics.calls_resumed.add();
             FlowDecision restart = flow_.on_recovered(
-                    record, *log,
+                    record,
                     FlowInputs{.now_ms = now_ms(), .stream_url = options_.media_stream_url});
             for (const auto& note : restart.notes) {
                 DVD_LOG(Calls, Info, "{} call_id={}", note, call.id);
             }
             if (!call.call_control_id.empty()) {
-                calls_by_ccid_.insert_or_assign(call.call_control_id, std::move(record));
+                // With the resumed stream counted (kMaxStreamsPerCall, the next step number).
+                calls_by_ccid_.insert_or_assign(call.call_control_id, std::move(restart.record));
             }
             if (!restart.commands.empty()) {
                 held_stream_restarts_.push_back(std::move(restart.commands));

@@ -158,9 +158,12 @@ PlannedCommand planned(CommandKind kind, const store::Call& call, std::string_vi
     return command;
 }
 
-/// The call's inbound track to `url`, presenting its per-call token.
-PlannedCommand streaming_start(const store::Call& call, std::string_view step,
+/// The call's inbound track to `url`, presenting its per-call token; counted in `flow`.
+PlannedCommand streaming_start(const store::Call& call, FlowState& flow, std::string_view step,
                                const std::string& url) {
+    flow.mark_issued(CommandKind::StreamingStart);
+    ++flow.stream_starts;
+    flow.stream_url = url;
     auto command = planned(CommandKind::StreamingStart, call, step);
     protocol::StreamingStartCommand start;
     start.command_id = command.command_id;
@@ -173,6 +176,36 @@ PlannedCommand streaming_start(const store::Call& call, std::string_view step,
 
 std::string call_state_for(const store::Call& call) {
     return protocol::encode_client_state(fmt::format(R"({{"call_id":"{}"}})", call.id));
+}
+
+/// Plans a new streaming_start (step "<prefix>-N") for an answered call whose stream is gone: to
+/// `url`, else the URL the last one used. False when the call has no stream to start again (not
+/// answered, ended, hanging up, never streamed, streamed from its dial body), or, with a note
+/// saying why, when it has no token, no URL or kMaxStreamsPerCall streams already.
+bool start_stream_again(FlowDecision& d, std::string_view prefix, const std::string& url) {
+    const store::Call& call = d.record.call;
+    FlowState& flow = d.record.flow;
+    if (!is_active(call.state) || call.state == CallState::Initiated || flow.hangup_issued
+        || !flow.streaming_start_issued || flow.stream_in_dial) {
+        return false;
+    }
+    if (call.stream_auth_token.empty()) {
+        d.notes.emplace_back("media stream not started again: the call has no stream token");
+        return false;
+    }
+    const std::string target = url.empty() ? flow.stream_url : url;
+    if (target.empty()) {
+        d.notes.emplace_back("media stream not started again: no stream URL");
+        return false;
+    }
+    if (flow.stream_starts >= kMaxStreamsPerCall) {
+        d.notes.push_back(fmt::format("media stream not started again: {} streams already",
+                                      flow.stream_starts));
+        return false;
+    }
+    d.commands.push_back(
+            streaming_start(call, flow, fmt::format("{}-{}", prefix, flow.stream_starts), target));
+    return true;
 }
 
 }  // namespace
@@ -355,8 +388,8 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
                     d.grant = service::StreamGrant{.call_id = call.id,
                                                    .call_control_id = call.call_control_id,
                                                    .stream_auth_token = call.stream_auth_token};
-                    d.commands.push_back(streaming_start(call, "answered", inputs.stream_url));
-                    flow.mark_issued(CommandKind::StreamingStart);
+                    d.commands.push_back(
+                            streaming_start(call, flow, "answered", inputs.stream_url));
                 }
             }
             if (options_.record_calls && !flow.record_start_issued && !flow.record_in_dial) {
@@ -569,8 +602,12 @@ FlowDecision CallFlow::on_stream_ended(const CallRecord& current, const service:
     }
     d.call_changed = true;
     call.updated_at_ms = inputs.now_ms;
-    d.notes.push_back(fmt::format("media stream ended stream_id={} reason={} error={}",
-                                  event.stream_id, event.reason, event.error));
+    d.notes.push_back(fmt::format("media stream ended stream_id={} reason={} error={} lost={}",
+                                  event.stream_id, event.reason, event.error, event.lost));
+    if (event.lost && start_stream_again(d, "restart", {})) {
+        d.notes.push_back(fmt::format("media stream lost: a new one requested url={}",
+                                      d.record.flow.stream_url));
+    }
     return d;
 }
 
@@ -685,40 +722,13 @@ FlowDecision CallFlow::on_escalate(const CallRecord& current, config::Escalation
     return d;
 }
 
-FlowDecision CallFlow::on_recovered(const CallRecord& current,
-                                    const std::vector<store::CommandLog>& log,
-                                    const FlowInputs& inputs) const {
+FlowDecision CallFlow::on_recovered(const CallRecord& current, const FlowInputs& inputs) const {
     FlowDecision d;
     d.record = current;
-    const store::Call& call = d.record.call;
-    const FlowState& flow = d.record.flow;
-    if (!is_active(call.state) || call.state == CallState::Initiated || flow.hangup_issued
-        || !flow.streaming_start_issued || flow.stream_in_dial) {
-        return d;
+    if (start_stream_again(d, "resume", inputs.stream_url)) {
+        d.notes.push_back(fmt::format("media stream restarted after a service restart url={}",
+                                      d.record.flow.stream_url));
     }
-    if (call.stream_auth_token.empty()) {
-        d.notes.emplace_back("media stream not restarted: the call has no stream token");
-        return d;
-    }
-    std::string url = inputs.stream_url;
-    int starts = 0;
-    for (const auto& entry : log) {
-        if (parse_command_kind(entry.command) != CommandKind::StreamingStart) {
-            continue;
-        }
-        ++starts;
-        const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
-        if (inputs.stream_url.empty() && body.is_object() && body.contains("stream_url")
-            && body["stream_url"].is_string()) {
-            url = body["stream_url"].get<std::string>();
-        }
-    }
-    if (url.empty()) {
-        d.notes.emplace_back("media stream not restarted: no stream URL");
-        return d;
-    }
-    d.commands.push_back(streaming_start(call, fmt::format("resume-{}", starts), url));
-    d.notes.push_back(fmt::format("media stream restarted after a service restart url={}", url));
     return d;
 }
 
@@ -798,6 +808,13 @@ FlowState flow_from_history(const store::Call& call, const std::vector<store::Co
             continue;
         }
         flow.mark_issued(*kind);  // a logged transfer is the escalation
+        if (*kind == CommandKind::StreamingStart) {
+            ++flow.stream_starts;
+            const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
+            if (body.is_object() && body.contains("stream_url") && body["stream_url"].is_string()) {
+                flow.stream_url = body["stream_url"].get<std::string>();
+            }
+        }
         if (*kind == CommandKind::Dial) {
             const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
             if (body.is_object()) {

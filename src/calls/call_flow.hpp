@@ -18,6 +18,10 @@
 
 namespace dvd::calls {
 
+/// At most this many media streams per call (the first, and each started again after a restart
+/// or a lost connection): a stream that keeps failing is not started again forever.
+inline constexpr int kMaxStreamsPerCall = 10;
+
 /// The Call Control commands the call logic sends (names as in the command log and the URL).
 enum class CommandKind {
     Answer,
@@ -54,6 +58,10 @@ struct FlowState {
     /// a `streaming.stopped` / `streaming.failed` webhook then belongs to an earlier stream (one
     /// the process lost in a restart, reported late) and leaves the state alone.
     bool media_live = false;
+    /// streaming_start commands issued for the call (the first, and each resume or restart), and
+    /// the URL of the latest: a lost stream is started again there. Rebuilt from the command log.
+    int stream_starts = 0;
+    std::string stream_url{};
     /// The latest call-level score reported by the media session (ScoreChanged / StreamEnded).
     std::optional<pipeline::CallScore> latest_score{};
 
@@ -170,19 +178,25 @@ public:
                                                 const service::ScoreChanged& event,
                                                 const FlowInputs& inputs) const;
 
-    /// After a service restart, for an active call (`current` rebuilt by `flow_from_history`
-    /// from its row and command `log`): its media stream ended with the old process (Telnyx
-    /// ends a stream whose WebSocket closes and does not connect it again), so a call that was
-    /// being streamed gets a new `streaming_start` (same per-call token and track; the URL from
-    /// `inputs.stream_url`, else the one the last `streaming_start` used; a command id of its own
-    /// per restart), and the rest of the call is scored, its scorer and indicators going on from
-    /// the checkpoint. Nothing for a call not yet answered, hanging up, streamed from its dial
-    /// body (no token to present) or never streamed.
+    /// After a service restart, for an active call (`current.flow` rebuilt by
+    /// `flow_from_history` from its row and command log): its media stream ended with the old
+    /// process (Telnyx ends a stream whose WebSocket closes and does not connect it again), so a
+    /// call that was being streamed gets a new `streaming_start` (same per-call token and track;
+    /// the URL from `inputs.stream_url`, else the one the last `streaming_start` used; a command
+    /// id of its own per restart: `resume-N`), and the rest of the call is scored, its scorer
+    /// and indicators going on from the checkpoint. Nothing for a call not yet answered, hanging
+    /// up, streamed from its dial body (no token to present) or never streamed, or one that
+    /// already had kMaxStreamsPerCall streams.
     [[nodiscard]] FlowDecision on_recovered(const CallRecord& current,
-                                            const std::vector<store::CommandLog>& log,
                                             const FlowInputs& inputs) const;
 
-    /// The media stream ended; with `error` the reason becomes last_error.
+    /// The media stream ended; with `error` the reason becomes last_error. A stream `lost` while
+    /// the call goes on (the connection went away without Telnyx's `stop`: a network failure,
+    /// or nothing heard for the idle timeout) is started again: a new `streaming_start` to the
+    /// URL the last one used, same token and track, a command id of its own (`restart-N`), at
+    /// most kMaxStreamsPerCall streams per call; Telnyx picks the caller up where they are and
+    /// the scorer goes on from the call directory's checkpoint. Nothing for a call not
+    /// answered, ended or hanging up, or streamed from its dial body.
     [[nodiscard]] FlowDecision on_stream_ended(const CallRecord& current,
                                                const service::StreamEnded& event,
                                                const FlowInputs& inputs) const;
@@ -227,7 +241,8 @@ private:
 };
 
 /// Rebuilds the flow state of a stored call from its command log (after a restart): every
-/// logged command counts as issued; a logged dial sets stream_in_dial/record_in_dial from its
+/// logged command counts as issued; stream_starts and stream_url from the logged
+/// streaming_starts; a logged dial sets stream_in_dial/record_in_dial from its
 /// request body; escalation_issued from the row's `escalation`. `latest_score` comes from the
 /// call's stored final_score/llr/verdict.
 [[nodiscard]] FlowState flow_from_history(const store::Call& call,

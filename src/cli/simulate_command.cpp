@@ -149,10 +149,12 @@ bool report(int number, int total, const sim::CallSummary& call, sim::ServiceCli
     std::cout << fmt::format("call {}/{}  {}  audio={}\n", number, total, call.call_control_id,
                              call.audio_label);
     std::cout << fmt::format("  commands received: {}\n", join(call.actions()));
-    std::cout << fmt::format("  webhooks: {} sent, {} delivered; stream: {} frames {} ({})\n",
-                             call.events.size(), delivered, call.frames_sent,
-                             call.stream_encoding.empty() ? "-" : call.stream_encoding,
-                             call.stream_end.empty() ? "never started" : call.stream_end);
+    std::cout << fmt::format(
+            "  webhooks: {} sent, {} delivered; stream: {} frames {} ({}) streams={} dropped={}\n",
+            call.events.size(), delivered, call.frames_sent,
+            call.stream_encoding.empty() ? "-" : call.stream_encoding,
+            call.stream_end.empty() ? "never started" : call.stream_end, call.streams,
+            call.stream_drops);
     std::cout << fmt::format("  hangup: {} by {}\n",
                              call.hangup_cause.empty() ? "-" : call.hangup_cause,
                              call.hangup_source.empty() ? "-" : call.hangup_source);

@@ -131,7 +131,7 @@ std::size_t MediaRelay::expire_idle() {
     }
     for (const auto& entry : expired) {
         std::lock_guard lock(entry->mutex);
-        entry->stream.end("relay idle timeout", true);
+        entry->stream.end("relay idle timeout", true, true);
     }
     return expired.size();
 }
@@ -145,7 +145,7 @@ void MediaRelay::end_all(std::string_view reason) {
     for (auto& [id, entry] : all) {
         static_cast<void>(id);
         std::lock_guard lock(entry->mutex);
-        entry->stream.end(std::string(reason), false);
+        entry->stream.end(std::string(reason), false, false);
     }
 }
 
@@ -225,7 +225,7 @@ net::Response MediaRelay::handle(const net::Request& request) {
             if (!inserted) {
                 // Another worker started the same stream_id meanwhile: keep theirs.
                 stream_lock.unlock();
-                entry->stream.end("duplicate relayed start", true);
+                entry->stream.end("duplicate relayed start", true, false);
                 entry = it->second;
             }
             ++applied;

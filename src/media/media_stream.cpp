@@ -51,7 +51,7 @@ MediaStream::MediaStream(MediaDeps& deps, std::string presented_token)
 
 MediaStream::~MediaStream() {
     if (!ended_) {
-        end("stream destroyed", true);
+        end("stream destroyed", true, false);
     }
 }
 
@@ -397,7 +397,7 @@ pipeline::CallScore MediaStream::score() const {
     return scorer_ ? scorer_->call() : pipeline::CallScore{};
 }
 
-void MediaStream::end(std::string reason, bool error) {
+void MediaStream::end(std::string reason, bool error, bool lost) {
     if (ended_) {
         return;
     }
@@ -412,7 +412,7 @@ void MediaStream::end(std::string reason, bool error) {
         }
     }
     static_cast<void>(
-            finish(StreamClose{net::CloseCode::Normal, std::move(reason), "ended", error}));
+            finish(StreamClose{net::CloseCode::Normal, std::move(reason), "ended", error, lost}));
 }
 
 StreamClose MediaStream::abort(net::CloseCode code, std::string kind, std::string reason) {
@@ -466,16 +466,17 @@ std::optional<StreamClose> MediaStream::finish(StreamClose close) {
     deps_.directory.update_progress(grant_.call_control_id, scorer_->checkpoint(), next_seq_, at_ms,
                                     std::move(indicator_state));
     DVD_LOG(Media, Info,
-            "media stream ended call_id={} stream_id={} reason=\"{}\" error={} audio_ms={} "
+            "media stream ended call_id={} stream_id={} reason=\"{}\" error={} lost={} audio_ms={} "
             "windows={} score={:.3f} verdict={}",
-            grant_.call_id, stream_id_, close.reason, close.error, at_ms, final_score.windows,
-            final_score.probability, pipeline::to_string(final_score.verdict));
+            grant_.call_id, stream_id_, close.reason, close.error, close.lost, at_ms,
+            final_score.windows, final_score.probability, pipeline::to_string(final_score.verdict));
     deps_.sink.on_stream_ended(service::StreamEnded{
             .call_id = grant_.call_id,
             .call_control_id = grant_.call_control_id,
             .stream_id = stream_id_,
             .reason = close.reason,
             .error = close.error,
+            .lost = close.lost,
             .score = final_score,
     });
     return close;

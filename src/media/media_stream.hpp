@@ -61,6 +61,9 @@ struct StreamClose {
     /// "binary_frame", "internal_error", "ended" (closed from outside).
     std::string kind{};
     bool error = false;  ///< bad input or a failure, not a normal `stop`
+    /// The connection went away without a `stop` and without our refusal (the peer vanished or
+    /// closed, or sent nothing for the idle timeout): the call may still be on, unheard.
+    bool lost = false;
 };
 
 /// One Telnyx media stream, transport-independent: typed frames in (`connected`, `start`,
@@ -104,8 +107,8 @@ public:
     [[nodiscard]] std::optional<StreamClose> handle(protocol::InboundMessage message);
 
     /// Ends the stream from outside (peer closed, idle, shutdown): flushes what is buffered, then
-    /// reports StreamEnded once. No-op when already ended.
-    void end(std::string reason, bool error);
+    /// reports StreamEnded once (`lost` as in StreamClose). No-op when already ended.
+    void end(std::string reason, bool error, bool lost);
 
     /// Ends the stream for a reason found by the transport (a binary frame, ...): counts an
     /// error, reports StreamEnded, returns the close to send.

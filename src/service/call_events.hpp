@@ -35,6 +35,10 @@ struct StreamEnded {
     std::string stream_id{};
     std::string reason{};  ///< "stop", "peer closed", "malformed frame: ...", ...
     bool error = false;    ///< closed because of bad input or a failure
+    /// The connection went away without Telnyx's `stop` and not by our refusal or shutdown (the
+    /// peer vanished or closed, or sent nothing for the idle timeout): the call may go on
+    /// unheard, so the call logic starts a new stream.
+    bool lost = false;
     pipeline::CallScore score{};  ///< the score when it ended
 };
 

@@ -52,6 +52,78 @@ protected:
             ASSERT_FALSE(database_url_.empty());
         }
     }
+
+    /// The service and the simulator as two processes, as a user runs them: a configured
+    /// service (Telnyx = the simulator's API port, its fixed signing key) and `simulate`.
+    struct TwoProcesses {
+        std::string seed_hex = std::string(64, '7');
+        int service_port = test::free_loopback_port();
+        int sim_port = test::free_loopback_port();
+        std::vector<std::pair<std::string, std::string>> env{};
+    };
+
+    TwoProcesses two_processes() {
+        TwoProcesses p;
+        std::array<std::uint8_t, 32> seed{};
+        seed.fill(0x77);
+        auto keys = protocol::ed25519_keypair_from_seed(seed);
+        EXPECT_TRUE(keys);
+        p.env = {{"TELNYX_API_KEY", "KEYtest0123456789abcdef"},
+                 {"TELNYX_PUBLIC_KEY", keys ? keys->public_key_base64() : ""},
+                 {"TELNYX_API_BASE", "http://127.0.0.1:" + std::to_string(p.sim_port) + "/v2"},
+                 {"PORT", std::to_string(p.service_port)},
+                 {"DATABASE_URL", database_url()},
+                 {"DVD_MODEL", (kSource / "models/detector.json").string()}};
+        port_ = p.service_port;
+        return p;
+    }
+
+    std::unique_ptr<test::ChildProcess> serve(const TwoProcesses& p, const std::string& log) {
+        return std::make_unique<test::ChildProcess>(
+                DVD_EXECUTABLE, std::vector<std::string>{"serve", "--workers", "2"}, p.env,
+                dir_ / log, dir_);
+    }
+
+    std::unique_ptr<test::ChildProcess> simulate(const TwoProcesses& p, const char* wav) {
+        return std::make_unique<test::ChildProcess>(
+                DVD_EXECUTABLE,
+                std::vector<std::string>{
+                        "simulate", "--wav", (kSource / wav).string(), "--speed", "1", "--service",
+                        "http://127.0.0.1:" + std::to_string(p.service_port), "--api-port",
+                        std::to_string(p.sim_port), "--signing-seed", p.seed_hex},
+                std::vector<std::pair<std::string, std::string>>{
+                        {"TELNYX_API_KEY", "KEYtest0123456789abcdef"}},
+                dir_ / "simulate.log");
+    }
+
+    /// Waits until the first call streams and has at least `points` windows; its id and count.
+    std::pair<std::string, std::size_t> wait_scoring(std::size_t points) {
+        std::string call_id;
+        std::size_t seen = 0;
+        const bool ok = test::eventually(
+                [&] {
+                    const json list = calls();
+                    if (!list.contains("calls") || list["calls"].empty()) {
+                        return false;
+                    }
+                    call_id = list["calls"][0]["id"].get<std::string>();
+                    const json call = request("GET", "/calls/" + call_id).parsed();
+                    seen = call.contains("timeline") ? call["timeline"].size() : 0;
+                    return seen >= points;
+                },
+                30s);
+        EXPECT_TRUE(ok) << service_->log();
+        return {call_id, seen};
+    }
+
+    /// Commands of a call that Telnyx accepted, by name.
+    static std::map<std::string, int> accepted_commands(const json& call) {
+        std::map<std::string, int> sent;
+        for (const json& command : call["commands"]) {
+            sent[command["command"].get<std::string>()] += command["http_status"] == 200 ? 1 : 0;
+        }
+        return sent;
+    }
 };
 
 // The README's promise: with no Telnyx account, calls are answered, streamed, scored and listed;
@@ -309,67 +381,28 @@ TEST_F(SignedServiceE2e, GarbageMediaFrameClosesOnlyItsStream) {
 // lost, the call resumes when its webhooks return, no command is sent twice, and a new media
 // stream scores the rest of the call.
 TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
-    const std::string seed_hex(64, '7');
-    const int service_port = test::free_loopback_port();
-    const int sim_port = test::free_loopback_port();
-    std::array<std::uint8_t, 32> seed{};
-    seed.fill(0x77);
-    auto keys = protocol::ed25519_keypair_from_seed(seed);
-    ASSERT_TRUE(keys);
-    const std::vector<std::pair<std::string, std::string>> env{
-            {"TELNYX_API_KEY", "KEYtest0123456789abcdef"},
-            {"TELNYX_PUBLIC_KEY", keys->public_key_base64()},
-            {"TELNYX_API_BASE", "http://127.0.0.1:" + std::to_string(sim_port) + "/v2"},
-            {"PORT", std::to_string(service_port)},
-            {"DATABASE_URL", database_url()},
-            {"DVD_MODEL", (kSource / "models/detector.json").string()}};
-    auto start_service = [&](const std::string& log) {
-        return std::make_unique<test::ChildProcess>(
-                DVD_EXECUTABLE, std::vector<std::string>{"serve", "--workers", "2"}, env,
-                dir_ / log, dir_);
-    };
-    service_ = start_service("service-1.log");
-    port_ = service_port;
+    const TwoProcesses processes = two_processes();
+    service_ = serve(processes, "service-1.log");
     ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
             << service_->log();
-
-    test::ChildProcess simulator(
-            DVD_EXECUTABLE,
-            {"simulate", "--wav", (kSource / "samples/synthetic-hifigan.wav").string(), "--speed",
-             "1", "--service", "http://127.0.0.1:" + std::to_string(service_port), "--api-port",
-             std::to_string(sim_port), "--signing-seed", seed_hex},
-            {{"TELNYX_API_KEY", "KEYtest0123456789abcdef"}}, dir_ / "simulate.log");
+    auto simulator = simulate(processes, "samples/synthetic-hifigan.wav");
 
     // Wait until the call streams and has scored a few windows, then crash the service.
-    std::string call_id;
-    std::size_t points_before = 0;
-    ASSERT_TRUE(test::eventually(
-            [&] {
-                const json list = calls();
-                if (!list.contains("calls") || list["calls"].empty()) {
-                    return false;
-                }
-                call_id = list["calls"][0]["id"].get<std::string>();
-                const json call = request("GET", "/calls/" + call_id).parsed();
-                points_before = call.contains("timeline") ? call["timeline"].size() : 0;
-                return points_before >= 2;
-            },
-            30s))
-            << service_->log() << simulator.log();
+    const auto [call_id, points_before] = wait_scoring(2);
+    ASSERT_FALSE(call_id.empty()) << simulator->log();
     service_->signal(SIGKILL);
     ASSERT_TRUE(service_->wait_exit(10s));
 
     // Restart on the same port and database while the simulator retries its webhooks.
-    service_ = start_service("service-2.log");
+    service_ = serve(processes, "service-2.log");
     ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
             << service_->log();
-    const auto simulate_exit = simulator.wait_exit(60s);
-    ASSERT_TRUE(simulate_exit) << simulator.log();
+    const auto simulate_exit = simulator->wait_exit(60s);
+    ASSERT_TRUE(simulate_exit) << simulator->log();
 
     ASSERT_TRUE(test::eventually(
-            [&] { return request("GET", "/calls/" + call_id).parsed()["status"] == "ended"; },
-            20s))
-            << service_->log() << simulator.log();
+            [&] { return request("GET", "/calls/" + call_id).parsed()["status"] == "ended"; }, 20s))
+            << service_->log() << simulator->log();
     const json call = request("GET", "/calls/" + call_id).parsed();
     EXPECT_EQ(calls()["total"], 1) << "the restart created no second call";
     EXPECT_GE(call["timeline"].size(), points_before) << "no stored score was lost";
@@ -388,10 +421,7 @@ TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
             << call["indicators"].dump(2);
     EXPECT_GT(indicators["analysed_s"], 0.02 * indicators["frames_received"] + 0.5)
             << call["indicators"].dump(2);
-    std::map<std::string, int> sent;
-    for (const json& command : call["commands"]) {
-        sent[command["command"].get<std::string>()] += command["http_status"] == 200 ? 1 : 0;
-    }
+    std::map<std::string, int> sent = accepted_commands(call);
     EXPECT_EQ(sent["answer"], 1) << call["commands"].dump(2);
     // The stream died with the first process; the second one started a new stream, which picked
     // the caller up where they were and went on scoring the call.
@@ -401,8 +431,47 @@ TEST_P(ServiceE2e, RestartMidCallLosesNothing) {
     // simulator (which serves it) waited for the copy, and its summary says so.
     ASSERT_FALSE(call["recordings"].empty()) << call.dump(2);
     EXPECT_EQ(call["recordings"].back()["archive"]["status"], "stored") << call.dump(2);
-    EXPECT_NE(simulator.log().find("recording: the service stored its copy"), std::string::npos)
-            << simulator.log();
+    EXPECT_NE(simulator->log().find("recording: the service stored its copy"), std::string::npos)
+            << simulator->log();
+}
+
+// A network failure between Telnyx and the service cuts the media stream in the middle of a
+// call (the simulator drops the connection: no `stop`, no close frame). The service asks for a
+// new stream at once, Telnyx picks the caller up where they are, and the rest of the call is
+// scored on the same timeline.
+TEST_P(ServiceE2e, ALostMediaStreamIsStartedAgainMidCall) {
+    const TwoProcesses processes = two_processes();
+    service_ = serve(processes, "service.log");
+    ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
+            << service_->log();
+    auto simulator = simulate(processes, "samples/synthetic-hifigan.wav");
+    const auto [call_id, points_before] = wait_scoring(2);
+    ASSERT_FALSE(call_id.empty()) << simulator->log();
+    const json before = request("GET", "/calls/" + call_id).parsed();
+    const std::string ccid = before["call_control_id"].get<std::string>();
+
+    const Reply dropped = request("POST", "http://127.0.0.1:" + std::to_string(processes.sim_port)
+                                                  + "/_sim/drop-stream/" + ccid);
+    ASSERT_EQ(dropped.status, 200) << dropped.body << simulator->log();
+    ASSERT_TRUE(simulator->wait_exit(60s)) << simulator->log();
+    ASSERT_TRUE(test::eventually(
+            [&] { return request("GET", "/calls/" + call_id).parsed()["status"] == "ended"; }, 20s))
+            << service_->log() << simulator->log();
+    const json call = request("GET", "/calls/" + call_id).parsed();
+    const std::map<std::string, int> sent = accepted_commands(call);
+    EXPECT_EQ(sent.at("streaming_start"), 2) << call["commands"].dump(2);
+    EXPECT_EQ(sent.at("answer"), 1) << call["commands"].dump(2);
+    EXPECT_GT(call["timeline"].size(), points_before) << "windows scored on the new stream";
+    for (std::size_t i = 0; i < call["timeline"].size(); ++i) {
+        EXPECT_EQ(call["timeline"][i]["seq"], static_cast<int>(i)) << "one timeline, no gap";
+    }
+    EXPECT_EQ(call["hangup_cause"], "normal_clearing");
+    EXPECT_TRUE(call["flagged"].get<bool>()) << "the synthetic call is flagged";
+    EXPECT_NE(service_->log().find("media stream lost call_id=" + call_id), std::string::npos)
+            << service_->log();
+    EXPECT_NE(request("GET", "/metrics").body.find("dvd_media_streams_restarted_total 1"),
+              std::string::npos);
+    EXPECT_NE(simulator->log().find("streams=2"), std::string::npos) << simulator->log();
 }
 
 // Telnyx delivers webhooks more than once and out of order: duplicates of call.initiated and

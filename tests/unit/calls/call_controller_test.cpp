@@ -338,6 +338,35 @@ TEST_F(CallControllerTest, StreamEndedWithAnErrorIsNotedOnTheCall) {
     EXPECT_EQ(call().last_error, "media stream closed: malformed frame: bad base64");
 }
 
+TEST_F(CallControllerTest, ALostStreamIsStartedAgainWhereTheFirstWent) {
+    start();
+    submit(initiated());
+    submit(answered());
+    idle();
+    const auto first = telnyx_.sent("streaming_start");
+    ASSERT_EQ(first.size(), 1U);
+    controller_->on_stream_started(service::StreamStarted{.call_id = call_id_for(kCcid),
+                                                          .call_control_id = std::string(kCcid),
+                                                          .stream_id = "s-1"});
+    controller_->on_stream_ended(service::StreamEnded{.call_id = call_id_for(kCcid),
+                                                      .call_control_id = std::string(kCcid),
+                                                      .stream_id = "s-1",
+                                                      .reason = "peer closed (1006)",
+                                                      .error = true,
+                                                      .lost = true});
+    idle();
+    const auto streams = telnyx_.sent("streaming_start");
+    ASSERT_EQ(streams.size(), 2U);
+    EXPECT_EQ(streams[1].url, first[0].url);
+    EXPECT_EQ(streams[1].body["stream_url"], first[0].body["stream_url"]);
+    EXPECT_EQ(streams[1].body["stream_auth_token"], first[0].body["stream_auth_token"]);
+    EXPECT_EQ(streams[1].body["command_id"],
+              command_id_for(kCcid, CommandKind::StreamingStart, "restart-1"));
+    // The grant stays: the new stream is accepted and goes on from the checkpoint.
+    EXPECT_TRUE(directory_.find(kCcid).has_value());
+    EXPECT_EQ(metrics_.media_streams_restarted.value(), 1U);
+}
+
 TEST_F(CallControllerTest, MediaStreamUrlOptionWinsOverTheRequestHost) {
     auto o = options();
     o.media_stream_url = "wss://media.example/stream";

@@ -218,6 +218,8 @@ TEST(CallFlow, AnsweredPlansGreetingStreamAndRecordWithTheirBodies) {
     EXPECT_EQ(start.stream.track, protocol::StreamTrack::InboundTrack);
     EXPECT_EQ(start.stream_auth_token, "token-0123456789");
     EXPECT_EQ(d.record.call.stream_auth_token, "token-0123456789");
+    EXPECT_EQ(d.record.flow.stream_starts, 1);
+    EXPECT_EQ(d.record.flow.stream_url, "wss://dvd.example/media");
     ASSERT_TRUE(d.grant.has_value());
     EXPECT_EQ(d.grant->call_control_id, kCcid);
     EXPECT_EQ(d.grant->call_id, d.record.call.id);
@@ -369,6 +371,15 @@ store::CommandLog logged_stream_start(const std::string& url) {
             .http_status = 200};
 }
 
+/// A stored call as recovery rebuilds it: its flow from the command log.
+CallRecord with_history(CallRecord record, const std::vector<store::CommandLog>& log) {
+    const FlowState test_flags = record.flow;
+    record.flow = flow_from_history(record.call, log);
+    record.flow.hangup_issued = record.flow.hangup_issued || test_flags.hangup_issued;
+    record.flow.stream_in_dial = record.flow.stream_in_dial || test_flags.stream_in_dial;
+    return record;
+}
+
 TEST(CallFlow, AfterARestartAStreamedCallGetsANewStream) {
     const std::vector<store::CommandLog> log{
             store::CommandLog{.command = "answer", .command_id = "a"},
@@ -377,7 +388,8 @@ TEST(CallFlow, AfterARestartAStreamedCallGetsANewStream) {
     for (const CallState state : {CallState::Streaming, CallState::Answered}) {
         CallRecord record = record_in(CallState::Streaming);
         record.call.state = state;
-        const auto d = default_flow().on_recovered(record, log, FlowInputs{.now_ms = kNow});
+        const auto d =
+                default_flow().on_recovered(with_history(record, log), FlowInputs{.now_ms = kNow});
         ASSERT_EQ(d.commands.size(), 1u) << store::to_string(state);
         const auto& command = d.commands[0];
         EXPECT_EQ(command.kind, CommandKind::StreamingStart);
@@ -387,49 +399,142 @@ TEST(CallFlow, AfterARestartAStreamedCallGetsANewStream) {
         EXPECT_EQ(start.stream.stream_url, "wss://old.example/media") << "the URL it streamed to";
         EXPECT_EQ(start.stream.track, protocol::StreamTrack::InboundTrack);
         EXPECT_EQ(start.stream_auth_token, "existing-token");
+        EXPECT_EQ(d.record.flow.stream_starts, 2);
     }
 
     // MEDIA_STREAM_URL wins; a second restart gets a command id of its own.
     std::vector<store::CommandLog> twice = log;
     twice.push_back(logged_stream_start("wss://old.example/media"));
     const auto d = default_flow().on_recovered(
-            record_in(CallState::Streaming), twice,
+            with_history(record_in(CallState::Streaming), twice),
             FlowInputs{.now_ms = kNow, .stream_url = "wss://configured.example/media"});
     ASSERT_EQ(d.commands.size(), 1u);
     EXPECT_EQ(d.commands[0].command_id,
               command_id_for(kCcid, CommandKind::StreamingStart, "resume-2"));
     EXPECT_EQ(std::get<protocol::StreamingStartCommand>(d.commands[0].command).stream.stream_url,
               "wss://configured.example/media");
+    EXPECT_EQ(d.record.flow.stream_url, "wss://configured.example/media");
 }
 
 TEST(CallFlow, AfterARestartOnlyAnsweredStreamedCallsGetANewStream) {
     const std::vector<store::CommandLog> log{logged_stream_start("wss://old.example/media")};
-    const auto none = [&](const CallRecord& record) {
+    const auto none = [&](const CallRecord& record, const std::vector<store::CommandLog>& history) {
         return default_flow()
-                .on_recovered(record, log, FlowInputs{.now_ms = kNow})
+                .on_recovered(with_history(record, history), FlowInputs{.now_ms = kNow})
                 .commands.empty();
     };
-    EXPECT_TRUE(none(record_in(CallState::Initiated)));
-    EXPECT_TRUE(none(record_in(CallState::Ended)));
+    EXPECT_TRUE(none(record_in(CallState::Initiated), log));
+    EXPECT_TRUE(none(record_in(CallState::Ended), log));
     CallRecord hanging_up = record_in(CallState::Streaming);
     hanging_up.flow.hangup_issued = true;
-    EXPECT_TRUE(none(hanging_up));
+    EXPECT_TRUE(none(hanging_up, log));
     CallRecord dial_stream = record_in(CallState::Streaming);
     dial_stream.flow.stream_in_dial = true;
-    EXPECT_TRUE(none(dial_stream));
-    CallRecord never_streamed = record_in(CallState::Answered);
-    EXPECT_TRUE(none(never_streamed));
+    EXPECT_TRUE(none(dial_stream, log));
+    EXPECT_TRUE(none(record_in(CallState::Answered), {}));  // never streamed
     CallRecord no_token = record_in(CallState::Streaming);
     no_token.call.stream_auth_token.clear();
-    EXPECT_TRUE(none(no_token));
+    EXPECT_TRUE(none(no_token, log));
+    // A call that already had kMaxStreamsPerCall streams.
+    EXPECT_TRUE(none(record_in(CallState::Streaming),
+                     std::vector<store::CommandLog>(kMaxStreamsPerCall, log[0])));
+    EXPECT_FALSE(none(record_in(CallState::Streaming),
+                      std::vector<store::CommandLog>(kMaxStreamsPerCall - 1, log[0])));
     // No URL in the log and none configured: nothing to connect to, and the log says why.
     const auto no_url = default_flow().on_recovered(
-            record_in(CallState::Streaming),
-            {store::CommandLog{.command = "streaming_start", .request_body_json = "{}"}},
+            with_history(
+                    record_in(CallState::Streaming),
+                    {store::CommandLog{.command = "streaming_start", .request_body_json = "{}"}}),
             FlowInputs{.now_ms = kNow});
     EXPECT_TRUE(no_url.commands.empty());
     ASSERT_EQ(no_url.notes.size(), 1u);
-    EXPECT_EQ(no_url.notes[0], "media stream not restarted: no stream URL");
+    EXPECT_EQ(no_url.notes[0], "media stream not started again: no stream URL");
+}
+
+service::StreamEnded lost_stream() {
+    return service::StreamEnded{.call_id = call_id_for(kCcid),
+                                .call_control_id = std::string(kCcid),
+                                .stream_id = "s-1",
+                                .reason = "peer closed (1006)",
+                                .error = true,
+                                .lost = true};
+}
+
+// A stream whose connection went away while the call goes on is started again, where the last
+// one went, with the call's token and a command id of its own per restart.
+TEST(CallFlow, ALostStreamIsStartedAgain) {
+    CallRecord record = record_in(CallState::Streaming);
+    record.flow.media_live = true;
+    record.flow.stream_starts = 1;
+    record.flow.stream_url = "wss://dvd.example/media";
+    const auto d = default_flow().on_stream_ended(record, lost_stream(), inputs_for_new());
+    ASSERT_EQ(d.commands.size(), 1u);
+    EXPECT_EQ(d.commands[0].kind, CommandKind::StreamingStart);
+    EXPECT_EQ(d.commands[0].command_id,
+              command_id_for(kCcid, CommandKind::StreamingStart, "restart-1"));
+    const auto& start = std::get<protocol::StreamingStartCommand>(d.commands[0].command);
+    EXPECT_EQ(start.stream.stream_url, "wss://dvd.example/media");
+    EXPECT_EQ(start.stream_auth_token, "existing-token");
+    EXPECT_EQ(d.record.flow.stream_starts, 2);
+    EXPECT_FALSE(d.record.flow.media_live);
+    EXPECT_EQ(d.record.call.state, CallState::Answered);
+    EXPECT_EQ(d.record.call.last_error, "media stream closed: peer closed (1006)");
+
+    // The next loss gets the next step; a stream that ends with Telnyx's stop, or one we
+    // refused, is not started again.
+    const auto again = default_flow().on_stream_ended(d.record, lost_stream(), inputs_for_new());
+    ASSERT_EQ(again.commands.size(), 1u);
+    EXPECT_EQ(again.commands[0].command_id,
+              command_id_for(kCcid, CommandKind::StreamingStart, "restart-2"));
+    service::StreamEnded stopped = lost_stream();
+    stopped.lost = false;
+    stopped.error = false;
+    stopped.reason = "stop";
+    EXPECT_TRUE(default_flow().on_stream_ended(record, stopped, inputs_for_new()).commands.empty());
+    service::StreamEnded refused = lost_stream();
+    refused.lost = false;
+    refused.reason = "malformed frame";
+    EXPECT_TRUE(default_flow().on_stream_ended(record, refused, inputs_for_new()).commands.empty());
+}
+
+TEST(CallFlow, ALostStreamIsNotStartedAgainWhenTheCallCannotHaveOne) {
+    const auto none = [](const CallRecord& record) {
+        return default_flow().on_stream_ended(record, lost_stream(), inputs_for_new());
+    };
+    CallRecord live = record_in(CallState::Streaming);
+    live.flow.stream_starts = 1;
+    live.flow.stream_url = "wss://dvd.example/media";
+    EXPECT_EQ(none(live).commands.size(), 1u) << "the control case";
+
+    CallRecord ended = live;
+    ended.call.state = CallState::Ended;
+    EXPECT_TRUE(none(ended).commands.empty());
+    CallRecord hanging_up = live;
+    hanging_up.flow.hangup_issued = true;
+    EXPECT_TRUE(none(hanging_up).commands.empty());
+    CallRecord dial_stream = live;
+    dial_stream.flow.stream_in_dial = true;
+    EXPECT_TRUE(none(dial_stream).commands.empty());
+    CallRecord no_token = live;
+    no_token.call.stream_auth_token.clear();
+    EXPECT_TRUE(none(no_token).commands.empty());
+    CallRecord capped = live;
+    capped.flow.stream_starts = kMaxStreamsPerCall;
+    const auto at_cap = none(capped);
+    EXPECT_TRUE(at_cap.commands.empty());
+    EXPECT_EQ(at_cap.notes.back(), fmt::format("media stream not started again: {} streams already",
+                                               kMaxStreamsPerCall));
+}
+
+TEST(CallFlow, FlowFromHistoryCountsTheStreamsAndKeepsTheLastUrl) {
+    const auto flow =
+            flow_from_history(record_in(CallState::Streaming).call,
+                              {logged_stream_start("wss://a.example/media"),
+                               store::CommandLog{.command = "record_start", .command_id = "r"},
+                               logged_stream_start("wss://b.example/media")});
+    EXPECT_EQ(flow.stream_starts, 2);
+    EXPECT_EQ(flow.stream_url, "wss://b.example/media");
+    EXPECT_TRUE(flow.streaming_start_issued);
 }
 
 TEST(CallFlow, RecordingSavedBecomesARecording) {

@@ -166,6 +166,7 @@ TEST(MediaRelay, IdleStreamsExpire) {
     EXPECT_EQ(relay.size(), 0u);
     ASSERT_EQ(h.sink.ended.size(), 1u);
     EXPECT_EQ(h.sink.ended[0].reason, "relay idle timeout");
+    EXPECT_TRUE(h.sink.ended[0].lost);
     EXPECT_TRUE(h.sink.ended[0].error);
 }
 
@@ -182,6 +183,7 @@ TEST(MediaRelay, TooManyStreamsGet503AndShutdownEndsTheRest) {
     }
     ASSERT_EQ(h.sink.ended.size(), 1u);
     EXPECT_EQ(h.sink.ended[0].reason, "shutdown");
+    EXPECT_FALSE(h.sink.ended[0].lost);
 }
 
 TEST(MediaRoutes, RegistersTheWebSocketsAndTheRelay) {

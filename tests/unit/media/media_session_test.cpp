@@ -102,6 +102,7 @@ TEST(MediaSession, PcmuCallIsScoredStoredArchivedAndReported) {
     ASSERT_EQ(h.sink.ended.size(), 1u);
     EXPECT_EQ(h.sink.ended[0].reason, "stop");
     EXPECT_FALSE(h.sink.ended[0].error);
+    EXPECT_FALSE(h.sink.ended[0].lost);
 
     // Streaming through the socket gives the scores of the decoded audio scored in one go.
     const auto decoded = pcmu_decoded(speech);
@@ -433,6 +434,7 @@ TEST(MediaSession, BadInputClosesOnlyThatStreamWithAReason) {
         if (c.after_start) {
             ASSERT_EQ(h.sink.ended.size(), 1u);
             EXPECT_TRUE(h.sink.ended[0].error);
+            EXPECT_FALSE(h.sink.ended[0].lost) << "refused by us: not started again";
             EXPECT_EQ(h.sink.ended[0].call_id, "call-bad");
         }
         // The other stream goes on and ends normally.
@@ -504,8 +506,36 @@ TEST(MediaSession, PeerLeavingWithoutStopEndsTheStreamAsAnError) {
     session->on_close(net::WsCloseInfo{1006, "", true});
     ASSERT_EQ(h.sink.ended.size(), 1u);
     EXPECT_TRUE(h.sink.ended[0].error);
+    EXPECT_TRUE(h.sink.ended[0].lost);
     EXPECT_EQ(h.sink.ended[0].reason, "peer closed (1006)");
     EXPECT_EQ(h.metrics.media_streams_active.value(), 0);
+}
+
+// Which ends without a `stop` count as lost (the call logic then starts a new stream): the peer
+// closing or vanishing, and our idle timeout; not our shutdown or our refusal of bad frames.
+TEST(MediaSession, AStreamIsLostOnlyWhenTheConnectionWentAwayWithoutUs) {
+    struct Case {
+        net::WsCloseInfo close;
+        bool lost;
+    };
+
+    const std::vector<Case> cases{
+            {{1006, "", true}, true},                        // the connection vanished
+            {{1000, "bye", true}, true},                     // closed without a stop frame
+            {{1006, "idle timeout", false}, true},           // nothing heard: our idle timeout
+            {{1001, "server shutting down", false}, false},  // our shutdown
+            {{1009, "message too big", false}, false},       // our refusal
+    };
+    for (const Case& c : cases) {
+        Harness h;
+        h.add_call("call-l", kCcid, "");
+        FakeConnection connection;
+        auto session = open_session(h, connection);
+        session->on_text(connection, start_frame(kCcid, kStream));
+        session->on_close(c.close);
+        ASSERT_EQ(h.sink.ended.size(), 1u);
+        EXPECT_EQ(h.sink.ended[0].lost, c.lost) << c.close.code << " " << c.close.reason;
+    }
 }
 
 TEST(MediaSession, ResumeContinuesTheTimelineAndTheEvidence) {
