@@ -1,7 +1,9 @@
 #include "calls/call_controller.hpp"
 
 #include <future>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -222,10 +224,13 @@ public:
     /// Sends the held `streaming_start`s of recovered calls (once the service listens).
     void resume_media_streams() {
         const bool posted = post_calls([this] {
-            auto held = std::move(held_stream_restarts_);
-            held_stream_restarts_.clear();
-            for (auto& commands : held) {
-                dispatch(std::move(commands), {}, false);
+            listening_ = true;
+            std::vector<std::string> held;
+            for (const auto& entry : held_stream_restarts_) {
+                held.push_back(entry.first);
+            }
+            for (const std::string& ccid : held) {
+                release_held_stream(ccid);
             }
         });
         if (!posted) {
@@ -650,6 +655,71 @@ private:
         }
     }
 
+    /// Asks Telnyx whether a recovered call is still up, on the call's commands thread; the
+    /// answer comes back to the calls thread (`call_status_done`).
+    void check_call_status(const std::string& ccid) {
+        status_pending_.insert(ccid);
+        CommandWorker& worker = worker_for(ccid);
+        const bool posted = post_to(*worker.thread, [this, &worker, ccid] {
+            if (stopping_.load()) {
+                return;
+            }
+            auto result = worker.client->call_status(ccid);
+            static_cast<void>(post_calls(
+                    [this, ccid, result = std::move(result)] { call_status_done(ccid, result); }));
+        });
+        if (!posted) {
+            status_pending_.erase(ccid);
+            DVD_LOG(Calls, Warn, "call status not asked (commands thread full) call_control_id={}",
+                    ccid);
+        }
+    }
+
+    /// Sends the held new stream of a recovered call once the server listens and its status is
+    /// known; drops it for a call that ended meanwhile.
+    void release_held_stream(const std::string& ccid) {
+        if (!listening_ || status_pending_.contains(ccid)) {
+            return;
+        }
+        const auto held = held_stream_restarts_.find(ccid);
+        if (held == held_stream_restarts_.end()) {
+            return;
+        }
+        auto commands = std::move(held->second);
+        held_stream_restarts_.erase(held);
+        if (calls_by_ccid_.contains(ccid)) {
+            dispatch(std::move(commands), {}, false);
+        }
+    }
+
+    void call_status_done(const std::string& ccid, const telnyx::CallStatusOutcome& result) {
+        status_pending_.erase(ccid);
+        judge_call_status(ccid, result);
+        release_held_stream(ccid);
+    }
+
+    void judge_call_status(const std::string& ccid, const telnyx::CallStatusOutcome& result) {
+        const auto found = calls_by_ccid_.find(ccid);
+        if (found == calls_by_ccid_.end()) {
+            return;  // ended meanwhile
+        }
+        std::optional<protocol::CallStatus> status;
+        if (result.outcome.status == telnyx::CommandStatus::Ok) {
+            status = result.call;
+        } else if (result.outcome.status != telnyx::CommandStatus::Rejected
+                   || result.outcome.http_status != 404) {
+            DVD_LOG(Calls, Warn, "call status unknown call_id={}: {}", found->second.call.id,
+                    result.outcome.message);
+            return;
+        }
+        auto decision = flow_.on_call_status(found->second, status, inputs_now());
+        if (decision.call_ended) {
+            DVD_LOG(Calls, Warn, "{} call_id={}", decision.record.call.last_error,
+                    decision.record.call.id);
+        }
+        apply(std::move(decision), {});
+    }
+
     /// Sends the commands of one step, in order, on the call's commands thread; the outcomes
     /// come back to the calls thread (`commands_done`).
     void dispatch(std::vector<PlannedCommand> commands, const std::string& event_id, bool stored) {
@@ -897,10 +967,16 @@ private:
                 calls_by_ccid_.insert_or_assign(call.call_control_id, std::move(restart.record));
             }
             if (!restart.commands.empty()) {
-                held_stream_restarts_.push_back(std::move(restart.commands));
+                held_stream_restarts_.insert_or_assign(call.call_control_id,
+                                                       std::move(restart.commands));
             }
         }
         owner_.tracked_.store(calls_by_ccid_.size(), std::memory_order_relaxed);
+        // Their `call.hangup` may have been given up while the service was down: ask Telnyx.
+        for (const auto& [ccid, record] : calls_by_ccid_) {
+            static_cast<void>(record);
+            check_call_status(ccid);
+        }
 
         auto events = deps_.store->list_unprocessed_events(kMaxReplayedEvents);
         if (!events) {
@@ -933,8 +1009,12 @@ private:
     service::InflightTasks inflight_;
     // ---- calls thread only ----
     std::unordered_map<std::string, CallRecord> calls_by_ccid_;
-    /// From `recover`: the streaming_start of each call whose stream died with the old process.
-    std::vector<std::vector<PlannedCommand>> held_stream_restarts_;
+    /// From `recover`: the streaming_start of each call whose stream died with the old process,
+    /// by call_control_id: sent once the server listens
+    /// (`listening_`) and Telnyx said the call is still up (not in `status_pending_`).
+    std::map<std::string, std::vector<PlannedCommand>> held_stream_restarts_;
+    std::set<std::string> status_pending_;  ///< recovered calls whose status check is out
+    bool listening_ = false;
     std::string last_public_base_;
     // ---- end calls thread only ----
     std::vector<std::unique_ptr<CommandWorker>> workers_;

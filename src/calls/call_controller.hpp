@@ -137,13 +137,17 @@ public:
 
     /// Starts the calls and commands threads, then (on the calls thread, before any webhook)
     /// recovers: re-grants every active call that had a stream token (checkpoint from its stored
-    /// timeline) and re-runs the unprocessed webhook events. Fails when the options are invalid
-    /// (api key/base) or the store cannot list what to recover.
+    /// timeline), asks Telnyx whether each active call is still up (`GET /calls/{id}`; one that
+    /// ended while the service was down, its `call.hangup` given up, ends here:
+    /// `CallFlow::on_call_status`) and re-runs the unprocessed webhook events. Fails when the
+    /// options are invalid (api key/base) or the store cannot list what to recover.
     [[nodiscard]] base::Result<void> start();
 
     /// Sends the `streaming_start` of each recovered call that was being streamed
     /// (`CallFlow::on_recovered`), which `start` planned and held back: Telnyx connects to the
-    /// media endpoint at once, so the service calls this once it listens. Later calls do nothing.
+    /// media endpoint at once, so the service calls this once it listens. A call's goes out once
+    /// Telnyx also said it is still up (or could not say); none for one that ended. Later calls
+    /// do nothing.
     void resume_media_streams();
 
     /// Refuses new work, lets commands in flight finish (queued ones that have not started are

@@ -178,6 +178,29 @@ std::string call_state_for(const store::Call& call) {
     return protocol::encode_client_state(fmt::format(R"({{"call_id":"{}"}})", call.id));
 }
 
+/// Ends an active call whose `call.hangup` is not (yet) here: state Ended at `ended_at_ms`,
+/// duration from the answer (or start), the final score, grant revoked. hangup_cause stays empty
+/// for a late `call.hangup` to fill. No-op for a call that already ended.
+void end_without_hangup(FlowDecision& d, store::UnixMs ended_at_ms, store::UnixMs now_ms) {
+    store::Call& call = d.record.call;
+    if (!is_active(call.state)) {
+        return;
+    }
+    call.state = CallState::Ended;
+    call.ended_at_ms = ended_at_ms;
+    const store::UnixMs from_ms = call.answered_at_ms.value_or(call.started_at_ms);
+    if (from_ms > 0 && ended_at_ms >= from_ms) {
+        call.duration_seconds = static_cast<double>(ended_at_ms - from_ms) / 1000.0;
+    }
+    if (d.record.flow.latest_score) {
+        apply_score(call, *d.record.flow.latest_score);
+    }
+    d.call_ended = true;
+    d.call_changed = true;
+    d.revoke = true;
+    call.updated_at_ms = now_ms;
+}
+
 /// Plans a new streaming_start (step "<prefix>-N") for an answered call whose stream is gone: to
 /// `url`, else the URL the last one used. False when the call has no stream to start again (not
 /// answered, ended, hanging up, never streamed, streamed from its dial body), or, with a note
@@ -622,21 +645,7 @@ FlowDecision CallFlow::on_command_result(const CallRecord& current, CommandKind 
     }
     if (status == "call_ended") {
         // Telnyx 90018: the call is over; a normal end, the hangup webhook fills the details.
-        if (is_active(call.state)) {
-            call.state = CallState::Ended;
-            call.ended_at_ms = inputs.now_ms;
-            const store::UnixMs from_ms = call.answered_at_ms.value_or(call.started_at_ms);
-            if (from_ms > 0 && inputs.now_ms >= from_ms) {
-                call.duration_seconds = static_cast<double>(inputs.now_ms - from_ms) / 1000.0;
-            }
-            if (d.record.flow.latest_score) {
-                apply_score(call, *d.record.flow.latest_score);
-            }
-            d.call_ended = true;
-            d.call_changed = true;
-            d.revoke = true;
-            call.updated_at_ms = inputs.now_ms;
-        }
+        end_without_hangup(d, inputs.now_ms, inputs.now_ms);
         d.notes.push_back(fmt::format("{}: call already ended (90018)", to_string(kind)));
         return d;
     }
@@ -644,6 +653,32 @@ FlowDecision CallFlow::on_command_result(const CallRecord& current, CommandKind 
     call.updated_at_ms = inputs.now_ms;
     d.call_changed = true;
     d.notes.push_back(fmt::format("{} failed: {}", to_string(kind), message));
+    return d;
+}
+
+FlowDecision CallFlow::on_call_status(const CallRecord& current,
+                                      const std::optional<protocol::CallStatus>& status,
+                                      const FlowInputs& inputs) const {
+    FlowDecision d;
+    d.record = current;
+    store::Call& call = d.record.call;
+    if (!is_active(call.state)) {
+        d.ignored = true;
+        return d;
+    }
+    if (status && status->is_alive) {
+        d.notes.emplace_back("telnyx: the call is still up");
+        return d;
+    }
+    const auto ended = status ? parse_ms(status->end_time) : std::nullopt;
+    end_without_hangup(d, ended.value_or(inputs.now_ms), inputs.now_ms);
+    if (status && status->call_duration_s) {
+        call.duration_seconds = static_cast<double>(*status->call_duration_s);
+    }
+    call.last_error = status ? "the call ended while the service was down (Telnyx: not alive)"
+                             : "the call ended while the service was down (Telnyx no longer "
+                               "knows it)";
+    d.notes.push_back(call.last_error);
     return d;
 }
 

@@ -208,6 +208,16 @@ public:
                                                  std::string_view status, std::string_view message,
                                                  const FlowInputs& inputs) const;
 
+    /// Telnyx's answer to "Retrieve a call status" for a call recovered after a restart (its
+    /// `call.hangup` may have been given up while the service was down): `status` nullopt when
+    /// Telnyx no longer knows the call (404: its data is kept 10 minutes after the end). A call
+    /// not alive (or unknown) ends here: state Ended, ended_at from `end_time` (else now),
+    /// duration, the final score, grant revoked, last_error saying so; hangup_cause stays empty
+    /// for a late `call.hangup` to fill. Nothing for a live call or one that already ended.
+    [[nodiscard]] FlowDecision on_call_status(const CallRecord& current,
+                                              const std::optional<protocol::CallStatus>& status,
+                                              const FlowInputs& inputs) const;
+
     /// Escalates a flagged call under `policy` (ESCALATION_POLICY), at most once per call: warn
     /// -> `speak` of escalation_warning_text; transfer -> `transfer` to security_number; hangup
     /// -> `hangup`. Command ids are deterministic (step "escalation"), and the call row records

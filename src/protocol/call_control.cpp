@@ -194,7 +194,7 @@ bool is_unreserved(char c) noexcept {
 
 }  // namespace
 
-std::string call_action_path(std::string_view call_control_id, std::string_view action) {
+std::string call_path(std::string_view call_control_id) {
     std::string path = "/calls/";
     for (const char c : call_control_id) {
         if (is_unreserved(c) || c == ':') {
@@ -203,9 +203,49 @@ std::string call_action_path(std::string_view call_control_id, std::string_view 
             path += fmt::format("%{:02X}", static_cast<unsigned char>(c));
         }
     }
+    return path;
+}
+
+std::string call_action_path(std::string_view call_control_id, std::string_view action) {
+    std::string path = call_path(call_control_id);
     path += "/actions/";
     path += action;
     return path;
+}
+
+base::Result<CommandRequest> build_call_status(std::string_view call_control_id) {
+    if (call_control_id.empty()) {
+        return fail(Errc::InvalidCommand, "call_control_id is empty");
+    }
+    return CommandRequest{"GET", call_path(call_control_id), ""};
+}
+
+base::Result<CallStatus> parse_call_status(std::string_view body) {
+    auto root = detail::parse_object(body, "call status");
+    if (!root) {
+        return root.error();
+    }
+    detail::FieldReader r;
+    const Json& data = r.object(*root, "data", "data");
+    CallStatus status;
+    status.call_control_id =
+            r.optional_string(data, "call_control_id", "data.call_control_id").value_or("");
+    status.call_duration_s = r.optional_integer(data, "call_duration", "data.call_duration", 0,
+                                                std::numeric_limits<std::int64_t>::max());
+    status.start_time = r.optional_string(data, "start_time", "data.start_time").value_or("");
+    status.end_time = r.optional_string(data, "end_time", "data.end_time").value_or("");
+    if (!r.ok()) {
+        return r.error();
+    }
+    const auto alive = data.find("is_alive");
+    if (alive == data.end() || alive->is_null()) {
+        return fail(Errc::MissingField, "missing field 'data.is_alive'");
+    }
+    if (!alive->is_boolean()) {
+        return fail(Errc::WrongType, "field 'data.is_alive' must be a boolean");
+    }
+    status.is_alive = alive->get<bool>();
+    return status;
 }
 
 base::Result<CommandRequest> build_answer(std::string_view call_control_id,

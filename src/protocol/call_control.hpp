@@ -180,13 +180,16 @@ struct DialCommand {
 /// An HTTP request to send to kTelnyxApiBase + path with `Authorization: Bearer <key>` and
 /// `Content-Type: application/json`.
 struct CommandRequest {
-    std::string method;  ///< always "POST"
+    std::string method;  ///< "POST" for commands, "GET" for build_call_status
     std::string path;    ///< e.g. "/calls/v3:abc/actions/answer"
-    std::string body;    ///< JSON
+    std::string body;    ///< JSON ("" for a GET)
 };
 
-/// `/calls/{call_control_id}/actions/{action}`. The id is percent-encoded except for unreserved
-/// characters and ':' (kept raw, as Telnyx's SDK does: "v3:..." stays readable).
+/// `/calls/{call_control_id}`. The id is percent-encoded except for unreserved characters and
+/// ':' (kept raw, as Telnyx's SDK does: "v3:..." stays readable).
+[[nodiscard]] std::string call_path(std::string_view call_control_id);
+
+/// `/calls/{call_control_id}/actions/{action}`.
 [[nodiscard]] std::string call_action_path(std::string_view call_control_id,
                                            std::string_view action);
 
@@ -254,6 +257,21 @@ struct DialResult {
 };
 
 [[nodiscard]] base::Result<DialResult> parse_dial_result(std::string_view body);
+
+/// `GET /calls/{call_control_id}` ("Retrieve a call status"): whether Telnyx still has the call
+/// up. Telnyx keeps a call's data for 10 minutes after it ended; later the call is unknown (404).
+struct CallStatus {
+    std::string call_control_id;
+    bool is_alive = false;
+    std::optional<std::int64_t> call_duration_s{};  ///< `call_duration`, seconds
+    std::string start_time{};                       ///< RFC 3339, "" when absent
+    std::string end_time{};                         ///< RFC 3339, "" when absent or still up
+};
+
+/// Errc::InvalidCommand for an empty id.
+[[nodiscard]] base::Result<CommandRequest> build_call_status(std::string_view call_control_id);
+/// MissingField / WrongType naming the field when `data.is_alive` is not a boolean.
+[[nodiscard]] base::Result<CallStatus> parse_call_status(std::string_view body);
 
 /// What to do with a Call Control reply.
 enum class CommandOutcome {

@@ -334,6 +334,7 @@ void CallScenario::save_recording(Effects& fx, protocol::UtcMicros now) {
 void CallScenario::end_call(Effects& fx, std::string_view cause, std::string_view source,
                             protocol::UtcMicros now) {
     ended_ = true;
+    ended_at_ = now;
     phase_ = Phase::Ended;
     summary_.ended = true;
     summary_.hangup_cause = std::string(cause);

@@ -191,6 +191,9 @@ public:
 
     [[nodiscard]] bool is_ended() const { return ended_; }
 
+    /// When the call ended (call.hangup); nullopt while it is up.
+    [[nodiscard]] std::optional<protocol::UtcMicros> ended_at() const { return ended_at_; }
+
     [[nodiscard]] bool stream_active() const { return stream_active_; }
 
     [[nodiscard]] std::size_t pending_deliveries() const { return pending_deliveries_; }
@@ -250,6 +253,7 @@ private:
     /// When the call's first stream started: the caller's audio runs from here, whatever
     /// happens to the streams.
     std::optional<protocol::UtcMicros> speech_started_at_;
+    std::optional<protocol::UtcMicros> ended_at_;
     // Recording, speech and playback in progress.
     std::optional<Recording> recording_;
     int speaks_pending_ = 0;

@@ -599,15 +599,26 @@ void Simulator::Impl::on_get_call(net::Request request, net::Responder responder
         } else if (const auto found = calls_.find(id); found == calls_.end()) {
             reply = error_reply(404, {errors::call_not_found(id)});
         } else {
+            // "Retrieve a call status" (Telnyx keeps an ended call's data for 10 minutes; the
+            // simulator keeps it while it runs).
             const CallScenario& s = *found->second.scenario;
+            const UtcMicros until = s.ended_at().value_or(utc_now());
             nlohmann::ordered_json data{{"call_control_id", s.facts().call_control_id},
                                         {"call_leg_id", s.facts().call_leg_id},
                                         {"call_session_id", s.facts().call_session_id},
-                                        {"is_alive", !s.is_ended()},
-                                        {"record_type", "call"}};
+                                        {"is_alive", !s.is_ended()}};
             data["client_state"] = s.facts().client_state
                                            ? nlohmann::ordered_json(*s.facts().client_state)
                                            : nlohmann::ordered_json(nullptr);
+            data["call_duration"] =
+                    std::chrono::duration_cast<std::chrono::seconds>(until - s.facts().start_time)
+                            .count();
+            data["start_time"] = protocol::format_utc_timestamp(s.facts().start_time);
+            data["end_time"] =
+                    s.ended_at()
+                            ? nlohmann::ordered_json(protocol::format_utc_timestamp(*s.ended_at()))
+                            : nlohmann::ordered_json(nullptr);
+            data["record_type"] = "call";
             reply = ApiReply{200, nlohmann::ordered_json{{"data", std::move(data)}}.dump()};
         }
     }

@@ -130,7 +130,7 @@ std::string CallControlClient::next_command_id() {
 
 template <class Command, class Build>
 CommandOutcome CallControlClient::run(std::string_view action, Command& command, Build&& build,
-                                      protocol::DialResult* dial) {
+                                      const ReplyReader& read_ok) {
     if (command.command_id.empty()) {
         command.command_id = next_command_id();
     }
@@ -143,12 +143,12 @@ CommandOutcome CallControlClient::run(std::string_view action, Command& command,
         outcome.message = fmt::format("{}: not sent: {}", action, request.error().message);
         return outcome;
     }
-    return execute(action, command.command_id, *request, dial);
+    return execute(action, command.command_id, *request, read_ok);
 }
 
 CommandOutcome CallControlClient::execute(std::string_view action, std::string command_id,
                                           const CommandRequest& request,
-                                          protocol::DialResult* dial) {
+                                          const ReplyReader& read_ok) {
     CommandOutcome outcome;
     outcome.action = std::string(action);
     outcome.command_id = std::move(command_id);
@@ -177,15 +177,13 @@ CommandOutcome CallControlClient::execute(std::string_view action, std::string c
         case protocol::CommandOutcome::Ok:
             outcome.status = CommandStatus::Ok;
             outcome.message = fmt::format("{}: ok {}", action, attempts_text(sent.attempts));
-            if (dial != nullptr) {
-                auto call = protocol::parse_dial_result(response.body);
-                if (!call) {
+            if (read_ok) {
+                if (auto read = read_ok(response.body); !read) {
                     outcome.status = CommandStatus::BadReply;
                     outcome.message = fmt::format("{}: HTTP {} but {}", action, response.status,
-                                                  call.error().message);
+                                                  read.error().message);
                     return outcome;
                 }
-                *dial = std::move(*call);
             } else if (auto result = protocol::parse_command_result(response.body)) {
                 outcome.recording_id = result->recording_id;
             }
@@ -266,7 +264,36 @@ CommandOutcome CallControlClient::playback_start(std::string_view call_control_i
 DialOutcome CallControlClient::dial(protocol::DialCommand command) {
     DialOutcome result;
     result.outcome = run(
-            "dial", command, [](const auto& c) { return protocol::build_dial(c); }, &result.call);
+            "dial", command, [](const auto& c) { return protocol::build_dial(c); },
+            [&result](std::string_view body) -> base::Result<void> {
+                auto call = protocol::parse_dial_result(body);
+                if (!call) {
+                    return call.error();
+                }
+                result.call = std::move(*call);
+                return {};
+            });
+    return result;
+}
+
+CallStatusOutcome CallControlClient::call_status(std::string_view call_control_id) {
+    CallStatusOutcome result;
+    auto request = protocol::build_call_status(call_control_id);
+    if (!request) {
+        result.outcome.status = CommandStatus::InvalidCommand;
+        result.outcome.action = "call_status";
+        result.outcome.message = fmt::format("call_status: not sent: {}", request.error().message);
+        return result;
+    }
+    result.outcome = execute("call_status", "", *request,
+                             [&result](std::string_view body) -> base::Result<void> {
+                                 auto status = protocol::parse_call_status(body);
+                                 if (!status) {
+                                     return status.error();
+                                 }
+                                 result.call = std::move(*status);
+                                 return {};
+                             });
     return result;
 }
 

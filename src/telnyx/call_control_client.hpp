@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -77,6 +78,13 @@ struct DialOutcome {
     protocol::DialResult call{};
 };
 
+/// `GET /calls/{call_control_id}`: the outcome and, when Ok, the call's status. A call Telnyx no
+/// longer knows (its data is kept 10 minutes after the end) is Rejected with http_status 404.
+struct CallStatusOutcome {
+    CommandOutcome outcome{};
+    protocol::CallStatus call{};
+};
+
 /// Sends Call Control commands (telnyx-protocol.md section 2) built by `protocol::build_*` to
 /// `{api_base}/calls/{call_control_id}/actions/{action}` (and `POST {api_base}/calls` for dial),
 /// with `Authorization: Bearer`, `Content-Type: application/json`, and retries through
@@ -114,19 +122,24 @@ public:
     [[nodiscard]] CommandOutcome playback_start(std::string_view call_control_id,
                                                 protocol::PlaybackStartCommand command);
     [[nodiscard]] DialOutcome dial(protocol::DialCommand command);
+    /// Retrieve a call status (a GET, retried like a command; no command id).
+    [[nodiscard]] CallStatusOutcome call_status(std::string_view call_control_id);
 
     /// A fresh random UUIDv4 (RFC 9562 section 5.4), e.g. for a command the caller persists.
     [[nodiscard]] std::string next_command_id();
 
 private:
-    // Fills in the command id, builds the request and sends it. `dial` (dial only) receives
-    // the new call's ids from a 2xx reply.
+    /// Reads what the caller needs from a 2xx body (dial: the new call's ids; call_status: the
+    /// status); an error makes the outcome BadReply. Empty: a command's optional result.
+    using ReplyReader = std::function<base::Result<void>(std::string_view body)>;
+
+    // Fills in the command id, builds the request and sends it.
     template <class Command, class Build>
     CommandOutcome run(std::string_view action, Command& command, Build&& build,
-                       protocol::DialResult* dial = nullptr);
+                       const ReplyReader& read_ok = {});
 
     CommandOutcome execute(std::string_view action, std::string command_id,
-                           const protocol::CommandRequest& request, protocol::DialResult* dial);
+                           const protocol::CommandRequest& request, const ReplyReader& read_ok);
 
     CallControlOptions options_;
     http::HttpSender& sender_;

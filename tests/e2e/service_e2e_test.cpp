@@ -233,6 +233,29 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
 
 // POST /calls: the security team has a claimed identity called back; the answering voice is
 // streamed and scored like an inbound call (demo mode: the simulator answers the dial).
+// A crash in the middle of a demo call: the restarted service's built-in simulator has never
+// heard of that call (as Telnyx forgets a call 10 minutes after it ended, its hangup webhook
+// given up), so the recovery's status check closes it instead of leaving it "streaming" forever.
+TEST_P(ServiceE2e, ACallThatEndedWhileTheServiceWasDownIsClosedAtRestart) {
+    start({"--demo-wav", (kSource / "samples/synthetic-hifigan.wav").string(), "--demo-speed", "1"},
+          {});
+    const auto [call_id, points] = wait_scoring(1);
+    ASSERT_FALSE(call_id.empty());
+    service_->signal(SIGKILL);
+    ASSERT_TRUE(service_->wait_exit(10s));
+
+    start({"--demo-wav", (kSource / kGenuine).string(), "--demo-speed", "4"}, {});
+    ASSERT_TRUE(test::eventually([&] { return all_ended(2); }, 60s)) << calls().dump(2);
+    const json lost = request("GET", "/calls/" + call_id).parsed();
+    EXPECT_EQ(lost["status"], "ended");
+    EXPECT_EQ(lost["last_error"],
+              "the call ended while the service was down (Telnyx no longer knows it)");
+    EXPECT_GE(lost["timeline"].size(), points) << "what it scored before the crash is kept";
+    std::map<std::string, int> sent = accepted_commands(lost);
+    EXPECT_EQ(sent["streaming_start"], 1) << "no new stream for a call that is over";
+    EXPECT_EQ(request("GET", "/health").parsed()["active_sessions"], 0);
+}
+
 TEST_P(ServiceE2e, OutboundVerificationCallIsDialledStreamedAndScored) {
     start({"--demo-wav", (kSource / kSynthetic).string(), "--demo-speed", "4"}, {});
     ASSERT_TRUE(test::eventually([&] { return all_ended(1); }, 60s)) << calls().dump(2);

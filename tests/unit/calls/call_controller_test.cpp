@@ -550,7 +550,52 @@ TEST_F(CallControllerTest, RestartRegrantsActiveCallsAndRerunsUnprocessedEventsO
         EXPECT_EQ(restart.body["stream_auth_token"], token);
         EXPECT_EQ(restart.body["stream_url"], streams[0].body["stream_url"]);
     }
-    EXPECT_EQ(telnyx_.sent().size(), 7U);
+    // Each start asked Telnyx whether the recovered calls are still up (two calls, then one).
+    EXPECT_EQ(telnyx_.sent("call_status").size(), 3U);
+    EXPECT_EQ(telnyx_.sent().size(), 10U);
+}
+
+// A call whose call.hangup Telnyx gave up on while the service was down: at the next start
+// Telnyx says it is over (not alive, or unknown once its data is gone), and it ends here, its
+// grant revoked and no new stream asked for; a call still up is left alone.
+TEST_F(CallControllerTest, RecoveredCallsThatEndedWhileDownAreClosed) {
+    start();
+    submit(initiated());
+    submit(answered());
+    submit(initiated("evt-init-2", "v3:inbound-2"));
+    submit(answered("evt-ans-2", "v3:inbound-2"));
+    submit(initiated("evt-init-3", "v3:inbound-3"));
+    submit(answered("evt-ans-3", "v3:inbound-3"));
+    controller_.reset();
+    ASSERT_EQ(telnyx_.sent("streaming_start").size(), 3U);
+
+    telnyx_.script("call_status:v3:inbound-1", 200,
+                   R"({"data":{"call_control_id":"v3:inbound-1","is_alive":false,)"
+                   R"("call_duration":25,"end_time":"2026-01-01T10:00:30Z"}})");
+    telnyx_.script("call_status:v3:inbound-2", 404,
+                   R"({"errors":[{"code":"10005","title":"Resource not found"}]})");
+    start();
+    idle();
+    EXPECT_EQ(telnyx_.sent("call_status").size(), 3U);
+    const store::Call gone = call(kCcid);
+    EXPECT_EQ(gone.state, CallState::Ended);
+    EXPECT_EQ(gone.ended_at_ms, 1'767'261'630'000);  // Telnyx's end_time
+    EXPECT_DOUBLE_EQ(gone.duration_seconds.value_or(0.0), 25.0);
+    EXPECT_EQ(gone.last_error, "the call ended while the service was down (Telnyx: not alive)");
+    EXPECT_FALSE(directory_.find(kCcid).has_value());
+    const store::Call unknown = call("v3:inbound-2");
+    EXPECT_EQ(unknown.state, CallState::Ended);
+    EXPECT_EQ(unknown.last_error,
+              "the call ended while the service was down (Telnyx no longer knows it)");
+    EXPECT_EQ(call("v3:inbound-3").state, CallState::Answered);
+    EXPECT_TRUE(directory_.find("v3:inbound-3").has_value());
+    // Only the call still up got a new stream.
+    const auto streams = telnyx_.sent("streaming_start");
+    ASSERT_EQ(streams.size(), 4U);
+    EXPECT_NE(streams[3].url.find("v3:inbound-3"), std::string::npos);
+    // A late call.hangup still fills in the cause.
+    submit(hangup("evt-hang-late"));
+    EXPECT_EQ(call(kCcid).hangup_cause, "normal_clearing");
 }
 
 TEST_F(CallControllerTest, WritesNeverClearScoresTheMediaSideStored) {
@@ -752,8 +797,8 @@ TEST_F(CallControllerTest, StopSkipsQueuedCommandsAndTheirEventRerunsAtTheNextSt
 
     start();
     idle();
-    EXPECT_EQ(telnyx_.actions(),
-              (std::vector<std::string>{"answer", "speak", "streaming_start", "record_start"}));
+    EXPECT_EQ(telnyx_.actions(), (std::vector<std::string>{"answer", "call_status", "speak",
+                                                           "streaming_start", "record_start"}));
     EXPECT_EQ(telnyx_.sent("speak").at(0).body["command_id"],
               command_id_for(kCcid, CommandKind::Speak, "greeting"));
     EXPECT_TRUE(reader_->list_unprocessed_events(100).value().empty());

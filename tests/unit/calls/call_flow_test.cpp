@@ -451,6 +451,41 @@ TEST(CallFlow, AfterARestartOnlyAnsweredStreamedCallsGetANewStream) {
     EXPECT_EQ(no_url.notes[0], "media stream not started again: no stream URL");
 }
 
+TEST(CallFlow, ACallTelnyxSaysIsOverEndsWithoutItsHangup) {
+    CallRecord record = record_in(CallState::Streaming);
+    record.flow.latest_score = pipeline::CallScore{.llr = 2.0, .probability = 0.9, .windows = 3};
+    protocol::CallStatus over;
+    over.is_alive = false;
+    over.call_duration_s = 25;
+    over.end_time = "2026-01-01T10:00:30Z";
+    const auto d = default_flow().on_call_status(record, over, FlowInputs{.now_ms = kNow});
+    EXPECT_TRUE(d.call_ended);
+    EXPECT_TRUE(d.revoke);
+    EXPECT_EQ(d.record.call.state, CallState::Ended);
+    EXPECT_EQ(d.record.call.ended_at_ms, 1'767'261'630'000);
+    EXPECT_DOUBLE_EQ(d.record.call.duration_seconds.value_or(0.0), 25.0);
+    EXPECT_DOUBLE_EQ(d.record.call.final_score.value_or(0.0), 0.9);
+    EXPECT_EQ(d.record.call.hangup_cause, "") << "left for a late call.hangup";
+    EXPECT_TRUE(d.commands.empty());
+
+    // Unknown to Telnyx: ended now; still up, or already ended here: nothing.
+    const auto unknown =
+            default_flow().on_call_status(record, std::nullopt, FlowInputs{.now_ms = kNow});
+    EXPECT_TRUE(unknown.call_ended);
+    EXPECT_EQ(unknown.record.call.ended_at_ms, kNow);
+    EXPECT_EQ(unknown.record.call.last_error,
+              "the call ended while the service was down (Telnyx no longer knows it)");
+    protocol::CallStatus up;
+    up.is_alive = true;
+    const auto alive = default_flow().on_call_status(record, up, FlowInputs{.now_ms = kNow});
+    EXPECT_FALSE(alive.call_ended);
+    EXPECT_FALSE(alive.call_changed);
+    const auto done = default_flow().on_call_status(record_in(CallState::Ended), over,
+                                                    FlowInputs{.now_ms = kNow});
+    EXPECT_TRUE(done.ignored);
+    EXPECT_FALSE(done.call_ended);
+}
+
 service::StreamEnded lost_stream() {
     return service::StreamEnded{.call_id = call_id_for(kCcid),
                                 .call_control_id = std::string(kCcid),

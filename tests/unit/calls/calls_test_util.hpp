@@ -95,6 +95,12 @@ public:
         if (action == "calls") {
             action = "dial";
         }
+        // GET /calls/{call_control_id}: scripted per call as "call_status:<call_control_id>".
+        std::string script_key = action;
+        if (request.method == "GET") {
+            script_key = "call_status:" + action;
+            action = "call_status";
+        }
         if (before_reply) {
             before_reply(action);
         }
@@ -104,7 +110,7 @@ public:
                 .url = request.url,
                 .authorization = std::string(request.headers.find("Authorization").value_or("")),
                 .body = json::parse(request.body, nullptr, false)});
-        auto& queue = scripted_[action];
+        auto& queue = scripted_[script_key];
         if (!queue.empty()) {
             auto response = queue.front();
             queue.pop_front();
@@ -115,6 +121,10 @@ public:
                     .status = 200,
                     .body = R"({"data":{"call_control_id":"v3:dialed","call_leg_id":"leg-d",)"
                             R"("call_session_id":"session-d","record_type":"call"}})"};
+        }
+        if (action == "call_status") {
+            return http::HttpResponse{.status = 200,
+                                      .body = R"({"data":{"is_alive":true,"record_type":"call"}})"};
         }
         return http::HttpResponse{.status = 200, .body = R"({"data":{"result":"ok"}})"};
     }

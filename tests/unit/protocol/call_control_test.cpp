@@ -294,5 +294,37 @@ TEST(CallControl, ParsesSuccessBodies) {
     EXPECT_FALSE(parse_dial_result(R"({"data":{"call_leg_id":"l"}})"));
 }
 
+// "Retrieve a call status": the documented example body, and what is refused.
+TEST(CallControl, CallStatusRequestAndReply) {
+    const auto request = build_call_status("v3:a/b c");
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->method, "GET");
+    EXPECT_EQ(request->path, "/calls/v3:a%2Fb%20c");
+    EXPECT_TRUE(request->body.empty());
+    EXPECT_FALSE(build_call_status(""));
+
+    const auto ended = parse_call_status(
+            R"({"data":{"call_control_id":"v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg",)"
+            R"("call_leg_id":"2dc6fc34-f9e0-11ea-b68e-02420a0f7768","client_state":"aGF2ZQ==",)"
+            R"("is_alive":false,"call_duration":50,"start_time":"2019-01-23T18:10:02.574Z",)"
+            R"("end_time":"2019-01-23T18:11:52.574Z","record_type":"call"}})");
+    ASSERT_TRUE(ended) << ended.error().message;
+    EXPECT_FALSE(ended->is_alive);
+    EXPECT_EQ(ended->call_duration_s, 50);
+    EXPECT_EQ(ended->start_time, "2019-01-23T18:10:02.574Z");
+    EXPECT_EQ(ended->end_time, "2019-01-23T18:11:52.574Z");
+    const auto alive = parse_call_status(R"({"data":{"is_alive":true}})");
+    ASSERT_TRUE(alive);
+    EXPECT_TRUE(alive->is_alive);
+    EXPECT_FALSE(alive->call_duration_s.has_value());
+
+    const auto missing = parse_call_status(R"({"data":{"call_control_id":"v3:x"}})");
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("data.is_alive"), std::string::npos);
+    EXPECT_FALSE(parse_call_status(R"({"data":{"is_alive":"yes"}})"));
+    EXPECT_FALSE(parse_call_status(R"({"data":{"is_alive":true,"call_duration":"50"}})"));
+    EXPECT_FALSE(parse_call_status("not json"));
+}
+
 }  // namespace
 }  // namespace dvd::protocol

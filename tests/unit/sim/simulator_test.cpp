@@ -432,7 +432,14 @@ TEST_F(SimulatorTest, ApiRefusesLikeTelnyx) {
     EXPECT_TRUE(protocol::parse_error_response(response.body)->call_already_ended());
     response = get(sim_->api_base() + "/calls/" + id);
     EXPECT_EQ(response.status, 200);
-    EXPECT_EQ(json::parse(response.body)["data"]["is_alive"], false);
+    // The body parses as Telnyx's "Retrieve a call status" reply.
+    const auto status = protocol::parse_call_status(response.body);
+    ASSERT_TRUE(status) << response.body;
+    EXPECT_FALSE(status->is_alive);
+    EXPECT_EQ(status->call_control_id, id);
+    EXPECT_TRUE(status->call_duration_s.has_value());
+    EXPECT_FALSE(status->end_time.empty());
+    EXPECT_EQ(get(sim_->api_base() + "/calls/v3:unknown").status, 404);
     EXPECT_EQ(sim_->unmatched_commands().size(), 4U);  // 2 x 401, unknown call, unknown action
 }
 

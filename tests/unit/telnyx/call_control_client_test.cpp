@@ -306,6 +306,31 @@ TEST_F(CallControlClientTest, DialReplyWithoutCallIdIsABadReply) {
     EXPECT_FALSE(result.outcome.is_normal());
 }
 
+TEST_F(CallControlClientTest, CallStatusIsAGetThatReadsIsAlive) {
+    server_.push({.status = 503, .body = "{}"});
+    server_.push({.status = 200, .body = R"({"data":{"is_alive":false,"call_duration":12}})"});
+    const auto result = client_.call_status("v3:abc");
+    EXPECT_EQ(result.outcome.status, CommandStatus::Ok) << result.outcome.message;
+    EXPECT_EQ(result.outcome.attempts, 2) << "retried like a command";
+    EXPECT_FALSE(result.call.is_alive);
+    EXPECT_EQ(result.call.call_duration_s, 12);
+    const auto requests = server_.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[1].method, "GET");
+    EXPECT_EQ(requests[1].target, "/v2/calls/v3:abc");
+    EXPECT_EQ(requests[1].header("authorization"), "Bearer " + std::string(kApiKey));
+
+    // Gone (404) is a final refusal the caller can tell apart; a body without is_alive is bad.
+    server_.push({.status = 404,
+                  .body = R"({"errors":[{"code":"10005","title":"Resource not found"}]})"});
+    const auto gone = client_.call_status("v3:old");
+    EXPECT_EQ(gone.outcome.status, CommandStatus::Rejected);
+    EXPECT_EQ(gone.outcome.http_status, 404);
+    server_.push({.status = 200, .body = R"({"data":{}})"});
+    EXPECT_EQ(client_.call_status("v3:abc").outcome.status, CommandStatus::BadReply);
+    EXPECT_EQ(client_.call_status("").outcome.status, CommandStatus::InvalidCommand);
+}
+
 TEST_F(CallControlClientTest, DialsPerSecondLimitIsRetried) {
     server_.push({.status = 429,
                   .headers = {{"Retry-After", "1"}},
