@@ -1,7 +1,9 @@
 #include "calls/call_controller.hpp"
 
+#include <condition_variable>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include "base/check.hpp"
 #include "base/log.hpp"
@@ -217,6 +220,10 @@ public:
         auto result = future.get();
         if (!result) {
             stop(std::chrono::steady_clock::now() + 1s);
+            return result;
+        }
+        if (options_.quiet_call_check.count() > 0) {
+            sweeper_ = std::thread([this] { run_sweeper(); });
         }
         return result;
     }
@@ -243,6 +250,7 @@ public:
             return;
         }
         stopping_.store(true);
+        stop_sweeper();
         for (auto& worker : workers_) {
             worker->thread->stop();  // queued commands see stopping_ and are skipped
         }
@@ -655,8 +663,50 @@ private:
         }
     }
 
-    /// Asks Telnyx whether a recovered call is still up, on the call's commands thread; the
-    /// answer comes back to the calls thread (`call_status_done`).
+    /// Every quiet_call_sweep, until stop: looks for quiet calls on the calls thread.
+    void run_sweeper() {
+        pthread_setname_np(pthread_self(), "calls-sweep");
+        std::unique_lock lock(sweep_mutex_);
+        while (!sweep_wake_.wait_for(lock, options_.quiet_call_sweep,
+                                     [this] { return sweep_stop_; })) {
+            static_cast<void>(post_calls([this] { sweep_quiet_calls(); }));
+        }
+    }
+
+    void stop_sweeper() {
+        {
+            const std::lock_guard lock(sweep_mutex_);
+            sweep_stop_ = true;
+        }
+        sweep_wake_.notify_all();
+        if (sweeper_.joinable()) {
+            sweeper_.join();
+        }
+    }
+
+    /// A call with no open stream whose row has not changed for quiet_call_check (and was not
+    /// checked in that time) is checked with Telnyx: its call.hangup may have been lost.
+    void sweep_quiet_calls() {
+        const store::UnixMs now = now_ms();
+        const std::int64_t quiet = options_.quiet_call_check.count();
+        std::erase_if(status_checked_at_,
+                      [this](const auto& entry) { return !calls_by_ccid_.contains(entry.first); });
+        for (const auto& [ccid, record] : calls_by_ccid_) {
+            const store::UnixMs last =
+                    std::max({record.call.updated_at_ms, record.call.created_at_ms,
+                              status_checked_at_.contains(ccid) ? status_checked_at_[ccid] : 0});
+            if (record.flow.media_live || status_pending_.contains(ccid) || now - last < quiet) {
+                continue;
+            }
+            DVD_LOG(Calls, Info, "quiet call checked with Telnyx call_id={} quiet_s={}",
+                    record.call.id, (now - last) / 1000);
+            status_checked_at_[ccid] = now;
+            check_call_status(ccid);
+        }
+    }
+
+    /// Asks Telnyx whether a call (recovered, or quiet) is still up, on the call's commands
+    /// thread; the answer comes back to the calls thread (`call_status_done`).
     void check_call_status(const std::string& ccid) {
         status_pending_.insert(ccid);
         CommandWorker& worker = worker_for(ccid);
@@ -1013,11 +1063,16 @@ private:
     /// by call_control_id: sent once the server listens
     /// (`listening_`) and Telnyx said the call is still up (not in `status_pending_`).
     std::map<std::string, std::vector<PlannedCommand>> held_stream_restarts_;
-    std::set<std::string> status_pending_;  ///< recovered calls whose status check is out
+    std::set<std::string> status_pending_;  ///< calls whose status check is out
+    std::unordered_map<std::string, store::UnixMs> status_checked_at_;  ///< by the sweep
     bool listening_ = false;
     std::string last_public_base_;
     // ---- end calls thread only ----
     std::vector<std::unique_ptr<CommandWorker>> workers_;
+    std::mutex sweep_mutex_;
+    std::condition_variable sweep_wake_;
+    bool sweep_stop_ = false;  ///< guarded by sweep_mutex_
+    std::thread sweeper_;      ///< `calls-sweep`: posts sweep_quiet_calls; joined by stop
     std::unique_ptr<service::TaskThread> calls_;  // last: stopped first on destruction
 };
 

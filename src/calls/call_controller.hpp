@@ -71,6 +71,11 @@ struct CallControllerOptions {
     std::size_t webhook_queue_limit = 4096;
     std::chrono::milliseconds request_timeout{10'000};  ///< per Call Control attempt
     http::RetryOptions retry{};                         ///< Call Control retries (5xx/429)
+    /// A call with no open media stream whose row has not changed for this long is checked
+    /// with Telnyx (`GET /calls/{id}`): its `call.hangup` may have been lost (Telnyx gives a
+    /// webhook up after its retries), and a call Telnyx says is over ends here. 0: never.
+    std::chrono::milliseconds quiet_call_check{600'000};
+    std::chrono::milliseconds quiet_call_sweep{60'000};  ///< how often calls are looked at
     /// Called on the calls thread, once per call, when a call crosses the threshold (alerts and
     /// escalation hook up here in issue 4). Must not block for long.
     std::function<void(const FlaggedCall&)> on_flagged{};

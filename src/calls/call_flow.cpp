@@ -675,8 +675,8 @@ FlowDecision CallFlow::on_call_status(const CallRecord& current,
     if (status && status->call_duration_s) {
         call.duration_seconds = static_cast<double>(*status->call_duration_s);
     }
-    call.last_error = status ? "the call ended while the service was down (Telnyx: not alive)"
-                             : "the call ended while the service was down (Telnyx no longer "
+    call.last_error = status ? "the call ended without a call.hangup webhook (Telnyx: not alive)"
+                             : "the call ended without a call.hangup webhook (Telnyx no longer "
                                "knows it)";
     d.notes.push_back(call.last_error);
     return d;

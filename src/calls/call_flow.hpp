@@ -208,8 +208,9 @@ public:
                                                  std::string_view status, std::string_view message,
                                                  const FlowInputs& inputs) const;
 
-    /// Telnyx's answer to "Retrieve a call status" for a call recovered after a restart (its
-    /// `call.hangup` may have been given up while the service was down): `status` nullopt when
+    /// Telnyx's answer to "Retrieve a call status" for a call recovered after a restart, or one
+    /// that has been quiet for long (its `call.hangup` may have been given up by Telnyx while
+    /// the service was down or refused it): `status` nullopt when
     /// Telnyx no longer knows the call (404: its data is kept 10 minutes after the end). A call
     /// not alive (or unknown) ends here: state Ended, ended_at from `end_time` (else now),
     /// duration, the final score, grant revoked, last_error saying so; hangup_cause stays empty

@@ -249,7 +249,7 @@ TEST_P(ServiceE2e, ACallThatEndedWhileTheServiceWasDownIsClosedAtRestart) {
     const json lost = request("GET", "/calls/" + call_id).parsed();
     EXPECT_EQ(lost["status"], "ended");
     EXPECT_EQ(lost["last_error"],
-              "the call ended while the service was down (Telnyx no longer knows it)");
+              "the call ended without a call.hangup webhook (Telnyx no longer knows it)");
     EXPECT_GE(lost["timeline"].size(), points) << "what it scored before the crash is kept";
     std::map<std::string, int> sent = accepted_commands(lost);
     EXPECT_EQ(sent["streaming_start"], 1) << "no new stream for a call that is over";

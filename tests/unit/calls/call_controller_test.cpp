@@ -16,6 +16,7 @@
 
 #include "calls_test_util.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/eventually.hpp"
 
 namespace dvd::calls {
 namespace {
@@ -581,12 +582,12 @@ TEST_F(CallControllerTest, RecoveredCallsThatEndedWhileDownAreClosed) {
     EXPECT_EQ(gone.state, CallState::Ended);
     EXPECT_EQ(gone.ended_at_ms, 1'767'261'630'000);  // Telnyx's end_time
     EXPECT_DOUBLE_EQ(gone.duration_seconds.value_or(0.0), 25.0);
-    EXPECT_EQ(gone.last_error, "the call ended while the service was down (Telnyx: not alive)");
+    EXPECT_EQ(gone.last_error, "the call ended without a call.hangup webhook (Telnyx: not alive)");
     EXPECT_FALSE(directory_.find(kCcid).has_value());
     const store::Call unknown = call("v3:inbound-2");
     EXPECT_EQ(unknown.state, CallState::Ended);
     EXPECT_EQ(unknown.last_error,
-              "the call ended while the service was down (Telnyx no longer knows it)");
+              "the call ended without a call.hangup webhook (Telnyx no longer knows it)");
     EXPECT_EQ(call("v3:inbound-3").state, CallState::Answered);
     EXPECT_TRUE(directory_.find("v3:inbound-3").has_value());
     // Only the call still up got a new stream.
@@ -596,6 +597,45 @@ TEST_F(CallControllerTest, RecoveredCallsThatEndedWhileDownAreClosed) {
     // A late call.hangup still fills in the cause.
     submit(hangup("evt-hang-late"));
     EXPECT_EQ(call(kCcid).hangup_cause, "normal_clearing");
+}
+
+// A call.hangup lost while the service runs (Telnyx gave the webhook up): a call with no open
+// stream that stays quiet is checked with Telnyx and closed once Telnyx says it is over; a call
+// with an open stream, or one checked recently, is not asked about.
+TEST_F(CallControllerTest, QuietCallsAreCheckedWithTelnyx) {
+    CallControllerOptions o = options();
+    o.quiet_call_check = 60s;
+    o.quiet_call_sweep = 5ms;
+    start(o);
+    submit(initiated());
+    submit(answered());
+    submit(initiated("evt-init-2", "v3:inbound-2"));
+    submit(answered("evt-ans-2", "v3:inbound-2"));
+    controller_->on_stream_started(service::StreamStarted{.call_id = call_id_for("v3:inbound-2"),
+                                                          .call_control_id = "v3:inbound-2",
+                                                          .stream_id = "s-2"});
+    std::this_thread::sleep_for(50ms);
+    idle();
+    EXPECT_TRUE(telnyx_.sent("call_status").empty()) << "not quiet for long yet";
+
+    telnyx_.script("call_status:v3:inbound-1", 200, R"({"data":{"is_alive":true}})");
+    now_ms_ += 61'000;
+    ASSERT_TRUE(
+            dvd::test::eventually([&] { return telnyx_.sent("call_status").size() == 1U; }, 5s));
+    std::this_thread::sleep_for(50ms);
+    idle();
+    EXPECT_EQ(telnyx_.sent("call_status").size(), 1U) << "alive: not asked again at once";
+    EXPECT_NE(telnyx_.sent("call_status")[0].url.find("v3:inbound-1"), std::string::npos)
+            << "the streamed call is not asked about";
+    EXPECT_EQ(call().state, CallState::Answered);
+
+    telnyx_.script("call_status:v3:inbound-1", 200, R"({"data":{"is_alive":false}})");
+    now_ms_ += 61'000;
+    ASSERT_TRUE(dvd::test::eventually([&] { return call().state == CallState::Ended; }, 5s));
+    EXPECT_EQ(call().last_error,
+              "the call ended without a call.hangup webhook (Telnyx: not alive)");
+    EXPECT_FALSE(directory_.find(kCcid).has_value());
+    EXPECT_EQ(call("v3:inbound-2").state, CallState::Streaming);
 }
 
 TEST_F(CallControllerTest, WritesNeverClearScoresTheMediaSideStored) {

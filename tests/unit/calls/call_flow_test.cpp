@@ -474,7 +474,7 @@ TEST(CallFlow, ACallTelnyxSaysIsOverEndsWithoutItsHangup) {
     EXPECT_TRUE(unknown.call_ended);
     EXPECT_EQ(unknown.record.call.ended_at_ms, kNow);
     EXPECT_EQ(unknown.record.call.last_error,
-              "the call ended while the service was down (Telnyx no longer knows it)");
+              "the call ended without a call.hangup webhook (Telnyx no longer knows it)");
     protocol::CallStatus up;
     up.is_alive = true;
     const auto alive = default_flow().on_call_status(record, up, FlowInputs{.now_ms = kNow});
