@@ -222,7 +222,7 @@ public:
             stop(std::chrono::steady_clock::now() + 1s);
             return result;
         }
-        if (options_.quiet_call_check.count() > 0) {
+        if (options_.sweep_interval.count() > 0) {
             sweeper_ = std::thread([this] { run_sweeper(); });
         }
         return result;
@@ -663,13 +663,16 @@ private:
         }
     }
 
-    /// Every quiet_call_sweep, until stop: looks for quiet calls on the calls thread.
+    /// Every sweep_interval, until stop: looks at the calls on the calls thread.
     void run_sweeper() {
         pthread_setname_np(pthread_self(), "calls-sweep");
         std::unique_lock lock(sweep_mutex_);
-        while (!sweep_wake_.wait_for(lock, options_.quiet_call_sweep,
+        while (!sweep_wake_.wait_for(lock, options_.sweep_interval,
                                      [this] { return sweep_stop_; })) {
-            static_cast<void>(post_calls([this] { sweep_quiet_calls(); }));
+            static_cast<void>(post_calls([this] {
+                retry_failed_streams();
+                sweep_quiet_calls();
+            }));
         }
     }
 
@@ -684,11 +687,41 @@ private:
         }
     }
 
+    /// A stream that Telnyx could not connect, stream_retry_after ago, is asked for again.
+    void retry_failed_streams() {
+        const store::UnixMs now = now_ms();
+        std::vector<std::string> due;
+        for (const auto& [ccid, record] : calls_by_ccid_) {
+            const auto& failed = record.flow.stream_failed_at_ms;
+            if (failed && !record.flow.media_live
+                && now - *failed >= options_.stream_retry_after.count()) {
+                due.push_back(ccid);
+            }
+        }
+        for (const std::string& ccid : due) {
+            auto decision = flow_.retry_failed_stream(calls_by_ccid_.at(ccid), inputs_now());
+            if (!decision.commands.empty()) {
+                deps_.metrics.media_streams_restarted.add();
+                DVD_LOG(Calls, Warn,
+                        "media stream failed to connect call_id={}: asked for again (stream {} "
+                        "of the call)",
+                        decision.record.call.id, decision.record.flow.stream_starts);
+            } else if (!decision.notes.empty()) {
+                DVD_LOG(Calls, Warn, "media stream failed to connect call_id={}: {}",
+                        decision.record.call.id, decision.notes.back());
+            }
+            apply(std::move(decision), {});
+        }
+    }
+
     /// A call with no open stream whose row has not changed for quiet_call_check (and was not
     /// checked in that time) is checked with Telnyx: its call.hangup may have been lost.
     void sweep_quiet_calls() {
         const store::UnixMs now = now_ms();
         const std::int64_t quiet = options_.quiet_call_check.count();
+        if (quiet <= 0) {
+            return;
+        }
         std::erase_if(status_checked_at_,
                       [this](const auto& entry) { return !calls_by_ccid_.contains(entry.first); });
         for (const auto& [ccid, record] : calls_by_ccid_) {

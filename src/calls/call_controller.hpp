@@ -75,7 +75,11 @@ struct CallControllerOptions {
     /// with Telnyx (`GET /calls/{id}`): its `call.hangup` may have been lost (Telnyx gives a
     /// webhook up after its retries), and a call Telnyx says is over ends here. 0: never.
     std::chrono::milliseconds quiet_call_check{600'000};
-    std::chrono::milliseconds quiet_call_sweep{60'000};  ///< how often calls are looked at
+    /// A stream Telnyx could not connect (`streaming.failed`: our endpoint refused it, e.g. at
+    /// the session cap, or was unreachable) is asked for again this long after the failure
+    /// (`CallFlow::retry_failed_stream`, at most kMaxStreamsPerCall streams per call).
+    std::chrono::milliseconds stream_retry_after{5'000};
+    std::chrono::milliseconds sweep_interval{5'000};  ///< how often calls are looked at
     /// Called on the calls thread, once per call, when a call crosses the threshold (alerts and
     /// escalation hook up here in issue 4). Must not block for long.
     std::function<void(const FlaggedCall&)> on_flagged{};

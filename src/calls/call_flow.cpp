@@ -164,6 +164,7 @@ PlannedCommand streaming_start(const store::Call& call, FlowState& flow, std::st
     flow.mark_issued(CommandKind::StreamingStart);
     ++flow.stream_starts;
     flow.stream_url = url;
+    flow.stream_failed_at_ms.reset();
     auto command = planned(CommandKind::StreamingStart, call, step);
     protocol::StreamingStartCommand start;
     start.command_id = command.command_id;
@@ -466,6 +467,9 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
             if (call.state == CallState::Streaming) {
                 call.state = CallState::Answered;
             }
+            if (was_active) {
+                flow.stream_failed_at_ms = inputs.now_ms;
+            }
             d.call_changed = true;
             d.notes.push_back(call.last_error);
             break;
@@ -571,6 +575,7 @@ FlowDecision CallFlow::on_stream_started(const CallRecord& current,
         return d;
     }
     d.record.flow.media_live = true;
+    d.record.flow.stream_failed_at_ms.reset();
     if (call.state != CallState::Streaming) {
         call.state = CallState::Streaming;
         d.call_changed = true;
@@ -630,6 +635,19 @@ FlowDecision CallFlow::on_stream_ended(const CallRecord& current, const service:
     if (event.lost && start_stream_again(d, "restart", {})) {
         d.notes.push_back(fmt::format("media stream lost: a new one requested url={}",
                                       d.record.flow.stream_url));
+    }
+    return d;
+}
+
+FlowDecision CallFlow::retry_failed_stream(const CallRecord& current,
+                                           const FlowInputs& /*inputs*/) const {
+    FlowDecision d;
+    d.record = current;
+    if (start_stream_again(d, "retry", {})) {
+        d.notes.push_back(fmt::format("media stream failed to connect: asked for again url={}",
+                                      d.record.flow.stream_url));
+    } else {
+        d.record.flow.stream_failed_at_ms.reset();  // nothing to retry: do not look again
     }
     return d;
 }

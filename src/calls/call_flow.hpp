@@ -62,6 +62,10 @@ struct FlowState {
     /// the URL of the latest: a lost stream is started again there. Rebuilt from the command log.
     int stream_starts = 0;
     std::string stream_url{};
+    /// When Telnyx reported `streaming.failed` for the call's stream (it never connected: our
+    /// endpoint refused it or was unreachable); cleared when a stream starts or a new one is
+    /// asked for. The controller asks again after a delay (`retry_failed_stream`).
+    std::optional<store::UnixMs> stream_failed_at_ms{};
     /// The latest call-level score reported by the media session (ScoreChanged / StreamEnded).
     std::optional<pipeline::CallScore> latest_score{};
 
@@ -189,6 +193,12 @@ public:
     /// already had kMaxStreamsPerCall streams.
     [[nodiscard]] FlowDecision on_recovered(const CallRecord& current,
                                             const FlowInputs& inputs) const;
+
+    /// A stream Telnyx could not connect (`flow.stream_failed_at_ms`), after the controller's
+    /// delay: a new `streaming_start` like a lost stream's (step `retry-N`), unless the call
+    /// cannot have one (as for on_stream_ended; then a note says why). Clears the failure.
+    [[nodiscard]] FlowDecision retry_failed_stream(const CallRecord& current,
+                                                   const FlowInputs& inputs) const;
 
     /// The media stream ended; with `error` the reason becomes last_error. A stream `lost` while
     /// the call goes on (the connection went away without Telnyx's `stop`: a network failure,

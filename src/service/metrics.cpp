@@ -121,7 +121,7 @@ std::string render_prometheus(const Metrics& m, std::span<const ExtraSample> ext
     counter(out, "dvd_media_stream_errors_total", "Media streams closed for malformed frames.",
             m.media_streams_errored.value());
     counter(out, "dvd_media_streams_restarted_total",
-            "Media streams lost mid-call that were asked for again (streaming_start).",
+            "Media streams lost mid-call or never connected that were asked for again.",
             m.media_streams_restarted.value());
     counter(out, "dvd_media_frames_total", "Inbound media frames received.",
             m.media_frames.value());

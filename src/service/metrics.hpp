@@ -85,8 +85,8 @@ struct Metrics {
     Counter media_streams_opened;     ///< dvd_media_streams_total
     Counter media_streams_rejected;   ///< dvd_media_streams_rejected_total: auth/unknown call
     Counter media_streams_errored;    ///< dvd_media_stream_errors_total: closed for bad frames
-    /// dvd_media_streams_restarted_total: streams lost mid-call (no `stop`) that the call logic
-    /// asked Telnyx to start again.
+    /// dvd_media_streams_restarted_total: streams lost mid-call (no `stop`) or never connected
+    /// (`streaming.failed`) that the call logic asked Telnyx to start again.
     Counter media_streams_restarted;
     Counter media_frames;             ///< dvd_media_frames_total: media frames received
     Counter media_frames_outbound;    ///< dvd_media_frames_outbound_total: ignored outbound track

@@ -605,7 +605,7 @@ TEST_F(CallControllerTest, RecoveredCallsThatEndedWhileDownAreClosed) {
 TEST_F(CallControllerTest, QuietCallsAreCheckedWithTelnyx) {
     CallControllerOptions o = options();
     o.quiet_call_check = 60s;
-    o.quiet_call_sweep = 5ms;
+    o.sweep_interval = 5ms;
     start(o);
     submit(initiated());
     submit(answered());
@@ -636,6 +636,33 @@ TEST_F(CallControllerTest, QuietCallsAreCheckedWithTelnyx) {
               "the call ended without a call.hangup webhook (Telnyx: not alive)");
     EXPECT_FALSE(directory_.find(kCcid).has_value());
     EXPECT_EQ(call("v3:inbound-2").state, CallState::Streaming);
+}
+
+// Telnyx could not connect the stream (our endpoint refused it): a few seconds later the
+// stream is asked for again, once.
+TEST_F(CallControllerTest, AStreamThatFailedToConnectIsAskedForAgainAfterADelay) {
+    CallControllerOptions o = options();
+    o.stream_retry_after = 5s;
+    o.sweep_interval = 5ms;
+    start(o);
+    submit(initiated());
+    submit(answered());
+    submit(webhook_body("streaming.failed", "evt-failed", kCcid,
+                        {{"failure_reason", "connection_failed"}}, "2026-01-01T10:00:06Z"));
+    std::this_thread::sleep_for(50ms);
+    idle();
+    ASSERT_EQ(telnyx_.sent("streaming_start").size(), 1U) << "not before the delay";
+    now_ms_ += 6'000;
+    ASSERT_TRUE(dvd::test::eventually([&] { return telnyx_.sent("streaming_start").size() == 2U; },
+                                      5s));
+    std::this_thread::sleep_for(50ms);
+    idle();
+    const auto streams = telnyx_.sent("streaming_start");
+    ASSERT_EQ(streams.size(), 2U) << "asked for again once";
+    EXPECT_EQ(streams[1].body["command_id"],
+              command_id_for(kCcid, CommandKind::StreamingStart, "retry-1"));
+    EXPECT_EQ(streams[1].body["stream_url"], streams[0].body["stream_url"]);
+    EXPECT_EQ(metrics_.media_streams_restarted.value(), 1U);
 }
 
 TEST_F(CallControllerTest, WritesNeverClearScoresTheMediaSideStored) {

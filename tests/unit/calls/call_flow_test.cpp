@@ -561,6 +561,40 @@ TEST(CallFlow, ALostStreamIsNotStartedAgainWhenTheCallCannotHaveOne) {
                                                kMaxStreamsPerCall));
 }
 
+// streaming.failed (Telnyx could not connect to us) marks the call for a retry; the retry is a
+// new streaming_start with a step of its own, and a stream that starts clears the mark.
+TEST(CallFlow, AStreamThatFailedToConnectIsAskedForAgain) {
+    CallRecord record = record_in(CallState::Streaming);
+    record.flow.stream_starts = 1;
+    record.flow.stream_url = "wss://dvd.example/media";
+    const auto failed = default_flow().on_webhook(
+            record, event("streaming.failed", {{"failure_reason", "connection_failed"}}),
+            inputs_for_new());
+    ASSERT_TRUE(failed.record.flow.stream_failed_at_ms.has_value());
+    EXPECT_EQ(*failed.record.flow.stream_failed_at_ms, inputs_for_new().now_ms);
+    EXPECT_TRUE(failed.commands.empty()) << "the controller waits before asking again";
+
+    const auto retry = default_flow().retry_failed_stream(failed.record, inputs_for_new());
+    ASSERT_EQ(retry.commands.size(), 1u);
+    EXPECT_EQ(retry.commands[0].command_id,
+              command_id_for(kCcid, CommandKind::StreamingStart, "retry-1"));
+    EXPECT_FALSE(retry.record.flow.stream_failed_at_ms.has_value());
+    EXPECT_EQ(retry.record.flow.stream_starts, 2);
+
+    service::StreamStarted started{.call_id = call_id_for(kCcid),
+                                   .call_control_id = std::string(kCcid),
+                                   .stream_id = "s-2"};
+    EXPECT_FALSE(default_flow()
+                         .on_stream_started(failed.record, started, inputs_for_new())
+                         .record.flow.stream_failed_at_ms.has_value());
+    // At the cap nothing is sent and the mark goes, so the call is not looked at again.
+    CallRecord capped = failed.record;
+    capped.flow.stream_starts = kMaxStreamsPerCall;
+    const auto none = default_flow().retry_failed_stream(capped, inputs_for_new());
+    EXPECT_TRUE(none.commands.empty());
+    EXPECT_FALSE(none.record.flow.stream_failed_at_ms.has_value());
+}
+
 TEST(CallFlow, FlowFromHistoryCountsTheStreamsAndKeepsTheLastUrl) {
     const auto flow =
             flow_from_history(record_in(CallState::Streaming).call,
