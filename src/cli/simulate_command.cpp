@@ -27,6 +27,7 @@ constexpr const char* kUsage =
         "                                        [--api-port P] [--signing-seed HEX64]\n"
         "                                        [--from E164] [--to E164] [--print-key]\n"
         "                                        [--duplicate EVENT] [--out-of-order EVENT]\n"
+        "                                        [--fail-stream-connects N]\n"
         "Plays Telnyx for a running service without a Telnyx account: a Call Control API on\n"
         "127.0.0.1:P, signed webhooks to URL/webhooks/voice, and for each call a media stream of\n"
         "a WAV file after streaming_start. Prints a summary per call: the commands received,\n"
@@ -48,6 +49,8 @@ constexpr const char* kUsage =
         "                  Telnyx may (repeatable; e.g. call.initiated)\n"
         "  --out-of-order  hold every webhook of this type back until after the call's next\n"
         "                  event (repeatable; e.g. call.initiated)\n"
+        "  --fail-stream-connects  the first N media streams fail to connect, as when the\n"
+        "                  service refuses them (streaming.failed; default 0)\n"
         "Environment: TELNYX_API_KEY (the bearer the service must send; unset: any is accepted),\n"
         "API_TOKEN (bearer for the service's JSON API), SIM_SIGNING_SEED.\n"
         "Exit status: 0 every call completed and was found in the service, 1 some call did not,\n"
@@ -78,6 +81,7 @@ struct Settings {
     bool print_key = false;
     std::vector<std::string> duplicate_events;     ///< --duplicate EVENT_TYPE (repeatable)
     std::vector<std::string> out_of_order_events;  ///< --out-of-order EVENT_TYPE (repeatable)
+    int fail_stream_connects = 0;                  ///< --fail-stream-connects N
 };
 
 base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) {
@@ -85,9 +89,9 @@ base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) 
     s.wavs = Args::take_repeated(raw, "--wav");
     s.duplicate_events = Args::take_repeated(raw, "--duplicate");
     s.out_of_order_events = Args::take_repeated(raw, "--out-of-order");
-    auto args = Args::parse(
-            raw, {"help", "print-key"},
-            {"calls", "concurrency", "speed", "service", "api-port", "signing-seed", "from", "to"});
+    auto args = Args::parse(raw, {"help", "print-key"},
+                            {"calls", "concurrency", "speed", "service", "api-port", "signing-seed",
+                             "from", "to", "fail-stream-connects"});
     if (!args) {
         return args.error();
     }
@@ -102,15 +106,17 @@ base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) 
     const auto concurrency = args->number("concurrency", 1.0);
     const auto speed = args->number("speed", 1.0);
     const auto port = args->number("api-port", 5050.0);
-    for (const auto* r : {&calls, &concurrency, &speed, &port}) {
+    const auto fail_connects = args->number("fail-stream-connects", 0.0);
+    for (const auto* r : {&calls, &concurrency, &speed, &port, &fail_connects}) {
         if (!*r) {
             return r->error();
         }
     }
     if (*calls < 1.0 || *calls > 100000.0 || *concurrency < 1.0 || *concurrency > 1000.0
-        || *port < 0.0 || *port > 65535.0) {
+        || *port < 0.0 || *port > 65535.0 || *fail_connects < 0.0 || *fail_connects > 1000.0) {
         return base::fail(base::Errc::InvalidArgument,
-                          "--calls and --concurrency must be >= 1, --api-port in 0..65535");
+                          "--calls and --concurrency must be >= 1, --api-port in 0..65535, "
+                          "--fail-stream-connects in 0..1000");
     }
     if (!(*speed > 0.0) || *speed > 10000.0) {
         return base::fail(base::Errc::InvalidArgument, "--speed must be in (0, 10000]");
@@ -119,6 +125,7 @@ base::Result<Settings> parse_settings(std::vector<std::string> raw, bool& help) 
     s.concurrency = static_cast<int>(*concurrency);
     s.speed = *speed;
     s.api_port = static_cast<int>(*port);
+    s.fail_stream_connects = static_cast<int>(*fail_connects);
     s.service = args->get("service").value_or(s.service);
     s.from = args->get("from").value_or(s.from);
     s.to = args->get("to").value_or(s.to);
@@ -252,6 +259,7 @@ int run_simulate(const std::vector<std::string>& raw) {
                                                   settings->duplicate_events.end());
     options.delivery.hold_back_event_types.insert(settings->out_of_order_events.begin(),
                                                   settings->out_of_order_events.end());
+    options.fail_stream_connects = settings->fail_stream_connects;
     sim::Simulator simulator(options);
     if (auto started = simulator.start(); !started) {
         std::cerr << "simulate: " << started.error().message << "\n";

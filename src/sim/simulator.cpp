@@ -90,7 +90,9 @@ class Simulator::Impl {
 public:
     explicit Impl(SimulatorOptions options)
         : options_(std::move(options)),
-          ids_(options_.id_seed != 0 ? options_.id_seed : random_seed()) {}
+          ids_(options_.id_seed != 0 ? options_.id_seed : random_seed()) {
+        stream_connects_to_fail_.store(options_.fail_stream_connects);
+    }
 
     ~Impl() { stop(); }
 
@@ -180,6 +182,7 @@ private:
     std::map<std::string, std::pair<UtcMicros, std::pair<ApiReply, std::string>>>
             dial_commands_;                // command_id -> (time, (reply, call id)); mutex_
     std::map<std::string, Fault> faults_;  // guarded by mutex_
+    std::atomic<int> stream_connects_to_fail_{0};  ///< options_.fail_stream_connects, counted down
     FakeServices fakes_;                   // thread-safe on its own
 
     std::mutex streams_mutex_;
@@ -825,6 +828,13 @@ void Simulator::Impl::run_stream(const std::string& id, const StreamStart& start
     payloads->erase(payloads->begin(), payloads->begin()
                                                + static_cast<std::ptrdiff_t>(std::min(
                                                        start.first_frame, payloads->size())));
+    int to_fail = stream_connects_to_fail_.load();
+    while (to_fail > 0 && !stream_connects_to_fail_.compare_exchange_weak(to_fail, to_fail - 1)) {
+    }
+    if (to_fail > 0) {
+        report_failure("connection_failed", "connection refused (fault injection)");
+        return;
+    }
     auto transport = WsStreamTransport::connect(start.url, start.identity.auth_token,
                                                 options_.ws_connect_timeout);
     if (!transport) {

@@ -44,6 +44,9 @@ struct SimulatorOptions {
     /// How long a recording URL works after call.recording.saved (Telnyx: 10 minutes); later
     /// requests get S3's 403 "Request has expired". Wall time, whatever `speed`.
     std::chrono::milliseconds recording_url_lifetime{600'000};
+    /// Fault injection: the first N media stream connections fail before connecting, as when
+    /// the application's endpoint refuses them (`streaming.failed`, `connection_failed`).
+    int fail_stream_connects = 0;
 };
 
 /// InvalidArgument naming the field: webhook_url not http(s), speed not in (0, 10000], bad

@@ -84,13 +84,24 @@ protected:
                 dir_ / log, dir_);
     }
 
-    std::unique_ptr<test::ChildProcess> simulate(const TwoProcesses& p, const char* wav) {
+    /// `simulate` of one call saying `wav` at speed 1, with `extra` options appended.
+    std::unique_ptr<test::ChildProcess> simulate(const TwoProcesses& p, const char* wav,
+                                                 const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> args{"simulate",
+                                      "--wav",
+                                      (kSource / wav).string(),
+                                      "--service",
+                                      "http://127.0.0.1:" + std::to_string(p.service_port),
+                                      "--api-port",
+                                      std::to_string(p.sim_port),
+                                      "--signing-seed",
+                                      p.seed_hex};
+        args.insert(args.end(), extra.begin(), extra.end());
+        if (std::find(extra.begin(), extra.end(), "--speed") == extra.end()) {
+            args.insert(args.end(), {"--speed", "1"});
+        }
         return std::make_unique<test::ChildProcess>(
-                DVD_EXECUTABLE,
-                std::vector<std::string>{
-                        "simulate", "--wav", (kSource / wav).string(), "--speed", "1", "--service",
-                        "http://127.0.0.1:" + std::to_string(p.service_port), "--api-port",
-                        std::to_string(p.sim_port), "--signing-seed", p.seed_hex},
+                DVD_EXECUTABLE, std::move(args),
                 std::vector<std::pair<std::string, std::string>>{
                         {"TELNYX_API_KEY", "KEYtest0123456789abcdef"}},
                 dir_ / "simulate.log");
@@ -495,6 +506,30 @@ TEST_P(ServiceE2e, ALostMediaStreamIsStartedAgainMidCall) {
     EXPECT_NE(request("GET", "/metrics").body.find("dvd_media_streams_restarted_total 1"),
               std::string::npos);
     EXPECT_NE(simulator->log().find("streams=2"), std::string::npos) << simulator->log();
+}
+
+// Telnyx cannot connect the call's first media stream (the simulator fails the connection as
+// a refusing endpoint would: streaming.failed); the service asks for the stream again a few
+// seconds later, and the second one is accepted and carries the rest of the call.
+TEST_P(ServiceE2e, AStreamThatFailedToConnectIsAskedForAgain) {
+    const TwoProcesses processes = two_processes();
+    service_ = serve(processes, "service.log");
+    ASSERT_TRUE(test::eventually([&] { return request("GET", "/health").status == 200; }, 30s))
+            << service_->log();
+    // Half speed: the 5.7 s recording lasts 11.4 s, longer than the retry delay (5-10 s).
+    auto simulator = simulate(processes, "samples/synthetic-hifigan.wav",
+                              {"--speed", "0.5", "--fail-stream-connects", "1"});
+    ASSERT_TRUE(simulator->wait_exit(90s)) << simulator->log();
+    const json list = calls();
+    ASSERT_EQ(list["total"], 1) << list.dump(2);
+    const json call =
+            request("GET", "/calls/" + list["calls"][0]["id"].get<std::string>()).parsed();
+    EXPECT_EQ(call["status"], "ended");
+    EXPECT_EQ(accepted_commands(call).at("streaming_start"), 2) << call["commands"].dump(2);
+    EXPECT_EQ(call["hangup_cause"], "normal_clearing");
+    EXPECT_NE(simulator->log().find("streams=2"), std::string::npos) << simulator->log();
+    EXPECT_NE(service_->log().find("media stream failed to connect call_id="), std::string::npos)
+            << service_->log();
 }
 
 // Telnyx delivers webhooks more than once and out of order: duplicates of call.initiated and

@@ -584,6 +584,34 @@ TEST_F(SimulatorTest, UnreachableStreamUrlGivesStreamingFailed) {
     EXPECT_EQ(summary->hangup_cause, "normal_clearing");  // the caller still hangs up
 }
 
+TEST_F(SimulatorTest, InjectedConnectFailureGivesStreamingFailedOnceThenStreams) {
+    SimulatorOptions o = options();
+    o.fail_stream_connects = 1;
+    o.speed = 4.0;
+    start(o);
+    auto handle = sim_->place_inbound_call(CallSpec{audio_});
+    ASSERT_TRUE(handle.has_value());
+    const std::string id = handle->call_control_id;
+    protocol::AnswerCommand answer;
+    answer.command_id = "a";
+    EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
+    protocol::StreamingStartCommand stream;
+    stream.command_id = "s1";
+    stream.stream.stream_url = service_.media_url();
+    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    const auto failed = expect_event("streaming.failed");
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->failure_reason, "connection_failed");
+    EXPECT_TRUE(service_.streams().empty()) << "nothing reached the service";
+    stream.command_id = "s2";
+    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    const auto summary = handle->wait_for(10s);
+    ASSERT_TRUE(summary.has_value());
+    EXPECT_EQ(summary->streams, 2U);
+    EXPECT_EQ(service_.streams().size(), 1U);
+    EXPECT_GT(summary->frames_sent, 0U);
+}
+
 TEST_F(SimulatorTest, DialCreatesAnOutboundCallThatStreams) {
     auto o = options();
     o.outbound_audio = audio_;
