@@ -1,5 +1,7 @@
 #include "calls/call_controller.hpp"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <pthread.h>
 
 #include "base/check.hpp"
 #include "base/log.hpp"
@@ -1105,7 +1106,7 @@ private:
     std::mutex sweep_mutex_;
     std::condition_variable sweep_wake_;
     bool sweep_stop_ = false;  ///< guarded by sweep_mutex_
-    std::thread sweeper_;      ///< `calls-sweep`: posts sweep_quiet_calls; joined by stop
+    std::thread sweeper_;      ///< `calls-sweep`: posts the sweep to `calls`; joined by stop
     std::unique_ptr<service::TaskThread> calls_;  // last: stopped first on destruction
 };
 
