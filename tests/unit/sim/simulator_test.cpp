@@ -234,6 +234,22 @@ protected:
         return response ? *response : http::HttpResponse{};
     }
 
+    /// Answers call `id` and starts its stream to the fake service (command id `stream_id`).
+    void answer_and_stream(const std::string& id, const std::string& stream_id) {
+        protocol::AnswerCommand answer;
+        answer.command_id = "a";
+        EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
+        stream_again(id, stream_id);
+    }
+
+    /// streaming_start to the fake service (command id `stream_id`).
+    void stream_again(const std::string& id, const std::string& stream_id) {
+        protocol::StreamingStartCommand stream;
+        stream.command_id = stream_id;
+        stream.stream.stream_url = service_.media_url();
+        EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    }
+
     /// POST to the simulator's control API (`path` from "/_sim/").
     http::HttpResponse post_control(const std::string& path) {
         http::HttpRequest request;
@@ -487,13 +503,7 @@ TEST_F(SimulatorTest, DroppedStreamVanishesAndCanBeStartedAgain) {
     const std::string id = handle->call_control_id;
     EXPECT_EQ(post_control("/_sim/drop-stream/" + id).status, 409) << "not streamed yet";
     EXPECT_EQ(post_control("/_sim/drop-stream/v3:nope").status, 404);
-    protocol::AnswerCommand answer;
-    answer.command_id = "a";
-    EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
-    protocol::StreamingStartCommand stream;
-    stream.command_id = "s1";
-    stream.stream.stream_url = service_.media_url();
-    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    answer_and_stream(id, "s1");
     ASSERT_TRUE(service_.wait_frames(0, 12));  // connected, start, 10 media frames
 
     EXPECT_EQ(post_control("/_sim/drop-stream/" + id).status, 200);
@@ -510,8 +520,7 @@ TEST_F(SimulatorTest, DroppedStreamVanishesAndCanBeStartedAgain) {
     }
 
     std::this_thread::sleep_for(250ms);  // 1 s of the caller's audio (speed 4), unheard
-    stream.command_id = "s2";
-    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    stream_again(id, "s2");
     const auto summary = handle->wait_for(10s);
     ASSERT_TRUE(summary.has_value());
     EXPECT_EQ(summary->streams, 2U);
@@ -592,19 +601,12 @@ TEST_F(SimulatorTest, InjectedConnectFailureGivesStreamingFailedOnceThenStreams)
     auto handle = sim_->place_inbound_call(CallSpec{audio_});
     ASSERT_TRUE(handle.has_value());
     const std::string id = handle->call_control_id;
-    protocol::AnswerCommand answer;
-    answer.command_id = "a";
-    EXPECT_EQ(post(protocol::build_answer(id, answer).value()).status, 200);
-    protocol::StreamingStartCommand stream;
-    stream.command_id = "s1";
-    stream.stream.stream_url = service_.media_url();
-    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    answer_and_stream(id, "s1");
     const auto failed = expect_event("streaming.failed");
     ASSERT_TRUE(failed);
     EXPECT_EQ(failed->failure_reason, "connection_failed");
     EXPECT_TRUE(service_.streams().empty()) << "nothing reached the service";
-    stream.command_id = "s2";
-    EXPECT_EQ(post(protocol::build_streaming_start(id, stream).value()).status, 200);
+    stream_again(id, "s2");
     const auto summary = handle->wait_for(10s);
     ASSERT_TRUE(summary.has_value());
     EXPECT_EQ(summary->streams, 2U);
