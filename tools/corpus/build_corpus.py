@@ -111,11 +111,14 @@ def hifigan_rows(out: Path, hifigan_dir: Path, genuine_rows: dict[str, list[dict
     unmatched = 0
     recent = 0
     now = time.time()
+    # resynth.py writes DONE after its last clip: then every file is complete, however young.
+    # Without it, a file written in the last minute may still be being written.
+    done = (hifigan_dir / "DONE").exists()
     for src_dir in sorted(p for p in hifigan_dir.iterdir() if p.is_dir()):
         guard(src_dir.name)
         for wav in sorted(src_dir.glob("*.wav")):
-            if now - wav.stat().st_mtime < 60:
-                recent += 1  # may still be being written: taken by the next run
+            if not done and now - wav.stat().st_mtime < 60:
+                recent += 1  # taken by the next run
                 continue
             g = by_key.get((src_dir.name, wav.name))
             if g is None:
@@ -124,7 +127,6 @@ def hifigan_rows(out: Path, hifigan_dir: Path, genuine_rows: dict[str, list[dict
             rows.append({"file": wav.name, "abs": str(wav), "source": g["source"],
                          "package": g["package"], "speaker": g["speaker"], "split": g["split"],
                          "label": "synthetic", "attack": "hifigan", "origin": g["file"]})
-    done = (hifigan_dir / "DONE").exists()
     log(f"stage4: hifigan copies: {len(rows)} matched, {unmatched} without a genuine clip in this "
         f"corpus, {recent} younger than 60 s left for the next run, DONE marker "
         f"{'present' if done else 'absent'}")

@@ -31,6 +31,7 @@ import shortcut_check  # noqa: E402
 import texts  # noqa: E402
 import tts  # noqa: E402
 import vocode  # noqa: E402
+import build_corpus  # noqa: E402
 
 SKY = Path("/usr/share/scummvm/beneath-a-steel-sky")
 
@@ -254,6 +255,29 @@ class GenuineCapTest(unittest.TestCase):
         self.assertEqual([len(more["fake-train"]), len(more["fake-dev"])], [7, 3])
         self.assertEqual(more["fake-train"][:3], base["fake-train"])
         self.assertEqual(more["fake-dev"], base["fake-dev"])
+
+
+class HifiganRowsTest(unittest.TestCase):
+    """Stage 4 takes the vocoder's copies: a copy younger than a minute is left for the next run
+    while resynth.py may still be writing it, but once resynth wrote DONE every copy is taken
+    (the fourteenth session's rebuild ran the builder right after resynth and lost 396)."""
+
+    def test_young_copies_wait_only_without_done(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            hifigan = Path(d) / "hifigan"
+            (hifigan / "src-a").mkdir(parents=True)
+            for name in ("x.wav", "y.wav", "orphan.wav"):
+                (hifigan / "src-a" / name).write_bytes(b"RIFF")  # just written: young
+            genuine_rows = {"src-a": [
+                {"file": n, "source": "src-a", "package": "pkg-a", "speaker": "s", "split": "dev"}
+                for n in ("x.wav", "y.wav")]}
+            with mock.patch.object(build_corpus, "guard", lambda *_: None):
+                before = build_corpus.hifigan_rows(Path(d), hifigan, genuine_rows)
+                (hifigan / "DONE").write_text("{}")
+                after = build_corpus.hifigan_rows(Path(d), hifigan, genuine_rows)
+        self.assertEqual(before, [])
+        self.assertEqual(sorted(r["file"] for r in after), ["x.wav", "y.wav"])
+        self.assertTrue(all(r["attack"] == "hifigan" and r["split"] == "dev" for r in after))
 
 
 class RncTest(unittest.TestCase):
