@@ -349,17 +349,9 @@ public:
             }
             auto decision = flow_.on_stream_ended(**record, event, inputs_now());
             if (event.lost && !store::is_terminal((*record)->call.state)) {
-                if (!decision.commands.empty()) {
-                    deps_.metrics.media_streams_restarted.add();
-                    DVD_LOG(Calls, Warn,
-                            "media stream lost call_id={} reason=\"{}\": a new one requested "
-                            "from Telnyx (stream {} of the call)",
-                            event.call_id, event.reason, decision.record.flow.stream_starts);
-                } else {
-                    DVD_LOG(Calls, Warn, "media stream lost call_id={} reason=\"{}\": {}",
-                            event.call_id, event.reason,
-                            decision.notes.empty() ? "not started again" : decision.notes.back());
-                }
+                report_stream_again(decision,
+                                    fmt::format("media stream lost call_id={} reason=\"{}\"",
+                                                event.call_id, event.reason));
             }
             apply(std::move(decision), {});
         });
@@ -688,6 +680,19 @@ private:
         }
     }
 
+    /// Logs what a decision did about a lost or never-connected stream (`what` says which), and
+    /// counts a new stream asked for.
+    void report_stream_again(const FlowDecision& decision, const std::string& what) {
+        if (!decision.commands.empty()) {
+            deps_.metrics.media_streams_restarted.add();
+            DVD_LOG(Calls, Warn, "{}: a new one requested from Telnyx (stream {} of the call)",
+                    what, decision.record.flow.stream_starts);
+        } else {
+            DVD_LOG(Calls, Warn, "{}: {}", what,
+                    decision.notes.empty() ? "not started again" : decision.notes.back());
+        }
+    }
+
     /// A stream that Telnyx could not connect, stream_retry_after ago, is asked for again.
     void retry_failed_streams() {
         const store::UnixMs now = now_ms();
@@ -701,16 +706,8 @@ private:
         }
         for (const std::string& ccid : due) {
             auto decision = flow_.retry_failed_stream(calls_by_ccid_.at(ccid), inputs_now());
-            if (!decision.commands.empty()) {
-                deps_.metrics.media_streams_restarted.add();
-                DVD_LOG(Calls, Warn,
-                        "media stream failed to connect call_id={}: asked for again (stream {} "
-                        "of the call)",
-                        decision.record.call.id, decision.record.flow.stream_starts);
-            } else if (!decision.notes.empty()) {
-                DVD_LOG(Calls, Warn, "media stream failed to connect call_id={}: {}",
-                        decision.record.call.id, decision.notes.back());
-            }
+            report_stream_again(decision, fmt::format("media stream failed to connect call_id={}",
+                                                      decision.record.call.id));
             apply(std::move(decision), {});
         }
     }
