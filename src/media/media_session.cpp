@@ -43,9 +43,9 @@ void MediaSession::on_close(const net::WsCloseInfo& info) {
     // The peer left (or the server closed us: idle timeout, shutdown) without a `stop` frame.
     const bool normal = info.code == static_cast<std::uint16_t>(net::CloseCode::Normal)
                         || info.code == static_cast<std::uint16_t>(net::CloseCode::GoingAway);
-    // Lost: the peer went (a close frame, or the connection vanished: 1006), or we heard nothing
-    // for the idle timeout (1006 from our side); not our shutdown (1001) or refusals (1002-1009).
-    const bool lost = info.by_peer || info.code == 1006;
+    // Lost: the peer went (a close frame, or the connection vanished), or we heard nothing for the
+    // idle timeout; not our shutdown (1001) or our refusals (1002-1009).
+    const bool lost = info.by_peer || info.timed_out;
     std::string reason = info.by_peer ? fmt::format("peer closed ({}{}{})", info.code,
                                                     info.reason.empty() ? "" : ": ", info.reason)
                                       : fmt::format("closed ({}{}{})", info.code,

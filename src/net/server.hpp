@@ -94,7 +94,8 @@ enum class CloseCode : std::uint16_t {
 struct WsCloseInfo {
     std::uint16_t code = 1000;  ///< the close code (sent or received); 1006 when the peer vanished
     std::string reason{};
-    bool by_peer = false;  ///< the peer closed (or dropped) the connection, not us
+    bool by_peer = false;    ///< the peer closed (or dropped) the connection, not us
+    bool timed_out = false;  ///< we heard nothing for the idle timeout and dropped it (code 1006)
 };
 
 /// A thread-safe, copyable handle to a live WebSocket session. After the session ended every

@@ -332,6 +332,7 @@ WsCloseInfo WsSession::close_info_for(const beast::error_code& ec) {
     } else if (ec == beast::error::timeout) {
         info.code = 1006;
         info.reason = "idle timeout";
+        info.timed_out = true;
     } else if (&ec.category() == &websocket::make_error_code(websocket::error::closed).category()) {
         // Beast failed the connection and sent the close frame itself (RFC 6455 section 7.1.7).
         info.code = ec == websocket::error::bad_frame_payload

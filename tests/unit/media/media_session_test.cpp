@@ -522,9 +522,10 @@ TEST(MediaSession, AStreamIsLostOnlyWhenTheConnectionWentAwayWithoutUs) {
     const std::vector<Case> cases{
             {{1006, "", true}, true},                        // the connection vanished
             {{1000, "bye", true}, true},                     // closed without a stop frame
-            {{1006, "idle timeout", false}, true},           // nothing heard: our idle timeout
+            {{1006, "idle timeout", false, true}, true},     // nothing heard: our idle timeout
             {{1001, "server shutting down", false}, false},  // our shutdown
             {{1009, "message too big", false}, false},       // our refusal
+            {{1006, "write failed", false, false}, false},   // our own failure, not a timeout
     };
     for (const Case& c : cases) {
         Harness h;

@@ -309,6 +309,9 @@ TEST_F(ServerWsTest, IdleSessionIsClosed) {
     ASSERT_TRUE(eventually([this] { return recorder_.close_count() == 1; }));
     std::lock_guard lock(recorder_.mutex);
     EXPECT_EQ(recorder_.closes[0].reason, "idle timeout");
+    EXPECT_EQ(recorder_.closes[0].code, 1006);
+    EXPECT_TRUE(recorder_.closes[0].timed_out);
+    EXPECT_FALSE(recorder_.closes[0].by_peer);
 }
 
 TEST_F(ServerWsTest, StopClosesSessionsWith1001AndJoins) {
