@@ -1009,7 +1009,7 @@ private:
             }
             CallRecord record{.call = call, .flow = flow_from_history(call, *log)};
             if (!call.stream_auth_token.empty() || record.flow.stream_in_dial
-                || record.flow.streaming_start_issued) {
+                || record.flow.issued(CommandKind::StreamingStart)) {
                 std::vector<store::ScorePoint> points;
                 std::int64_t after = -1;
                 for (;;) {

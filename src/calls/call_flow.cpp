@@ -162,7 +162,6 @@ PlannedCommand planned(CommandKind kind, const store::Call& call, std::string_vi
 PlannedCommand streaming_start(const store::Call& call, FlowState& flow, std::string_view step,
                                const std::string& url) {
     flow.mark_issued(CommandKind::StreamingStart);
-    ++flow.stream_starts;
     flow.stream_url = url;
     flow.stream_failed_at_ms.reset();
     auto command = planned(CommandKind::StreamingStart, call, step);
@@ -210,7 +209,7 @@ bool start_stream_again(FlowDecision& d, std::string_view prefix, const std::str
     const store::Call& call = d.record.call;
     FlowState& flow = d.record.flow;
     if (!is_active(call.state) || call.state == CallState::Initiated || flow.hangup_issued
-        || !flow.streaming_start_issued || flow.stream_in_dial) {
+        || !flow.issued(CommandKind::StreamingStart) || flow.stream_in_dial) {
         return false;
     }
     if (call.stream_auth_token.empty()) {
@@ -254,7 +253,7 @@ bool FlowState::issued(CommandKind kind) const noexcept {
         case CommandKind::Speak:
             return greeting_issued;
         case CommandKind::StreamingStart:
-            return streaming_start_issued;
+            return stream_starts > 0;
         case CommandKind::RecordStart:
             return record_start_issued;
         case CommandKind::Hangup:
@@ -277,7 +276,7 @@ void FlowState::mark_issued(CommandKind kind) noexcept {
             greeting_issued = true;
             break;
         case CommandKind::StreamingStart:
-            streaming_start_issued = true;
+            ++stream_starts;
             break;
         case CommandKind::RecordStart:
             record_start_issued = true;
@@ -396,7 +395,7 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
                 d.commands.push_back(std::move(command));
                 flow.mark_issued(CommandKind::Speak);
             }
-            if (!flow.streaming_start_issued && !flow.stream_in_dial) {
+            if (!flow.issued(CommandKind::StreamingStart) && !flow.stream_in_dial) {
                 if (inputs.stream_url.empty()) {
                     call.last_error =
                             "no media stream URL (set MEDIA_STREAM_URL or send Host headers)";
@@ -862,7 +861,6 @@ FlowState flow_from_history(const store::Call& call, const std::vector<store::Co
         }
         flow.mark_issued(*kind);  // a logged transfer is the escalation
         if (*kind == CommandKind::StreamingStart) {
-            ++flow.stream_starts;
             const auto body = nlohmann::json::parse(entry.request_body_json, nullptr, false);
             if (body.is_object() && body.contains("stream_url") && body["stream_url"].is_string()) {
                 flow.stream_url = body["stream_url"].get<std::string>();

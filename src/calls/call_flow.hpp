@@ -44,7 +44,6 @@ enum class CommandKind {
 struct FlowState {
     bool answer_issued = false;
     bool greeting_issued = false;
-    bool streaming_start_issued = false;
     bool record_start_issued = false;
     bool hangup_issued = false;
     /// The escalation of a flagged call (ESCALATION_POLICY) was issued: never again for this
@@ -58,8 +57,9 @@ struct FlowState {
     /// a `streaming.stopped` / `streaming.failed` webhook then belongs to an earlier stream (one
     /// the process lost in a restart, reported late) and leaves the state alone.
     bool media_live = false;
-    /// streaming_start commands issued for the call (the first, and each resume or restart), and
-    /// the URL of the latest: a lost stream is started again there. Rebuilt from the command log.
+    /// streaming_start commands issued for the call (the first, and each resume or restart;
+    /// `issued(StreamingStart)` once there is one), and the URL of the latest: a lost stream is
+    /// started again there. Rebuilt from the command log.
     int stream_starts = 0;
     std::string stream_url{};
     /// When Telnyx reported `streaming.failed` for the call's stream (it never connected: our
@@ -70,6 +70,7 @@ struct FlowState {
     std::optional<pipeline::CallScore> latest_score{};
 
     [[nodiscard]] bool issued(CommandKind kind) const noexcept;
+    /// Records one more command of `kind` (streaming_start is counted: `stream_starts`).
     void mark_issued(CommandKind kind) noexcept;
 
     bool operator==(const FlowState&) const = default;

@@ -47,7 +47,7 @@ CallRecord record_in(CallState state,
     }
     if (state == CallState::Streaming || store::is_terminal(state)) {
         r.flow.greeting_issued = true;
-        r.flow.streaming_start_issued = true;
+        r.flow.stream_starts = 1;
         r.flow.record_start_issued = true;
         r.call.stream_auth_token = "existing-token";
     }
@@ -603,7 +603,7 @@ TEST(CallFlow, FlowFromHistoryCountsTheStreamsAndKeepsTheLastUrl) {
                                logged_stream_start("wss://b.example/media")});
     EXPECT_EQ(flow.stream_starts, 2);
     EXPECT_EQ(flow.stream_url, "wss://b.example/media");
-    EXPECT_TRUE(flow.streaming_start_issued);
+    EXPECT_TRUE(flow.issued(CommandKind::StreamingStart));
 }
 
 TEST(CallFlow, RecordingSavedBecomesARecording) {
@@ -842,7 +842,7 @@ TEST(CallFlowHelpers, FlowFromHistory) {
     };
     const auto flow = flow_from_history(call, log);
     EXPECT_TRUE(flow.answer_issued);
-    EXPECT_TRUE(flow.streaming_start_issued);
+    EXPECT_EQ(flow.stream_starts, 1);
     EXPECT_FALSE(flow.greeting_issued);
     EXPECT_FALSE(flow.record_start_issued);
     ASSERT_TRUE(flow.latest_score.has_value());
