@@ -170,19 +170,55 @@ def check_splits(items: list[dict]) -> None:
 
 
 # ------------------------------------------------------------------------------------ stage 4/5
-def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
-              ) -> list[dict]:
-    # babble pools: per split, equal numbers of genuine and synthetic raw clips (concatenated
-    # speech came later and is left out, so adding it changed no earlier clip)
+BABBLE_PER_LABEL = 25
+BABBLE_POOLS_FILE = "babble_pools.json"
+
+
+def babble_pools(items: list[dict]) -> dict[str, list[str]]:
+    """Per split, 25 genuine and 25 synthetic raw clips (paths) whose mixture makes the babble
+    noise of that split's chain (channel.py). Drawn with a fixed seed only from what stages 1-3
+    make in every build: HiFi-GAN copies arrive in a later run (after resynth.py) and
+    concatenated speech is opt-in, so neither moves a pool, and a clip's babble does not depend
+    on which runs built the corpus (the thirteenth session's rebuild drew other babble for the
+    clips chained before the HiFi-GAN copies existed than the corpus it rebuilt had)."""
+    late = {"hifigan", concat.ATTACK}
     pools: dict[str, list[str]] = {}
     for split in SPLITS:
         chosen = []
         for label in ("genuine", "synthetic"):
             cand = sorted(it["abs"] for it in items if it["split"] == split and
-                          it["label"] == label and it["attack"] != concat.ATTACK)
+                          it["label"] == label and it["attack"] not in late)
             rng = rng_for(channel.GLOBAL_SEED, "babble", split, label)
-            chosen += [cand[int(i)] for i in rng.permutation(len(cand))[:25]]
+            chosen += [cand[int(i)] for i in rng.permutation(len(cand))[:BABBLE_PER_LABEL]]
         pools[split] = chosen
+    return pools
+
+
+def check_babble_pools(out: Path, pools: dict[str, list[str]]) -> None:
+    """Keeps the pools the chained clips on disk were made with in <out>/babble_pools.json and
+    refuses to chain more clips of a split whose pool has changed since (other genuine clips,
+    --max-per-train-source): its clips would mix two babbles. The first run writes the file."""
+    path = out / BABBLE_POOLS_FILE
+    rel = {split: [str(Path(p).relative_to(out)) for p in paths] for split, paths in pools.items()}
+    if path.exists():
+        kept = json.loads(path.read_text())
+        changed = [s for s in SPLITS if s in kept and kept[s] != rel[s] and
+                   any((out / "clips" / s).rglob("*.wav"))]
+        if changed:
+            raise SystemExit(
+                f"stage4: the babble pool of {', '.join(changed)} differs from the one its chained "
+                f"clips were made with ({path}); remove "
+                f"{' and '.join(str(out / 'clips' / s) for s in changed)} to chain "
+                f"{'it' if len(changed) == 1 else 'them'} again")
+    tmp = out / f".tmp-{BABBLE_POOLS_FILE}"
+    tmp.write_text(json.dumps(rel, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
+              ) -> list[dict]:
+    pools = babble_pools(items)
+    check_babble_pools(out, pools)
     jobs_list = []
     rows = []
     for it in items:

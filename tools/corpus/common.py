@@ -118,7 +118,9 @@ def decode_audio(src: str | bytes, rate_hz: int = RAW_RATE_HZ, input_format: lis
         guard(src)
         args += ["-i", str(src)]
         data = None
-    args += ["-ac", "1", "-ar", str(rate_hz), "-af", "aresample=resampler=soxr", "-f", "s16le",
+    # float out: with 16-bit output soxr dithers from a seed of its own, and two decodes of one
+    # file differed by up to 2 LSB, so no two corpus builds were the same bytes
+    args += ["-ac", "1", "-ar", str(rate_hz), "-af", "aresample=resampler=soxr", "-f", "f32le",
              "pipe:1"]
     if isinstance(src, bytes):
         p = subprocess.run(args, input=data, capture_output=True, timeout=300)
@@ -126,7 +128,7 @@ def decode_audio(src: str | bytes, rate_hz: int = RAW_RATE_HZ, input_format: lis
         p = subprocess.run(args, capture_output=True, timeout=300)
     if p.returncode != 0:
         raise RuntimeError(f"ffmpeg decode failed: {p.stderr.decode(errors='replace')[-300:]}")
-    return np.frombuffer(p.stdout, dtype="<i2").astype(np.float32) / 32768.0
+    return np.frombuffer(p.stdout, dtype="<f4").copy()
 
 
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:

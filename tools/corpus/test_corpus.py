@@ -8,6 +8,7 @@ Tests that need an installed Debian package (sky.dsk, ffmpeg) skip when it is mi
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import sys
@@ -15,6 +16,7 @@ import tempfile
 import unittest
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
@@ -223,6 +225,50 @@ class VocodePlanTest(unittest.TestCase):
 
 
 @unittest.skipUnless(shutil.which("ffmpeg"), "ffmpeg is not installed (tools/install-deps.sh corpus)")
+class DecodeTest(unittest.TestCase):
+    """Resampling is deterministic: with 16-bit output, soxr dithered from a seed of its own, so
+    two decodes of one file differed by up to 2 LSB and no two corpus builds were the same."""
+
+    def test_two_decodes_of_one_file_are_identical(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "tone-8k.wav"
+            t = np.arange(2 * common.PHONE_RATE_HZ) / common.PHONE_RATE_HZ
+            x = 0.2 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.random.default_rng(5).standard_normal(
+                t.size)
+            common.write_wav(path, x.astype(np.float32), common.PHONE_RATE_HZ)
+            runs = [common.decode_audio(str(path)) for _ in range(3)]
+        self.assertEqual(len(runs[0]), 2 * common.RAW_RATE_HZ)
+        self.assertEqual(runs[0].dtype, np.float32)
+        for other in runs[1:]:
+            np.testing.assert_array_equal(runs[0], other)
+        # the resampler, not a copy of the input: the tone's level survives the rate change
+        self.assertAlmostEqual(float(np.std(runs[0])), float(np.std(x)), delta=0.01)
+
+
+@unittest.skipUnless(shutil.which("ffmpeg") and shutil.which("espeak-ng") and shutil.which("mbrola")
+                     and Path("/usr/share/mbrola/es1").exists(),
+                     "espeak-ng, mbrola or mbrola-es1 is not installed (tools/install-deps.sh corpus)")
+class MbrolaTest(unittest.TestCase):
+    """An MBROLA voice gives the same clip every time, even one that warns about unknown
+    diphones (through espeak-ng's mbrowrap, es1 gave four different clips in twelve concurrent
+    runs, and two in three runs one after the other)."""
+
+    def test_a_warning_voice_synthesises_the_same_clip_every_time(self) -> None:
+        voice = next(v for v in tts.VOICES if v.name == "mb-es1")
+        text = "La memoria de la desgracia es dulce y sirve de recreo en la prosperidad."
+
+        def synth(dest: Path) -> np.ndarray:
+            tts._synth_one(voice, text, dest, common.rng_for(1, "tts", "mb-es1", "s1"))
+            return common.read_wav(dest)[0]
+
+        with tempfile.TemporaryDirectory() as d, ThreadPoolExecutor(max_workers=3) as pool:
+            clips = list(pool.map(synth, [Path(d) / f"{i}.wav" for i in range(6)]))
+        self.assertGreater(len(clips[0]), common.RAW_RATE_HZ)  # seconds of speech, not an error
+        for other in clips[1:]:
+            np.testing.assert_array_equal(clips[0], other)
+
+
+@unittest.skipUnless(shutil.which("ffmpeg"), "ffmpeg is not installed (tools/install-deps.sh corpus)")
 class GenuineCapTest(unittest.TestCase):
     """--max-per-train-source: a larger cap for train sources appends clips to train and leaves
     every dev clip as it was."""
@@ -278,6 +324,61 @@ class HifiganRowsTest(unittest.TestCase):
         self.assertEqual(before, [])
         self.assertEqual(sorted(r["file"] for r in after), ["x.wav", "y.wav"])
         self.assertTrue(all(r["attack"] == "hifigan" and r["split"] == "dev" for r in after))
+
+
+class BabblePoolTest(unittest.TestCase):
+    """A split's babble pool, and so every clip chained with babble noise, must not depend on
+    which runs built the corpus: HiFi-GAN copies arrive in a later run, concatenated speech is
+    opt-in. A pool that changed under chained clips is refused, not silently mixed."""
+
+    @staticmethod
+    def items(out: Path, with_late: bool) -> list[dict]:
+        rows = []
+        for split in build_corpus.SPLITS:
+            for i in range(40):
+                rows.append({"abs": str(out / "raw" / "genuine" / f"{split}-{i}.wav"),
+                             "split": split, "label": "genuine", "attack": "genuine"})
+                rows.append({"abs": str(out / "raw" / "synthetic" / "lpc" / f"{split}-{i}.wav"),
+                             "split": split, "label": "synthetic", "attack": "lpc"})
+                if with_late:
+                    for attack in ("hifigan", concat.ATTACK):
+                        rows.append({"abs": str(out / "raw" / "synthetic" / attack /
+                                                f"{split}-{i}.wav"),
+                                     "split": split, "label": "synthetic", "attack": attack})
+        return rows
+
+    def test_late_and_opt_in_clips_never_move_a_pool(self) -> None:
+        out = Path("/corpus")
+        early = build_corpus.babble_pools(self.items(out, with_late=False))
+        late = build_corpus.babble_pools(self.items(out, with_late=True))
+        self.assertEqual(early, late)
+        for split in build_corpus.SPLITS:
+            pool = early[split]
+            self.assertEqual(len(pool), 2 * build_corpus.BABBLE_PER_LABEL)
+            self.assertEqual(len(set(pool)), len(pool))
+            self.assertTrue(all(f"/{split}-" in p for p in pool))
+            self.assertEqual(sum("/genuine/" in p for p in pool), build_corpus.BABBLE_PER_LABEL)
+        self.assertNotEqual([Path(p).name for p in early["dev"]],
+                            [Path(p).name for p in early["test"]])
+
+    def test_a_pool_that_changed_under_chained_clips_is_refused(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            pools = build_corpus.babble_pools(self.items(out, with_late=False))
+            build_corpus.check_babble_pools(out, pools)  # first run: written
+            kept = json.loads((out / build_corpus.BABBLE_POOLS_FILE).read_text())
+            self.assertEqual(kept["dev"][0], str(Path(pools["dev"][0]).relative_to(out)))
+            build_corpus.check_babble_pools(out, pools)  # same pools: fine
+            other = dict(pools, dev=pools["dev"][1:] + pools["dev"][:1])
+            build_corpus.check_babble_pools(out, other)  # no dev clips chained yet: fine
+            (out / "clips" / "dev" / "genuine").mkdir(parents=True)
+            (out / "clips" / "dev" / "genuine" / "x.wav").write_bytes(b"RIFF")
+            with self.assertRaises(SystemExit) as refused:
+                build_corpus.check_babble_pools(out, pools)
+            self.assertIn("babble pool of dev differs", str(refused.exception))
+            self.assertIn(str(out / "clips" / "dev"), str(refused.exception))
+            self.assertEqual(json.loads((out / build_corpus.BABBLE_POOLS_FILE).read_text())["dev"],
+                             [str(Path(p).relative_to(out)) for p in other["dev"]])
 
 
 class RncTest(unittest.TestCase):

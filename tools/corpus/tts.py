@@ -143,6 +143,11 @@ def synth_festival(v: Voice, jobs: list[tuple[str, str, Path]]) -> None:
                 _finish(decode_audio(str(wav)), dest)
 
 
+# espeak-ng phonemes an MBROLA database lacks, and the ones it has for them: espeak-ng's es1
+# table passes the Spanish vowels e/ and o/ through, and es1 rendered them as silence
+MBROLA_PHONEME_FIXES = {"es1": {"e/": "e", "o/": "o"}}
+
+
 def _synth_one(v: Voice, text: str, dest: Path, rng: np.random.Generator) -> None:
     with tempfile.TemporaryDirectory(prefix="dvd-tts-") as tmp:
         wav = Path(tmp) / "out.wav"
@@ -150,17 +155,46 @@ def _synth_one(v: Voice, text: str, dest: Path, rng: np.random.Generator) -> Non
             text = text.replace("+", "")
             speed = int(rng.integers(140, 191))
             pitch = int(rng.integers(35, 66))
-            cmd = ["espeak-ng", "-v", v.arg, "-s", str(speed), "-p", str(pitch), "-w", str(wav),
-                   text]
+            espeak = ["espeak-ng", "-v", v.arg, "-s", str(speed), "-p", str(pitch)]
+            if v.arg.startswith("mb-"):
+                _synth_mbrola(espeak, v.arg[3:], text, Path(tmp) / "in.pho", wav)
+                cmd = []
+            else:
+                cmd = espeak + ["-w", str(wav), text]
         elif v.engine == "flite":
             cmd = ["flite", "-voice", v.arg, "-t", text, "-o", str(wav)]
         elif v.engine == "pico":
             cmd = ["pico2wave", "-l", v.arg, "-w", str(wav), text]
         else:
             raise ValueError(v.engine)
-        subprocess.run(cmd, capture_output=True, timeout=120)
+        if cmd:
+            subprocess.run(cmd, capture_output=True, timeout=120)
         if wav.exists() and wav.stat().st_size > 1000:
             _finish(decode_audio(str(wav)), dest)
+
+
+def _synth_mbrola(espeak: list[str], code: str, text: str, pho: Path, wav: Path) -> None:
+    """espeak-ng + MBROLA in two steps: espeak-ng writes the phonemes (.pho), mbrola renders them.
+    `espeak-ng -w` with an MBROLA voice pipes through its mbrowrap, whose reading of mbrola's
+    output depends on timing: es1, which warned about every diphone with e/ or o/, came out
+    different from run to run, and so did every clip that mixed it in as babble. The output is
+    the wrapper's up to espeak-ng's volume gain, which the telephone chain's level normalisation
+    removes; `mbrola -e` replaces a diphone still unknown with silence, as the wrapper did."""
+    subprocess.run(espeak + ["-q", "--pho", f"--phonout={pho}", text], capture_output=True,
+                   timeout=120)
+    if not pho.exists():
+        return
+    fixes = MBROLA_PHONEME_FIXES.get(code, {})
+    if fixes:
+        lines = []
+        for line in pho.read_text().splitlines():
+            fields = line.split("\t", 1)
+            if fields[0] in fixes:
+                fields[0] = fixes[fields[0]]
+            lines.append("\t".join(fields))
+        pho.write_text("\n".join(lines) + "\n")
+    subprocess.run(["mbrola", "-e", f"/usr/share/mbrola/{code}/{code}", str(pho), str(wav)],
+                   capture_output=True, timeout=120)
 
 
 def _finish(x: np.ndarray, dest: Path) -> None:
