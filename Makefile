@@ -58,7 +58,13 @@ fuzz:
 	cmake --build --preset fuzz --target dvd_fuzz_targets -j $(JOBS)
 	tools/run-fuzzers.sh $(FUZZ_SECONDS)
 
+# The corpus (tools/corpus/README.md): the builder; the project's HiFi-GAN vocoder, trained by
+# steps on tuxpaint's narrations (tools/vocoder/README.md); its copies of the genuine clips; the
+# builder again, to chain them. Every step keeps what exists, so a rerun resumes where it stopped.
 corpus: deps-corpus
+	$(PYTHON) tools/corpus/build_corpus.py --train-vocoded-copies 2.5
+	$(PYTHON) tools/vocoder/train_vocoder.py --max-steps 2488 --warmup-steps 1440 --minutes 600 --seed 1234 --tuxpaint-ogg
+	$(PYTHON) tools/vocoder/resynth.py
 	$(PYTHON) tools/corpus/build_corpus.py --train-vocoded-copies 2.5
 
 # Features come from the C++ front end itself, so the trainer sees what the service sees.
