@@ -68,14 +68,17 @@ class Clips:
         return out
 
 
-def load(manifest_path: str, jsonl_path: str) -> Dict[str, Clips]:
-    """Clips per split from `analyze --jsonl --indicators` lines, labelled by the manifest (whose
-    paths are relative to its folder)."""
+def manifest_rows(manifest_path: str) -> Dict[str, Dict[str, str]]:
+    """The manifest's rows by clip path as `analyze` prints it (manifest paths are relative to
+    the manifest's folder)."""
     root = os.path.dirname(manifest_path)
-    rows = {}
     with open(manifest_path, newline="") as f:
-        for r in csv.DictReader(f):
-            rows[os.path.normpath(os.path.join(root, r["path"]))] = r
+        return {os.path.normpath(os.path.join(root, r["path"])): r for r in csv.DictReader(f)}
+
+
+def load(manifest_path: str, jsonl_path: str) -> Dict[str, Clips]:
+    """Clips per split from `analyze --jsonl --indicators` lines, labelled by the manifest."""
+    rows = manifest_rows(manifest_path)
     parts: Dict[str, Tuple[list, list, list, list]] = {}
     with open(jsonl_path) as f:
         for line in f:
