@@ -16,7 +16,7 @@ it says how much of the gap to the target is separation and how much is the thre
 threshold (and the genuine clips it flags): which families hold the catch rate down.
 
 Checkpoints of one run are cheap to compare; an average costs a forward pass per network in the
-service, which is why it is a measurement here and not a shipped option.
+service. `ensemble.py` exports one as a single model when the figures here justify that cost.
 """
 
 from __future__ import annotations

@@ -192,6 +192,36 @@ class Detector(nn.Module):
         return pooled
 
 
+class Average(nn.Module):
+    """Several trained detectors as one network with the Detector's interface: the mean of their
+    logits, each first standardised by the mean and standard deviation of its logits on the dev
+    windows (compare.py --average), so networks of different scales weigh alike. Exported as one
+    ONNX graph; every member costs its own forward pass per window."""
+
+    def __init__(self, members: Sequence[nn.Module], means: Sequence[float],
+                 stds: Sequence[float]):
+        super().__init__()
+        if not members or len(means) != len(members) or len(stds) != len(members):
+            raise ValueError("an average needs one mean and one standard deviation per member")
+        if len({m.width for m in members}) != 1:
+            raise ValueError("the members read different feature widths")
+        if min(stds) <= 0:
+            raise ValueError("a member's logits have no spread")
+        self.members = nn.ModuleList(members)
+        self.width = members[0].width
+        self.means = [float(v) for v in means]
+        self.stds = [float(v) for v in stds]
+        self.config = {"average": [m.config for m in members], "means": self.means,
+                       "stds": self.stds}
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        total = None
+        for member, mean, std in zip(self.members, self.means, self.stds):
+            z = (member(features) - mean) / std
+            total = z if total is None else total + z
+        return total / len(self.members)
+
+
 class _ReverseGradient(torch.autograd.Function):
     """Identity forward; the gradient multiplied by -scale backward (Ganin and Lempitsky 2015)."""
 

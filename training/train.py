@@ -22,7 +22,7 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -41,8 +41,8 @@ import evaluate  # noqa: E402
 import metrics  # noqa: E402
 from data import (EXCITATION_FEATURES, HOP_FRAMES, MAX_FRAMES, MIN_FRAMES,  # noqa: E402
                   NUM_FEATURES, CropSampler,
-                  FeatureDump, balance_group, make_windows, recording_domain, sampling_weights,
-                  spec_augment, subsample_windows)
+                  FeatureDump, WindowSet, balance_group, make_windows, recording_domain,
+                  sampling_weights, spec_augment, subsample_windows)
 
 MAX_ONNX_BYTES = 2 * 1024 * 1024
 
@@ -65,6 +65,61 @@ def feature_config(dump: FeatureDump) -> Dict:
     if dump.fine_bands:
         config["fine_bands"] = dump.fine_bands
     return config
+
+
+def export_detector(net, dump: FeatureDump, dev_ws: WindowSet, out_dir: str, max_frames: int,
+                    training_block: Dict, log) -> Tuple[Dict, Dict, int, float]:
+    """Calibrates `net` on all dev windows and dev full clips, exports it to OUT/detector.onnx
+    (checked against PyTorch on random inputs and on real dev windows; exits on a mismatch or
+    over MAX_ONNX_BYTES) and writes OUT/detector.json with `training_block` ("dev_eer" set to
+    the dev window EER). Returns (detector.json's content, the ONNX check, the ONNX size, the
+    dev window EER). `net` is a Detector or an average of several (ensemble.py)."""
+    import model as model_lib  # noqa: PLC0415 -- torch, as in train()
+
+    dev_logits = evaluate.score_windows(net, dump, dev_ws)
+    dev_targets = dev_ws.targets()
+    dev_window_eer = metrics.eer(dev_logits, dev_targets)
+    calibration, threshold = calibrate.fit_calibration(
+        dev_logits, dev_targets, dev_ws.clip_index, dev_ws.seen,
+        np.array([c.target for c in dev_ws.clips], dtype=np.float64))
+    log(f"calibration: window a={calibration['window']['a']:.4f} "
+        f"b={calibration['window']['b']:.4f}; call a={calibration['call']['a']:.4f} "
+        f"b={calibration['call']['b']:.4f}; threshold {threshold:.6f}")
+
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, "detector.onnx")
+    model_lib.export_onnx(net, onnx_path)
+    real = []
+    for length in (MIN_FRAMES, max_frames):
+        idx = np.nonzero(dev_ws.length == length)[0][:4]
+        if idx.size:
+            real.append(np.stack([dump.features[s:s + length] for s in dev_ws.start[idx]]))
+    check = model_lib.verify_onnx(net, onnx_path, real_inputs=real)
+    onnx_bytes = os.path.getsize(onnx_path)
+    if onnx_bytes > MAX_ONNX_BYTES:
+        check["problems"].append(f"{onnx_bytes} bytes > {MAX_ONNX_BYTES}")
+    worst = max(check["max_abs_diff"].values()) if check["max_abs_diff"] else float("inf")
+    if worst > 1e-3:
+        check["problems"].append(f"ONNX vs PyTorch max abs diff {worst:g}")
+    log(f"onnx: {onnx_bytes} bytes, opset {check['opset']}, max abs diff vs PyTorch "
+        f"{check['max_abs_diff']}")
+    if check["problems"]:
+        raise SystemExit(f"ONNX export check failed: {check['problems']}")
+
+    detector = {
+        "format": 1, "model": "detector.onnx", "input": model_lib.INPUT_NAME,
+        "output": model_lib.OUTPUT_NAME,
+        "feature": feature_config(dump),
+        "window": {"min_frames": MIN_FRAMES, "max_frames": max_frames,
+                   "hop_frames": HOP_FRAMES},
+        "calibration": calibration,
+        "threshold": threshold, "human_threshold": 0.5,
+        "training": {**training_block, "dev_eer": dev_window_eer},
+    }
+    with open(os.path.join(out_dir, "detector.json"), "w", encoding="utf-8") as f:
+        json.dump(detector, f, indent=2)
+        f.write("\n")
+    return detector, check, onnx_bytes, dev_window_eer
 
 
 def _four_counts(text: str, flag: str) -> tuple:
@@ -373,57 +428,16 @@ def train(args: argparse.Namespace) -> Dict:
     with open(checkpoint_path, "wb") as f:
         f.write(model_lib.state_to_bytes(net))
 
-    # Calibration on all dev windows and dev full clips.
-    dev_logits = evaluate.score_windows(net, dump, dev_ws_all)
-    dev_targets = dev_ws_all.targets()
-    dev_window_eer = metrics.eer(dev_logits, dev_targets)
-    calibration, threshold = calibrate.fit_calibration(
-        dev_logits, dev_targets, dev_ws_all.clip_index, dev_ws_all.seen,
-        np.array([c.target for c in dev_clips], dtype=np.float64))
-    log(f"calibration: window a={calibration['window']['a']:.4f} "
-        f"b={calibration['window']['b']:.4f}; call a={calibration['call']['a']:.4f} "
-        f"b={calibration['call']['b']:.4f}; threshold {threshold:.6f}")
-
     out_dir = _repo_path(args.out)
-    os.makedirs(out_dir, exist_ok=True)
-    onnx_path = os.path.join(out_dir, "detector.onnx")
-    model_lib.export_onnx(net, onnx_path)
-    real = []
-    for length in (MIN_FRAMES, args.max_frames):
-        idx = np.nonzero(dev_ws_all.length == length)[0][:4]
-        if idx.size:
-            real.append(np.stack([dump.features[s:s + length] for s in dev_ws_all.start[idx]]))
-    check = model_lib.verify_onnx(net, onnx_path, real_inputs=real)
-    onnx_bytes = os.path.getsize(onnx_path)
-    if onnx_bytes > MAX_ONNX_BYTES:
-        check["problems"].append(f"{onnx_bytes} bytes > {MAX_ONNX_BYTES}")
-    worst = max(check["max_abs_diff"].values()) if check["max_abs_diff"] else float("inf")
-    if worst > 1e-3:
-        check["problems"].append(f"ONNX vs PyTorch max abs diff {worst:g}")
-    log(f"onnx: {onnx_bytes} bytes, opset {check['opset']}, max abs diff vs PyTorch "
-        f"{check['max_abs_diff']}")
-    if check["problems"]:
-        raise SystemExit(f"ONNX export check failed: {check['problems']}")
-
-    detector = {
-        "format": 1, "model": "detector.onnx", "input": model_lib.INPUT_NAME,
-        "output": model_lib.OUTPUT_NAME,
-        "feature": feature_config(dump),
-        "window": {"min_frames": MIN_FRAMES, "max_frames": args.max_frames,
-                   "hop_frames": HOP_FRAMES},
-        "calibration": calibration,
-        "threshold": threshold, "human_threshold": 0.5,
-        "training": {
-            "seed": args.seed, "epochs": epoch, "dev_eer": dev_window_eer, "params": params,
-            "mflops_200": round(mflops_200, 3),
-            "trained_at": datetime.datetime.now(datetime.timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"),
-            "corpus": args.corpus or corpus_description(features_dir, dump),
-        },
+    training_block = {
+        "seed": args.seed, "epochs": epoch, "dev_eer": None, "params": params,
+        "mflops_200": round(mflops_200, 3),
+        "trained_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "corpus": args.corpus or corpus_description(features_dir, dump),
     }
-    with open(os.path.join(out_dir, "detector.json"), "w", encoding="utf-8") as f:
-        json.dump(detector, f, indent=2)
-        f.write("\n")
+    detector, check, onnx_bytes, dev_window_eer = export_detector(
+        net, dump, dev_ws_all, out_dir, args.max_frames, training_block, log)
+    onnx_path = os.path.join(out_dir, "detector.onnx")
 
     results = evaluate.evaluate(net, dump, detector)
     for line in evaluate.summary_lines(results):
