@@ -177,9 +177,10 @@ def _synth_mbrola(espeak: list[str], code: str, text: str, pho: Path, wav: Path)
     """espeak-ng + MBROLA in two steps: espeak-ng writes the phonemes (.pho), mbrola renders them.
     `espeak-ng -w` with an MBROLA voice pipes through its mbrowrap, whose reading of mbrola's
     output depends on timing: es1, which warned about every diphone with e/ or o/, came out
-    different from run to run, and so did every clip that mixed it in as babble. The output is
-    the wrapper's up to espeak-ng's volume gain, which the telephone chain's level normalisation
-    removes; `mbrola -e` replaces a diphone still unknown with silence, as the wrapper did."""
+    different from run to run, and so did every clip that mixed it in as babble. For a voice
+    without fixes (MBROLA_PHONEME_FIXES) the output is the wrapper's up to espeak-ng's volume
+    gain, which the telephone chain's level normalisation removes; `mbrola -e` replaces a
+    diphone still unknown with silence, as the wrapper's mbrola did."""
     subprocess.run(espeak + ["-q", "--pho", f"--phonout={pho}", text], capture_output=True,
                    timeout=120)
     if not pho.exists():
