@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 from typing import Dict, Optional, Sequence
@@ -78,11 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
               "model": {"params": params, "mflops_200": mflops_200, "architecture": net.config,
                         "onnx_bytes": onnx_bytes, "onnx_max_abs_diff": check["max_abs_diff"]},
               "results": results}
-    report_path = train._repo_path(args.report)
-    os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
-    with open(report_path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
+    report_path = train.write_report(args.report, report)
     log(f"wrote {os.path.join(out_dir, 'detector.onnx')} ({onnx_bytes} bytes, {params} "
         f"parameters, {mflops_200:.1f} MFLOPs per 2 s window), detector.json, {report_path}")
     return report

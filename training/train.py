@@ -122,6 +122,17 @@ def export_detector(net, dump: FeatureDump, dev_ws: WindowSet, out_dir: str, max
     return detector, check, onnx_bytes, dev_window_eer
 
 
+def write_report(path: str, report: Dict) -> str:
+    """Writes a run's report as JSON at `path` (relative to the repository unless absolute);
+    returns where it went."""
+    path = _repo_path(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    return path
+
+
 def _four_counts(text: str, flag: str) -> tuple:
     """"12,16,24,48" -> (12, 16, 24, 48); exits naming `flag` unless four positive counts."""
     counts = tuple(int(c) for c in text.split(","))
@@ -469,11 +480,7 @@ def train(args: argparse.Namespace) -> Dict:
                      "history": history},
         "results": results,
     }
-    report_path = _repo_path(args.report)
-    os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
-    with open(report_path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
+    report_path = write_report(args.report, report)
     log(f"wrote {onnx_path}, {os.path.join(out_dir, 'detector.json')}, {report_path} "
         f"in {time.time() - t_start:.0f}s")
     return report

@@ -52,6 +52,22 @@ def write_fake_dump(directory: str, clips_per_split=None, seed: int = 0,
     write_dump(directory, items)
 
 
+def write_scored_clips(root: str, manifest_rows: list, lines: list, jsonl_name: str
+                       ) -> tuple:
+    """Writes ROOT/manifest.csv (`manifest_rows`, corpus manifest lines) and ROOT/`jsonl_name`
+    (`lines`, objects as `analyze --jsonl` prints them); returns both paths."""
+    import json  # noqa: PLC0415
+
+    manifest = os.path.join(root, "manifest.csv")
+    with open(manifest, "w") as f:
+        f.write("path,label,split,source,speaker,attack,codec,licence,duration_s\n")
+        f.write("\n".join(manifest_rows) + "\n")
+    jsonl = os.path.join(root, jsonl_name)
+    with open(jsonl, "w") as f:
+        f.write("\n".join(json.dumps(line) for line in lines) + "\n")
+    return manifest, jsonl
+
+
 def write_random_checkpoint(path: str, seed: int, **detector_args) -> str:
     """Saves an untrained detector (4/4/8/8 channels and a 16-wide head unless detector_args say
     otherwise) with torch seeded by `seed` as a checkpoint at `path`; returns `path`."""

@@ -1,6 +1,5 @@
 import contextlib
 import io
-import json
 import os
 import sys
 import tempfile
@@ -10,8 +9,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
 import indicator_fusion  # noqa: E402
+from fake_dump import write_scored_clips  # noqa: E402
 
 
 def write_split(root: str, manifest_rows: list, lines: list, split: str, n: int, seed: int):
@@ -41,13 +42,7 @@ class IndicatorFusionTest(unittest.TestCase):
         rows, lines = [], []
         write_split(root, rows, lines, "dev", 150, seed=3)
         write_split(root, rows, lines, "test", 150, seed=4)
-        cls.manifest = os.path.join(root, "manifest.csv")
-        with open(cls.manifest, "w") as f:
-            f.write("path,label,split,source,speaker,attack,codec,licence,duration_s\n")
-            f.write("\n".join(rows) + "\n")
-        cls.jsonl = os.path.join(root, "indicators.jsonl")
-        with open(cls.jsonl, "w") as f:
-            f.write("\n".join(json.dumps(line) for line in lines) + "\n")
+        cls.manifest, cls.jsonl = write_scored_clips(root, rows, lines, "indicators.jsonl")
 
     def test_loads_scored_clips_by_split(self):
         clips = indicator_fusion.load(self.manifest, self.jsonl)
