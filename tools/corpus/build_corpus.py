@@ -40,6 +40,11 @@ MANIFEST_HEADER = ["path", "label", "split", "source", "speaker", "attack", "cod
                    "duration_s"]
 SPLITS = ["train", "dev", "test"]
 
+# Bumped whenever the builder makes other bytes from the same packages and options. 2: the
+# fifteenth session's (float resampling, MBROLA run directly, babble pools of stages 1-3).
+BUILDER_VERSION = 2
+BUILDER_VERSION_FILE = "BUILDER_VERSION"
+
 # expected vocoded copies per genuine clip (detection.md section 5: vocode the cleanest most)
 COPIES_CLEAN = 1.0
 COPIES_OTHER = 0.3
@@ -300,11 +305,32 @@ def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) 
     }
 
 
+def check_builder_version(out: Path) -> None:
+    """Refuses to add to a corpus that another builder version made: every stage keeps the
+    outputs that exist, so a rerun would mix its clips with this builder's. A folder without
+    outputs is stamped with this version; one with outputs and no stamp predates the stamp."""
+    stamp = out / BUILDER_VERSION_FILE
+    if stamp.exists():
+        version = int(stamp.read_text().strip() or "0")
+    elif any((out / d).exists() for d in ("raw", "clips")):
+        version = 1
+    else:
+        version = BUILDER_VERSION
+    if version != BUILDER_VERSION:
+        raise SystemExit(
+            f"{out} was made by corpus builder version {version}, and this is version "
+            f"{BUILDER_VERSION}: its clips differ (tools/corpus/README.md, \"Reproducible "
+            f"builds\"), and every stage keeps what exists, so the two would mix. Build into an "
+            f"empty --out, or remove {out}.")
+    stamp.write_text(f"{BUILDER_VERSION}\n")
+
+
 def main() -> int:
     args = parse_args()
     t0 = time.time()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    check_builder_version(out)
     stages = {int(s) for s in args.stages.split(",") if s.strip()}
     jobs = max(1, min(args.jobs, 2))
     log(f"corpus -> {out} (max {args.max_per_source} genuine clips per source, "

@@ -381,6 +381,28 @@ class BabblePoolTest(unittest.TestCase):
                              [str(Path(p).relative_to(out)) for p in other["dev"]])
 
 
+class BuilderVersionTest(unittest.TestCase):
+    """A corpus made by another builder version is refused instead of mixed with this one's."""
+
+    def test_an_older_corpus_is_refused_and_a_new_one_stamped(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            fresh = Path(d) / "fresh"
+            fresh.mkdir()
+            build_corpus.check_builder_version(fresh)
+            self.assertEqual((fresh / build_corpus.BUILDER_VERSION_FILE).read_text().strip(),
+                             str(build_corpus.BUILDER_VERSION))
+            build_corpus.check_builder_version(fresh)  # a rerun of the same version: fine
+            old = Path(d) / "old"
+            (old / "raw" / "genuine").mkdir(parents=True)  # outputs, but no stamp
+            with self.assertRaises(SystemExit) as refused:
+                build_corpus.check_builder_version(old)
+            self.assertIn("version 1", str(refused.exception))
+            self.assertFalse((old / build_corpus.BUILDER_VERSION_FILE).exists())
+            (fresh / build_corpus.BUILDER_VERSION_FILE).write_text("1\n")
+            with self.assertRaises(SystemExit):
+                build_corpus.check_builder_version(fresh)
+
+
 class RncTest(unittest.TestCase):
     def test_crc16(self) -> None:
         self.assertEqual(rnc.crc16(b"123456789"), 0xBB3D)  # CRC-16/ARC check value
