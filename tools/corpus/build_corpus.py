@@ -32,7 +32,8 @@ import concat  # noqa: E402
 import genuine  # noqa: E402
 import tts  # noqa: E402
 import vocode  # noqa: E402
-from common import guard, log, package_licence, rng_for, wav_duration_s  # noqa: E402
+from common import (guard, log, package_licence, rng_for, wav_duration_s,  # noqa: E402
+                    write_json_atomic)
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MAX_PER_SOURCE = 500
@@ -215,9 +216,7 @@ def check_babble_pools(out: Path, pools: dict[str, list[str]]) -> None:
                 f"clips were made with ({path}); remove "
                 f"{' and '.join(str(out / 'clips' / s) for s in changed)} to chain "
                 f"{'it' if len(changed) == 1 else 'them'} again")
-    tmp = out / f".tmp-{BABBLE_POOLS_FILE}"
-    tmp.write_text(json.dumps(rel, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, rel)
 
 
 def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
