@@ -58,33 +58,51 @@ class AccumulationTest(unittest.TestCase):
 
     def test_gamma_zero_is_the_mean_and_a_condition_keeps_its_first_seconds(self):
         dev = self.splits["dev"]
-        scores, _ = dev.scores(0.0, None)
+        scores, _ = dev.scores(accumulation.Rule("gamma", 0.0), None)
         np.testing.assert_allclose(scores, [w.mean() for w in dev.windows])
-        at_2s, _ = dev.scores(0.0, 2.0)
+        at_2s, _ = dev.scores(accumulation.Rule("gamma", 0.0), 2.0)
         long_enough = [w for w, s in zip(dev.windows, dev.speech) if s >= 2.0]
         self.assertEqual(len(at_2s), len(long_enough))
         np.testing.assert_allclose(at_2s, [w[:3].mean() for w in long_enough])  # 1, 1.5, 2 s
-        summed, _ = dev.scores(1.0, None)
+        summed, _ = dev.scores(accumulation.Rule("gamma", 1.0), None)
         np.testing.assert_allclose(summed, [w.sum() for w in dev.windows])
+        shrunk, _ = dev.scores(accumulation.Rule("shrink", 2.0), None)
+        np.testing.assert_allclose(shrunk, [w.mean() * w.size / (w.size + 2) for w in dev.windows])
 
     def test_with_independent_windows_the_sum_beats_the_mean(self):
-        mean = accumulation.evaluate(0.0, self.splits["dev"], self.splits["test"])
-        total = accumulation.evaluate(1.0, self.splits["dev"], self.splits["test"])
+        mean = accumulation.evaluate(accumulation.Rule("gamma", 0.0), *self.dev_test())
+        total = accumulation.evaluate(accumulation.Rule("gamma", 1.0), *self.dev_test())
         self.assertLess(total["dev_cllr"], mean["dev_cllr"] - 0.02)
         self.assertLess(total["full"]["cllr"], mean["full"]["cllr"] - 0.02)
         # at a fixed number of seconds every clip has as many windows: the ranking is the same
         self.assertAlmostEqual(total[2.0]["eer"], mean[2.0]["eer"])
         self.assertLessEqual(mean["full"]["flagged"], 0.05)
 
-    def test_prints_one_line_per_gamma(self):
+    def test_shrinking_moves_from_the_mean_towards_the_sum(self):
+        # n / (n + k) is the mean's weight at k = 0 and grows with n like the sum's (the exact
+        # LLR here) as k grows, so with independent windows a larger k is better
+        mean = accumulation.evaluate(accumulation.Rule("gamma", 0.0), *self.dev_test())
+        none = accumulation.evaluate(accumulation.Rule("shrink", 0.0), *self.dev_test())
+        some = accumulation.evaluate(accumulation.Rule("shrink", 1.0), *self.dev_test())
+        more = accumulation.evaluate(accumulation.Rule("shrink", 4.0), *self.dev_test())
+        self.assertAlmostEqual(none["dev_cllr"], mean["dev_cllr"])
+        self.assertLess(some["dev_cllr"], mean["dev_cllr"] - 0.01)
+        self.assertLess(more["dev_cllr"], some["dev_cllr"] - 0.01)
+
+    def test_prints_one_line_per_rule(self):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            rc = accumulation.main([self.manifest, self.jsonl, "--gammas", "0,0.5"])
+            rc = accumulation.main([self.manifest, self.jsonl, "--gammas", "0,0.5",
+                                    "--shrink", "2"])
         self.assertEqual(rc, 0)
         lines = out.getvalue().splitlines()
-        self.assertEqual(len(lines), 2)
+        self.assertEqual(len(lines), 3)
         self.assertTrue(lines[1].startswith("gamma 0.50 | dev Cllr"))
+        self.assertTrue(lines[2].startswith("shrink 2.00 | dev Cllr"))
         self.assertIn("test full: EER", lines[0])
+
+    def dev_test(self):
+        return self.splits["dev"], self.splits["test"]
 
 
 if __name__ == "__main__":
