@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
 
@@ -27,13 +29,16 @@ from data import MAX_FRAMES, FeatureDump, WindowSet, make_windows  # noqa: E402
 
 
 def build_average(dump: FeatureDump, dev_ws: WindowSet, checkpoints: Sequence[str]):
-    """The members loaded, each standardised by its logits on `dev_ws`."""
+    """(the members loaded, each standardised by its logits on `dev_ws`; the average's logits
+    on `dev_ws`), so that the dev windows are scored once per member."""
     import model as model_lib  # noqa: PLC0415
 
     members = [model_lib.load_checkpoint(c) for c in checkpoints]
     logits = [evaluate.score_windows(m, dump, dev_ws) for m in members]
-    return model_lib.Average(members, [float(lg.mean()) for lg in logits],
-                             [float(lg.std()) for lg in logits])
+    means = [float(lg.mean()) for lg in logits]
+    stds = [float(lg.std()) for lg in logits]
+    dev_logits = np.mean([(lg - m) / s for lg, m, s in zip(logits, means, stds)], axis=0)
+    return model_lib.Average(members, means, stds), dev_logits
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
@@ -58,7 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     features_dir = train._repo_path(args.features)
     dump = FeatureDump(features_dir)
     dev_ws = make_windows(dump.split("dev"), args.max_frames)
-    net = build_average(dump, dev_ws, args.checkpoints)
+    net, dev_logits = build_average(dump, dev_ws, args.checkpoints)
     params, mflops_200 = model_lib.describe(net)
     block = {
         "average_of": [os.path.relpath(os.path.abspath(c), train.REPO) for c in args.checkpoints],
@@ -69,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     }
     out_dir = train._repo_path(args.out)
     detector, check, onnx_bytes, _ = train.export_detector(
-        net, dump, dev_ws, out_dir, args.max_frames, block, log)
+        net, dump, dev_ws, out_dir, args.max_frames, block, log, dev_logits)
     results = evaluate.evaluate(net, dump, detector)
     for line in evaluate.summary_lines(results):
         log(line)

@@ -68,15 +68,18 @@ def feature_config(dump: FeatureDump) -> Dict:
 
 
 def export_detector(net, dump: FeatureDump, dev_ws: WindowSet, out_dir: str, max_frames: int,
-                    training_block: Dict, log) -> Tuple[Dict, Dict, int, float]:
+                    training_block: Dict, log, dev_logits: Optional[np.ndarray] = None
+                    ) -> Tuple[Dict, Dict, int, float]:
     """Calibrates `net` on all dev windows and dev full clips, exports it to OUT/detector.onnx
     (checked against PyTorch on random inputs and on real dev windows; exits on a mismatch or
     over MAX_ONNX_BYTES) and writes OUT/detector.json with `training_block` ("dev_eer" set to
     the dev window EER). Returns (detector.json's content, the ONNX check, the ONNX size, the
-    dev window EER). `net` is a Detector or an average of several (ensemble.py)."""
+    dev window EER). `net` is a Detector or an average of several (ensemble.py); `dev_logits`,
+    when the caller has them, are `net`'s logits on `dev_ws` (scored here otherwise)."""
     import model as model_lib  # noqa: PLC0415 -- torch, as in train()
 
-    dev_logits = evaluate.score_windows(net, dump, dev_ws)
+    if dev_logits is None:
+        dev_logits = evaluate.score_windows(net, dump, dev_ws)
     dev_targets = dev_ws.targets()
     dev_window_eer = metrics.eer(dev_logits, dev_targets)
     calibration, threshold = calibrate.fit_calibration(

@@ -45,7 +45,8 @@ class EnsembleTest(unittest.TestCase):
         ws = compare.split_windows(dump)
         members = [compare.split_logits(dump, ws, c) for c in self.checkpoints]
         expected = compare.standardised_mean(members)
-        net = ensemble.build_average(dump, ws["dev"], self.checkpoints)
+        net, dev_logits = ensemble.build_average(dump, ws["dev"], self.checkpoints)
+        np.testing.assert_allclose(dev_logits, expected["dev"], rtol=1e-6, atol=1e-6)
         for split in ("dev", "test"):
             np.testing.assert_allclose(evaluate.score_windows(net, dump, ws[split]),
                                        expected[split], rtol=1e-4, atol=1e-4)
