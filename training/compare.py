@@ -54,9 +54,10 @@ def split_logits(dump: FeatureDump, ws: Dict[str, WindowSet], checkpoint: str
 
 
 def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
-    """Mean of several networks' window logits, each standardised by its dev windows."""
+    """Mean of several networks' window logits, each standardised by its dev windows, for every
+    split the first network's logits hold (dev among them)."""
     out = {}
-    for s in SPLITS:
+    for s in logits[0]:
         out[s] = np.mean([(lg[s] - lg["dev"].mean()) / lg["dev"].std() for lg in logits], axis=0)
     return out
 

@@ -18,11 +18,10 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
 
+import compare  # noqa: E402
 import evaluate  # noqa: E402
 import train  # noqa: E402
 from data import MAX_FRAMES, FeatureDump, WindowSet, make_windows  # noqa: E402
@@ -35,10 +34,9 @@ def build_average(dump: FeatureDump, dev_ws: WindowSet, checkpoints: Sequence[st
 
     members = [model_lib.load_checkpoint(c) for c in checkpoints]
     logits = [evaluate.score_windows(m, dump, dev_ws) for m in members]
-    means = [float(lg.mean()) for lg in logits]
-    stds = [float(lg.std()) for lg in logits]
-    dev_logits = np.mean([(lg - m) / s for lg, m, s in zip(logits, means, stds)], axis=0)
-    return model_lib.Average(members, means, stds), dev_logits
+    dev_logits = compare.standardised_mean([{"dev": lg} for lg in logits])["dev"]
+    return (model_lib.Average(members, [float(lg.mean()) for lg in logits],
+                              [float(lg.std()) for lg in logits]), dev_logits)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
