@@ -9,7 +9,7 @@ dev clips flagged).
   /usr/bin/python3 training/indicator_fusion.py --list data/corpus/manifest.csv dev test \
       | $B analyze --jsonl --timeline --jobs 2 --files-from - > /tmp/timeline.jsonl
   /usr/bin/python3 training/accumulation.py data/corpus/manifest.csv /tmp/timeline.jsonl \
-      [--gammas 0,0.25,0.5,0.75,1] [--shrink 0.5,1,2,4]
+      [--gammas 0,0.25,0.5,0.75,1] [--shrink 0.5,1,2,4] [--by-windows]
 
 One line per rule: dev Cllr, EER and synthetic caught at the threshold (in-sample: the
 calibration and the threshold come from dev), then on test at 2 s, 4 s and full clips the EER,
@@ -131,6 +131,27 @@ def evaluate(rule: Rule, dev: Timelines, test: Timelines) -> Dict:
     return row
 
 
+WINDOW_BINS = ((1, 2), (3, 4), (5, 8), (9, 16), (17, None))
+
+
+def flagged_by_windows(rule: Rule, split: Timelines) -> List[Dict]:
+    """Where one split's false alarms are: per bin of full-clip window counts, the genuine clips
+    and how many of them are flagged, at the threshold fitted on that split as `evaluate` fits
+    it on dev (so on dev, in-sample)."""
+    scores, y = split.scores(rule, None)
+    a, b = calibrate.fit_affine(scores, y)
+    probs = calibrate.sigmoid(a * scores + b)
+    threshold = calibrate.choose_threshold(probs[y < 0.5])
+    n = np.array([w.size for w in split.windows if w.size > 0])
+    rows = []
+    for lo, hi in WINDOW_BINS:
+        genuine = (y < 0.5) & (n >= lo) & (n <= (hi if hi is not None else n.max()))
+        rows.append({"windows": f"{lo}-{hi}" if hi is not None else f"{lo}+",
+                     "genuine": int(genuine.sum()),
+                     "flagged": int(np.sum(genuine & (probs >= threshold)))})
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("manifest")
@@ -139,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="exponents of mean x n^gamma (0: the shipped mean)")
     p.add_argument("--shrink", default="",
                    help="constants k of mean x n / (n + k), measured after the gammas")
+    p.add_argument("--by-windows", action="store_true",
+                   help="also print, for the shipped mean, the dev genuine clips flagged per "
+                        "number of windows")
     args = p.parse_args(argv)
     splits = load(args.manifest, args.timeline)
     if "dev" not in splits or "test" not in splits:
@@ -158,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"flagged {pct(c['flagged'])} caught {pct(c['caught'])} "
                      f"Cllr {c['cllr']:.3f}")
         print(line)
+    if args.by_windows:
+        print("dev genuine clips flagged, by windows (shipped mean): " + ", ".join(
+            f"{r['windows']}: {r['flagged']}/{r['genuine']}"
+            for r in flagged_by_windows(Rule("gamma", 0.0), splits["dev"])))
     return 0
 
 

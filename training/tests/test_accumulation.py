@@ -89,14 +89,24 @@ class AccumulationTest(unittest.TestCase):
         self.assertLess(some["dev_cllr"], mean["dev_cllr"] - 0.01)
         self.assertLess(more["dev_cllr"], some["dev_cllr"] - 0.01)
 
+    def test_false_alarms_by_window_count_add_up_to_the_flagged_clips(self):
+        rows = accumulation.flagged_by_windows(accumulation.Rule("gamma", 0.0), self.splits["dev"])
+        self.assertEqual([r["windows"] for r in rows], ["1-2", "3-4", "5-8", "9-16", "17+"])
+        self.assertEqual(sum(r["genuine"] for r in rows), 300)  # every genuine clip, once
+        self.assertEqual(rows[-1]["genuine"], 0)  # the fake clips have at most 12 windows
+        flagged = sum(r["flagged"] for r in rows)
+        self.assertGreaterEqual(flagged, 1)
+        self.assertLessEqual(flagged, 3)  # the threshold flags at most 1 % of 300
+
     def test_prints_one_line_per_rule(self):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             rc = accumulation.main([self.manifest, self.jsonl, "--gammas", "0,0.5",
-                                    "--shrink", "2"])
+                                    "--shrink", "2", "--by-windows"])
         self.assertEqual(rc, 0)
         lines = out.getvalue().splitlines()
-        self.assertEqual(len(lines), 3)
+        self.assertEqual(len(lines), 4)
+        self.assertTrue(lines[3].startswith("dev genuine clips flagged, by windows"))
         self.assertTrue(lines[1].startswith("gamma 0.50 | dev Cllr"))
         self.assertTrue(lines[2].startswith("shrink 2.00 | dev Cllr"))
         self.assertIn("test full: EER", lines[0])
