@@ -92,8 +92,10 @@ if windows:
           f"p99 <= {upper(0.99) * 1000:g} ms (histogram bounds)")
 waits = sample("dvd_scoring_waits_total")
 if waits is not None:
+    copied = sample("dvd_scoring_copied_total")
     print(f"streams waited for the scoring pool {waits:.0f} times; "
-          f"it dropped {sample('dvd_scoring_skipped_total'):.0f} stale windows")
+          + (f"it copied {copied:.0f} queued windows out to score them late and " if copied is not None else "")
+          + f"dropped {sample('dvd_scoring_skipped_total'):.0f} stale windows")
 if db_pid:
     db_cpu = (int(db_after) - int(db_before)) / int(hz)
     print(f"database server CPU: {db_cpu:.2f} s = {db_cpu / audio * 1000:.2f} ms per second of call audio")

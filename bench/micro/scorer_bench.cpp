@@ -170,7 +170,9 @@ BENCHMARK(BM_FrameLatency)->Iterations(3)->Unit(benchmark::kMillisecond);
 // another point of the signal, fed 20 ms each in turn at 4x real time (a round every 5 ms): the
 // model work of 256 real-time calls. Reports the per-20 ms-frame latency on the streams' thread
 // (p50, p99, max), the windows' latency from their last frame to their logit (queue wait + model
-// run; p50, p99), how often a stream had to wait for the pool and how many windows it dropped.
+// run; p50, p99), how often a stream had to wait for the pool, how many windows it copied out to
+// score late and how many it dropped. The argument is the pool's spare windows (0: none, so a
+// window still queued when its stream needs the rows is waited for or dropped; 64: `serve`).
 void BM_FrameLatencyPooled(benchmark::State& state) {
     const auto& s = shared();
     constexpr int kStreams = 64;
@@ -180,7 +182,9 @@ void BM_FrameLatencyPooled(benchmark::State& state) {
     std::vector<double> window_us;
     ScoringPoolStats stats;
     for (auto _ : state) {
-        ScoringPool pool(s.model, ScoringPoolOptions{.threads = 1});
+        ScoringPool pool(s.model,
+                         ScoringPoolOptions{.threads = 1,
+                                            .spare_windows = static_cast<int>(state.range(0))});
         std::vector<std::unique_ptr<StreamingScorer>> scorers;
         for (int i = 0; i < kStreams; ++i) {
             scorers.push_back(
@@ -224,9 +228,16 @@ void BM_FrameLatencyPooled(benchmark::State& state) {
     state.counters["win_p50_us"] = at(window_us, 0.50);
     state.counters["win_p99_us"] = at(window_us, 0.99);
     state.counters["waits"] = static_cast<double>(stats.waits);
+    state.counters["copied"] = static_cast<double>(stats.copied);
     state.counters["skipped"] = static_cast<double>(stats.skipped);
 }
-BENCHMARK(BM_FrameLatencyPooled)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK(BM_FrameLatencyPooled)
+        ->Arg(0)
+        ->Arg(64)
+        ->Iterations(3)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 
 }  // namespace
 }  // namespace dvd::pipeline

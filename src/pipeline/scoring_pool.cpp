@@ -28,6 +28,15 @@ ScoringPool::ScoringPool(std::shared_ptr<const model::DetectorModel> model,
     if (options_.threads <= 0) {
         options_.threads = base::usable_cores();
     }
+    const auto spare_values =
+            static_cast<std::size_t>(model_->metadata().window.max_frames) * width_;
+    for (int i = 0; i < std::max(options_.spare_windows, 0); ++i) {
+        auto spare = std::make_unique<Spare>();
+        spare->frames.assign(spare_values, 0.0f);
+        spare->job.spare_ = i;
+        spares_.push_back(std::move(spare));
+        free_spares_.push_back(i);
+    }
     threads_.reserve(static_cast<std::size_t>(options_.threads));
     for (int i = 0; i < options_.threads; ++i) {
         threads_.emplace_back([this] { run_thread(); });
@@ -38,6 +47,8 @@ ScoringPool::~ScoringPool() {
     {
         std::lock_guard lock(mutex_);
         DVD_CHECK(queue_.empty(), "ScoringPool destroyed with windows queued");
+        DVD_CHECK(free_spares_.size() == spares_.size(),
+                  "ScoringPool destroyed with spare windows not given back");
         stopping_ = true;
     }
     wake_.notify_all();
@@ -92,6 +103,49 @@ bool ScoringPool::cancel_if_stale(WindowJob& job) {
     return true;
 }
 
+WindowJob* ScoringPool::copy_out(WindowJob& job) {
+    int index = -1;
+    {
+        std::lock_guard lock(mutex_);
+        if (job.state_.load(std::memory_order_relaxed) != WindowJob::State::Queued
+            || free_spares_.empty()) {
+            return nullptr;
+        }
+        index = free_spares_.back();
+        free_spares_.pop_back();
+    }
+    // The copy is made outside the lock: the stream leaves its rows alone during this call, so a
+    // pool thread that starts the window meanwhile only reads them too.
+    Spare& spare = *spares_[static_cast<std::size_t>(index)];
+    const auto values = static_cast<std::size_t>(job.rows_) * width_;
+    DVD_CHECK(values <= spare.frames.size(), "ScoringPool::copy_out: window over max_frames");
+    std::copy_n(job.frames_, values, spare.frames.begin());
+    std::lock_guard lock(mutex_);
+    if (job.state_.load(std::memory_order_relaxed) != WindowJob::State::Queued) {
+        free_spares_.push_back(index);  // started meanwhile: its stream waits for it instead
+        return nullptr;
+    }
+    WindowJob& copy = spare.job;
+    copy.frames_ = spare.frames.data();
+    copy.rows_ = job.rows_;
+    copy.error_.reset();
+    copy.submitted_ = job.submitted_;
+    copy.state_.store(WindowJob::State::Queued, std::memory_order_relaxed);
+    *std::find(queue_.begin(), queue_.end(), &job) = &copy;
+    job.state_.store(WindowJob::State::Idle, std::memory_order_relaxed);
+    copied_.fetch_add(1, std::memory_order_relaxed);
+    return &copy;
+}
+
+void ScoringPool::release(WindowJob& spare) {
+    DVD_CHECK(spare.spare_ >= 0 && static_cast<std::size_t>(spare.spare_) < spares_.size()
+                      && &spares_[static_cast<std::size_t>(spare.spare_)]->job == &spare,
+              "ScoringPool::release: not one of this pool's spare jobs");
+    DVD_CHECK(!spare.in_flight(), "ScoringPool::release: the spare job is in flight");
+    std::lock_guard lock(mutex_);
+    free_spares_.push_back(spare.spare_);
+}
+
 void ScoringPool::pause() {
     std::lock_guard lock(mutex_);
     paused_ = true;
@@ -123,8 +177,10 @@ ScoringPoolStats ScoringPool::stats() const {
     stats.failures = failures_.load(std::memory_order_relaxed);
     stats.waits = waits_.load(std::memory_order_relaxed);
     stats.skipped = skipped_.load(std::memory_order_relaxed);
+    stats.copied = copied_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     stats.queued = queue_.size();
+    stats.spares_in_use = spares_.size() - free_spares_.size();
     return stats;
 }
 

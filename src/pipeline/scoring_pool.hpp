@@ -49,6 +49,7 @@ private:
 
     const float* frames_ = nullptr;
     int rows_ = 0;
+    int spare_ = -1;  ///< index of the pool's spare buffer holding the rows; -1: the stream's
     std::atomic<State> state_{State::Idle};
     float logit_ = 0.0f;
     std::optional<base::Error> error_;
@@ -61,11 +62,17 @@ struct ScoringPoolOptions {
     /// core this process may use (base::usable_cores).
     int threads = 1;
     /// A window the pool has not started after this long is stale: when its stream needs the
-    /// slot (next window due, buffer to move), it is dropped unscored instead of waited for. A
-    /// real-time stream needs the slot 0.25 s of speech after the hand-over at the earliest, so
-    /// there a window not yet started is always dropped; streams fed faster than real time
-    /// (tests, demo speed-ups) wait unless the pool is this far behind.
+    /// slot (next window due, buffer to move) and cannot copy it out (no spare free, or the
+    /// stream's copies in use), it is dropped unscored instead of waited for. A real-time
+    /// stream needs the slot 0.25 s of speech after the hand-over at the earliest, so there a
+    /// window not yet started and not copied is always dropped; streams fed faster than real
+    /// time (tests, demo speed-ups) wait unless the pool is this far behind.
     std::chrono::steady_clock::duration max_queue_wait = std::chrono::milliseconds(200);
+    /// Spare window buffers (`copy_out`), allocated at start: one max-size window each (200
+    /// rows x 90 floats, 72 kB, for the shipped model; 4.6 MB for 64). A window its stream needs
+    /// to move away from while it is still queued is copied into one and scored late, in its
+    /// place in the queue, instead of being dropped; with none free it is dropped when stale.
+    int spare_windows = 64;
 };
 
 /// Counters since start (relaxed; for /metrics and benchmarks).
@@ -74,7 +81,9 @@ struct ScoringPoolStats {
     std::uint64_t failures = 0;  ///< windows whose model run failed
     std::uint64_t waits = 0;     ///< times a stream had to wait for its window
     std::uint64_t skipped = 0;   ///< stale windows dropped unscored (pool far behind)
+    std::uint64_t copied = 0;    ///< queued windows copied to a spare buffer to be scored late
     std::size_t queued = 0;      ///< windows waiting now
+    std::size_t spares_in_use = 0;  ///< spare buffers holding a window now
 };
 
 /// Runs the detector model for many streams off their network threads.
@@ -86,13 +95,16 @@ struct ScoringPoolStats {
 /// it must wait). Windows run one at a time: a batch of windows in one run measured no cheaper
 /// per window on the reference CPU (`make bench`, BM_ModelBatch), so the pool does not batch.
 ///
-/// Order and bounds: each stream has at most one window in flight, so the queue holds at most
-/// one window per stream, in the order they came, and a stream's windows complete in order.
-/// When a stream needs the slot again, a window still queued after max_queue_wait is dropped
-/// (`cancel_if_stale`), and otherwise waited for: so a pool that falls behind scores fewer
-/// windows instead of stalling the network threads for longer than one model run. The window's
-/// frames are read in place: the stream must not touch those rows until the job is done or
-/// taken back.
+/// Order and bounds: the queue is first in, first out, so a stream's windows start in the order
+/// it submitted them. A window's frames are read in place: the stream must not touch those rows
+/// until the job is done or taken back. When a stream needs its rows (or its job) again while
+/// the window is still queued, it asks the pool to copy the window into a spare buffer
+/// (`copy_out`): the copy keeps the window's place in the queue and is scored late, so that a
+/// burst of windows (many calls starting together) is caught up on rather than lost. With no
+/// spare free, a window queued for longer than max_queue_wait is dropped (`cancel_if_stale`),
+/// and otherwise waited for: so a pool that falls behind for good scores fewer windows instead
+/// of stalling the network threads for longer than one model run. The spares bound the queue:
+/// at most one window per stream in place plus spare_windows copies.
 ///
 /// Threads: every member function from any thread. The destructor stops and
 /// joins the pool threads; every job must be idle or taken back (`withdraw`) by then.
@@ -119,6 +131,16 @@ public:
     /// submitted at least max_queue_wait ago; true if it was dropped.
     [[nodiscard]] bool cancel_if_stale(WindowJob& job);
 
+    /// Moves a queued window out of its stream's rows: copies them into a free spare buffer and
+    /// puts a spare job in `job`'s place in the queue (`job` is idle again, its rows free).
+    /// Returns that spare job, which the stream then treats as its window (waits for it, takes
+    /// its result) and gives back with `release`; null when `job` is not queued (running or
+    /// done: wait for it instead) or no spare is free. Counted in `copied`.
+    [[nodiscard]] WindowJob* copy_out(WindowJob& job);
+
+    /// Gives back a spare job from `copy_out`; it must be idle (taken, or withdrawn unrun).
+    void release(WindowJob& spare);
+
     /// While paused the pool threads start no window (queued ones wait); for tests.
     void pause();
     void resume();
@@ -134,6 +156,12 @@ private:
     // Removes a queued job (idle again); false if it is not queued. Caller holds mutex_.
     bool remove_queued(WindowJob& job);
 
+    // One spare window: a job and its rows' storage (max_frames x width floats).
+    struct Spare {
+        WindowJob job;
+        std::vector<float> frames;
+    };
+
     std::shared_ptr<const model::DetectorModel> model_;
     ScoringPoolOptions options_;
     std::size_t width_;
@@ -141,12 +169,15 @@ private:
     std::condition_variable wake_;  ///< pool threads: a window was queued, or stopping
     std::condition_variable done_;  ///< streams in `wait`: a window is done
     std::deque<WindowJob*> queue_;  ///< guarded by mutex_
+    std::vector<std::unique_ptr<Spare>> spares_;  ///< fixed at start
+    std::vector<int> free_spares_;                ///< indexes into spares_; guarded by mutex_
     bool stopping_ = false;         ///< guarded by mutex_
     bool paused_ = false;           ///< guarded by mutex_
     std::atomic<std::uint64_t> windows_{0};
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> waits_{0};
     std::atomic<std::uint64_t> skipped_{0};
+    std::atomic<std::uint64_t> copied_{0};
     std::vector<std::thread> threads_;
 };
 

@@ -57,7 +57,16 @@ StreamingScorer::~StreamingScorer() {
 }
 
 void StreamingScorer::withdraw_window() {
-    if (window_in_flight()) {
+    for (; copied_count_ > 0; --copied_count_) {
+        WindowJob& job = *copied_[static_cast<std::size_t>(copied_head_)].job;
+        pool_->withdraw(job);
+        if (job.done()) {
+            static_cast<void>(job.take());
+        }
+        pool_->release(job);
+        copied_head_ = (copied_head_ + 1) % kMaxCopied;
+    }
+    if (in_place_in_flight()) {
         pool_->withdraw(*job_);
         if (job_->done()) {
             static_cast<void>(job_->take());
@@ -73,7 +82,7 @@ void StreamingScorer::compact() {
     if (fill_rows_ <= max_frames_) {
         return;
     }
-    DVD_CHECK(!window_in_flight(), "the buffer must not move under a window in flight");
+    DVD_CHECK(!in_place_in_flight(), "the buffer must not move under a window in flight");
     const auto width = static_cast<std::size_t>(width_);
     const auto keep = static_cast<std::size_t>(max_frames_);
     const int shift = fill_rows_ - max_frames_;
@@ -101,61 +110,94 @@ bool StreamingScorer::push_frame(std::span<const float> features) {
     return speech_frames_ >= min_frames_ && (speech_frames_ - min_frames_) % hop_frames_ == 0;
 }
 
-int StreamingScorer::mark_window() {
+StreamingScorer::WindowMark StreamingScorer::mark_window() {
     const int rows = static_cast<int>(std::min<long long>(speech_frames_, max_frames_));
     last_window_rows_ = rows;
     last_window_begin_row_ = fill_rows_ - rows;
     // Called for the frame just extracted: frame k spans samples [k * shift, k * shift + length).
     const auto& feature = model_->metadata().feature;
-    last_window_end_sample_ =
-            (front_end_.frames() - 1) * feature.frame_shift_samples + feature.frame_length_samples;
-    return rows;
+    return WindowMark{
+            .end_speech_frame = resumed_frames_ + speech_frames_,
+            .end_sample = (front_end_.frames() - 1) * feature.frame_shift_samples
+                          + feature.frame_length_samples,
+            .rows = rows,
+    };
 }
 
 base::Result<WindowScore> StreamingScorer::score_window() {
-    const int rows = mark_window();
+    const WindowMark mark = mark_window();
     const auto started = std::chrono::steady_clock::now();
-    const auto logit = model_->logit(last_window(), rows);
+    const auto logit = model_->logit(last_window(), mark.rows);
     if (!logit) {
         return logit.error();
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    return add_window(*logit, took.count());
+    return add_window(*logit, took.count(), mark);
 }
 
 void StreamingScorer::submit_window() {
-    const int rows = mark_window();
-    pool_->submit(*job_, last_window().data(), rows);
+    in_place_mark_ = mark_window();
+    pool_->submit(*job_, last_window().data(), in_place_mark_.rows);
+}
+
+bool StreamingScorer::free_rows_now() {
+    if (!in_place_in_flight()) {
+        return true;
+    }
+    if (copied_count_ < kMaxCopied) {
+        if (WindowJob* copy = pool_->copy_out(*job_)) {
+            const int tail = (copied_head_ + copied_count_) % kMaxCopied;
+            copied_[static_cast<std::size_t>(tail)] = CopiedWindow{copy, in_place_mark_};
+            ++copied_count_;
+            return true;
+        }
+    }
+    return pool_->cancel_if_stale(*job_);
 }
 
 base::Result<std::optional<WindowScore>> StreamingScorer::collect_window(Collect mode) {
-    if (!window_in_flight()) {
+    // Oldest first: the copies, then the window in place. The pool starts windows in the order
+    // they came, so once a newer one is running or done, the older ones are too, and waiting for
+    // them takes at most one model run.
+    const bool copied = copied_count_ > 0;
+    if (!copied && !in_place_in_flight()) {
         return std::optional<WindowScore>{};
     }
-    if (!job_->done()) {
-        if (mode == Collect::IfDone
-            || (mode == Collect::OrDropStale && pool_->cancel_if_stale(*job_))) {
+    WindowJob& job = copied ? *copied_[static_cast<std::size_t>(copied_head_)].job : *job_;
+    if (!job.done()) {
+        if (mode == Collect::IfDone || (mode == Collect::FreeRows && free_rows_now())) {
             return std::optional<WindowScore>{};
         }
-        pool_->wait(*job_);
+        pool_->wait(job);
     }
-    const double latency = job_->latency_seconds();
-    auto logit = job_->take();
+    if (!copied) {
+        return report(job, in_place_mark_);
+    }
+    const WindowMark mark = copied_[static_cast<std::size_t>(copied_head_)].mark;
+    copied_head_ = (copied_head_ + 1) % kMaxCopied;
+    --copied_count_;
+    return report(job, mark);
+}
+
+base::Result<std::optional<WindowScore>> StreamingScorer::report(WindowJob& job,
+                                                                 const WindowMark& mark) {
+    const double latency = job.latency_seconds();
+    auto logit = job.take();
+    if (&job != job_.get()) {
+        pool_->release(job);
+    }
     if (!logit) {
         return logit.error();
     }
-    return std::optional<WindowScore>(add_window(*logit, latency));
+    return std::optional<WindowScore>(add_window(*logit, latency, mark));
 }
 
-WindowScore StreamingScorer::add_window(float logit, double model_seconds) {
+WindowScore StreamingScorer::add_window(float logit, double model_seconds, const WindowMark& mark) {
     const auto& meta = model_->metadata();
     WindowScore window;
-    // The window ends at the newest row of its rows; frames pushed since it was handed over
-    // (while a pool ran it) are not in it.
-    const int rows_since = fill_rows_ - last_window_begin_row_ - last_window_rows_;
-    window.end_speech_frame = resumed_frames_ + speech_frames_ - rows_since;
-    window.end_sample = last_window_end_sample_;
-    window.num_frames = last_window_rows_;
+    window.end_speech_frame = mark.end_speech_frame;
+    window.end_sample = mark.end_sample;
+    window.num_frames = mark.rows;
     window.model_seconds = model_seconds;
     window.logit = static_cast<double>(logit);
     window.llr = meta.window_calibration.apply(window.logit);
@@ -196,7 +238,7 @@ void StreamingScorer::reset() {
     fill_rows_ = 0;
     last_window_begin_row_ = 0;
     last_window_rows_ = 0;
-    last_window_end_sample_ = 0;
+    in_place_mark_ = WindowMark{};
     speech_frames_ = 0;
     resumed_frames_ = 0;
     llr_sum_ = 0.0;

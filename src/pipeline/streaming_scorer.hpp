@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <span>
@@ -75,17 +76,23 @@ struct ScorerOptions {
 /// the window. With a ScoringPool, the window is handed to the pool and `accept` returns at
 /// once; the window's callback comes from a later `accept` (the next chunk, once the pool is
 /// done) or from `drain`, which a stream calls before it reads its final score. The scores are
-/// the same either way, in the same order; only when they are reported differs. At most one
-/// window is in flight: a stream whose next window is due, or whose buffer must move, first
-/// takes the previous one back: waits for it, or drops it unscored when the pool has let it
-/// queue for longer than ScoringPoolOptions::max_queue_wait (so a pool far behind makes its
-/// streams score fewer windows, never stalls them for long). Thread ownership: one thread at
-/// a time (the pool only reads the window's rows).
+/// the same either way, in the same order; only when they are reported differs. One window at a
+/// time is read in place from the buffer: when the next window is due, or the buffer must move,
+/// before the pool has started it, the scorer has the pool copy it out (ScoringPool::copy_out;
+/// up to kMaxCopied such copies per stream wait in the pool and are reported late, in order);
+/// with no copy possible it drops the window unscored if the pool has let it queue for longer
+/// than ScoringPoolOptions::max_queue_wait, and otherwise waits for it. A window the pool is
+/// already running is waited for (one model run at most). So a burst the pool is slow to
+/// absorb is scored late, and a pool far behind for good makes its streams score fewer windows,
+/// never stalls them for long. Thread ownership: one thread at a time (the pool only reads the
+/// window's rows).
 class StreamingScorer {
 public:
     /// Rows kept beyond max_frames in the feature buffer: the newest max_frames rows move to the
     /// front once per kSlackRows speech frames (a 0.25 s memmove of at most ~80 kB).
     static constexpr int kSlackRows = 25;
+    /// Windows of one stream that may wait in the pool as copies (ScoringPool::copy_out).
+    static constexpr int kMaxCopied = 2;
 
     /// `pool`: where windows run (null: inline); it must outlive the scorer.
     StreamingScorer(std::shared_ptr<const model::DetectorModel> model,
@@ -100,17 +107,20 @@ public:
     template <class Sink>
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples, Sink&& on_window) {
         base::Result<void> status;
-        // Reports the window in flight if the pool is done with it (see Collect for the rest).
+        // Reports, oldest first, the windows in flight the pool is done with (see Collect for
+        // the rest).
         const auto collect = [&](Collect mode) {
-            auto window = collect_window(mode);
-            if (!window) {
-                status = window.error();
-                return false;
-            }
-            if (*window) {
+            for (;;) {
+                auto window = collect_window(mode);
+                if (!window) {
+                    status = window.error();
+                    return false;
+                }
+                if (!*window) {
+                    return true;
+                }
                 on_window(**window, call_);
             }
-            return true;
         };
         if (!collect(Collect::IfDone)) {
             return status;
@@ -119,14 +129,14 @@ public:
             if (!status || speech_limit_reached()) {
                 return;
             }
-            if (buffer_full() && !collect(Collect::OrDropStale)) {
+            if (buffer_full() && !collect(Collect::FreeRows)) {
                 return;  // the buffer moves next: the window in flight must be out of it first
             }
             if (!push_frame(features)) {
                 return;
             }
             if (pool_ != nullptr) {
-                if (collect(Collect::OrDropStale)) {
+                if (collect(Collect::FreeRows)) {
                     compact();  // the window's rows then stay put for the next kSlackRows frames
                     submit_window();
                 }
@@ -142,22 +152,26 @@ public:
         return status;
     }
 
-    /// Waits for the window in flight, if any, and reports it like `accept`. A stream calls it
-    /// before it reads its final score. Fails only if the model failed.
+    /// Waits for the windows in flight, if any, and reports them like `accept`. A stream calls
+    /// it before it reads its final score. Fails only if the model failed.
     template <class Sink>
     [[nodiscard]] base::Result<void> drain(Sink&& on_window) {
-        auto window = collect_window(Collect::Wait);
-        if (!window) {
-            return window.error();
-        }
-        if (*window) {
+        for (;;) {
+            auto window = collect_window(Collect::Wait);
+            if (!window) {
+                return window.error();
+            }
+            if (!*window) {
+                return {};
+            }
             on_window(**window, call_);
         }
-        return {};
     }
 
     /// True while a window is with the pool (its score not yet reported).
-    [[nodiscard]] bool window_in_flight() const { return job_ != nullptr && job_->in_flight(); }
+    [[nodiscard]] bool window_in_flight() const {
+        return copied_count_ > 0 || in_place_in_flight();
+    }
 
     /// Same as above, discarding window callbacks.
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples) {
@@ -168,8 +182,9 @@ public:
     const model::DetectorModel& model() const { return *model_; }
     double threshold() const { return threshold_; }
 
-    /// The frames of the latest window (row-major), for tests and explanations. Exact inside the
-    /// `on_window` callback; later speech may overwrite it (then it is empty).
+    /// The frames of the latest window handed to the model (row-major), for tests and
+    /// explanations. Exact inside the `on_window` callback of an inline scorer (with a pool the
+    /// window reported may be an older one); later speech may overwrite it (then it is empty).
     std::span<const float> last_window() const;
 
     /// Bytes of per-stream state, excluding the shared model and tables.
@@ -194,30 +209,57 @@ private:
     void compact();
     // Appends one speech frame; returns true when a window is due.
     bool push_frame(std::span<const float> features);
+
+    // Where a window lies in the stream, fixed when it is handed to the model.
+    struct WindowMark {
+        long long end_speech_frame = 0;  // WindowScore::end_speech_frame
+        long long end_sample = 0;        // WindowScore::end_sample
+        int rows = 0;
+    };
+
+    // A window the pool copied out of the buffer, waiting to be scored or reported.
+    struct CopiedWindow {
+        WindowJob* job = nullptr;  // the pool's spare job (given back once taken)
+        WindowMark mark;
+    };
+
+    // True while the window read in place from the buffer is with the pool.
+    bool in_place_in_flight() const { return job_ != nullptr && job_->in_flight(); }
     // Marks the newest max_frames (or fewer) rows as the latest window.
-    int mark_window();
+    WindowMark mark_window();
     // Inline: runs the model on the due window.
     base::Result<WindowScore> score_window();
     // Pool: hands the due window to the pool.
     void submit_window();
-    // What to do with a window in flight that the pool has not finished.
+    // What to do with windows in flight that the pool has not finished.
     enum class Collect {
-        IfDone,       // leave it
-        OrDropStale,  // the slot is needed: drop it if it is stale (ScoringPool::cancel_if_stale),
-                      // else wait for it
-        Wait,         // wait for it
+        IfDone,    // leave them
+        FreeRows,  // the in-place window's rows are needed: copy it out, or drop it if stale
+                   // (ScoringPool::cancel_if_stale); else wait, oldest first, until they are free
+        Wait,      // wait for them
     };
-    // Pool: the window in flight once done; nullopt when there is none, or it was left or dropped.
+    // Pool: the oldest window in flight once done (each call reports at most one); nullopt when
+    // there is none, or it is left, or (FreeRows) the rows are free.
     base::Result<std::optional<WindowScore>> collect_window(Collect mode);
+    // FreeRows without waiting: true when the in-place window is out of the buffer (not in
+    // flight, copied out or dropped).
+    bool free_rows_now();
+    // Takes a finished window's result (giving a spare job back) and adds it to the call score.
+    base::Result<std::optional<WindowScore>> report(WindowJob& job, const WindowMark& mark);
     // Calibrates the window's logit and adds it to the call score.
-    WindowScore add_window(float logit, double model_seconds);
-    // Takes a window in flight back from the pool (its score is dropped).
+    WindowScore add_window(float logit, double model_seconds, const WindowMark& mark);
+    // Takes the windows in flight back from the pool (their scores are dropped).
     void withdraw_window();
     Verdict verdict_for(double probability) const;
 
     std::shared_ptr<const model::DetectorModel> model_;
     ScoringPool* pool_;
-    std::unique_ptr<WindowJob> job_;  ///< with a pool: the window in flight (rows stay put)
+    std::unique_ptr<WindowJob> job_;  ///< with a pool: the window read in place (rows stay put)
+    WindowMark in_place_mark_;        ///< job_'s window
+    /// Copied-out windows in flight, oldest first, all older than job_'s (a ring).
+    std::array<CopiedWindow, kMaxCopied> copied_{};
+    int copied_head_ = 0;
+    int copied_count_ = 0;
     SpeechFrontEnd front_end_;
     int width_;
     int min_frames_;
@@ -233,7 +275,6 @@ private:
     int fill_rows_ = 0;
     int last_window_begin_row_ = 0;
     int last_window_rows_ = 0;
-    long long last_window_end_sample_ = 0;  ///< WindowScore::end_sample of the latest window
     long long speech_frames_ = 0;   ///< speech frames since the start or the resume
     long long resumed_frames_ = 0;  ///< speech frames before the resume
     double llr_sum_ = 0.0;

@@ -575,9 +575,18 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
                            "when their stream needed the slot again (the pool is far behind; the "
                            "calls are scored on fewer windows).",
                            static_cast<double>(stats.skipped)});
+        samples.push_back({"dvd_scoring_copied_total", "counter",
+                           "Windows the scoring pool had not started when their stream needed "
+                           "their rows again, copied to a spare buffer to be scored late instead "
+                           "of dropped (the pool is behind, e.g. after many calls started "
+                           "together).",
+                           static_cast<double>(stats.copied)});
         samples.push_back({"dvd_scoring_queue_depth", "gauge",
                            "Windows waiting for the scoring pool now.",
                            static_cast<double>(stats.queued)});
+        samples.push_back({"dvd_scoring_spares_in_use", "gauge",
+                           "Spare window buffers of the scoring pool holding a copied window now.",
+                           static_cast<double>(stats.spares_in_use)});
     }
     if (writer_) {
         const store::StoreWriterStats stats = writer_->stats();

@@ -160,13 +160,14 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     EXPECT_EQ(out.windows.size(), before_drain + 1);
 }
 
-TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
-    // A pool that starts nothing (paused) and calls every queued window stale: the stream must
-    // never block, dropping each window when it needs the slot, and report the last one once
-    // the pool runs again.
+TEST(ScoringPool, WithNoSpareAStaleWindowIsDroppedInsteadOfWaitedFor) {
+    // A pool that starts nothing (paused), has no spare buffer to copy a window into, and calls
+    // every queued window stale: the stream must never block, dropping each window when it
+    // needs the slot, and report the last one once the pool runs again.
     const auto f = load_model();
     ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
-                                                 .max_queue_wait = std::chrono::nanoseconds(0)});
+                                                 .max_queue_wait = std::chrono::nanoseconds(0),
+                                                 .spare_windows = 0});
     pool.pause();
     const auto signal = test::speech_like_signal(4.0, 2);
     StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
@@ -180,6 +181,7 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
     // was dropped.
     const std::size_t in_flight = scorer.window_in_flight() ? 1 : 0;
     EXPECT_EQ(pool.stats().skipped + in_flight, reference.windows.size());
+    EXPECT_EQ(pool.stats().copied, 0u);
     pool.resume();
     ASSERT_TRUE(scorer.drain(sink));
     ASSERT_EQ(out.windows.size(), in_flight);
@@ -191,13 +193,191 @@ TEST(ScoringPool, AStaleWindowIsDroppedInsteadOfWaitedFor) {
     }
 }
 
-TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
-    // The pool is paused for 50 ms while one long chunk goes in: the stream waits, drops
-    // nothing, and gets the inline scores.
+// Each of `scored` is the inline window with the same end, in the inline order.
+void expect_inline_subsequence(const Scored& scored, const Scored& reference) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < scored.windows.size(); ++i) {
+        const auto& w = scored.windows[i];
+        while (at < reference.windows.size()
+               && reference.windows[at].end_speech_frame != w.end_speech_frame) {
+            ++at;
+        }
+        ASSERT_LT(at, reference.windows.size()) << "window " << i << " out of order or unknown";
+        EXPECT_EQ(w.logit, reference.windows[at].logit) << "window " << i;
+        EXPECT_EQ(w.num_frames, reference.windows[at].num_frames) << "window " << i;
+        EXPECT_EQ(w.end_sample, reference.windows[at].end_sample) << "window " << i;
+        EXPECT_EQ(scored.calls[i].windows, static_cast<int>(i + 1));
+        ++at;
+    }
+}
+
+TEST(ScoringPool, AQueuedWindowWhoseRowsAreNeededIsCopiedOutAndScoredLate) {
+    // The same paused pool, with spares: the stream copies its first kMaxCopied windows out of
+    // its buffer instead of dropping them (then drops the stale ones while both copies still
+    // wait), and once the pool runs they are all reported, in order, with the inline scores.
     const auto f = load_model();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .max_queue_wait = kNever});
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
+                                                 .max_queue_wait = std::chrono::nanoseconds(0),
+                                                 .spare_windows = 4});
+    pool.pause();
+    const auto signal = test::speech_like_signal(4.0, 2);
+    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+    Scored out;
+    const auto sink = out.sink();
+    ASSERT_TRUE(scorer.accept(signal, sink));
+    EXPECT_TRUE(out.windows.empty()) << "nothing ran: nothing to report, and no wait";
+    const Scored reference = score_inline(f, signal);
+    ASSERT_GE(reference.windows.size(), 4u);
+    ScoringPoolStats stats = pool.stats();
+    EXPECT_EQ(stats.copied, static_cast<std::uint64_t>(StreamingScorer::kMaxCopied));
+    EXPECT_EQ(stats.spares_in_use, static_cast<std::size_t>(StreamingScorer::kMaxCopied));
+    EXPECT_EQ(stats.waits, 0u);
+    pool.resume();
+    ASSERT_TRUE(scorer.drain(sink));
+    EXPECT_FALSE(scorer.window_in_flight());
+    stats = pool.stats();
+    EXPECT_EQ(out.windows.size() + stats.skipped, reference.windows.size());
+    EXPECT_EQ(stats.windows, out.windows.size());
+    EXPECT_EQ(stats.spares_in_use, 0u) << "every copy is given back once reported";
+    ASSERT_GE(out.windows.size(), static_cast<std::size_t>(StreamingScorer::kMaxCopied));
+    // The copies are the first two windows, scored on their own rows though the buffer moved.
+    EXPECT_EQ(out.windows[0].end_speech_frame, reference.windows[0].end_speech_frame);
+    EXPECT_EQ(out.windows[1].end_speech_frame, reference.windows[1].end_speech_frame);
+    expect_inline_subsequence(out, reference);
+}
+
+// Streams fed in lock step, 20 ms at a time, with the pool paused from the start until every
+// stream's second window has fallen due (so each first window needed its rows back while
+// queued). Afterwards each chunk is drained, so only the paused stretch can cost windows.
+struct Burst {
+    std::vector<Scored> scored;
+    std::vector<Scored> reference;
+    ScoringPoolStats stats;
+};
+
+Burst run_burst(const Fixture& f, int spare_windows) {
+    constexpr int kStreams = 8;
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
+                                                 .max_queue_wait = std::chrono::nanoseconds(0),
+                                                 .spare_windows = spare_windows});
+    Burst burst;
+    burst.scored.resize(kStreams);
+    std::vector<std::vector<float>> signals;
+    std::vector<std::unique_ptr<StreamingScorer>> scorers;
+    for (int i = 0; i < kStreams; ++i) {
+        signals.push_back(test::speech_like_signal(4.0, 40 + static_cast<unsigned>(i)));
+        scorers.push_back(
+                std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool));
+        burst.reference.push_back(score_inline(f, signals.back()));
+    }
+    constexpr std::size_t kChunk = 160;  // 20 ms
+    std::size_t resume_at = 0;
+    for (const auto& reference : burst.reference) {
+        EXPECT_GE(reference.windows.size(), 3u);
+        resume_at =
+                std::max(resume_at, static_cast<std::size_t>(reference.windows.at(1).end_sample));
+    }
+    resume_at = (resume_at / kChunk + 1) * kChunk;
+    pool.pause();
+    for (std::size_t at = 0; at < signals[0].size(); at += kChunk) {
+        if (at == resume_at) {
+            pool.resume();
+        }
+        for (int i = 0; i < kStreams; ++i) {
+            const auto& signal = signals[static_cast<std::size_t>(i)];
+            auto& out = burst.scored[static_cast<std::size_t>(i)];
+            auto& scorer = *scorers[static_cast<std::size_t>(i)];
+            EXPECT_TRUE(scorer.accept(std::span<const float>(signal).subspan(
+                                              at, std::min(kChunk, signal.size() - at)),
+                                      out.sink()));
+            if (at >= resume_at) {
+                EXPECT_TRUE(scorer.drain(out.sink()));
+            }
+        }
+    }
+    burst.stats = pool.stats();
+    return burst;
+}
+
+TEST(ScoringPool, ABurstOfWindowsThePoolIsSlowToStartIsScoredLateNotDropped) {
+    const auto f = load_model();
+    const Burst with_spares = run_burst(f, 16);
+    EXPECT_EQ(with_spares.stats.skipped, 0u);
+    EXPECT_GE(with_spares.stats.copied, with_spares.scored.size());
+    EXPECT_EQ(with_spares.stats.spares_in_use, 0u);
+    for (std::size_t i = 0; i < with_spares.scored.size(); ++i) {
+        expect_same_windows(with_spares.scored[i], with_spares.reference[i],
+                            "stream " + std::to_string(i));
+    }
+    // Without spares the same burst costs every stream its first window.
+    const Burst without = run_burst(f, 0);
+    EXPECT_GE(without.stats.skipped, without.scored.size());
+    EXPECT_EQ(without.stats.copied, 0u);
+    for (std::size_t i = 0; i < without.scored.size(); ++i) {
+        EXPECT_LT(without.scored[i].windows.size(), without.reference[i].windows.size());
+        expect_inline_subsequence(without.scored[i], without.reference[i]);
+    }
+}
+
+TEST(ScoringPool, CopyOutMovesAQueuedWindowToASpareInItsPlace) {
+    const auto f = load_model();
+    const int rows = f.model->metadata().window.max_frames;
+    const auto values =
+            static_cast<std::size_t>(rows) * static_cast<std::size_t>(f.tables->num_features());
+    std::vector<float> a(values);
+    std::vector<float> b(values);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(-4.0f, 2.0f);
+    for (std::size_t i = 0; i < values; ++i) {
+        a[i] = normal(rng);
+        b[i] = normal(rng);
+    }
+    const auto expected_a = f.model->logit(a, rows);
+    const auto expected_b = f.model->logit(b, rows);
+    ASSERT_TRUE(expected_a && expected_b);
+
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .spare_windows = 1});
+    pool.pause();
+    WindowJob job_a;
+    WindowJob job_b;
+    pool.submit(job_a, a.data(), rows);
+    pool.submit(job_b, b.data(), rows);
+    WindowJob* copy = pool.copy_out(job_a);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_FALSE(job_a.in_flight()) << "the stream's job and rows are free again";
+    EXPECT_TRUE(copy->in_flight());
+    std::fill(a.begin(), a.end(), 0.0f);  // the stream reuses its rows at once
+    EXPECT_EQ(pool.copy_out(job_b), nullptr) << "no spare left";
+    EXPECT_EQ(pool.copy_out(job_a), nullptr) << "not queued";
+    EXPECT_EQ(pool.stats().copied, 1u);
+    EXPECT_EQ(pool.stats().spares_in_use, 1u);
+    EXPECT_EQ(pool.stats().queued, 2u);
+    pool.resume();
+    pool.wait(job_b);
+    // First in, first out: the copy kept job_a's place before job_b, so it is done too.
+    EXPECT_TRUE(copy->done());
+    const auto got_a = copy->take();
+    const auto got_b = job_b.take();
+    ASSERT_TRUE(got_a && got_b);
+    EXPECT_EQ(*got_a, *expected_a) << "the copy is scored on the rows as they were handed over";
+    EXPECT_EQ(*got_b, *expected_b);
+    EXPECT_EQ(pool.copy_out(job_b), nullptr) << "done, not queued";
+    pool.release(*copy);
+    EXPECT_EQ(pool.stats().spares_in_use, 0u);
+}
+
+TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
+    // The pool is paused for 50 ms while one long chunk goes in, with no spare to copy a window
+    // into: the stream waits, drops nothing, and gets the inline scores.
+    const auto f = load_model();
+    ScoringPool pool(f.model, ScoringPoolOptions{
+                                      .threads = 1, .max_queue_wait = kNever, .spare_windows = 0});
     pool.pause();
     std::thread resumer([&] {
+        // From the first hand-over on (a slow build may take longer than 50 ms to get there).
+        while (pool.stats().queued == 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         pool.resume();
     });
@@ -245,6 +425,33 @@ TEST(ScoringPool, AScorerDestroyedOrResetWithAWindowInFlightTakesItBack) {
     }
     EXPECT_EQ(pool.stats().queued, 0u);
     // The pool is destroyed at the end of the test: it checks that nothing is left queued.
+}
+
+TEST(ScoringPool, AScorerDestroyedOrResetWithCopiesInFlightGivesTheSparesBack) {
+    const auto f = load_model();
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
+                                                 .max_queue_wait = std::chrono::nanoseconds(0),
+                                                 .spare_windows = 4});
+    const auto signal = test::speech_like_signal(4.0, 4);
+    for (int round = 0; round < 6; ++round) {
+        pool.pause();  // the windows stay queued: the scorer copies two out
+        auto scorer = std::make_unique<StreamingScorer>(f.model, f.tables, ScorerOptions{}, &pool);
+        ASSERT_TRUE(scorer->accept(signal));
+        ASSERT_EQ(pool.stats().spares_in_use,
+                  static_cast<std::size_t>(StreamingScorer::kMaxCopied));
+        if (round % 3 == 1) {
+            pool.resume();  // some may be running or done by the time they are taken back
+        }
+        if (round % 2 == 0) {
+            scorer->reset();
+            EXPECT_FALSE(scorer->window_in_flight());
+            EXPECT_EQ(scorer->call().windows, 0);
+        }
+        scorer.reset();
+        pool.resume();
+        EXPECT_EQ(pool.stats().spares_in_use, 0u);
+        EXPECT_EQ(pool.stats().queued, 0u);
+    }
 }
 
 TEST(ScoringPool, ZeroThreadsMeansOnePerCore) {
