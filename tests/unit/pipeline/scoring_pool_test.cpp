@@ -160,39 +160,6 @@ TEST(ScoringPool, OneLongChunkWaitsForEachWindowAndKeepsTheBufferIntact) {
     EXPECT_EQ(out.windows.size(), before_drain + 1);
 }
 
-TEST(ScoringPool, WithNoSpareAStaleWindowIsDroppedInsteadOfWaitedFor) {
-    // A pool that starts nothing (paused), has no spare buffer to copy a window into, and calls
-    // every queued window stale: the stream must never block, dropping each window when it
-    // needs the slot, and report the last one once the pool runs again.
-    const auto f = load_model();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
-                                                 .max_queue_wait = std::chrono::nanoseconds(0),
-                                                 .spare_windows = 0});
-    pool.pause();
-    const auto signal = test::speech_like_signal(4.0, 2);
-    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
-    Scored out;
-    const auto sink = out.sink();
-    ASSERT_TRUE(scorer.accept(signal, sink));
-    EXPECT_TRUE(out.windows.empty());
-    const Scored reference = score_inline(f, signal);
-    ASSERT_GE(reference.windows.size(), 4u);
-    // Every window but one still in flight at the end (if the buffer did not move after it)
-    // was dropped.
-    const std::size_t in_flight = scorer.window_in_flight() ? 1 : 0;
-    EXPECT_EQ(pool.stats().skipped + in_flight, reference.windows.size());
-    EXPECT_EQ(pool.stats().copied, 0u);
-    pool.resume();
-    ASSERT_TRUE(scorer.drain(sink));
-    ASSERT_EQ(out.windows.size(), in_flight);
-    EXPECT_EQ(scorer.call().windows, static_cast<int>(in_flight));  // scored on what ran
-    EXPECT_EQ(pool.stats().windows, in_flight);
-    if (in_flight == 1) {
-        EXPECT_EQ(out.windows[0].end_speech_frame, reference.windows.back().end_speech_frame);
-        EXPECT_EQ(out.windows[0].logit, reference.windows.back().logit);
-    }
-}
-
 // Each of `scored` is the inline window with the same end, in the inline order.
 void expect_inline_subsequence(const Scored& scored, const Scored& reference) {
     std::size_t at = 0;
@@ -211,31 +178,68 @@ void expect_inline_subsequence(const Scored& scored, const Scored& reference) {
     }
 }
 
-TEST(ScoringPool, AQueuedWindowWhoseRowsAreNeededIsCopiedOutAndScoredLate) {
-    // The same paused pool, with spares: the stream copies its first kMaxCopied windows out of
-    // its buffer instead of dropping them (then drops the stale ones while both copies still
-    // wait), and once the pool runs they are all reported, in order, with the inline scores.
-    const auto f = load_model();
-    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1,
-                                                 .max_queue_wait = std::chrono::nanoseconds(0),
-                                                 .spare_windows = 4});
-    pool.pause();
-    const auto signal = test::speech_like_signal(4.0, 2);
-    StreamingScorer scorer(f.model, f.tables, ScorerOptions{}, &pool);
+// One stream fed 4 s in one chunk into a pool that starts nothing (paused) and calls every
+// queued window stale.
+struct PausedPoolRun {
+    PausedPoolRun(const Fixture& f, int spare_windows)
+        : pool(f.model, ScoringPoolOptions{.threads = 1,
+                                           .max_queue_wait = std::chrono::nanoseconds(0),
+                                           .spare_windows = spare_windows}),
+          signal(test::speech_like_signal(4.0, 2)),
+          scorer(f.model, f.tables, ScorerOptions{}, &pool),
+          reference(score_inline(f, signal)) {
+        pool.pause();
+        EXPECT_TRUE(scorer.accept(signal, out.sink()));
+        EXPECT_GE(reference.windows.size(), 4u);
+    }
+
+    ScoringPool pool;
+    std::vector<float> signal;
+    StreamingScorer scorer;
+    Scored reference;
     Scored out;
-    const auto sink = out.sink();
-    ASSERT_TRUE(scorer.accept(signal, sink));
-    EXPECT_TRUE(out.windows.empty()) << "nothing ran: nothing to report, and no wait";
-    const Scored reference = score_inline(f, signal);
-    ASSERT_GE(reference.windows.size(), 4u);
-    ScoringPoolStats stats = pool.stats();
+};
+
+TEST(ScoringPool, WithNoSpareAStaleWindowIsDroppedInsteadOfWaitedFor) {
+    // With no spare buffer to copy a window into, the stream must never block, dropping each
+    // window when it needs the slot, and report the last one once the pool runs again.
+    const auto f = load_model();
+    PausedPoolRun run(f, 0);
+    EXPECT_TRUE(run.out.windows.empty());
+    // Every window but one still in flight at the end (if the buffer did not move after it)
+    // was dropped.
+    const std::size_t in_flight = run.scorer.window_in_flight() ? 1 : 0;
+    EXPECT_EQ(run.pool.stats().skipped + in_flight, run.reference.windows.size());
+    EXPECT_EQ(run.pool.stats().copied, 0u);
+    run.pool.resume();
+    ASSERT_TRUE(run.scorer.drain(run.out.sink()));
+    ASSERT_EQ(run.out.windows.size(), in_flight);
+    EXPECT_EQ(run.scorer.call().windows, static_cast<int>(in_flight));  // scored on what ran
+    EXPECT_EQ(run.pool.stats().windows, in_flight);
+    if (in_flight == 1) {
+        EXPECT_EQ(run.out.windows[0].end_speech_frame,
+                  run.reference.windows.back().end_speech_frame);
+        EXPECT_EQ(run.out.windows[0].logit, run.reference.windows.back().logit);
+    }
+}
+
+TEST(ScoringPool, AQueuedWindowWhoseRowsAreNeededIsCopiedOutAndScoredLate) {
+    // With spares, the stream copies its first kMaxCopied windows out of its buffer instead of
+    // dropping them (then drops the stale ones while both copies still wait), and once the pool
+    // runs they are all reported, in order, with the inline scores.
+    const auto f = load_model();
+    PausedPoolRun run(f, 4);
+    EXPECT_TRUE(run.out.windows.empty()) << "nothing ran: nothing to report, and no wait";
+    ScoringPoolStats stats = run.pool.stats();
     EXPECT_EQ(stats.copied, static_cast<std::uint64_t>(StreamingScorer::kMaxCopied));
     EXPECT_EQ(stats.spares_in_use, static_cast<std::size_t>(StreamingScorer::kMaxCopied));
     EXPECT_EQ(stats.waits, 0u);
-    pool.resume();
-    ASSERT_TRUE(scorer.drain(sink));
-    EXPECT_FALSE(scorer.window_in_flight());
-    stats = pool.stats();
+    run.pool.resume();
+    ASSERT_TRUE(run.scorer.drain(run.out.sink()));
+    EXPECT_FALSE(run.scorer.window_in_flight());
+    stats = run.pool.stats();
+    const Scored& out = run.out;
+    const Scored& reference = run.reference;
     EXPECT_EQ(out.windows.size() + stats.skipped, reference.windows.size());
     EXPECT_EQ(stats.windows, out.windows.size());
     EXPECT_EQ(stats.spares_in_use, 0u) << "every copy is given back once reported";
