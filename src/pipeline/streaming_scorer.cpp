@@ -57,14 +57,13 @@ StreamingScorer::~StreamingScorer() {
 }
 
 void StreamingScorer::withdraw_window() {
-    for (; copied_count_ > 0; --copied_count_) {
-        WindowJob& job = *copied_[static_cast<std::size_t>(copied_head_)].job;
+    while (copied_count_ > 0) {
+        WindowJob& job = *pop_copied().job;
         pool_->withdraw(job);
         if (job.done()) {
             static_cast<void>(job.take());
         }
         pool_->release(job);
-        copied_head_ = (copied_head_ + 1) % kMaxCopied;
     }
     if (in_place_in_flight()) {
         pool_->withdraw(*job_);
@@ -173,10 +172,15 @@ base::Result<std::optional<WindowScore>> StreamingScorer::collect_window(Collect
     if (!copied) {
         return report(job, in_place_mark_);
     }
-    const WindowMark mark = copied_[static_cast<std::size_t>(copied_head_)].mark;
+    return report(job, pop_copied().mark);
+}
+
+StreamingScorer::CopiedWindow StreamingScorer::pop_copied() {
+    DVD_CHECK(copied_count_ > 0, "no copied window to pop");
+    const CopiedWindow oldest = copied_[static_cast<std::size_t>(copied_head_)];
     copied_head_ = (copied_head_ + 1) % kMaxCopied;
     --copied_count_;
-    return report(job, mark);
+    return oldest;
 }
 
 base::Result<std::optional<WindowScore>> StreamingScorer::report(WindowJob& job,

@@ -223,6 +223,8 @@ private:
         WindowMark mark;
     };
 
+    // Removes the oldest copied-out window from the ring. Precondition: copied_count_ > 0.
+    CopiedWindow pop_copied();
     // True while the window read in place from the buffer is with the pool.
     bool in_place_in_flight() const { return job_ != nullptr && job_->in_flight(); }
     // Marks the newest max_frames (or fewer) rows as the latest window.
