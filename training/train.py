@@ -4,7 +4,8 @@ evaluates it.
   /usr/bin/python3 training/train.py --features DIR --out models/ [--minutes 20] [--seed 1]
 
 Writes OUT/detector.onnx, OUT/detector.json, training/last_run.json and the PyTorch checkpoint
-WORK/best.pt (default WORK = training/runs, not committed). Relative paths are resolved against the
+WORK/best.pt (default WORK = training/runs, not committed; rewritten at each new best epoch, so a
+run stopped early leaves its best epoch so far). Relative paths are resolved against the
 repository root, so it runs from any directory.
 
 Reproducibility: with a time budget (--minutes) the number of epochs is fixed after the first
@@ -276,6 +277,16 @@ class WeightAverage:
         return averaged.eval()
 
 
+def write_checkpoint(net, path: str) -> None:
+    """Writes `net` to `path` through a temporary file, so a reader never sees half of one."""
+    import model as model_lib  # noqa: PLC0415 -- torch, as in train()
+
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(model_lib.state_to_bytes(net))
+    os.replace(tmp, path)
+
+
 def train(args: argparse.Namespace) -> Dict:
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
@@ -353,6 +364,10 @@ def train(args: argparse.Namespace) -> Dict:
     opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
     loss_fn = model_lib.one_class_loss if args.loss == "one-class" else nn.BCEWithLogitsLoss()
 
+    work = _repo_path(args.work)
+    os.makedirs(work, exist_ok=True)
+    checkpoint_path = os.path.join(work, "best.pt")
+
     budget_s = args.minutes * 60.0
     total_epochs = args.epochs if args.epochs > 0 else None
     history: List[Dict] = []
@@ -402,6 +417,8 @@ def train(args: argparse.Namespace) -> Dict:
         epoch += 1
         if dev_eer < best["eer"]:
             best = {"eer": dev_eer, "epoch": epoch, "state": copy.deepcopy(net.state_dict())}
+            # On disk at once, so that a run stopped early still leaves its best epoch.
+            write_checkpoint(net, checkpoint_path)
         epoch_s = time.time() - t_epoch
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "dev_window_eer": dev_eer,
                         "lr": opt.param_groups[0]["lr"], "seconds": epoch_s})
@@ -436,11 +453,7 @@ def train(args: argparse.Namespace) -> Dict:
 
     net.load_state_dict(best["state"])
     net.eval()
-    work = _repo_path(args.work)
-    os.makedirs(work, exist_ok=True)
-    checkpoint_path = os.path.join(work, "best.pt")
-    with open(checkpoint_path, "wb") as f:
-        f.write(model_lib.state_to_bytes(net))
+    write_checkpoint(net, checkpoint_path)
 
     out_dir = _repo_path(args.out)
     training_block = {

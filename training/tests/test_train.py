@@ -3,6 +3,7 @@ import os
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -78,6 +79,41 @@ class TrainEndToEndTest(unittest.TestCase):
                     dets.append(json.load(f))
             self.assertEqual(dets[0]["calibration"], dets[1]["calibration"])
             self.assertEqual(dets[0]["training"]["dev_eer"], dets[1]["training"]["dev_eer"])
+
+    def test_a_run_stopped_early_leaves_its_best_epoch_so_far(self):
+        import torch  # noqa: PLC0415
+
+        import model as model_lib  # noqa: PLC0415
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
+            work = os.path.join(d, "runs")
+            real_score = train.evaluate.score_windows
+            seen = []
+
+            class Stopped(Exception):
+                pass
+
+            def score_then_stop(net, dump, ws):
+                # The first epoch's selection scoring runs; the second one is where the run is
+                # "killed".
+                if seen:
+                    raise Stopped()
+                seen.append({k: v.clone() for k, v in net.state_dict().items()})
+                return real_score(net, dump, ws)
+
+            with mock.patch.object(train.evaluate, "score_windows", score_then_stop), \
+                    self.assertRaises(Stopped):
+                train.train(train.parse_args([
+                    "--features", feats, "--out", os.path.join(d, "out"), "--work", work,
+                    "--report", os.path.join(d, "r.json"), "--epochs", "3",
+                    "--steps-per-epoch", "3", "--batch", "8", "--dev-windows", "20",
+                    "--seed", "3", "--quiet"]))
+            self.assertEqual(sorted(os.listdir(work)), ["best.pt"])
+            saved = model_lib.load_checkpoint(os.path.join(work, "best.pt")).state_dict()
+            self.assertEqual(list(saved), list(seen[0]))
+            for name, value in seen[0].items():
+                self.assertTrue(torch.equal(saved[name], value), name)
 
 
 class WeightAverageTest(unittest.TestCase):
