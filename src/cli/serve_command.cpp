@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector serve [--env-file FILE] [--insecure-skip-verify]\n"
         "                                     [--bind ADDRESS] [--port PORT] [--workers N]\n"
-        "                                     [--scoring-threads N]\n"
+        "                                     [--scoring-threads N] [--scoring-spares N]\n"
         "                                     [--model detector.json] [--ready-file FILE]\n"
         "                                     [--demo-wav FILE ...] [--demo-speed X]\n"
         "                                     [--web-dir DIR] [--lock-wait S]\n"
@@ -37,6 +37,9 @@ constexpr const char* kUsage =
         "  --scoring-threads       threads that run the detector model for every call, off the\n"
         "                          network workers (default 0: one per core; -1: run it on the\n"
         "                          network workers)\n"
+        "  --scoring-spares        spare window buffers (72 kB each, default 64): a window the\n"
+        "                          scoring threads are too far behind to start in time is copied\n"
+        "                          there and scored late instead of dropped\n"
         "  --model                 model metadata (default: models/detector.json or $DVD_MODEL)\n"
         "  --ready-file            once listening, write {\"port\",...} as JSON to this file\n"
         "  --demo-wav              demo mode: a call saying this file (repeatable)\n"
@@ -68,9 +71,10 @@ base::LogLevel to_base(config::LogLevel level) {
 int run_serve(const std::vector<std::string>& raw_args) {
     std::vector<std::string> arg_list = raw_args;
     const std::vector<std::string> demo_wavs = Args::take_repeated(arg_list, "--demo-wav");
-    auto args = Args::parse(arg_list, {"help", "insecure-skip-verify"},
-                            {"env-file", "bind", "port", "workers", "scoring-threads", "model",
-                             "ready-file", "demo-speed", "web-dir", "lock-wait"});
+    auto args =
+            Args::parse(arg_list, {"help", "insecure-skip-verify"},
+                        {"env-file", "bind", "port", "workers", "scoring-threads", "scoring-spares",
+                         "model", "ready-file", "demo-speed", "web-dir", "lock-wait"});
     if (!args) {
         std::cerr << "serve: " << args.error().message << "\n" << kUsage;
         return 2;
@@ -115,12 +119,14 @@ int run_serve(const std::vector<std::string>& raw_args) {
     auto speed = args->number("demo-speed", 1.0);
     auto lock_wait = args->number("lock-wait", 10.0);
     auto scoring_threads = args->number("scoring-threads", 0.0);
-    if (!port || !workers || !speed || !lock_wait || !scoring_threads) {
+    auto scoring_spares = args->number("scoring-spares", 64.0);
+    if (!port || !workers || !speed || !lock_wait || !scoring_threads || !scoring_spares) {
         std::cerr << "serve: "
                   << (!port              ? port.error()
                       : !workers         ? workers.error()
                       : !speed           ? speed.error()
                       : !scoring_threads ? scoring_threads.error()
+                      : !scoring_spares  ? scoring_spares.error()
                                          : lock_wait.error())
                              .message
                   << "\n";
@@ -132,6 +138,12 @@ int run_serve(const std::vector<std::string>& raw_args) {
         return 2;
     }
     options.scoring_threads = static_cast<int>(*scoring_threads);
+    if (*scoring_spares < 0.0 || *scoring_spares > 4096.0
+        || *scoring_spares != static_cast<double>(static_cast<int>(*scoring_spares))) {
+        std::cerr << "serve: --scoring-spares must be a whole number in 0..4096\n";
+        return 2;
+    }
+    options.scoring_spares = static_cast<int>(*scoring_spares);
     if (*lock_wait < 0.0 || *lock_wait > 600.0) {
         std::cerr << "serve: --lock-wait must be 0..600 seconds\n";
         return 2;

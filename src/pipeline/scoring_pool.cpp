@@ -180,6 +180,7 @@ ScoringPoolStats ScoringPool::stats() const {
     stats.copied = copied_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     stats.queued = queue_.size();
+    stats.spares = spares_.size();
     stats.spares_in_use = spares_.size() - free_spares_.size();
     return stats;
 }

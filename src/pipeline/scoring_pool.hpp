@@ -83,6 +83,7 @@ struct ScoringPoolStats {
     std::uint64_t skipped = 0;   ///< stale windows dropped unscored (pool far behind)
     std::uint64_t copied = 0;    ///< queued windows copied to a spare buffer to be scored late
     std::size_t queued = 0;      ///< windows waiting now
+    std::size_t spares = 0;      ///< spare buffers (ScoringPoolOptions::spare_windows)
     std::size_t spares_in_use = 0;  ///< spare buffers holding a window now
 };
 

@@ -387,7 +387,8 @@ base::Result<void> Service::Impl::start() {
     scorer.threshold = config_.detection_threshold;
     if (options_.scoring_threads >= 0) {
         scoring_ = std::make_unique<pipeline::ScoringPool>(
-                model_, pipeline::ScoringPoolOptions{.threads = options_.scoring_threads});
+                model_, pipeline::ScoringPoolOptions{.threads = options_.scoring_threads,
+                                                     .spare_windows = options_.scoring_spares});
     }
     media_deps_ = std::make_unique<media::MediaDeps>(media::MediaDeps{
             .model = model_,
@@ -584,6 +585,9 @@ std::vector<service::ExtraSample> Service::Impl::extra_metrics() const {
         samples.push_back({"dvd_scoring_queue_depth", "gauge",
                            "Windows waiting for the scoring pool now.",
                            static_cast<double>(stats.queued)});
+        samples.push_back({"dvd_scoring_spares", "gauge",
+                           "Spare window buffers of the scoring pool (serve --scoring-spares).",
+                           static_cast<double>(stats.spares)});
         samples.push_back({"dvd_scoring_spares_in_use", "gauge",
                            "Spare window buffers of the scoring pool holding a copied window now.",
                            static_cast<double>(stats.spares_in_use)});

@@ -24,6 +24,10 @@ struct ServeOptions {
     /// Threads that run the media streams' model windows (pipeline::ScoringPool); 0: one per
     /// core; -1: none, each window runs inline on its stream's network worker.
     int scoring_threads = 0;
+    /// The scoring pool's spare window buffers (`--scoring-spares`; 72 kB each, allocated at
+    /// start): windows the pool is too far behind to start in time are copied there and scored
+    /// late instead of dropped (pipeline::ScoringPoolOptions::spare_windows).
+    int scoring_spares = 64;
     /// The detector (ONNX + JSON); empty: $DVD_MODEL or models/detector.onnx.
     std::filesystem::path model_path{};
     /// Where decoded call audio is kept for re-scoring; empty: `audio/` beside the database file.

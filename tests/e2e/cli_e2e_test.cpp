@@ -197,7 +197,8 @@ TEST_F(CliE2e, UsageErrorsExitWithTwo) {
     EXPECT_EQ(run("analyze --help").exit_code, 0);
     // serve refuses a bad option before it opens anything.
     for (const char* bad : {"--scoring-threads -2", "--scoring-threads 1.5", "--scoring-threads x",
-                            "--scoring-threads 257"}) {
+                            "--scoring-threads 257", "--scoring-spares -1", "--scoring-spares 2.5",
+                            "--scoring-spares 4097"}) {
         EXPECT_EQ(run(std::string("serve --port 0 ") + bad).exit_code, 2) << bad;
     }
 }

@@ -141,7 +141,7 @@ protected:
 // the synthetic one is flagged while it is still going on, the genuine one stays clear.
 TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     start({"--demo-wav", (kSource / kGenuine).string(), "--demo-wav",
-           (kSource / kSynthetic).string(), "--demo-speed", "4"},
+           (kSource / kSynthetic).string(), "--demo-speed", "4", "--scoring-spares", "5"},
           {});
     ASSERT_TRUE(ready_["demo"].get<bool>());
     ASSERT_TRUE(test::eventually([&] { return all_ended(2); }, 90s)) << calls().dump(2);
@@ -236,6 +236,8 @@ TEST_P(ServiceE2e, DemoModeAnswersStreamsScoresAndListsCalls) {
     // The scoring pool ran every window; nothing is left in it.
     EXPECT_NE(metrics.body.find("dvd_scoring_failures_total 0\n"), std::string::npos);
     EXPECT_NE(metrics.body.find("dvd_scoring_queue_depth 0\n"), std::string::npos);
+    EXPECT_NE(metrics.body.find("dvd_scoring_spares 5\n"), std::string::npos) << "--scoring-spares";
+    EXPECT_NE(metrics.body.find("dvd_scoring_spares_in_use 0\n"), std::string::npos);
 
     // Graceful stop on SIGTERM.
     service_->signal(SIGTERM);
