@@ -2,9 +2,13 @@
 
   /usr/bin/python3 training/compare.py --features data/features-fine6 \
       shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--misses] [--threads 1]
+      [--subset shipped+other ...] [--cache DIR]
 
 For each checkpoint (and with --average, for the mean of their window logits, each first
-standardised by its own dev windows so that networks of different scales weigh alike): the
+standardised by its own dev windows so that networks of different scales weigh alike; with
+--subset A+B, for the mean of those named ones, so that every mix of a set of networks is
+compared for one scoring pass each; with --cache DIR, each checkpoint's window logits are kept
+there and reused while the checkpoint file, the feature dump and --max-frames are unchanged): the
 calibration and threshold are fitted on dev exactly as train.py fits them, then dev and test are
 scored as the service scores calls (evaluate.SplitScores). One line each: EER at 2 s of speech and
 on full clips for dev and test, the test genuine-flagged and synthetic-caught rates at the dev
@@ -51,6 +55,32 @@ def split_logits(dump: FeatureDump, ws: Dict[str, WindowSet], checkpoint: str
 
     net = load_checkpoint(checkpoint)
     return {s: evaluate.score_windows(net, dump, ws[s]) for s in SPLITS}
+
+
+def cached_split_logits(dump: FeatureDump, ws: Dict[str, WindowSet], checkpoint: str,
+                        cache_dir: str, max_frames: int) -> Dict[str, np.ndarray]:
+    """split_logits, kept in `cache_dir` under a key of everything the logits depend on: the
+    checkpoint file (path, size, modification time), the dump's index and `max_frames`."""
+    import hashlib  # noqa: PLC0415
+
+    def stamp(path: str) -> str:
+        st = os.stat(path)
+        return f"{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}"
+
+    key = hashlib.sha256("|".join(
+        [stamp(checkpoint)] + [stamp(os.path.join(dump.directory, name))
+                               for name in ("index.csv", "features.f32")] +
+        [str(max_frames)]).encode()).hexdigest()[:24]
+    path = os.path.join(cache_dir, f"logits-{key}.npz")
+    if os.path.isfile(path):
+        with np.load(path) as saved:
+            return {s: saved[s] for s in SPLITS}
+    logits = split_logits(dump, ws, checkpoint)
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **logits)
+    os.replace(tmp, path)
+    return logits
 
 
 def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
@@ -125,7 +155,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", default="data/features-fine6")
     p.add_argument("--average", action="store_true", help="also score the mean of all of them")
+    p.add_argument("--subset", action="append", default=[], metavar="NAME+NAME[+...]",
+                   help="also score the mean of these named checkpoints (repeatable)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cache", metavar="DIR",
+                   help="keep each checkpoint's window logits here and reuse them")
     p.add_argument("--misses", action="store_true",
                    help="also list, per attack, the synthetic test clips missed at the "
                         "best-caught threshold (and the genuine clips it flags)")
@@ -136,6 +170,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = p.parse_args(argv)
     if args.max_frames < MIN_FRAMES:
         p.error(f"--max-frames must be at least {MIN_FRAMES}")
+    names = [item.partition("=")[0] for item in args.checkpoints]
+    subsets = [subset.split("+") for subset in args.subset]
+    for subset, text in zip(subsets, args.subset):
+        if len(subset) < 2 or len(set(subset)) != len(subset) or \
+                any(name not in names for name in subset):
+            p.error(f"--subset {text!r}: two or more different names of the checkpoints given")
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(args.threads)
@@ -146,10 +186,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             p.error(f"expected NAME=CHECKPOINT, got {item!r}")
-        named.append((name, split_logits(dump, ws, path)))
+        named.append((name, cached_split_logits(dump, ws, path, args.cache, args.max_frames)
+                      if args.cache else split_logits(dump, ws, path)))
+    members = dict(named)
     if args.average and len(named) > 1:
-        named.append(("average(" + ",".join(n for n, _ in named) + ")",
-                      standardised_mean([lg for _, lg in named])))
+        named.append(("average(" + ",".join(members) + ")",
+                      standardised_mean(list(members.values()))))
+    for subset in subsets:
+        named.append(("average(" + ",".join(subset) + ")",
+                      standardised_mean([members[name] for name in subset])))
     lines = []
     for name, lg in named:
         lines.append(format_row(name, compare_one(ws, lg)))

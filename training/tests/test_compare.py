@@ -91,6 +91,46 @@ class CompareTest(unittest.TestCase):
         self.assertTrue(lines[1].startswith("  at best caught: "))
         self.assertIn("genuine ", lines[1])
 
+    def test_cached_logits_are_reused_until_the_checkpoint_changes(self):
+        from unittest import mock  # noqa: PLC0415
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "net.pt")
+            write_random_checkpoint(path, 1)
+            cache = os.path.join(d, "cache")
+            first = compare.cached_split_logits(self.dump, self.ws, path, cache, 200)
+            self.assertEqual(len(os.listdir(cache)), 1)
+            with mock.patch.object(compare, "split_logits", side_effect=AssertionError("scored")):
+                again = compare.cached_split_logits(self.dump, self.ws, path, cache, 200)
+            for s in ("dev", "test"):
+                np.testing.assert_array_equal(first[s], again[s])
+            # Another network in the same file (a run that went on), or other windows: scored
+            # anew, not served stale.
+            write_random_checkpoint(path, 2)
+            os.utime(path, ns=(1, 1))
+            other = compare.cached_split_logits(self.dump, self.ws, path, cache, 200)
+            self.assertFalse(np.array_equal(first["dev"], other["dev"]))
+            compare.cached_split_logits(self.dump, compare.split_windows(self.dump, 300), path,
+                                        cache, 300)
+            self.assertEqual(len(os.listdir(cache)), 3)
+            lines = compare.main(["--features", self.features, "--cache", cache, f"one={path}"])
+            self.assertEqual(lines, compare.main(["--features", self.features, f"one={path}"]))
+
+    def test_a_subset_scores_as_the_average_of_the_same_networks(self):
+        paths = [f"one={self.checkpoints[0]}", f"two={self.checkpoints[1]}",
+                 f"again={self.checkpoints[0]}"]
+        lines = compare.main(["--features", self.features, "--average",
+                              "--subset", "one+two", "--subset", "two+again", *paths])
+        self.assertEqual([line.split()[0] for line in lines],
+                         ["one", "two", "again", "average(one,two,again)", "average(one,two)",
+                          "average(two,again)"])
+        # "again" is network one under another name: both pairs are the same mix.
+        self.assertEqual(lines[4].split()[1:], lines[5].split()[1:])
+        pair = compare.main(["--features", self.features, "--average", *paths[:2]])
+        self.assertEqual(pair[2], lines[4])
+        for bad in ("one", "one+one", "one+three"):
+            with self.assertRaises(SystemExit):
+                compare.main(["--features", self.features, "--subset", bad, *paths])
+
 
 if __name__ == "__main__":
     unittest.main()
