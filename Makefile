@@ -69,8 +69,9 @@ corpus: deps-corpus
 
 # Features come from the C++ front end itself, so the trainer sees what the service sees. The
 # shipped model is the average of two networks (training/ensemble.py), one per seed, trained side
-# by side on one thread each (their epoch lines interleave; about 80 minutes on 2 cores), each
-# reproducible from its seed. Each member's own export and report stay in data/train-seedN.
+# by side on one thread each (their lines interleave, each marked "[seed N]"; about 80 minutes on
+# 2 cores), each reproducible from its seed. Each member's own export and report stay in
+# data/train-seedN.
 TRAIN_SEEDS := 1 2
 train: deps-corpus build
 	$(BIN) features data/corpus/manifest.csv --fine-bands 6 --out data/features-fine6
@@ -80,7 +81,7 @@ train: deps-corpus build
 	$(BIN) eval data/corpus/manifest.csv --split dev --out build/eval/dev
 
 train-seed-%:
-	$(PYTHON) training/train.py --features data/features-fine6 --out data/train-seed$*/model --work data/train-seed$*/work --report data/train-seed$*/last_run.json --epochs 60 --seed $* --threads 1 --channels 12,16,24,48
+	$(PYTHON) training/train.py --features data/features-fine6 --out data/train-seed$*/model --work data/train-seed$*/work --report data/train-seed$*/last_run.json --epochs 60 --seed $* --threads 1 --channels 12,16,24,48 --log-prefix "[seed $*]"
 
 clean:
 	rm -rf build

@@ -207,6 +207,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--corpus", default="", help="corpus description for detector.json")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--log-prefix", default="", metavar="TEXT",
+                   help="start every progress line with this (runs side by side: whose line)")
     args = p.parse_args(argv)
     if not MIN_FRAMES <= args.max_frames <= 400:
         p.error(f"--max-frames must be in {MIN_FRAMES}..400 (1-4 s of speech)")
@@ -293,7 +295,8 @@ def train(args: argparse.Namespace) -> Dict:
 
     import model as model_lib  # noqa: PLC0415
 
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    prefix = (args.log_prefix,) if args.log_prefix else ()
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*prefix, *a, flush=True))
     t_start = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

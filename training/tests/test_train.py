@@ -80,6 +80,23 @@ class TrainEndToEndTest(unittest.TestCase):
             self.assertEqual(dets[0]["calibration"], dets[1]["calibration"])
             self.assertEqual(dets[0]["training"]["dev_eer"], dets[1]["training"]["dev_eer"])
 
+    def test_every_progress_line_carries_the_prefix(self):
+        import contextlib  # noqa: PLC0415
+        import io  # noqa: PLC0415
+        with tempfile.TemporaryDirectory() as d:
+            feats = os.path.join(d, "features")
+            write_fake_dump(feats, {"train": 16, "dev": 8, "test": 4}, seed=6)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                train.train(train.parse_args([
+                    "--features", feats, "--out", d, "--work", d, "--report",
+                    os.path.join(d, "r.json"), "--epochs", "1", "--steps-per-epoch", "2",
+                    "--batch", "8", "--dev-windows", "20", "--log-prefix", "[seed 4]"]))
+            lines = out.getvalue().splitlines()
+            self.assertTrue(any("epoch   1" in line for line in lines), lines)
+            for line in lines:
+                self.assertTrue(line.startswith("[seed 4] "), line)
+
     def test_a_run_stopped_early_leaves_its_best_epoch_so_far(self):
         import torch  # noqa: PLC0415
 
