@@ -90,6 +90,7 @@ void ScoringPool::withdraw(WindowJob& job) {
     }
     if (job.in_flight()) {
         wait(job);
+        static_cast<void>(job.take());
     }
 }
 

@@ -120,8 +120,9 @@ public:
     /// Precondition: !job.in_flight().
     void submit(WindowJob& job, const float* frames, int rows);
 
-    /// Takes a job back from the pool: a queued one is removed unrun (idle again), a running one
-    /// is waited for (then done). No-op on an idle or done job.
+    /// Takes a job back from the pool and forgets its window: a queued one is removed unrun, a
+    /// running one is waited for and its result dropped, a done one's result is dropped. The job
+    /// is idle afterwards (a spare one may be given back with `release`).
     void withdraw(WindowJob& job);
 
     /// Blocks until `job`'s model run is done (counted in `waits` when it was not yet).

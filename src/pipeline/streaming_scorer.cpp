@@ -60,16 +60,10 @@ void StreamingScorer::withdraw_window() {
     while (copied_count_ > 0) {
         WindowJob& job = *pop_copied().job;
         pool_->withdraw(job);
-        if (job.done()) {
-            static_cast<void>(job.take());
-        }
         pool_->release(job);
     }
     if (in_place_in_flight()) {
         pool_->withdraw(*job_);
-        if (job_->done()) {
-            static_cast<void>(job_->take());
-        }
     }
 }
 

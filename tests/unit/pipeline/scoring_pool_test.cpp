@@ -370,6 +370,34 @@ TEST(ScoringPool, CopyOutMovesAQueuedWindowToASpareInItsPlace) {
     EXPECT_EQ(pool.stats().spares_in_use, 0u);
 }
 
+TEST(ScoringPool, AWithdrawnJobIsIdleWhetherItWasQueuedOrDone) {
+    const auto f = load_model();
+    const int rows = f.model->metadata().window.max_frames;
+    std::vector<float> x(
+            static_cast<std::size_t>(rows) * static_cast<std::size_t>(f.tables->num_features()),
+            -4.0f);
+    ScoringPool pool(f.model, ScoringPoolOptions{.threads = 1, .spare_windows = 1});
+    pool.pause();
+    WindowJob queued;
+    WindowJob done;
+    pool.submit(queued, x.data(), rows);
+    pool.withdraw(queued);
+    EXPECT_FALSE(queued.in_flight()) << "removed unrun";
+    EXPECT_EQ(pool.stats().queued, 0u);
+    pool.submit(done, x.data(), rows);
+    WindowJob* copy = pool.copy_out(done);
+    ASSERT_NE(copy, nullptr);
+    pool.resume();
+    pool.wait(*copy);
+    ASSERT_TRUE(copy->done());
+    pool.withdraw(*copy);
+    EXPECT_FALSE(copy->in_flight()) << "its result dropped";
+    pool.release(*copy);  // would fail its check were the spare job still done
+    EXPECT_EQ(pool.stats().windows, 1u) << "only the copy ran";
+    pool.withdraw(queued);  // idle: nothing to do
+    EXPECT_FALSE(queued.in_flight());
+}
+
 TEST(ScoringPool, AWindowQueuedForLessThanTheLimitIsWaitedFor) {
     // The pool is paused for 50 ms while one long chunk goes in, with no spare to copy a window
     // into: the stream waits, drops nothing, and gets the inline scores.
