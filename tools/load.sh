@@ -28,13 +28,19 @@ public_key=$("$bin" simulate --print-key --signing-seed "$seed" | sed -n 's/^TEL
 (cd "$work" && TELNYX_API_KEY=KEYload0123456789 TELNYX_PUBLIC_KEY="$public_key" \
     TELNYX_API_BASE="http://127.0.0.1:$sim_port/v2" PORT="$service_port" \
     DATABASE_URL="${LOAD_DATABASE_URL:-sqlite://$work/dvd.db}" LOG_LEVEL=warn \
-    exec "$bin" serve ${LOAD_SERVE_ARGS:-} > "$work/service.log" 2>&1) &
+    exec "$bin" serve --ready-file "$work/ready.json" ${LOAD_SERVE_ARGS:-} \
+    > "$work/service.log" 2>&1) &
 service_pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$service_port/health" >/dev/null && break
+# The calls start only once the service listens (it writes the ready file then): calls placed
+# before that would be timed by the simulator's webhook retries, not by the service.
+launched=$(date +%s.%N)
+for _ in $(seq 1200); do
+    [ -s "$work/ready.json" ] && break
+    kill -0 "$service_pid" 2>/dev/null || { cat "$work/service.log"; exit 1; }
     sleep 0.1
 done
-kill -0 "$service_pid" 2>/dev/null || { cat "$work/service.log"; exit 1; }
+[ -s "$work/ready.json" ] || { echo "service not ready after 120 s"; cat "$work/service.log"; exit 1; }
+awk -v a="$launched" -v b="$(date +%s.%N)" 'BEGIN { printf "service ready after %.1f s\n", b - a }'
 
 ticks() { awk '{print $14 + $15}' "/proc/$service_pid/stat"; }
 db_ticks() {
