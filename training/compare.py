@@ -171,6 +171,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     if args.max_frames < MIN_FRAMES:
         p.error(f"--max-frames must be at least {MIN_FRAMES}")
     names = [item.partition("=")[0] for item in args.checkpoints]
+    if len(set(names)) != len(names):
+        p.error("each checkpoint needs a name of its own")
     subsets = [subset.split("+") for subset in args.subset]
     for subset, text in zip(subsets, args.subset):
         if len(subset) < 2 or len(set(subset)) != len(subset) or \

@@ -130,6 +130,8 @@ class CompareTest(unittest.TestCase):
         for bad in ("one", "one+one", "one+three"):
             with self.assertRaises(SystemExit):
                 compare.main(["--features", self.features, "--subset", bad, *paths])
+        with self.assertRaises(SystemExit):
+            compare.main(["--features", self.features, *paths, f"one={self.checkpoints[1]}"])
 
 
 if __name__ == "__main__":
