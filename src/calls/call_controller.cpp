@@ -533,6 +533,10 @@ private:
         if (event.type == protocol::WebhookEventType::CallAnswered) {
             inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
             inputs.new_stream_token = service::new_secret_token();
+        } else if (event.type == protocol::WebhookEventType::StreamingFailed) {
+            // Where the service is reached now: the retry goes there (after a restart on
+            // another address, the stored URL is the old one).
+            inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
         }
         auto decision = flow_.on_webhook(*record, event, inputs);
         const std::string& call_id = decision.record.call.id;

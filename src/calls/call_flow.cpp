@@ -468,6 +468,12 @@ FlowDecision CallFlow::on_webhook(const std::optional<CallRecord>& current,
             }
             if (was_active) {
                 flow.stream_failed_at_ms = inputs.now_ms;
+                if (!inputs.stream_url.empty() && inputs.stream_url != flow.stream_url
+                    && flow.issued(CommandKind::StreamingStart) && !flow.stream_in_dial) {
+                    d.notes.push_back(fmt::format("the retry goes to url={} (was {})",
+                                                  inputs.stream_url, flow.stream_url));
+                    flow.stream_url = inputs.stream_url;
+                }
             }
             d.call_changed = true;
             d.notes.push_back(call.last_error);

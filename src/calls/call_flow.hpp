@@ -59,7 +59,8 @@ struct FlowState {
     bool media_live = false;
     /// streaming_start commands issued for the call (the first, and each resume or restart;
     /// `issued(StreamingStart)` once there is one), and the URL of the latest: a lost stream is
-    /// started again there. Rebuilt from the command log.
+    /// started again there. Rebuilt from the command log. A `streaming.failed` that reached the
+    /// service at another address (FlowInputs::stream_url) moves it there for the retry.
     int stream_starts = 0;
     std::string stream_url{};
     /// When Telnyx reported `streaming.failed` for the call's stream (it never connected: our

@@ -665,6 +665,26 @@ TEST_F(CallControllerTest, AStreamThatFailedToConnectIsAskedForAgainAfterADelay)
     EXPECT_EQ(metrics_.media_streams_restarted.value(), 1U);
 }
 
+// The stream's failure is reported to the service at another public address than the one the
+// call was answered through (it was restarted behind a new URL): the retry goes there.
+TEST_F(CallControllerTest, AFailedStreamIsAskedForAgainAtTheAddressItsFailureCameTo) {
+    CallControllerOptions o = options();
+    o.stream_retry_after = 5s;
+    o.sweep_interval = 5ms;
+    start(o);
+    submit(initiated());
+    submit(answered());
+    submit(webhook_body("streaming.failed", "evt-failed", kCcid,
+                        {{"failure_reason", "connection_failed"}}, "2026-01-01T10:00:06Z"),
+           "https://moved.example");
+    now_ms_ += 6'000;
+    ASSERT_TRUE(dvd::test::eventually([&] { return telnyx_.sent("streaming_start").size() == 2U; },
+                                      5s));
+    const auto streams = telnyx_.sent("streaming_start");
+    EXPECT_EQ(streams[0].body["stream_url"], "wss://dvd.example/media");
+    EXPECT_EQ(streams[1].body["stream_url"], "wss://moved.example/media");
+}
+
 TEST_F(CallControllerTest, WritesNeverClearScoresTheMediaSideStored) {
     start();
     submit(initiated());

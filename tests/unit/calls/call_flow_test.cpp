@@ -1,5 +1,6 @@
 #include "calls/call_flow.hpp"
 
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <string>
@@ -593,6 +594,43 @@ TEST(CallFlow, AStreamThatFailedToConnectIsAskedForAgain) {
     const auto none = default_flow().retry_failed_stream(capped, inputs_for_new());
     EXPECT_TRUE(none.commands.empty());
     EXPECT_FALSE(none.record.flow.stream_failed_at_ms.has_value());
+}
+
+// A streaming.failed that reached the service at another address than the stream it reports
+// (a restart behind a new public URL): the retry goes to the address the service has now.
+TEST(CallFlow, AFailedStreamIsAskedForAgainWhereTheServiceIsReachedNow) {
+    CallRecord record = record_in(CallState::Streaming);
+    record.flow.stream_starts = 1;
+    record.flow.stream_url = "wss://old.example/media";
+    const auto retry_url = [](const FlowDecision& failed) {
+        const auto retry = default_flow().retry_failed_stream(failed.record, inputs_for_new());
+        EXPECT_EQ(retry.commands.size(), 1u);
+        return retry.commands.empty()
+                       ? std::string()
+                       : std::get<protocol::StreamingStartCommand>(retry.commands[0].command)
+                                 .stream.stream_url;
+    };
+    const auto failed = event("streaming.failed", {{"failure_reason", "connection_failed"}});
+    const auto moved = default_flow().on_webhook(
+            record, failed, FlowInputs{.now_ms = kNow, .stream_url = "wss://new.example/media"});
+    EXPECT_EQ(moved.record.flow.stream_url, "wss://new.example/media");
+    EXPECT_EQ(retry_url(moved), "wss://new.example/media");
+    EXPECT_NE(std::find(moved.notes.begin(), moved.notes.end(),
+                        "the retry goes to url=wss://new.example/media (was "
+                        "wss://old.example/media)"),
+              moved.notes.end());
+    // No address known for this webhook: the stored URL.
+    const auto kept = default_flow().on_webhook(record, failed, FlowInputs{.now_ms = kNow});
+    EXPECT_EQ(retry_url(kept), "wss://old.example/media");
+    // An earlier stream's late report while one is live changes nothing.
+    CallRecord live = record;
+    live.flow.media_live = true;
+    EXPECT_EQ(
+            default_flow()
+                    .on_webhook(live, failed,
+                                FlowInputs{.now_ms = kNow, .stream_url = "wss://new.example/media"})
+                    .record.flow.stream_url,
+            "wss://old.example/media");
 }
 
 TEST(CallFlow, FlowFromHistoryCountsTheStreamsAndKeepsTheLastUrl) {
