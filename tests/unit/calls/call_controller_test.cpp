@@ -94,6 +94,20 @@ protected:
     CallController& start() { return start(options()); }
 
     /// Submits a webhook, waits for its reply and for every task it caused.
+    // An answered call whose stream Telnyx could not connect, reported through `failure_base`;
+    // the controller retries 5 s later (sweeping every 5 ms).
+    void answer_then_fail_the_stream(const std::string& failure_base) {
+        CallControllerOptions o = options();
+        o.stream_retry_after = 5s;
+        o.sweep_interval = 5ms;
+        start(o);
+        submit(initiated());
+        submit(answered());
+        submit(webhook_body("streaming.failed", "evt-failed", kCcid,
+                            {{"failure_reason", "connection_failed"}}, "2026-01-01T10:00:06Z"),
+               failure_base);
+    }
+
     Reply submit(const std::string& body, std::string base = std::string(kBase)) {
         std::promise<net::Response> replied;
         auto future = replied.get_future();
@@ -641,14 +655,7 @@ TEST_F(CallControllerTest, QuietCallsAreCheckedWithTelnyx) {
 // Telnyx could not connect the stream (our endpoint refused it): a few seconds later the
 // stream is asked for again, once.
 TEST_F(CallControllerTest, AStreamThatFailedToConnectIsAskedForAgainAfterADelay) {
-    CallControllerOptions o = options();
-    o.stream_retry_after = 5s;
-    o.sweep_interval = 5ms;
-    start(o);
-    submit(initiated());
-    submit(answered());
-    submit(webhook_body("streaming.failed", "evt-failed", kCcid,
-                        {{"failure_reason", "connection_failed"}}, "2026-01-01T10:00:06Z"));
+    answer_then_fail_the_stream(std::string(kBase));
     std::this_thread::sleep_for(50ms);
     idle();
     ASSERT_EQ(telnyx_.sent("streaming_start").size(), 1U) << "not before the delay";
@@ -668,15 +675,7 @@ TEST_F(CallControllerTest, AStreamThatFailedToConnectIsAskedForAgainAfterADelay)
 // The stream's failure is reported to the service at another public address than the one the
 // call was answered through (it was restarted behind a new URL): the retry goes there.
 TEST_F(CallControllerTest, AFailedStreamIsAskedForAgainAtTheAddressItsFailureCameTo) {
-    CallControllerOptions o = options();
-    o.stream_retry_after = 5s;
-    o.sweep_interval = 5ms;
-    start(o);
-    submit(initiated());
-    submit(answered());
-    submit(webhook_body("streaming.failed", "evt-failed", kCcid,
-                        {{"failure_reason", "connection_failed"}}, "2026-01-01T10:00:06Z"),
-           "https://moved.example");
+    answer_then_fail_the_stream("https://moved.example");
     now_ms_ += 6'000;
     ASSERT_TRUE(dvd::test::eventually([&] { return telnyx_.sent("streaming_start").size() == 2U; },
                                       5s));
