@@ -170,7 +170,13 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = p.parse_args(argv)
     if args.max_frames < MIN_FRAMES:
         p.error(f"--max-frames must be at least {MIN_FRAMES}")
-    names = [item.partition("=")[0] for item in args.checkpoints]
+    paths = []
+    for item in args.checkpoints:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            p.error(f"expected NAME=CHECKPOINT, got {item!r}")
+        paths.append((name, path))
+    names = [name for name, _ in paths]
     if len(set(names)) != len(names):
         p.error("each checkpoint needs a name of its own")
     subsets = [subset.split("+") for subset in args.subset]
@@ -183,13 +189,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     torch.set_num_threads(args.threads)
     dump = FeatureDump(args.features)
     ws = split_windows(dump, args.max_frames)
-    named = []
-    for item in args.checkpoints:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            p.error(f"expected NAME=CHECKPOINT, got {item!r}")
-        named.append((name, cached_split_logits(dump, ws, path, args.cache, args.max_frames)
-                      if args.cache else split_logits(dump, ws, path)))
+    named = [(name, cached_split_logits(dump, ws, path, args.cache, args.max_frames)
+                     if args.cache else split_logits(dump, ws, path)) for name, path in paths]
     members = dict(named)
     if args.average and len(named) > 1:
         named.append(("average(" + ",".join(members) + ")",
