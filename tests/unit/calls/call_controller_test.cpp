@@ -93,9 +93,8 @@ protected:
 
     CallController& start() { return start(options()); }
 
-    /// Submits a webhook, waits for its reply and for every task it caused.
-    // An answered call whose stream Telnyx could not connect, reported through `failure_base`;
-    // the controller retries 5 s later (sweeping every 5 ms).
+    /// An answered call whose stream Telnyx could not connect, reported through `failure_base`;
+    /// the controller retries 5 s later (sweeping every 5 ms).
     void answer_then_fail_the_stream(const std::string& failure_base) {
         CallControllerOptions o = options();
         o.stream_retry_after = 5s;
@@ -108,6 +107,7 @@ protected:
                failure_base);
     }
 
+    /// Submits a webhook, waits for its reply and for every task it caused.
     Reply submit(const std::string& body, std::string base = std::string(kBase)) {
         std::promise<net::Response> replied;
         auto future = replied.get_future();
