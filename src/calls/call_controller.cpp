@@ -530,13 +530,14 @@ private:
         if (!event.call_control_id.empty()) {
             inputs.new_call_id = call_id_for(event.call_control_id);
         }
+        // Where the service is reached now: the first stream goes there, and a failed one's
+        // retry (after a restart on another address, the stored URL is the old one).
+        if (event.type == protocol::WebhookEventType::CallAnswered
+            || event.type == protocol::WebhookEventType::StreamingFailed) {
+            inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
+        }
         if (event.type == protocol::WebhookEventType::CallAnswered) {
-            inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
             inputs.new_stream_token = service::new_secret_token();
-        } else if (event.type == protocol::WebhookEventType::StreamingFailed) {
-            // Where the service is reached now: the retry goes there (after a restart on
-            // another address, the stored URL is the old one).
-            inputs.stream_url = resolve_stream_url(public_base_url, event.meta_delivered_to);
         }
         auto decision = flow_.on_webhook(*record, event, inputs);
         const std::string& call_id = decision.record.call.id;
