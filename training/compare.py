@@ -2,13 +2,14 @@
 
   /usr/bin/python3 training/compare.py --features data/features-fine6 \
       shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--misses] [--threads 1]
-      [--subset shipped+other ...] [--cache DIR]
+      [--subset shipped+other ...] [--subset shipped:0.3+other:0.7] [--cache DIR] [--pooling]
 
 For each checkpoint (and with --average, for the mean of their window logits, each first
 standardised by its own dev windows so that networks of different scales weigh alike; with
 --subset A+B, for the mean of those named ones, so that every mix of a set of networks is
-compared for one scoring pass each; with --cache DIR, each checkpoint's window logits are kept
-there and reused while the checkpoint file, the feature dump and --max-frames are unchanged): the
+compared for one scoring pass each, and with --subset A:0.3+B:0.7 for their weighted mean; with
+--cache DIR, each checkpoint's window logits are kept there and reused while the checkpoint file,
+the feature dump and --max-frames are unchanged): the
 calibration and threshold are fitted on dev exactly as train.py fits them, then dev and test are
 scored as the service scores calls (evaluate.SplitScores). One line each: EER at 2 s of speech and
 on full clips for dev and test, the test genuine-flagged and synthetic-caught rates at the dev
@@ -17,7 +18,10 @@ flags at most 1 % of genuine test clips. That last figure is chosen on test, so 
 it says how much of the gap to the target is separation and how much is the threshold.
 --max-frames scores longer windows than the shipped 2 s (the issue allows 2-4 s). With
 --misses, a second line per row lists, per attack, the synthetic test clips missed at that
-threshold (and the genuine clips it flags): which families hold the catch rate down.
+threshold (and the genuine clips it flags): which families hold the catch rate down. With
+--pooling, another line gives the full-clip EERs of dev and test when each clip's window LLRs are
+pooled by the median, quartiles, max, min, the mean of the top three quarters, log-mean-exp or the
+mean plus half a standard deviation instead of the mean the service uses (pooled_full_eers).
 
 Checkpoints of one run are cheap to compare; an average costs a forward pass per network in the
 service. `ensemble.py` exports one as a single model when the figures here justify that cost.
@@ -37,6 +41,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py
 
 import calibrate  # noqa: E402
 import evaluate  # noqa: E402
+import metrics  # noqa: E402
 from data import MAX_FRAMES, MIN_FRAMES, FeatureDump, WindowSet, make_windows  # noqa: E402
 
 SPLITS = ("dev", "test")
@@ -83,12 +88,52 @@ def cached_split_logits(dump: FeatureDump, ws: Dict[str, WindowSet], checkpoint:
     return logits
 
 
-def standardised_mean(logits: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+def standardised_mean(logits: Sequence[Dict[str, np.ndarray]],
+                      weights: Optional[Sequence[float]] = None) -> Dict[str, np.ndarray]:
     """Mean of several networks' window logits, each standardised by its dev windows, for every
-    split the first network's logits hold (dev among them)."""
+    split the first network's logits hold (dev among them); with `weights`, the weighted mean
+    (weights need not sum to one)."""
+    w = np.ones(len(logits)) if weights is None else np.asarray(weights, dtype=np.float64)
     out = {}
     for s in logits[0]:
-        out[s] = np.mean([(lg[s] - lg["dev"].mean()) / lg["dev"].std() for lg in logits], axis=0)
+        z = [(lg[s] - lg["dev"].mean()) / lg["dev"].std() for lg in logits]
+        out[s] = np.average(z, axis=0, weights=w)
+    return out
+
+
+# How a clip's window LLRs are pooled into one clip score for `--pooling`: the mean (what the
+# service does, as an affine map of it), quantiles, extremes, the mean without the lowest quarter
+# of the windows, log-mean-exp, and the mean plus half a standard deviation.
+POOLINGS = {
+    "mean": np.mean,
+    "median": np.median,
+    "q25": lambda v: np.quantile(v, 0.25),
+    "q75": lambda v: np.quantile(v, 0.75),
+    "max": np.max,
+    "min": np.min,
+    "top75": lambda v: np.mean(np.sort(v)[len(v) // 4:]),
+    "lse": lambda v: float(np.logaddexp.reduce(v) - np.log(len(v))),
+    "mean+0.5sd": lambda v: np.mean(v) + 0.5 * np.std(v),
+}
+
+
+def pooled_full_eers(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
+                     ) -> Dict[str, Dict[str, float]]:
+    """pooling -> split -> full-clip EER when each clip's calibrated window LLRs (the dev-fitted
+    window calibration) are pooled that way instead of averaged. The EER does not depend on the
+    call-level calibration, so none is fitted; "mean" equals compare_one's full-clip EER."""
+    calibration, _ = _dev_calibration(ws, logits)
+    a, b = calibration["window"]["a"], calibration["window"]["b"]
+    out: Dict[str, Dict[str, float]] = {name: {} for name in POOLINGS}
+    for s in SPLITS:
+        llr = calibrate.apply_affine(logits[s], a, b)
+        order = np.argsort(ws[s].clip_index, kind="stable")
+        clips, starts = np.unique(ws[s].clip_index[order], return_index=True)
+        groups = np.split(llr[order], starts[1:])
+        targets = np.array([ws[s].clips[c].target for c in clips], dtype=np.float64)
+        for name, pool in POOLINGS.items():
+            pooled = np.array([pool(g) for g in groups], dtype=np.float64)
+            out[name][s] = metrics.eer(pooled, targets)
     return out
 
 
@@ -151,18 +196,43 @@ def format_row(name: str, row: Dict[str, float]) -> str:
             f"caught {pct('test_caught')} | best caught {pct('test_best_caught')}")
 
 
+def _parse_subset(text: str, names: Sequence[str], p: argparse.ArgumentParser
+                  ) -> List[Tuple[str, float]]:
+    """`--subset NAME[:W]+NAME[:W]...` as (name, weight) pairs; exits through `p` when it names
+    fewer than two different checkpoints given, or a weight is not a positive number."""
+    subset = []
+    for item in text.split("+"):
+        name, sep, weight = item.partition(":")
+        try:
+            w = float(weight) if sep else 1.0
+        except ValueError:
+            w = float("nan")
+        if not np.isfinite(w) or w <= 0:
+            p.error(f"--subset {text!r}: the weight of {name!r} must be a positive number")
+        subset.append((name, w))
+    chosen = [name for name, _ in subset]
+    if len(chosen) < 2 or len(set(chosen)) != len(chosen) or \
+            any(name not in names for name in chosen):
+        p.error(f"--subset {text!r}: two or more different names of the checkpoints given")
+    return subset
+
+
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", default="data/features-fine6")
     p.add_argument("--average", action="store_true", help="also score the mean of all of them")
-    p.add_argument("--subset", action="append", default=[], metavar="NAME+NAME[+...]",
-                   help="also score the mean of these named checkpoints (repeatable)")
+    p.add_argument("--subset", action="append", default=[], metavar="NAME[:W]+NAME[:W][+...]",
+                   help="also score the mean of these named checkpoints, weighted by W where "
+                        "given (1 otherwise; repeatable)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache", metavar="DIR",
                    help="keep each checkpoint's window logits here and reuse them")
     p.add_argument("--misses", action="store_true",
                    help="also list, per attack, the synthetic test clips missed at the "
                         "best-caught threshold (and the genuine clips it flags)")
+    p.add_argument("--pooling", action="store_true",
+                   help="also give the full-clip EERs when a clip's window LLRs are pooled by "
+                        "other statistics than the mean (median, quantiles, max, ...)")
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
                    help="score windows of up to this many speech frames (100 per second; the "
                         "scorer's max_frames), calibrated on dev for that length")
@@ -179,11 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     names = [name for name, _ in paths]
     if len(set(names)) != len(names):
         p.error("each checkpoint needs a name of its own")
-    subsets = [subset.split("+") for subset in args.subset]
-    for subset, text in zip(subsets, args.subset):
-        if len(subset) < 2 or len(set(subset)) != len(subset) or \
-                any(name not in names for name in subset):
-            p.error(f"--subset {text!r}: two or more different names of the checkpoints given")
+    subsets = [_parse_subset(text, names, p) for text in args.subset]
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(args.threads)
@@ -195,15 +261,20 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     if args.average and len(named) > 1:
         named.append(("average(" + ",".join(members) + ")",
                       standardised_mean(list(members.values()))))
-    for subset in subsets:
-        named.append(("average(" + ",".join(subset) + ")",
-                      standardised_mean([members[name] for name in subset])))
+    for text, subset in zip(args.subset, subsets):
+        named.append(("average(" + text.replace("+", ",") + ")",
+                      standardised_mean([members[name] for name, _ in subset],
+                                        [weight for _, weight in subset])))
     lines = []
     for name, lg in named:
         lines.append(format_row(name, compare_one(ws, lg)))
         if args.misses:
             lines.append("  at best caught: " + ", ".join(
                 f"{key} {wrong}/{total}" for key, (wrong, total) in misses_at_best(ws, lg).items()))
+        if args.pooling:
+            lines.append("  full-clip EER dev/test by pooling: " + ", ".join(
+                f"{pool} {100 * eers['dev']:.2f}/{100 * eers['test']:.2f}"
+                for pool, eers in pooled_full_eers(ws, lg).items()))
     for line in lines:
         print(line, flush=True)
     return lines

@@ -49,6 +49,43 @@ class CompareTest(unittest.TestCase):
         np.testing.assert_allclose(mean["dev"], (a["dev"] - 2.0) / a["dev"].std())
         np.testing.assert_allclose(mean["test"], [-0.5 * 20.0 / b["dev"].std()])
 
+    def test_weights_scale_each_networks_share(self):
+        a = {"dev": np.array([0.0, 2.0, 4.0]), "test": np.array([3.0])}
+        b = {"dev": np.array([0.0, 20.0, 40.0]), "test": np.array([0.0])}
+        za, zb = 1.0 / a["dev"].std(), -20.0 / b["dev"].std()  # each one's test logit, standardised
+        mix = compare.standardised_mean([a, b], [1.0, 3.0])
+        np.testing.assert_allclose(mix["test"], [0.25 * za + 0.75 * zb])
+        same = compare.standardised_mean([a, b], [2.0, 2.0])
+        np.testing.assert_allclose(same["dev"], compare.standardised_mean([a, b])["dev"])
+
+    def test_pooling_groups_each_clips_windows(self):
+        # Synthetic clips: one window far up, the rest level with the genuine windows. Only the
+        # maximum of a clip's windows tells the classes apart; its minimum cannot.
+        rng = np.random.default_rng(5)
+        logits = {}
+        for s in ("dev", "test"):
+            ws = self.ws[s]
+            lg = -1.0 + 0.1 * rng.standard_normal(ws.num_windows)
+            first = np.unique(ws.clip_index, return_index=True)[1]
+            for i in first:
+                if ws.clips[ws.clip_index[i]].is_synthetic:
+                    lg[i] = 10.0
+            logits[s] = lg
+        eers = compare.pooled_full_eers(self.ws, logits)
+        self.assertEqual(set(eers), set(compare.POOLINGS))
+        for s in ("dev", "test"):
+            self.assertEqual(eers["max"][s], 0.0)
+            self.assertGreater(eers["min"][s], 0.2)
+
+    def test_mean_pooling_is_the_full_clip_eer_the_service_gets(self):
+        logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
+        calibration, _ = compare._dev_calibration(self.ws, logits)
+        self.assertGreater(calibration["call"]["a"], 0)  # else the call LLR reverses the mean
+        row = compare.compare_one(self.ws, logits)
+        eers = compare.pooled_full_eers(self.ws, logits)
+        self.assertAlmostEqual(eers["mean"]["dev"], row["dev_eer_full"], places=12)
+        self.assertAlmostEqual(eers["mean"]["test"], row["test_eer_full"], places=12)
+
     def test_misses_add_up_to_best_caught(self):
         logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
         row = compare.compare_one(self.ws, logits)
@@ -90,6 +127,11 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(len(lines), 2)
         self.assertTrue(lines[1].startswith("  at best caught: "))
         self.assertIn("genuine ", lines[1])
+        lines = compare.main(["--features", self.features, "--pooling",
+                              f"one={self.checkpoints[0]}"])
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[1].startswith("  full-clip EER dev/test by pooling: mean "))
+        self.assertEqual(lines[1].count("/"), 1 + len(compare.POOLINGS))
 
     def test_cached_logits_are_reused_until_the_checkpoint_changes(self):
         from unittest import mock  # noqa: PLC0415
@@ -127,7 +169,14 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(lines[4].split()[1:], lines[5].split()[1:])
         pair = compare.main(["--features", self.features, "--average", *paths[:2]])
         self.assertEqual(pair[2], lines[4])
-        for bad in ("one", "one+one", "one+three"):
+        weighted = compare.main(["--features", self.features, "--subset", "one:2+two:2",
+                                 "--subset", "one:1+two:3", *paths[:2]])
+        self.assertEqual([line.split()[0] for line in weighted[2:]],
+                         ["average(one:2,two:2)", "average(one:1,two:3)"])
+        self.assertEqual(weighted[2].split()[1:], lines[4].split()[1:])  # equal weights
+        self.assertNotEqual(weighted[3].split()[1:], lines[4].split()[1:])
+        for bad in ("one", "one+one", "one+three", "one:0+two", "one:-1+two", "one:x+two",
+                    "one:nan+two", "one:+two"):
             with self.assertRaises(SystemExit):
                 compare.main(["--features", self.features, "--subset", bad, *paths])
         with self.assertRaises(SystemExit):
