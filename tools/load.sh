@@ -9,7 +9,9 @@
 # fresh SQLite file. The database server's own CPU is not in the service's figure; for a local
 # server, LOAD_DB_PID=<its postmaster's pid> (the first line of $PGDATA/postmaster.pid) reports it
 # too (the postmaster and its backends, from /proc). LOAD_SERVE_ARGS adds `serve` options, e.g.
-# LOAD_SERVE_ARGS="--scoring-threads -1" to run the model on the network workers.
+# LOAD_SERVE_ARGS="--scoring-threads -1" to run the model on the network workers. LOAD_WAVS
+# (space-separated paths) replaces the four 3-6 s samples the calls play in turn: longer files
+# spread each call's set-up (webhooks, commands, store rows) over more audio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/build/bin/deepfake-voice-detector
@@ -53,23 +55,31 @@ db_ticks() {
     done
     echo "$total"
 }
+wav_args=()
+for wav in ${LOAD_WAVS:-samples/genuine-festvox-ru.wav samples/synthetic-espeak-ng.wav \
+                       samples/synthetic-hifigan.wav samples/genuine-codec2-examples.wav}; do
+    wav_args+=(--wav "$wav")
+done
 hz=$(getconf CLK_TCK)
 before=$(ticks)
 db_before=$(db_ticks)
 start=$(date +%s.%N)
-TELNYX_API_KEY=KEYload0123456789 "$bin" simulate --service "http://127.0.0.1:$service_port" \
+# In a subshell that reads its own children's CPU once the simulator has exited: the load
+# generator shares the machine's cores with the service, so its cost is reported too.
+(TELNYX_API_KEY=KEYload0123456789 "$bin" simulate --service "http://127.0.0.1:$service_port" \
     --api-port "$sim_port" --signing-seed "$seed" --calls "$calls" --concurrency "$calls" \
-    --speed "$speed" --wav samples/genuine-festvox-ru.wav --wav samples/synthetic-espeak-ng.wav \
-    --wav samples/synthetic-hifigan.wav --wav samples/genuine-codec2-examples.wav \
-    > "$work/simulate.log" 2>&1 || { tail -30 "$work/simulate.log"; exit 1; }
+    --speed "$speed" "${wav_args[@]}" > "$work/simulate.log" 2>&1
+ rc=$?
+ awk '{print $16 + $17}' "/proc/$BASHPID/stat" > "$work/simulate.ticks"
+ exit $rc) || { tail -30 "$work/simulate.log"; exit 1; }
 end=$(date +%s.%N)
 after=$(ticks)
 db_after=$(db_ticks)
 
 /usr/bin/python3 - "$service_port" "$before" "$after" "$hz" "$start" "$end" "$calls" \
-    "$db_before" "$db_after" "${LOAD_DB_PID:-}" <<'PY'
+    "$db_before" "$db_after" "${LOAD_DB_PID:-}" "$(cat "$work/simulate.ticks")" <<'PY'
 import json, sys, urllib.request
-port, before, after, hz, start, end, calls, db_before, db_after, db_pid = sys.argv[1:]
+port, before, after, hz, start, end, calls, db_before, db_after, db_pid, sim_ticks = sys.argv[1:]
 cpu = (int(after) - int(before)) / int(hz)
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/calls?limit=1000") as r:
     listed = json.load(r)["calls"]
@@ -85,6 +95,8 @@ print(f"calls: {len(listed)} listed, {len(ended)} ended, {len(scored)} scored (o
 print(f"audio decoded and scored: {audio:.1f} s in {wall:.1f} s wall")
 print(f"service CPU: {cpu:.2f} s = {cpu / audio * 1000:.2f} ms per second of call audio")
 print(f"=> one core carries about {audio / cpu:.0f} concurrent calls (webhooks, commands, media, scoring, store)")
+print(f"simulator CPU (the load generator, on the same cores): {int(sim_ticks) / int(hz):.2f} s "
+      f"= {int(sim_ticks) / int(hz) / wall * 100:.0f} % of one core")
 buckets = []
 for l in metrics.splitlines():
     if l.startswith('dvd_window_scoring_duration_seconds_bucket{le="'):

@@ -12,6 +12,13 @@ constexpr std::chrono::milliseconds kPollSlice{10};
 
 }  // namespace
 
+std::chrono::milliseconds poll_slice(std::chrono::steady_clock::duration remaining) {
+    if (remaining <= std::chrono::steady_clock::duration::zero()) {
+        return std::chrono::milliseconds{0};
+    }
+    return std::min(kPollSlice, std::chrono::ceil<std::chrono::milliseconds>(remaining));
+}
+
 base::Result<std::unique_ptr<WsStreamTransport>> WsStreamTransport::connect(
         std::string_view url, const std::optional<std::string>& auth_token,
         std::chrono::milliseconds timeout) {
@@ -61,9 +68,7 @@ WaitOutcome WsStreamTransport::wait_until(std::chrono::steady_clock::time_point 
         if (now >= deadline) {
             return WaitOutcome::Deadline;
         }
-        const auto slice = std::min(
-                kPollSlice, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
-        auto message = client_.receive(slice);
+        auto message = client_.receive(poll_slice(deadline - now));
         if (!message) {
             return connection_ended();
         }

@@ -12,10 +12,16 @@
 
 namespace dvd::sim {
 
+/// How long one poll of a wait with `remaining` time left may block: at most 10 ms, so the
+/// stream's signal is seen quickly, and rounded up to whole milliseconds, so a wait with less
+/// than a millisecond left still blocks (a 0 ms poll returns at once: rounding down made every
+/// frame's last millisecond a busy loop, 100 streams' worth of them over a core). Zero only
+/// when no time remains.
+[[nodiscard]] std::chrono::milliseconds poll_slice(std::chrono::steady_clock::duration remaining);
+
 /// The real StreamTransport: a blocking net::WsClient to the service's `stream_url`, opened
 /// with the `x-telnyx-streaming-auth-token` upgrade header when the command gave a token. Waits
-/// poll the socket in slices of at most 10 ms so the signal is seen quickly. Owned by the
-/// stream's thread.
+/// poll the socket in slices of `poll_slice`. Owned by the stream's thread.
 class WsStreamTransport final : public StreamTransport {
 public:
     /// Errors: those of net::WsClient::connect (bad URL, refused, upgrade refused).

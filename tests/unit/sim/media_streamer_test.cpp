@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/media_message.hpp"
+#include "sim/ws_stream_transport.hpp"
 
 namespace dvd::sim {
 namespace {
@@ -210,6 +211,21 @@ TEST_F(MediaStreamerTest, EmptyAudioStillStartsAndStops) {
     const auto report = run_media_stream(transport_, writer_, {}, {}, 1.0, stop_);
     EXPECT_EQ(report.end, StreamEnd::AudioDone);
     EXPECT_EQ(transport_.events(), (std::vector<std::string>{"connected", "start", "stop"}));
+}
+
+// The real transport polls its socket in these slices. A wait with under a millisecond left
+// must still block (a 0 ms poll returns at once): rounded down, the last millisecond before
+// every frame was a busy loop, and 100 streams of it took more than a core.
+TEST(PollSlice, RoundsUpToWholeMillisecondsAndNeverExceedsTenMilliseconds) {
+    EXPECT_EQ(poll_slice(1us), 1ms);
+    EXPECT_EQ(poll_slice(400us), 1ms);
+    EXPECT_EQ(poll_slice(999us), 1ms);
+    EXPECT_EQ(poll_slice(1ms), 1ms);
+    EXPECT_EQ(poll_slice(2300us), 3ms);
+    EXPECT_EQ(poll_slice(10ms), 10ms);
+    EXPECT_EQ(poll_slice(25ms), 10ms);
+    EXPECT_EQ(poll_slice(0us), 0ms);
+    EXPECT_EQ(poll_slice(-5ms), 0ms);
 }
 
 }  // namespace
