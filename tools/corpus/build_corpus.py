@@ -19,6 +19,7 @@ import csv
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -384,5 +385,18 @@ def _read_all(root: Path, attacks: set[str]) -> list[dict]:
     return rows
 
 
+def run() -> int:
+    """main(), with a tool that outran its timeout reported in one line instead of a traceback:
+    every clip made so far is kept, and running the build again goes on from there."""
+    try:
+        return main()
+    except subprocess.TimeoutExpired as e:
+        cmd = e.cmd if isinstance(e.cmd, str) else " ".join(str(a) for a in e.cmd)
+        print(f"build_corpus: a tool did not finish within {e.timeout:g} s: {cmd}\n"
+              "build_corpus: the clips made so far are kept; run the same command again to go "
+              "on (a machine paused or far overloaded is the usual cause)", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

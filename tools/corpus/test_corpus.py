@@ -56,6 +56,24 @@ class GuardTest(unittest.TestCase):
             common.guard(name)
 
 
+class RunTest(unittest.TestCase):
+    def test_a_tool_timeout_is_one_clear_message_and_exit_status_one(self) -> None:
+        import io  # noqa: PLC0415
+        import subprocess  # noqa: PLC0415
+        timeout = subprocess.TimeoutExpired(["ffmpeg", "-i", "19.wav"], 300)
+        err = io.StringIO()
+        with mock.patch.object(build_corpus, "main", side_effect=timeout), \
+                mock.patch.object(sys, "stderr", err):
+            self.assertEqual(build_corpus.run(), 1)
+        self.assertIn("did not finish within 300 s: ffmpeg -i 19.wav", err.getvalue())
+        self.assertIn("run the same command again", err.getvalue())
+        with mock.patch.object(build_corpus, "main", return_value=0):
+            self.assertEqual(build_corpus.run(), 0)
+        with mock.patch.object(build_corpus, "main", side_effect=ValueError("other")):
+            with self.assertRaises(ValueError):
+                build_corpus.run()
+
+
 class G711Test(unittest.TestCase):
     def test_matches_reference_tables(self) -> None:
         with warnings.catch_warnings():
