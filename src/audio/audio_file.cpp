@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -24,9 +27,61 @@ using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
 
 constexpr sf_count_t kBlockFrames = 4096;
 
+/// The number that starts `text` after any spaces; nullopt when there is none.
+std::optional<unsigned long long> leading_number(std::string_view text) {
+    while (!text.empty() && text.front() == ' ') {
+        text.remove_prefix(1);
+    }
+    unsigned long long value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end == text.data()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+/// libsndfile trusts the file's length over a data chunk size that runs past it, and says so in
+/// its log as "data : 63360 (should be 19956)" (WAV and its relatives). That line, when the
+/// declared size is the larger, as a warning; empty otherwise.
+std::string truncation_warning(SNDFILE* file) {
+    std::array<char, 8192> log{};
+    sf_command(file, SFC_GET_LOG_INFO, log.data(), static_cast<int>(log.size()));
+    const std::string_view text(log.data());
+    constexpr std::string_view kShouldBe = "(should be ";
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        const std::size_t colon = line.find(':');
+        const std::size_t should = line.find(kShouldBe);
+        if (!line.starts_with("data") || colon == std::string_view::npos
+            || should == std::string_view::npos) {
+            continue;
+        }
+        const auto declared = leading_number(line.substr(colon + 1));
+        const auto present = leading_number(line.substr(should + kShouldBe.size()));
+        if (declared && present && *declared > *present) {
+            return fmt::format(
+                    "the header declares {} bytes of audio data but the file holds {}: "
+                    "cut short, or its writer never finished the header; what is there "
+                    "was read",
+                    *declared, *present);
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 base::Result<std::vector<float>> read_audio_file(const std::string& path, int target_rate_hz) {
+    auto read = read_audio(path, target_rate_hz);
+    if (!read) {
+        return read.error();
+    }
+    return std::move(read->samples);
+}
+
+base::Result<AudioRead> read_audio(const std::string& path, int target_rate_hz) {
     if (target_rate_hz <= 0) {
         return base::fail(
                 base::Errc::InvalidArgument,
@@ -58,8 +113,10 @@ base::Result<std::vector<float>> read_audio_file(const std::string& path, int ta
                           fmt::format("{}: file reports sample rate {}", path, info.samplerate));
     }
 
+    AudioRead out;
+    out.warning = truncation_warning(file.get());
     const auto channels = static_cast<std::size_t>(info.channels);
-    std::vector<float> mono;
+    std::vector<float>& mono = out.samples;
     if (info.frames > 0 && info.frames < (sf_count_t{1} << 34)) {
         mono.reserve(static_cast<std::size_t>(info.frames));
     }
@@ -93,14 +150,15 @@ base::Result<std::vector<float>> read_audio_file(const std::string& path, int ta
         return base::fail(base::Errc::Corrupt, fmt::format("{}: no audio samples", path));
     }
     if (info.samplerate == target_rate_hz) {
-        return mono;
+        return out;
     }
     auto resampled = dsp::resample(mono, info.samplerate, target_rate_hz);
     if (!resampled) {
         return base::Error{resampled.error().code,
                            fmt::format("{}: {}", path, resampled.error().message)};
     }
-    return std::move(*resampled);
+    mono = std::move(*resampled);
+    return out;
 }
 
 base::Result<void> write_wav_pcm16(const std::string& path, std::span<const float> samples,

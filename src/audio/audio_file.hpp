@@ -19,6 +19,19 @@ namespace dvd::audio {
 [[nodiscard]] base::Result<std::vector<float>> read_audio_file(const std::string& path,
                                                                int target_rate_hz = 8000);
 
+/// A file read by `read_audio`: its samples as read_audio_file gives them, and what the reader
+/// noticed that a user should know although the file could be read.
+struct AudioRead {
+    std::vector<float> samples;
+    /// Empty, or one sentence: the header declares more audio data than the file holds (a file
+    /// cut short, or one whose writer never finished its header); the samples are what is there.
+    std::string warning;
+};
+
+/// read_audio_file, with the warning. The same errors.
+[[nodiscard]] base::Result<AudioRead> read_audio(const std::string& path,
+                                                 int target_rate_hz = 8000);
+
 /// Writes mono 16-bit PCM WAV. Samples are scaled by 32768, rounded to nearest and clipped to
 /// [-32768, 32767], so reading the file back returns samples on the int16 grid exactly.
 /// Errors: `InvalidArgument` (rate <= 0), `Io` (cannot create or write the file).

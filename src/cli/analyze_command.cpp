@@ -27,6 +27,7 @@ constexpr const char* kUsage =
         "  --jobs                scoring threads (default: number of cores)\n"
         "  --files-from          also score the files listed in LIST, one path per line\n"
         "                        (- reads standard input; empty lines are skipped)\n"
+        "A file shorter than its header says is scored on what is there, with a warning.\n"
         "Exit status: 0 all files scored, 1 some file failed (see its error line), 2 usage.\n";
 
 double round4(double x) { return std::round(x * 1e4) / 1e4; }
@@ -69,6 +70,9 @@ nlohmann::ordered_json to_json(const ClipResult& r, double threshold, bool timel
     j["duration_seconds"] = round4(r.duration_seconds);
     j["windows"] = r.call.windows;
     j["threshold"] = threshold;
+    if (!r.warning.empty()) {
+        j["warning"] = r.warning;
+    }
     if (r.indicators) {
         auto& out = j["indicators"] = nlohmann::ordered_json::object();
         for (const auto& row : indicators::to_list(*r.indicators)) {
@@ -164,13 +168,18 @@ int run_analyze(const std::vector<std::string>& raw) {
             std::cout << to_json(r, threshold, args->has("timeline")).dump() << "\n";
         } else if (!r.ok()) {
             std::cout << fmt::format("{}\terror: {}\n", r.file, r.error);
-        } else if (r.call.windows == 0) {
-            std::cout << fmt::format("{}\t{}\tspeech={:.2f}s\n", r.file,
-                                     pipeline::to_string(r.call.verdict), r.call.speech_seconds);
         } else {
-            std::cout << fmt::format("{}\t{}\tscore={:.3f}\tllr={:+.2f}\tspeech={:.2f}s\n", r.file,
-                                     pipeline::to_string(r.call.verdict), r.call.probability,
-                                     r.call.llr, r.call.speech_seconds);
+            const std::string warning = r.warning.empty() ? "" : "\twarning: " + r.warning;
+            if (r.call.windows == 0) {
+                std::cout << fmt::format("{}\t{}\tspeech={:.2f}s{}\n", r.file,
+                                         pipeline::to_string(r.call.verdict), r.call.speech_seconds,
+                                         warning);
+            } else {
+                std::cout << fmt::format("{}\t{}\tscore={:.3f}\tllr={:+.2f}\tspeech={:.2f}s{}\n",
+                                         r.file, pipeline::to_string(r.call.verdict),
+                                         r.call.probability, r.call.llr, r.call.speech_seconds,
+                                         warning);
+            }
         }
     }
     std::cout.flush();

@@ -27,14 +27,16 @@ ClipScorer::ClipScorer(std::shared_ptr<const model::DetectorModel> model,
     : scorer_(std::move(model), std::move(tables), options) {}
 
 ClipResult ClipScorer::score_file(const std::string& path) {
-    auto samples = audio::read_audio_file(path, scorer_.model().metadata().feature.sample_rate_hz);
-    if (!samples) {
+    auto read = audio::read_audio(path, scorer_.model().metadata().feature.sample_rate_hz);
+    if (!read) {
         ClipResult result;
         result.file = path;
-        result.error = samples.error().message;
+        result.error = read.error().message;
         return result;
     }
-    return score_samples(path, *samples);
+    ClipResult result = score_samples(path, read->samples);
+    result.warning = std::move(read->warning);
+    return result;
 }
 
 ClipResult ClipScorer::score_samples(std::string name, std::span<const float> samples) {

@@ -17,6 +17,7 @@ namespace dvd::cli {
 struct ClipResult {
     std::string file;
     std::string error;                     ///< empty on success
+    std::string warning;                   ///< audio::AudioRead::warning (a file cut short)
     double duration_seconds = 0.0;         ///< decoded audio, at 8 kHz
     pipeline::CallScore call;              ///< final call-level score
     std::vector<pipeline::WindowScore> windows;

@@ -74,6 +74,27 @@ protected:
     std::string model_;
 };
 
+TEST_F(CliE2e, AnalyzeScoresAFileCutShortAndWarnsAboutIt) {
+    const auto whole = wav("whole.wav", 5.0, 3);
+    const auto cut = (dir_ / "cut.wav").string();
+    std::filesystem::copy_file(whole, cut);
+    std::filesystem::resize_file(cut, 44 + 2 * 8000 * 3);  // 3 s of the 5 s the header declares
+    const auto r = run("analyze --jsonl" + model_ + whole + " " + cut);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    const auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_FALSE(lines[0].contains("warning")) << lines[0].dump();
+    ASSERT_TRUE(lines[1]["warning"].is_string()) << lines[1].dump();
+    EXPECT_NE(lines[1]["warning"].get<std::string>().find("declares 80000 bytes"),
+              std::string::npos);
+    EXPECT_NEAR(lines[1]["duration_seconds"].get<double>(), 3.0, 0.01);
+    EXPECT_TRUE(lines[1]["score"].is_number()) << lines[1].dump();
+    const auto table = run("analyze" + model_ + cut);
+    EXPECT_EQ(table.exit_code, 0);
+    EXPECT_NE(table.out.find("\twarning: the header declares 80000 bytes"), std::string::npos)
+            << table.out;
+}
+
 TEST_F(CliE2e, AnalyzeScoresGoodFilesAndReportsBadOnes) {
     const auto good1 = wav("good1.wav", 5.0, 1);
     const auto good2 = wav("good2.wav", 4.0, 2, 16000);

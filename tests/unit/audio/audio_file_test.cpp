@@ -1,6 +1,7 @@
 #include "audio/audio_file.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -289,6 +290,36 @@ TEST_F(AudioFileTest, TruncatedDataYieldsThePresentSamples) {
     ASSERT_EQ(x->size(), 300u);
     const auto all = to_float(pcm);
     EXPECT_EQ(*x, std::vector<float>(all.begin(), all.begin() + 300));
+    // read_audio says so: 1600 bytes declared, 600 there.
+    const auto read = read_audio(p);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->samples, *x);
+    EXPECT_NE(read->warning.find("declares 1600 bytes of audio data but the file holds 600"),
+              std::string::npos)
+            << read->warning;
+    const auto whole = read_audio(path("full.wav"));
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_EQ(whole->samples.size(), 800u);
+    EXPECT_EQ(whole->warning, "");
+}
+
+// A streaming writer's placeholder data size (0xFFFFFFFF, the header never finished): the
+// samples that are there, and the warning, which names that cause too.
+TEST_F(AudioFileTest, APlaceholderDataSizeIsReadToTheEndWithAWarning) {
+    const auto pcm = make_pcm16(800, 1, 8000.0);
+    const std::string p = path("placeholder.wav");
+    write_with_sndfile(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, pcm);
+    {
+        std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+        const std::array<char, 4> all_ones{'\xff', '\xff', '\xff', '\xff'};
+        f.seekp(40);  // the data chunk's size, after "data" at 36
+        f.write(all_ones.data(), all_ones.size());
+    }
+    const auto read = read_audio(p);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->samples, to_float(pcm));
+    EXPECT_NE(read->warning.find("declares 4294967295 bytes"), std::string::npos) << read->warning;
+    EXPECT_NE(read->warning.find("never finished the header"), std::string::npos);
 }
 
 TEST_F(AudioFileTest, ZeroFramesIsNoAudioSamples) {
