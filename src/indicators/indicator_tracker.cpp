@@ -217,8 +217,14 @@ FrameIndicators IndicatorTracker::analyse_frame() noexcept {
     f.energy_db = static_cast<float>(10.0 * std::log10(sum_sq / kHopSamples + 1e-10));
     f.active = activity_.accept(f.energy_db);
 
-    const int yin_span = yin_.span_samples();
-    const PitchEstimate pitch = yin_.estimate(slice(centre - yin_span / 2, yin_span));
+    // Pitch only where it can count: in an active frame above the voicing floor. Elsewhere no
+    // figure reads it (the frame is neither voiced nor a pulse candidate), and YIN is the
+    // tracker's largest cost, so a pause costs little.
+    PitchEstimate pitch;
+    if (f.active && f.energy_db > options_.voicing_floor_db) {
+        const int yin_span = yin_.span_samples();
+        pitch = yin_.estimate(slice(centre - yin_span / 2, yin_span));
+    }
     f.aperiodicity = pitch.aperiodicity;
     const double period = static_cast<double>(pitch.period_samples);
     // Periodic-looking, loud enough and inside the pitch range (1 % slack for interpolation).

@@ -31,7 +31,8 @@ struct FrameIndicators {
     bool active = false;        ///< energy above noise floor + activity margin (and the floor)
     bool voiced = false;        ///< active, above the voicing floor, YIN periodic
     float f0_hz = 0.0f;         ///< YIN pitch when voiced, else 0
-    float aperiodicity = 1.0f;  ///< YIN d'(tau*) (also for unvoiced frames)
+    float aperiodicity = 1.0f;  ///< YIN d'(tau*) of active frames above the voicing floor (voiced
+                                ///< or not); 1 for the others, where YIN is not run
     std::optional<float> hnr_db;    ///< voiced frames with a positive autocorrelation peak
     std::optional<float> flatness;  ///< per-frame Wiener entropy over the band (active frames)
 };

@@ -54,6 +54,25 @@ std::string fingerprint(const Indicators& ind) {
     return s;
 }
 
+// YIN runs only where a pitch can count (active frames above the voicing floor): the quiet
+// frames between words report aperiodicity 1 (not run), and none of them is voiced.
+TEST(IndicatorTracker, PitchIsNotEstimatedInQuietFrames) {
+    IndicatorTracker t;
+    int quiet = 0;
+    int analysed = 0;
+    t.accept(speech_like(), [&](const FrameIndicators& f) {
+        if (!f.active || f.energy_db <= IndicatorOptions{}.voicing_floor_db) {
+            ++quiet;
+            EXPECT_EQ(f.aperiodicity, 1.0f) << "frame " << f.index;
+            EXPECT_FALSE(f.voiced);
+        } else if (f.aperiodicity < 1.0f) {
+            ++analysed;
+        }
+    });
+    EXPECT_GT(quiet, 100);
+    EXPECT_GT(analysed, 100);
+}
+
 TEST(IndicatorTracker, StreamingEqualsBatchForAnyChunking) {
     const auto x = speech_like();
     IndicatorTracker batch;
