@@ -260,6 +260,7 @@ int run_simulate(const std::vector<std::string>& raw) {
     options.delivery.hold_back_event_types.insert(settings->out_of_order_events.begin(),
                                                   settings->out_of_order_events.end());
     options.fail_stream_connects = settings->fail_stream_connects;
+    options.max_recordings = sim::recordings_to_keep(settings->concurrency);
     sim::Simulator simulator(options);
     if (auto started = simulator.start(); !started) {
         std::cerr << "simulate: " << started.error().message << "\n";

@@ -313,6 +313,7 @@ base::Result<void> Service::Impl::start() {
         sim_options.api_port = options_.demo_api_port;
         sim_options.speed = options_.demo_speed;
         sim_options.api_key = std::string(kDemoApiKey);
+        sim_options.max_recordings = sim::recordings_to_keep(options_.demo_concurrency);
         if (!demo_audio_.empty()) {
             sim_options.outbound_audio = demo_audio_.back();  // what a dialled party says
         }

@@ -1,5 +1,6 @@
 #include "sim/simulator.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <deque>
@@ -53,6 +54,11 @@ net::Response to_response(const ApiReply& reply) {
 }
 
 }  // namespace
+
+std::size_t recordings_to_keep(int concurrent_calls) {
+    return SimulatorOptions{}.max_recordings
+           + static_cast<std::size_t>(std::max(0, concurrent_calls));
+}
 
 base::Result<void> validate(const SimulatorOptions& options) {
     const auto bad = [](std::string message) {

@@ -670,5 +670,14 @@ TEST(SimulatorOptions, Validate) {
     EXPECT_FALSE(validate(o).has_value());
 }
 
+// Every call in flight can end before the service fetches any recording: the simulator keeps
+// that many on top of the default (simulate and serve's demo size it so).
+TEST(RecordingsToKeep, CoversEveryCallInFlightOnTopOfTheDefault) {
+    EXPECT_EQ(recordings_to_keep(1), SimulatorOptions{}.max_recordings + 1);
+    EXPECT_EQ(recordings_to_keep(200), SimulatorOptions{}.max_recordings + 200);
+    EXPECT_EQ(recordings_to_keep(0), SimulatorOptions{}.max_recordings);
+    EXPECT_EQ(recordings_to_keep(-3), SimulatorOptions{}.max_recordings);
+}
+
 }  // namespace
 }  // namespace dvd::sim
