@@ -3,7 +3,8 @@
 # a real `serve` process, through the whole path (signed webhooks, Call Control commands, media
 # WebSockets, decoding, scoring, the store). Reports the service's CPU seconds per second of call
 # audio and the concurrent calls one core could carry, from /proc (not wall-clock guesses), and
-# fails if any call did not complete or was not scored.
+# fails if any call did not complete, was not scored, or left the service without its copy of
+# the call's recording (the simulator's summary says so per call).
 #   tools/load.sh [CALLS] [SPEED]      defaults: 100 calls at once, real time (speed 1)
 # LOAD_DATABASE_URL=postgresql://... runs it on that (empty) PostgreSQL database instead of a
 # fresh SQLite file. The database server's own CPU is not in the service's figure; for a local
@@ -77,9 +78,11 @@ after=$(ticks)
 db_after=$(db_ticks)
 
 /usr/bin/python3 - "$service_port" "$before" "$after" "$hz" "$start" "$end" "$calls" \
-    "$db_before" "$db_after" "${LOAD_DB_PID:-}" "$(cat "$work/simulate.ticks")" <<'PY'
+    "$db_before" "$db_after" "${LOAD_DB_PID:-}" "$(cat "$work/simulate.ticks")" \
+    "$work/simulate.log" <<'PY'
 import json, sys, urllib.request
-port, before, after, hz, start, end, calls, db_before, db_after, db_pid, sim_ticks = sys.argv[1:]
+port, before, after, hz, start, end, calls, db_before, db_after, db_pid, sim_ticks, sim_log = \
+    sys.argv[1:]
 cpu = (int(after) - int(before)) / int(hz)
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/calls?limit=1000") as r:
     listed = json.load(r)["calls"]
@@ -117,5 +120,11 @@ if waits is not None:
 if db_pid:
     db_cpu = (int(db_after) - int(db_before)) / int(hz)
     print(f"database server CPU: {db_cpu:.2f} s = {db_cpu / audio * 1000:.2f} ms per second of call audio")
-sys.exit(0 if len(scored) == int(calls) else 1)
+with open(sim_log) as f:
+    copies = [l.strip() for l in f if l.startswith("  recording: ")]
+stored = sum(1 for l in copies if "stored its copy" in l)
+print(f"recording copies: {stored} stored by the service, {len(copies) - stored} not")
+for line in sorted(set(l for l in copies if "stored its copy" not in l))[:5]:
+    print(f"  {line}")
+sys.exit(0 if len(scored) == int(calls) and stored == len(copies) else 1)
 PY
