@@ -57,15 +57,14 @@ def detector_config(state: Dict[str, np.ndarray], width: int, num_filters: int,
                     fine_bands: int, variance_norm: bool) -> Dict:
     """Detector keyword arguments that give a network with exactly these weights, for inputs
     of `width` values per frame of which the first `num_filters` are the filterbank."""
-    for key in ("stage1.0.weight", "stage2.0.weight", "stage3.0.weight", "stage4.1.0.weight",
-                "head.1.weight"):
-        if key not in state:
-            raise ValueError(f"not a Detector's weights: no {key}")
-    cfg = {"channels": [_half(state, k) for k in ("stage1.0.weight", "stage2.0.weight",
-                                                  "stage3.0.weight", "stage4.1.0.weight")],
-           "head": _half(state, "head.1.weight"), "dropout": 0.3, "num_features": num_filters,
+    if "head.1.weight" not in state:
+        raise ValueError("not a Detector's weights: no head.1.weight")
+    cfg = {"head": _half(state, "head.1.weight"), "dropout": 0.3, "num_features": num_filters,
            "score": "cosine" if "head.4.direction" in state else "linear",
-           "variance_norm": variance_norm}
+           "variance_norm": variance_norm, "spectral": "stage1.0.weight" in state}
+    if cfg["spectral"]:
+        cfg["channels"] = [_half(state, k) for k in ("stage1.0.weight", "stage2.0.weight",
+                                                     "stage3.0.weight", "stage4.1.0.weight")]
     excitation = 0
     if "excitation_stage.0.weight" in state:
         w = state["excitation_stage.0.weight"]

@@ -101,18 +101,21 @@ class Detector(nn.Module):
                  excitation: int = 0, excitation_channels: int = 16,
                  fine: Tuple[int, int] = (0, 0),
                  fine_channels: Sequence[int] = (6, 12, 16, 24), score: str = "linear",
-                 variance_norm: bool = False):
+                 variance_norm: bool = False, spectral: bool = True):
         super().__init__()
         if score not in ("linear", "cosine"):
             raise ValueError(f"score must be linear or cosine, got {score!r}")
         c1, c2, c3, c4 = channels
         fine_bands, fine_subframes = fine if fine[0] > 0 else (0, 0)
+        if not spectral and not fine_bands:
+            raise ValueError("a network without the filterbank branch needs the fine values")
         self.config = {"channels": list(channels), "head": head, "dropout": dropout,
                        "num_features": num_features, "excitation": excitation,
                        "excitation_channels": excitation_channels,
                        "fine": [fine_bands, fine_subframes], "fine_channels": list(fine_channels),
-                       "score": score, "variance_norm": variance_norm}
+                       "score": score, "variance_norm": variance_norm, "spectral": spectral}
         self.variance_norm = variance_norm
+        self.spectral = spectral
         self.num_filters = num_features
         self.excitation = excitation
         self.fine_bands = fine_bands
@@ -120,14 +123,18 @@ class Detector(nn.Module):
         self.width = num_features + excitation + fine_bands * fine_subframes
         # A strided 5x5 first layer instead of conv + 2x2 pooling at full resolution: the same
         # receptive field at a quarter of the full-resolution work (which dominated CPU training).
-        self.stage1 = _mfm_block(1, c1, 5, stride=2)
-        self.stage2 = _mfm_block(c1, c2, 3, (2, 2))
-        self.stage3 = _mfm_block(c2, c3, 3, (2, 2))
-        self.stage4 = nn.Sequential(_mfm_block(c3, c3, 1), _mfm_block(c3, c4, 3, (2, 1)))
-        freq = num_features
-        for _ in range(4):
-            freq //= 2
-        self.pooled_dim = 2 * c4 * freq
+        # spectral=False leaves the filterbank branch out: a network of the fine time structure
+        # alone (the fine values are still read after the filterbank's, so the input is the same).
+        self.pooled_dim = 0
+        if spectral:
+            self.stage1 = _mfm_block(1, c1, 5, stride=2)
+            self.stage2 = _mfm_block(c1, c2, 3, (2, 2))
+            self.stage3 = _mfm_block(c2, c3, 3, (2, 2))
+            self.stage4 = nn.Sequential(_mfm_block(c3, c3, 1), _mfm_block(c3, c4, 3, (2, 1)))
+            freq = num_features
+            for _ in range(4):
+                freq //= 2
+            self.pooled_dim = 2 * c4 * freq
         if excitation:
             # Excitation branch: the per-frame residual statistics (not mean-normalised: their
             # level is the cue) -> a per-frame linear map (a [excitation x 1] convolution) + MFM
@@ -168,28 +175,30 @@ class Detector(nn.Module):
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         """[B, T, width] -> the pooled statistics [B, pooled_dim] that the head scores."""
-        spectral = features[:, :, :self.num_filters] if self.width > self.num_filters \
-            else features
-        # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
-        x = self._normalise(spectral)
-        # No learnable input layer: the first convolution's input then needs no gradient, which
-        # halves its backward cost on CPU; the BatchNorm after stage 1 sets the scale.
-        x = x.transpose(1, 2).unsqueeze(1)              # [B, 1, F, T]
-        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))   # [B, C, F', T']
-        x = torch.flatten(x, 1, 2)                      # [B, C*F', T']
-        pooled = _stats_pool(x)
+        parts = []
+        if self.spectral:
+            spectral = features[:, :, :self.num_filters] if self.width > self.num_filters \
+                else features
+            # Per-utterance cepstral-style mean normalisation over time, per filterbank bin.
+            x = self._normalise(spectral)
+            # No learnable input layer: the first convolution's input then needs no gradient,
+            # which halves its backward cost on CPU; the BatchNorm after stage 1 sets the scale.
+            x = x.transpose(1, 2).unsqueeze(1)              # [B, 1, F, T]
+            x = self.stage4(self.stage3(self.stage2(self.stage1(x))))   # [B, C, F', T']
+            x = torch.flatten(x, 1, 2)                      # [B, C*F', T']
+            parts.append(_stats_pool(x))
         if self.excitation:
             e = features[:, :, self.num_filters:self.num_filters + self.excitation]
             e = e.transpose(1, 2).unsqueeze(1)                                 # [B, 1, E, T]
             e = torch.flatten(self.excitation_stage(e), 1, 2)                # [B, C, T]
-            pooled = torch.cat([pooled, _stats_pool(e)], dim=1)
+            parts.append(_stats_pool(e))
         if self.fine_bands:
             f = features[:, :, self.num_filters + self.excitation:]         # [B, T, S * bands]
             f = f.reshape(f.shape[0], -1, self.fine_bands)                  # [B, S T, bands]
             f = self._normalise(f).transpose(1, 2).unsqueeze(1)
             f = torch.flatten(self.fine_stages(f), 1, 2)                    # [B, C, S T / 8]
-            pooled = torch.cat([pooled, _stats_pool(f)], dim=1)
-        return pooled
+            parts.append(_stats_pool(f))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class Average(nn.Module):
@@ -373,7 +382,8 @@ def load_checkpoint(path: str) -> Detector:
                      fine=tuple(cfg.get("fine", (0, 0))),
                      fine_channels=cfg.get("fine_channels", (6, 12, 16, 24)),
                      score=cfg.get("score", "linear"),
-                     variance_norm=cfg.get("variance_norm", False))
+                     variance_norm=cfg.get("variance_norm", False),
+                     spectral=cfg.get("spectral", True))
     model.load_state_dict(blob["state"])
     model.eval()
     return model

@@ -191,6 +191,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--variance-norm", action="store_true",
                    help="normalise each feature bin by its standard deviation over the window "
                         "as well as its mean (model.Detector variance_norm)")
+    p.add_argument("--fine-only", action="store_true",
+                   help="leave the filterbank branch out: a network of the fine values alone "
+                        "(model.Detector spectral=False; needs a dump with --fine-bands)")
     p.add_argument("--domain-adversarial", type=float, default=0.0, metavar="SCALE",
                    help="train against a critic of the recording domain (the genuine source "
                         "package) with the gradient reversed at this scale, ramped up over "
@@ -343,7 +346,7 @@ def train(args: argparse.Namespace) -> Dict:
                              fine=(dump.fine_bands, dump.fine_subframes),
                              fine_channels=fine_channels,
                              score="cosine" if args.loss == "one-class" else "linear",
-                             variance_norm=args.variance_norm)
+                             variance_norm=args.variance_norm, spectral=not args.fine_only)
     params, mflops_200 = model_lib.describe(net)
     macs_200 = model_lib.count_macs(net, 200)
     log(f"model: {params} parameters, {mflops_200:.2f} MFLOPs ({macs_200 / 1e6:.2f} M MACs) "

@@ -89,7 +89,7 @@ class MembersFromOnnxTest(unittest.TestCase):
             a = torch.load(original, map_location="cpu")
             b = torch.load(recovered, map_location="cpu")
             for key in ("channels", "head", "fine", "fine_channels", "num_features", "score",
-                        "variance_norm", "excitation"):
+                        "variance_norm", "excitation", "spectral"):
                 self.assertEqual(list(np.ravel(a["config"][key])),
                                  list(np.ravel(b["config"][key])), key)
             self.assertEqual(sorted(a["state"]), sorted(b["state"]))
@@ -119,8 +119,17 @@ class MembersFromOnnxTest(unittest.TestCase):
                 self.assertEqual(nets[0].config["variance_norm"], variance_norm)
                 self.assertEqual(list(nets[0].config["fine"]), [6, 5])
                 self.assertEqual(nets[0].config["fine_channels"], [4, 6, 8, 10])
+
                 self.assertEqual((means, stds), ([0.0], [1.0]))
                 self.assertLess(diff, members_from_onnx.TOLERANCE)
+
+    def test_reads_a_network_of_the_fine_values_alone(self):
+        net = _trained_like(4, fine=(6, 5), fine_channels=(4, 6, 8, 10), spectral=False)
+        with tempfile.TemporaryDirectory() as d:
+            nets, _, _, diff = members_from_onnx.recover(_single_export(d, net))
+        self.assertFalse(nets[0].config["spectral"])
+        self.assertFalse(hasattr(nets[0], "stage1"))
+        self.assertLess(diff, members_from_onnx.TOLERANCE)
 
     def test_refuses_a_graph_its_detector_json_does_not_describe(self):
         with open(os.path.join(self.models, "detector.json")) as f:

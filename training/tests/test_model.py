@@ -14,10 +14,10 @@ import model  # noqa: E402
 
 
 def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0),
-                     score: str = "linear") -> model.Detector:
+                     score: str = "linear", **detector_args) -> model.Detector:
     """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
     torch.manual_seed(seed)
-    m = model.Detector(excitation=excitation, fine=fine, score=score)
+    m = model.Detector(excitation=excitation, fine=fine, score=score, **detector_args)
     for mod in m.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-1, 1)
@@ -159,6 +159,34 @@ class FineBranchTest(unittest.TestCase):
     def test_export_and_checkpoint(self):
         loaded = check_export_and_checkpoint(self, randomised_model(7, fine=(6, 5)), 90)
         self.assertEqual(loaded.fine_bands, 6)
+
+
+class FineOnlyTest(unittest.TestCase):
+    """spectral=False (train.py --fine-only): the fine branch alone, reading the same input."""
+
+    def test_ignores_the_filterbank_and_reads_the_fine_values(self):
+        m = randomised_model(11, fine=(6, 5), fine_channels=(8, 16, 24, 32), spectral=False)
+        self.assertEqual(m.width, 90)
+        self.assertFalse(hasattr(m, "stage1"))
+        x = torch.randn(2, 150, 90)
+        other_filterbank = x.clone()
+        other_filterbank[:, :, :60] = torch.randn(2, 150, 60) * 5.0
+        other_fine = x.clone()
+        other_fine[:, :, 60:] = torch.randn(2, 150, 30)
+        with torch.no_grad():
+            torch.testing.assert_close(m(x), m(other_filterbank), atol=0, rtol=0)
+            self.assertGreater(float(torch.max(torch.abs(m(x) - m(other_fine)))), 1e-5)
+        params, mflops = model.describe(m)
+        self.assertLess(mflops, 30.0)
+
+    def test_needs_the_fine_values(self):
+        with self.assertRaises(ValueError):
+            model.Detector(spectral=False)
+
+    def test_export_and_checkpoint(self):
+        loaded = check_export_and_checkpoint(
+            self, randomised_model(12, fine=(6, 5), spectral=False), 90)
+        self.assertFalse(loaded.spectral)
 
 
 class VarianceNormTest(unittest.TestCase):
