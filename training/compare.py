@@ -18,7 +18,9 @@ flags at most 1 % of genuine test clips. That last figure is chosen on test, so 
 it says how much of the gap to the target is separation and how much is the threshold.
 --max-frames scores longer windows than the shipped 2 s (the issue allows 2-4 s). With
 --misses, a second line per row lists, per attack, the synthetic test clips missed at that
-threshold (and the genuine clips it flags): which families hold the catch rate down. With
+threshold (and the genuine clips it flags): which families hold the catch rate down; and a
+third, the genuine test clips flagged at the dev threshold per source package: where the false
+alarms come from. With
 --pooling, another line gives the full-clip EERs of dev and test when each clip's window LLRs are
 pooled by the median, quartiles, max, min, the mean of the top three quarters, log-mean-exp or the
 mean plus half a standard deviation instead of the mean the service uses (pooled_full_eers).
@@ -171,6 +173,22 @@ def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
     return dict(sorted(out.items()))
 
 
+def genuine_flagged_by_source(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
+                              ) -> Dict[str, Tuple[int, int]]:
+    """At the dev threshold (the service's rule, as compare_one's "flagged"): genuine test clips'
+    source package -> (clips flagged, clips scored). Says which recording domains the false
+    alarms come from."""
+    calibration, threshold = _dev_calibration(ws, logits)
+    llr = evaluate.SplitScores(ws["test"], logits["test"], calibration).call_llr["full"]
+    out: Dict[str, Tuple[int, int]] = {}
+    for clip, value in zip(ws["test"].clips, llr):
+        if clip.target > 0.5 or np.isnan(value):
+            continue
+        flagged, total = out.get(clip.source, (0, 0))
+        out[clip.source] = (flagged + int(calibrate.sigmoid(value) >= threshold), total + 1)
+    return dict(sorted(out.items()))
+
+
 def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict[str, float]:
     """The figures of one set of window logits (see the module docstring), as fractions."""
     calibration, threshold = _dev_calibration(ws, logits)
@@ -271,6 +289,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         if args.misses:
             lines.append("  at best caught: " + ", ".join(
                 f"{key} {wrong}/{total}" for key, (wrong, total) in misses_at_best(ws, lg).items()))
+            lines.append("  genuine flagged at the dev threshold: " + ", ".join(
+                f"{source} {flagged}/{total}"
+                for source, (flagged, total) in genuine_flagged_by_source(ws, lg).items()))
         if args.pooling:
             lines.append("  full-clip EER dev/test by pooling: " + ", ".join(
                 f"{pool} {100 * eers['dev']:.2f}/{100 * eers['test']:.2f}"

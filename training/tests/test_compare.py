@@ -98,6 +98,21 @@ class CompareTest(unittest.TestCase):
         missed = sum(m for m, _ in synthetic) / sum(t for _, t in synthetic)
         self.assertAlmostEqual(1.0 - missed, row["test_best_caught"], places=12)
 
+    def test_genuine_flagged_by_source_add_up_to_the_flagged_rate(self):
+        logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
+        row = compare.compare_one(self.ws, logits)
+        by_source = compare.genuine_flagged_by_source(self.ws, logits)
+        genuine = [c for c in self.ws["test"].clips
+                   if c.num_frames >= 100 and not c.is_synthetic]
+        self.assertEqual(sorted(by_source), sorted({c.source for c in genuine}))
+        self.assertEqual(sum(total for _, total in by_source.values()), len(genuine))
+        flagged = sum(f for f, _ in by_source.values())
+        self.assertAlmostEqual(flagged / len(genuine), row["test_flagged"], places=12)
+        # A threshold every genuine clip passes flags them all, source by source.
+        shifted = {s: v + 1e6 * (s == "test") for s, v in logits.items()}
+        self.assertTrue(all(f == t for f, t in
+                            compare.genuine_flagged_by_source(self.ws, shifted).values()))
+
     def test_longer_windows_cover_more_frames_of_the_same_clips(self):
         long = compare.split_windows(self.dump, 300)
         for s in ("dev", "test"):
@@ -124,9 +139,10 @@ class CompareTest(unittest.TestCase):
             compare.main(["--features", self.features, self.checkpoints[0]])
         lines = compare.main(["--features", self.features, "--misses",
                               f"one={self.checkpoints[0]}"])
-        self.assertEqual(len(lines), 2)
+        self.assertEqual(len(lines), 3)
         self.assertTrue(lines[1].startswith("  at best caught: "))
         self.assertIn("genuine ", lines[1])
+        self.assertTrue(lines[2].startswith("  genuine flagged at the dev threshold: "))
         lines = compare.main(["--features", self.features, "--pooling",
                               f"one={self.checkpoints[0]}"])
         self.assertEqual(len(lines), 2)
