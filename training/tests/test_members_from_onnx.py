@@ -131,32 +131,30 @@ class MembersFromOnnxTest(unittest.TestCase):
         self.assertFalse(hasattr(nets[0], "stage1"))
         self.assertLess(diff, members_from_onnx.TOLERANCE)
 
+    def _refusal(self, detector: dict, directory: str) -> str:
+        """members_from_onnx.main on the average's graph with `detector` as its detector.json:
+        the message it stops with, after checking that it wrote nothing."""
+        path = os.path.join(directory, "detector.json")
+        with open(path, "w") as f:
+            json.dump(detector, f)
+        out = os.path.join(directory, "out")
+        with self.assertRaises(SystemExit) as caught:
+            members_from_onnx.main([os.path.join(self.models, "detector.onnx"),
+                                    "--detector-json", path, "--out", out, "--quiet"])
+        self.assertFalse(os.path.exists(os.path.join(out, "member0.pt")))
+        return str(caught.exception)
+
     def test_refuses_a_graph_its_detector_json_does_not_describe(self):
         with open(os.path.join(self.models, "detector.json")) as f:
             detector = json.load(f)
+        training = detector["training"]
         with tempfile.TemporaryDirectory() as d:
             # Means that are not the ones the graph subtracts: the average no longer matches.
-            detector["training"]["member_means"] = [m + 1.0 for m in
-                                                    detector["training"]["member_means"]]
-            wrong = os.path.join(d, "detector.json")
-            with open(wrong, "w") as f:
-                json.dump(detector, f)
-            with self.assertRaises(SystemExit) as caught:
-                members_from_onnx.main([os.path.join(self.models, "detector.onnx"),
-                                        "--detector-json", wrong, "--out",
-                                        os.path.join(d, "out"), "--quiet"])
-            self.assertIn("differ from the graph", str(caught.exception))
-            self.assertFalse(os.path.exists(os.path.join(d, "out", "member0.pt")))
+            training["member_means"] = [m + 1.0 for m in training["member_means"]]
+            self.assertIn("differ from the graph", self._refusal(detector, d))
             # One mean for two networks: refused before anything runs.
-            detector["training"]["member_means"] = detector["training"]["member_means"][:1]
-            with open(wrong, "w") as f:
-                json.dump(detector, f)
-            with self.assertRaises(SystemExit) as caught:
-                members_from_onnx.main([os.path.join(self.models, "detector.onnx"),
-                                        "--detector-json", wrong, "--out",
-                                        os.path.join(d, "out"), "--quiet"])
-            self.assertIn("2 networks", str(caught.exception))
-
+            training["member_means"] = training["member_means"][:1]
+            self.assertIn("2 networks", self._refusal(detector, d))
 
 if __name__ == "__main__":
     unittest.main()
