@@ -47,6 +47,8 @@ import metrics  # noqa: E402
 from data import MAX_FRAMES, MIN_FRAMES, FeatureDump, WindowSet, make_windows  # noqa: E402
 
 SPLITS = ("dev", "test")
+# A dev calibration and its threshold (calibrate.fit_calibration's result).
+Fitted = Tuple[Dict, float]
 
 
 def split_windows(dump: FeatureDump, max_frames: int = MAX_FRAMES) -> Dict[str, WindowSet]:
@@ -119,12 +121,13 @@ POOLINGS = {
 }
 
 
-def pooled_full_eers(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
-                     ) -> Dict[str, Dict[str, float]]:
+def pooled_full_eers(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray],
+                     fitted: Optional[Fitted] = None) -> Dict[str, Dict[str, float]]:
     """pooling -> split -> full-clip EER when each clip's calibrated window LLRs (the dev-fitted
     window calibration) are pooled that way instead of averaged. The EER does not depend on the
-    call-level calibration, so none is fitted; "mean" equals compare_one's full-clip EER."""
-    calibration, _ = _dev_calibration(ws, logits)
+    call-level calibration, so none is fitted; "mean" equals compare_one's full-clip EER.
+    `fitted`: _dev_calibration's result for these logits, when the caller has it."""
+    calibration, _ = fitted or _dev_calibration(ws, logits)
     a, b = calibration["window"]["a"], calibration["window"]["b"]
     out: Dict[str, Dict[str, float]] = {name: {} for name in POOLINGS}
     for s in SPLITS:
@@ -139,7 +142,9 @@ def pooled_full_eers(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
     return out
 
 
-def _dev_calibration(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]):
+def _dev_calibration(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Fitted:
+    """The calibration and threshold fitted on the dev windows exactly as train.py fits them.
+    The functions below take it as `fitted` so that main fits it once per row."""
     dev = ws["dev"]
     return calibrate.fit_calibration(
         logits["dev"], dev.targets(), dev.clip_index, dev.seen,
@@ -156,12 +161,12 @@ def _at_best_threshold(scores: evaluate.SplitScores
     return keep, probs, targets, calibrate.choose_threshold(probs[targets <= 0.5], 0.01)
 
 
-def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
-                   ) -> Dict[str, Tuple[int, int]]:
+def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray],
+                   fitted: Optional[Fitted] = None) -> Dict[str, Tuple[int, int]]:
     """At the test-chosen threshold of "best caught": attack -> (synthetic test clips missed,
     clips), and "genuine" -> (genuine test clips flagged, clips). Says which families hold the
     catch rate down once the threshold is out of the way."""
-    calibration, _ = _dev_calibration(ws, logits)
+    calibration, _ = fitted or _dev_calibration(ws, logits)
     keep, probs, targets, best = _at_best_threshold(
         evaluate.SplitScores(ws["test"], logits["test"], calibration))
     out: Dict[str, Tuple[int, int]] = {}
@@ -173,12 +178,12 @@ def misses_at_best(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
     return dict(sorted(out.items()))
 
 
-def genuine_flagged_by_source(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]
-                              ) -> Dict[str, Tuple[int, int]]:
+def genuine_flagged_by_source(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray],
+                              fitted: Optional[Fitted] = None) -> Dict[str, Tuple[int, int]]:
     """At the dev threshold (the service's rule, as compare_one's "flagged"): genuine test clips'
     source package -> (clips flagged, clips scored). Says which recording domains the false
     alarms come from."""
-    calibration, threshold = _dev_calibration(ws, logits)
+    calibration, threshold = fitted or _dev_calibration(ws, logits)
     llr = evaluate.SplitScores(ws["test"], logits["test"], calibration).call_llr["full"]
     out: Dict[str, Tuple[int, int]] = {}
     for clip, value in zip(ws["test"].clips, llr):
@@ -189,9 +194,10 @@ def genuine_flagged_by_source(ws: Dict[str, WindowSet], logits: Dict[str, np.nda
     return dict(sorted(out.items()))
 
 
-def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray]) -> Dict[str, float]:
+def compare_one(ws: Dict[str, WindowSet], logits: Dict[str, np.ndarray],
+                fitted: Optional[Fitted] = None) -> Dict[str, float]:
     """The figures of one set of window logits (see the module docstring), as fractions."""
-    calibration, threshold = _dev_calibration(ws, logits)
+    calibration, threshold = fitted or _dev_calibration(ws, logits)
     row: Dict[str, float] = {}
     for s in SPLITS:
         scores = evaluate.SplitScores(ws[s], logits[s], calibration)
@@ -285,17 +291,19 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
                                         [weight for _, weight in subset])))
     lines = []
     for name, lg in named:
-        lines.append(format_row(name, compare_one(ws, lg)))
+        fitted = _dev_calibration(ws, lg)
+        lines.append(format_row(name, compare_one(ws, lg, fitted)))
         if args.misses:
             lines.append("  at best caught: " + ", ".join(
-                f"{key} {wrong}/{total}" for key, (wrong, total) in misses_at_best(ws, lg).items()))
+                f"{key} {wrong}/{total}"
+                for key, (wrong, total) in misses_at_best(ws, lg, fitted).items()))
             lines.append("  genuine flagged at the dev threshold: " + ", ".join(
                 f"{source} {flagged}/{total}"
-                for source, (flagged, total) in genuine_flagged_by_source(ws, lg).items()))
+                for source, (flagged, total) in genuine_flagged_by_source(ws, lg, fitted).items()))
         if args.pooling:
             lines.append("  full-clip EER dev/test by pooling: " + ", ".join(
                 f"{pool} {100 * eers['dev']:.2f}/{100 * eers['test']:.2f}"
-                for pool, eers in pooled_full_eers(ws, lg).items()))
+                for pool, eers in pooled_full_eers(ws, lg, fitted).items()))
     for line in lines:
         print(line, flush=True)
     return lines

@@ -98,6 +98,23 @@ class CompareTest(unittest.TestCase):
         missed = sum(m for m, _ in synthetic) / sum(t for _, t in synthetic)
         self.assertAlmostEqual(1.0 - missed, row["test_best_caught"], places=12)
 
+    def test_the_command_fits_the_dev_calibration_once_per_row(self):
+        fits = []
+        real = compare._dev_calibration
+
+        def counting(ws, logits):
+            fits.append(1)
+            return real(ws, logits)
+
+        compare._dev_calibration = counting
+        try:
+            lines = compare.main(["--features", self.features, "--misses", "--pooling",
+                                  f"one={self.checkpoints[0]}"])
+        finally:
+            compare._dev_calibration = real
+        self.assertEqual(len(lines), 4)
+        self.assertEqual(len(fits), 1)
+
     def test_genuine_flagged_by_source_add_up_to_the_flagged_rate(self):
         logits = compare.split_logits(self.dump, self.ws, self.checkpoints[0])
         row = compare.compare_one(self.ws, logits)
