@@ -11,8 +11,8 @@ for a single train.py export). The exported graph keeps PyTorch's parameter name
 weights and the front end from detector.json beside the ONNX file. The one setting that leaves no
 weight behind, variance normalisation of the inputs, is chosen by running both ways: the
 recovered networks, averaged with the means and standard deviations detector.json records, must
-give the graph's own logits (run by the numpy interpreter in onnx_numpy.py) on random windows and
-on windows of every length the scorer uses, or nothing is written. Dropout is not stored in a
+give the graph's own logits (model.verify_onnx, the check every export passes: random windows of
+100 to 300 frames, the graph run by the numpy interpreter in onnx_numpy.py), or nothing is written. Dropout is not stored in a
 graph; the checkpoints say 0.3, train.py's default, which only matters to a later fine-tuning.
 """
 
@@ -114,25 +114,16 @@ def build_member(state: Dict[str, np.ndarray], cfg: Dict):
     return net.eval()
 
 
-def check_inputs(width: int, seed: int = 0) -> List[np.ndarray]:
-    """Windows at the magnitudes of log energies, at the scorer's shortest, a middle and its
-    longest length and one longer (as verify_onnx draws them)."""
-    rng = np.random.default_rng(seed)
-    return [np.ascontiguousarray(rng.standard_normal((2, t, width)) * 3.0 - 10.0,
-                                 dtype=np.float32) for t in (100, 150, 200, 300)]
-
-
 def recover(onnx_path: str, detector_json: Optional[str] = None
             ) -> Tuple[list, List[float], List[float], float]:
     """(networks, member means, member standard deviations, the largest difference between
-    their average and the graph on check_inputs). Raises ValueError when no reading of the
-    graph reproduces it."""
+    their average and the graph on model.verify_onnx's inputs: the export check's random windows
+    of 100-300 frames, the graph run by the numpy interpreter). Raises ValueError when no reading
+    of the graph reproduces it."""
     import onnx  # noqa: PLC0415
-    import torch  # noqa: PLC0415
     from onnx import numpy_helper  # noqa: PLC0415
 
     import model as model_lib  # noqa: PLC0415
-    import onnx_numpy  # noqa: PLC0415
 
     if detector_json is None:
         detector_json = os.path.join(os.path.dirname(os.path.abspath(onnx_path)), "detector.json")
@@ -154,16 +145,15 @@ def recover(onnx_path: str, detector_json: Optional[str] = None
                              f"{len(means)} means and {len(stds)} standard deviations")
     else:
         means, stds = [0.0], [1.0]
-    inputs = check_inputs(width)
-    expected = [onnx_numpy.run(proto, {model_lib.INPUT_NAME: x})[0] for x in inputs]
     best = None
     for variance_norm in (False, True):
         nets = [build_member(s, detector_config(s, width, num_filters, fine_bands, variance_norm))
                 for s in states]
         whole = nets[0] if len(nets) == 1 else model_lib.Average(nets, means, stds)
-        with torch.no_grad():
-            diff = max(float(np.max(np.abs(whole(torch.from_numpy(x)).double().numpy() - e)))
-                       for x, e in zip(inputs, expected))
+        check = model_lib.verify_onnx(whole, onnx_path)
+        if check["problems"]:
+            raise ValueError(f"the graph fails the export check: {check['problems']}")
+        diff = max(check["max_abs_diff"].values())
         if best is None or diff < best[3]:
             best = (nets, means, stds, diff)
     if best[3] > TOLERANCE:
