@@ -12,8 +12,9 @@ weights and the front end from detector.json beside the ONNX file. The one setti
 weight behind, variance normalisation of the inputs, is chosen by running both ways: the
 recovered networks, averaged with the means and standard deviations detector.json records, must
 give the graph's own logits (model.verify_onnx, the check every export passes: random windows of
-100 to 300 frames, the graph run by the numpy interpreter in onnx_numpy.py), or nothing is written. Dropout is not stored in a
-graph; the checkpoints say 0.3, train.py's default, which only matters to a later fine-tuning.
+100 to 300 frames, the graph run by the numpy interpreter in onnx_numpy.py), or nothing is
+written. Dropout is not stored in a graph; the checkpoints say 0.3, train.py's default, which
+only matters to a later fine-tuning.
 """
 
 from __future__ import annotations

@@ -68,6 +68,26 @@ def write_scored_clips(root: str, manifest_rows: list, lines: list, jsonl_name: 
     return manifest, jsonl
 
 
+def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0), score: str = "linear",
+                     **detector_args):
+    """An eval-mode model.Detector with non-trivial BatchNorm statistics, so export checks mean
+    something (and no two of its weights are equal, which the ONNX exporter would merge)."""
+    import torch  # noqa: PLC0415
+
+    import model  # noqa: PLC0415
+
+    torch.manual_seed(seed)
+    m = model.Detector(excitation=excitation, fine=fine, score=score, **detector_args)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-1, 1)
+            mod.running_var.uniform_(0.5, 2)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.5, 0.5)
+    m.eval()
+    return m
+
+
 def write_random_checkpoint(path: str, seed: int, **detector_args) -> str:
     """Saves an untrained detector (4/4/8/8 channels and a 16-wide head unless detector_args say
     otherwise) with torch seeded by `seed` as a checkpoint at `path`; returns `path`."""

@@ -17,23 +17,7 @@ import ensemble  # noqa: E402
 import members_from_onnx  # noqa: E402
 import model  # noqa: E402
 from data import FeatureDump  # noqa: E402
-from fake_dump import write_fake_dump  # noqa: E402
-
-
-def _trained_like(seed: int, **detector_args):
-    """A detector whose every weight and BatchNorm statistic is drawn at random: an untrained
-    network's statistics are all 0 and 1, and the exporter keeps one copy of equal weights."""
-    import torch  # noqa: PLC0415
-
-    torch.manual_seed(seed)
-    net = model.Detector(**{"channels": (4, 4, 8, 8), "head": 16, **detector_args})
-    with torch.no_grad():
-        for key, value in net.state_dict().items():
-            if value.is_floating_point():
-                drawn = torch.randn_like(value) * 0.1
-                value.copy_(drawn.abs() + 0.5 if key.endswith("running_var") else
-                            value + drawn)
-    return net.eval()
+from fake_dump import randomised_model, write_fake_dump  # noqa: E402
 
 
 def _write(net, path: str) -> str:
@@ -66,8 +50,9 @@ class MembersFromOnnxTest(unittest.TestCase):
         write_fake_dump(cls.features, {"train": 4, "dev": 30, "test": 30}, seed=5)
         # Two networks of different sizes, so that each one's sizes must be read from its own
         # weights.
-        cls.checkpoints = [_write(_trained_like(1), os.path.join(d, "a.pt")),
-                           _write(_trained_like(2, channels=(6, 4, 8, 12), head=12),
+        cls.checkpoints = [_write(randomised_model(1, channels=(4, 4, 8, 8), head=16),
+                                  os.path.join(d, "a.pt")),
+                           _write(randomised_model(2, channels=(6, 4, 8, 12), head=12),
                                   os.path.join(d, "b.pt"))]
         cls.models = os.path.join(d, "models")
         ensemble.main(["--features", cls.features, "--out", cls.models, "--report",
@@ -109,8 +94,8 @@ class MembersFromOnnxTest(unittest.TestCase):
     def test_reads_a_single_network_and_finds_its_variance_normalisation(self):
         for variance_norm in (False, True):
             # With the fine-structure branch of the shipped front end (6 bands, 5 sub-frames).
-            net = _trained_like(3, fine=(6, 5), fine_channels=(4, 6, 8, 10),
-                                variance_norm=variance_norm)
+            net = randomised_model(3, channels=(4, 4, 8, 8), head=16, fine=(6, 5),
+                                   fine_channels=(4, 6, 8, 10), variance_norm=variance_norm)
             with self.subTest(variance_norm=variance_norm), \
                     tempfile.TemporaryDirectory() as d:
                 nets, means, stds, diff = members_from_onnx.recover(
@@ -124,7 +109,8 @@ class MembersFromOnnxTest(unittest.TestCase):
                 self.assertLess(diff, members_from_onnx.TOLERANCE)
 
     def test_reads_a_network_of_the_fine_values_alone(self):
-        net = _trained_like(4, fine=(6, 5), fine_channels=(4, 6, 8, 10), spectral=False)
+        net = randomised_model(4, channels=(4, 4, 8, 8), head=16, fine=(6, 5),
+                               fine_channels=(4, 6, 8, 10), spectral=False)
         with tempfile.TemporaryDirectory() as d:
             nets, _, _, diff = members_from_onnx.recover(_single_export(d, net))
         self.assertFalse(nets[0].config["spectral"])

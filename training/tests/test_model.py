@@ -9,23 +9,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see t
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import model  # noqa: E402
-
-
-def randomised_model(seed: int = 0, excitation: int = 0, fine=(0, 0),
-                     score: str = "linear", **detector_args) -> model.Detector:
-    """An eval-mode model with non-trivial BatchNorm statistics, so export checks mean something."""
-    torch.manual_seed(seed)
-    m = model.Detector(excitation=excitation, fine=fine, score=score, **detector_args)
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-1, 1)
-            mod.running_var.uniform_(0.5, 2)
-            mod.weight.data.uniform_(0.5, 1.5)
-            mod.bias.data.uniform_(-0.5, 0.5)
-    m.eval()
-    return m
+from fake_dump import randomised_model  # noqa: E402
 
 
 def check_export_and_checkpoint(test: unittest.TestCase, m: model.Detector,
