@@ -221,7 +221,9 @@ def check_babble_pools(out: Path, pools: dict[str, list[str]]) -> None:
 
 
 def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
-              ) -> list[dict]:
+              ) -> tuple[list[dict], list[str]]:
+    """Chains every item (stage 4) and returns the manifest rows and the chained clips left out
+    of the manifest (genuine.CODEC_COPIES)."""
     pools = babble_pools(items)
     check_babble_pools(out, pools)
     jobs_list = []
@@ -246,9 +248,13 @@ def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs
                 if n % 500 == 0 or n == len(todo):
                     log(f"stage4: {n}/{len(todo)} chained")
     manifest = []
+    left_out = []
     for it, rel, k in rows:
         p = out / rel
         if not p.exists():
+            continue
+        if it["label"] == "genuine" and genuine.is_codec_copy(it["source"], it["file"]):
+            left_out.append(str(rel))
             continue
         params = channel.draw_params(it["id"], k)
         manifest.append({
@@ -257,8 +263,9 @@ def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs
             "codec": params["codec"], "licence": package_licence(it["package"]),
             "duration_s": f"{wav_duration_s(p):.3f}",
         })
-    log(f"stage4: {len(manifest)} clips in the manifest ({errors} errors)")
-    return manifest
+    log(f"stage4: {len(manifest)} clips in the manifest ({errors} errors); {len(left_out)} "
+        f"genuine clips of codec copies left out (genuine.CODEC_COPIES)")
+    return manifest, left_out
 
 
 def write_manifest(out: Path, manifest: list[dict]) -> Path:
@@ -273,7 +280,8 @@ def write_manifest(out: Path, manifest: list[dict]) -> Path:
     return path
 
 
-def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) -> dict:
+def summarize(manifest: list[dict], left_out: list[str], elapsed_s: float,
+              args: argparse.Namespace) -> dict:
     def count(*keys: str) -> dict:
         c: dict = {}
         for r in manifest:
@@ -296,6 +304,7 @@ def summarize(manifest: list[dict], elapsed_s: float, args: argparse.Namespace) 
         "per_split_source": count("split", "source"),
         "per_codec": count("codec"),
         "per_licence": count("licence"),
+        "left_out_codec_copies": sorted(left_out),
         "build_seconds": round(elapsed_s, 1),
         "options": {"max_per_source": args.max_per_source,
                     "max_per_train_source": args.max_per_train_source or args.max_per_source,
@@ -359,9 +368,10 @@ def main() -> int:
     items = raw_items(out, genuine_rows, tts_rows, voc_rows, hifi_rows)
     check_splits(items)
     if 4 in stages or 5 in stages:
-        manifest = run_chain(out, items, args.copies, args.train_copies or args.copies, jobs)
+        manifest, left_out = run_chain(out, items, args.copies, args.train_copies or args.copies,
+                                       jobs)
         path = write_manifest(out, manifest)
-        summary = summarize(manifest, time.time() - t0, args)
+        summary = summarize(manifest, left_out, time.time() - t0, args)
         (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
         print(json.dumps(summary, indent=1, sort_keys=True))
         log(f"manifest: {path} ({len(manifest)} clips, {summary['hours']} h) in "

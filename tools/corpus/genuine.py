@@ -203,6 +203,22 @@ SOURCES: dict[str, tuple] = {
 CLEAN_SOURCES = {"festvox-ru", "tuxpaint-stamps-default", "klettres-data", "ktuberling-data",
                  "fillets-ng-data-cs"}
 
+# Recordings that are a speech codec's re-synthesis of another recording of the same package, not
+# a microphone's: codec2-examples' f2400 and m2400 are its forig and morig through Codec 2 at
+# 2400 bit/s, a harmonic vocoder (10 ms log-energy envelopes correlate at 0.95 and 0.97 with the
+# originals'; no other pair of its recordings is a copy besides the package's own duplicates).
+# The corpus calls such a copy synthetic when its own vocoders make it, so neither label fits.
+# They stay in every stage (the babble pools are drawn from the sorted genuine items and the TTS
+# and vocoding plans follow the genuine counts, so removing them there would change other clips)
+# and are left out of the manifest; their vocoded copies stay in it, synthetic.
+CODEC_COPIES = {"codec2-examples": frozenset({"wav_f2400", "wav_m2400"})}
+
+
+def is_codec_copy(source: str, file: str) -> bool:
+    """True for a raw genuine clip (index row "file", e.g. wav_f2400__p0.wav) cut from a
+    recording in CODEC_COPIES."""
+    return re.sub(r"__p\d+$", "", Path(file).stem) in CODEC_COPIES.get(source, ())
+
 
 # ---------------------------------------------------------------------------- loading
 def load_item(item: Item) -> np.ndarray:

@@ -399,6 +399,42 @@ class BabblePoolTest(unittest.TestCase):
                              [str(Path(p).relative_to(out)) for p in other["dev"]])
 
 
+class CodecCopyTest(unittest.TestCase):
+    """codec2-examples' 2400 bit/s codec outputs of its own recordings are chained like every
+    clip and left out of the manifest; their vocoded copies and every other clip stay."""
+
+    def test_codec_copies_are_chained_but_not_in_the_manifest(self) -> None:
+        self.assertTrue(genuine.is_codec_copy("codec2-examples", "wav_m2400__p0.wav"))
+        self.assertTrue(genuine.is_codec_copy("codec2-examples", "wav_f2400.wav"))
+        self.assertFalse(genuine.is_codec_copy("codec2-examples", "wav_morig__p0.wav"))
+        self.assertFalse(genuine.is_codec_copy("codec2-examples", "wav_m2400x__p0.wav"))
+        self.assertFalse(genuine.is_codec_copy("festvox-ru", "wav_m2400__p0.wav"))
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            items = []
+            for stem, label, attack in (("wav_m2400__p0", "genuine", "bonafide"),
+                                        ("wav_f2400__p1", "genuine", "bonafide"),
+                                        ("wav_morig__p0", "genuine", "bonafide"),
+                                        ("wav_m2400__p0", "synthetic", "sptk-mlsa")):
+                kind = "gen" if label == "genuine" else f"voc__{attack}"
+                items.append({"abs": str(out / "raw" / label / attack / f"{stem}.wav"),
+                              "id": f"{kind}__codec2-examples__{stem}", "file": f"{stem}.wav",
+                              "label": label, "split": "test", "source": "codec2-examples",
+                              "package": "codec2-examples", "speaker": f"codec2-{stem[4:9]}",
+                              "attack": attack})
+            for it in items:  # already chained: run_chain only writes the manifest rows
+                clip = out / "clips" / "test" / it["label"] / f"{it['id']}.wav"
+                clip.parent.mkdir(parents=True, exist_ok=True)
+                common.write_wav(clip, np.zeros(800, dtype=np.float32), 8000)
+            manifest, left_out = build_corpus.run_chain(out, items, 1, 1, 1)
+        self.assertEqual(sorted(Path(r["path"]).stem for r in manifest),
+                         ["gen__codec2-examples__wav_morig__p0",
+                          "voc__sptk-mlsa__codec2-examples__wav_m2400__p0"])
+        self.assertEqual(sorted(Path(p).stem for p in left_out),
+                         ["gen__codec2-examples__wav_f2400__p1",
+                          "gen__codec2-examples__wav_m2400__p0"])
+
+
 class BuilderVersionTest(unittest.TestCase):
     """A corpus made by another builder version is refused instead of mixed with this one's."""
 
