@@ -10,10 +10,16 @@ Metrics per trial list: EER, minDCF, actDCF (Bayes threshold), Cllr, and at the 
 threshold the share of genuine clips flagged and of synthetic clips caught. Per attack: all genuine
 trials against the synthetic trials of that attack. Per codec: both classes restricted to the codec.
 
-CLI (uses the PyTorch checkpoint, since onnxruntime is not installed for Python here):
+CLI (uses the PyTorch checkpoints, since onnxruntime is not installed for Python here):
   /usr/bin/python3 training/evaluate.py --features data/features \
       --checkpoint training/runs/best.pt --model-json models/detector.json \
       --out training/last_run.json
+The shipped average on a rebuilt corpus, with the graph's own standardisation, replacing only the
+results of the trainer's report:
+  /usr/bin/python3 training/members_from_onnx.py models/detector.onnx --out data/shipped
+  /usr/bin/python3 training/evaluate.py --features data/features-fine6 \
+      --checkpoint data/shipped/member0.pt data/shipped/member1.pt \
+      --model-json models/detector.json --out training/last_run.json --update
 """
 
 from __future__ import annotations
@@ -194,25 +200,60 @@ def summary_lines(results: Dict) -> List[str]:
     return lines
 
 
+def load_model(checkpoints: Sequence[str], detector: Dict):
+    """The network `detector` (a detector.json) describes: one checkpoint, or the members of an
+    average (ensemble.py; members_from_onnx.py writes them back out of the graph), standardised
+    with the means and standard deviations the graph holds, not refitted on the dev windows of
+    the features at hand, so that a rebuilt corpus is scored by the shipped model itself."""
+    from model import Average, load_checkpoint  # noqa: PLC0415
+
+    if len(checkpoints) == 1:
+        return load_checkpoint(checkpoints[0])
+    training = detector.get("training", {})
+    means, stds = training.get("member_means"), training.get("member_stds")
+    if means is None or stds is None:
+        raise SystemExit("several checkpoints need a detector.json of an average "
+                         "(training.member_means and training.member_stds)")
+    if len(means) != len(checkpoints):
+        raise SystemExit(f"the detector.json averages {len(means)} networks; "
+                         f"{len(checkpoints)} checkpoints given")
+    return Average([load_checkpoint(c) for c in checkpoints], means, stds)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="data/features")
-    parser.add_argument("--checkpoint", default="training/runs/best.pt")
+    parser.add_argument("--checkpoint", nargs="+", default=["training/runs/best.pt"],
+                        help="one network, or an average's members in detector.json's order")
     parser.add_argument("--model-json", default="models/detector.json")
     parser.add_argument("--out", default="")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only the results of the existing report --out (its "
+                             "detector and model blocks, written by train.py or ensemble.py, stay)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     import torch  # noqa: PLC0415
-    from model import load_checkpoint  # noqa: PLC0415
 
     torch.set_num_threads(args.threads)
     with open(args.model_json, encoding="utf-8") as f:
         detector = json.load(f)
-    results = evaluate(load_checkpoint(args.checkpoint), FeatureDump(args.features), detector)
+    report = {"detector": detector}
+    if args.update:
+        if not args.out or not os.path.isfile(args.out):
+            raise SystemExit("--update needs an existing report as --out")
+        with open(args.out, encoding="utf-8") as f:
+            report = json.load(f)
+        if report.get("detector", {}).get("threshold") != detector.get("threshold"):
+            raise SystemExit(f"{args.out} describes another model than {args.model_json}")
+    results = evaluate(load_model(args.checkpoint, detector), FeatureDump(args.features), detector)
     print("\n".join(summary_lines(results)))
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"detector": detector, "results": results}, f, indent=1)
+        report["results"] = results
+        tmp = args.out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, args.out)
     return 0
 
 

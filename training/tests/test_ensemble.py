@@ -68,6 +68,57 @@ class EnsembleTest(unittest.TestCase):
         self.assertLess(max(self.report["model"]["onnx_max_abs_diff"].values()), 1e-3)
         self.assertIn("test", self.report["results"])
 
+    def test_evaluate_scores_the_average_with_the_graphs_statistics(self):
+        """evaluate.py --update, given the members and the detector.json, rewrites the report's
+        results to the trainer's figures (same dump: the graph's statistics are the dev ones) and
+        keeps its detector and model blocks; other statistics give other figures."""
+        detector_json = os.path.join(self.out, "detector.json")
+        report = os.path.join(self.tmp.name, "report-copy.json")
+        with open(os.path.join(self.tmp.name, "report.json")) as f:
+            written = json.load(f)
+        with open(report, "w") as f:
+            json.dump(dict(written, results={}), f)
+        evaluate.main(["--features", self.features, "--model-json", detector_json,
+                       "--checkpoint", *self.checkpoints, "--out", report, "--update",
+                       "--threads", "1"])
+        with open(report) as f:
+            updated = json.load(f)
+        self.assertEqual(updated["model"], written["model"])
+        self.assertEqual(updated["detector"], written["detector"])
+        for split in ("dev", "test"):
+            self.assertAlmostEqual(updated["results"][split]["full"]["eer"],
+                                   written["results"][split]["full"]["eer"], places=6)
+            self.assertAlmostEqual(updated["results"][split]["full"]["cllr"],
+                                   written["results"][split]["full"]["cllr"], places=4)
+        with open(detector_json) as f:
+            detector = json.load(f)
+        shifted = dict(detector, training=dict(detector["training"], member_means=[
+            m + 3.0 * s for m, s in zip(detector["training"]["member_means"],
+                                         detector["training"]["member_stds"])]))
+        net = evaluate.load_model(self.checkpoints, shifted)
+        moved = evaluate.evaluate(net, FeatureDump(self.features), shifted, splits=("dev",))
+        self.assertNotAlmostEqual(moved["dev"]["full"]["cllr"],
+                                  written["results"]["dev"]["full"]["cllr"], places=3)
+
+    def test_evaluate_refuses_members_the_detector_json_does_not_describe(self):
+        with open(os.path.join(self.out, "detector.json")) as f:
+            detector = json.load(f)
+        with self.assertRaises(SystemExit):
+            evaluate.load_model(self.checkpoints * 2, detector)  # 4 checkpoints, 2 means
+        single = dict(detector, training={})
+        with self.assertRaises(SystemExit):
+            evaluate.load_model(self.checkpoints, single)
+        other = os.path.join(self.tmp.name, "other-model.json")
+        with open(other, "w") as f:
+            json.dump({"detector": dict(detector, threshold=0.5), "results": {}}, f)
+        with self.assertRaises(SystemExit):
+            evaluate.main(["--features", self.features, "--checkpoint", *self.checkpoints,
+                           "--model-json", os.path.join(self.out, "detector.json"),
+                           "--out", other, "--update"])
+        with self.assertRaises(SystemExit):  # nothing to update
+            evaluate.main(["--features", self.features, "--checkpoint", *self.checkpoints,
+                           "--model-json", os.path.join(self.out, "detector.json"), "--update"])
+
     def test_refuses_members_that_read_different_features(self):
         wide = model.Detector(channels=(4, 4, 8, 8), head=16, fine=(6, 5))
         narrow = model.Detector(channels=(4, 4, 8, 8), head=16)
