@@ -5,14 +5,19 @@ call LLR with call-level indicators (docs/indicators.md), fitted on dev, scored 
   /usr/bin/python3 training/indicator_fusion.py --list data/corpus/manifest.csv dev test \
       | $B analyze --jsonl --indicators --jobs 2 --files-from - > /tmp/indicators.jsonl
   /usr/bin/python3 training/indicator_fusion.py data/corpus/manifest.csv /tmp/indicators.jsonl \
-      [--per-attack]
+      [--per-attack] [--extra /tmp/band.jsonl] [--by-source]
 
 One line per feature set: "detector" (the call LLR alone, the baseline), "voice" (jitter,
 shimmer, HNR), "prosody" (pitch spread over the call) and "all" (those plus spectral flatness and
 tilt). For each: a logistic regression of (LLR, standardised indicators) on dev (missing values:
 the dev median), then the EER on dev and test, the test genuine-flagged and synthetic-caught rates
 at the dev threshold (at most 1 % of genuine dev clips flagged, calibrate.choose_threshold), and
-"best caught" (chosen on test, so not a result; see compare.py). Pauses, breaths and speech rate
+"best caught" (chosen on test, so not a result; see compare.py). With --extra, the per-file
+values of another tool's JSON lines (training/probes/band_harmonicity.py) join the indicators, and
+the sets "band" (its three band medians), "hnr+band" and "all+band" are added. --by-source also
+fits on each dev source package's clips and scores another's (vocoded copies and genuine clips of
+one recording domain against another's; TTS clips, whose source is the engine, are left out): a
+check that a fused value carries across recording domains. Pauses, breaths and speech rate
 are left out on purpose: they measure silence and timing, which the detector must never learn
 (docs/detection.md, the silence shortcut). Clips without a score (under 1 s of speech) are left
 out, as `eval` leaves them out.
@@ -28,7 +33,7 @@ import csv
 import json
 import os
 import sys
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,16 +51,27 @@ FEATURE_SETS: Dict[str, List[str]] = {
     "prosody": PROSODY,
     "all": VOICE + PROSODY + SPECTRUM,
 }
+BAND = ["h_b1", "h_b2", "h_b3"]  # training/probes/band_harmonicity.py
+EXTRA_SETS: Dict[str, List[str]] = {
+    "band": BAND,
+    "hnr+band": ["hnr_db"] + BAND,
+    "all+band": VOICE + PROSODY + SPECTRUM + BAND,
+}
 
 
 class Clips:
     """The scored clips of one split: LLR, label (1 synthetic), attack and indicator values."""
 
-    def __init__(self, llr, target, attack, indicators: List[Dict[str, float]]):
+    def __init__(self, llr, target, attack, indicators: List[Dict[str, float]], source=None):
         self.llr = np.asarray(llr, dtype=np.float64)
         self.target = np.asarray(target, dtype=np.float64)
         self.attack = np.asarray(attack)
         self.indicators = indicators
+        self.source = np.asarray(source if source is not None else [""] * len(self.llr))
+
+    def subset(self, mask: np.ndarray) -> "Clips":
+        return Clips(self.llr[mask], self.target[mask], self.attack[mask],
+                     [self.indicators[i] for i in np.flatnonzero(mask)], self.source[mask])
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
         """Indicator values, clips x names; NaN where the clip has none."""
@@ -76,23 +92,45 @@ def manifest_rows(manifest_path: str) -> Dict[str, Dict[str, str]]:
         return {os.path.normpath(os.path.join(root, r["path"])): r for r in csv.DictReader(f)}
 
 
-def load(manifest_path: str, jsonl_path: str) -> Dict[str, Clips]:
-    """Clips per split from `analyze --jsonl --indicators` lines, labelled by the manifest."""
+def load_extra(jsonl_path: str) -> Dict[str, Dict[str, float]]:
+    """Per-file values from another tool's JSON lines: {"file", <name>: {values}} (lines with an
+    "error" are skipped), by normalised path."""
+    extra: Dict[str, Dict[str, float]] = {}
+    with open(jsonl_path) as f:
+        for line in f:
+            j = json.loads(line)
+            if "error" in j:
+                continue
+            values = {}
+            for key, value in j.items():
+                if key != "file" and isinstance(value, dict):
+                    values.update(value)
+            extra[os.path.normpath(j["file"])] = values
+    return extra
+
+
+def load(manifest_path: str, jsonl_path: str,
+         extra: Optional[Dict[str, Dict[str, float]]] = None) -> Dict[str, Clips]:
+    """Clips per split from `analyze --jsonl --indicators` lines, labelled by the manifest, with
+    the `extra` values of each file (load_extra) among its indicators."""
     rows = manifest_rows(manifest_path)
-    parts: Dict[str, Tuple[list, list, list, list]] = {}
+    parts: Dict[str, Tuple[list, list, list, list, list]] = {}
     with open(jsonl_path) as f:
         for line in f:
             j = json.loads(line)
             if j.get("llr") is None or "indicators" not in j:
                 continue
-            r = rows.get(os.path.normpath(j["file"]))
+            path = os.path.normpath(j["file"])
+            r = rows.get(path)
             if r is None:
                 raise ValueError(f"{j['file']} is not in {manifest_path}")
-            llr, target, attack, ind = parts.setdefault(r["split"], ([], [], [], []))
+            llr, target, attack, ind, source = parts.setdefault(r["split"],
+                                                                ([], [], [], [], []))
             llr.append(j["llr"])
             target.append(0.0 if r["label"] == "genuine" else 1.0)
             attack.append(r["attack"])
-            ind.append(j["indicators"])
+            ind.append(dict(j["indicators"], **(extra or {}).get(path, {})))
+            source.append(r["source"])
     return {split: Clips(*p) for split, p in parts.items()}
 
 
@@ -161,6 +199,30 @@ def evaluate(name: str, names: Sequence[str], dev: Clips, test: Clips) -> Dict:
     }
 
 
+def across_sources(names: Sequence[str], clips: Clips) -> List[Dict]:
+    """For each ordered pair (A, B) of the source packages that have genuine clips in `clips`:
+    the fusion fitted on A's clips (its genuine clips and their vocoded copies), scored on B's,
+    with A's threshold rule."""
+    sources = sorted(set(clips.source[clips.target < 0.5].tolist()))
+    out = []
+    for fit_source in sources:
+        fit_on = clips.subset(clips.source == fit_source)
+        fusion = Fusion(names, fit_on)
+        threshold = calibrate.choose_threshold(
+            calibrate.sigmoid(fusion.score(fit_on)[fit_on.target < 0.5]))
+        for scored_source in sources:
+            if scored_source == fit_source:
+                continue
+            scored = clips.subset(clips.source == scored_source)
+            probs = calibrate.sigmoid(fusion.score(scored))
+            out.append({"fit": fit_source, "scored": scored_source,
+                        "clips": (len(fit_on.llr), len(scored.llr)),
+                        "eer": metrics.eer(probs, scored.target),
+                        "flagged": float(np.mean(probs[scored.target < 0.5] >= threshold)),
+                        "caught": float(np.mean(probs[scored.target > 0.5] >= threshold))})
+    return out
+
+
 def list_clips(manifest_path: str, splits: Sequence[str]) -> List[str]:
     root = os.path.dirname(manifest_path)
     with open(manifest_path, newline="") as f:
@@ -174,22 +236,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the analyze --jsonl --indicators output; with --list, the splits")
     p.add_argument("--list", action="store_true", help="print the clips of the given splits")
     p.add_argument("--per-attack", action="store_true")
+    p.add_argument("--extra", metavar="JSONL",
+                   help="per-file values to fuse too (training/probes/band_harmonicity.py)")
+    p.add_argument("--by-source", action="store_true",
+                   help="also fit on one dev source package and score another")
     args = p.parse_args(argv)
     if args.list:
         print("\n".join(list_clips(args.manifest, args.inputs)))
         return 0
-    clips = load(args.manifest, args.inputs[0])
+    clips = load(args.manifest, args.inputs[0], load_extra(args.extra) if args.extra else None)
     if "dev" not in clips or "test" not in clips:
         print("indicator_fusion: need scored dev and test clips", file=sys.stderr)
         return 2
+    sets = dict(FEATURE_SETS, **(EXTRA_SETS if args.extra else {}))
     pct = lambda x: f"{100 * x:5.2f} %"  # noqa: E731
-    for name, names in FEATURE_SETS.items():
+    for name, names in sets.items():
         r = evaluate(name, names, clips["dev"], clips["test"])
         print(f"{name:9s} dev EER {pct(r['dev_eer'])} | test EER {pct(r['test_eer'])} | "
               f"flagged {pct(r['test_flagged'])} caught {pct(r['test_caught'])} | "
               f"best caught {pct(r['test_best_caught'])} | weights {r['weights']}")
         if args.per_attack:
             print("          " + ", ".join(f"{a} {100 * v:.1f}" for a, v in r["per_attack"].items()))
+    if args.by_source:
+        for name, names in sets.items():
+            for r in across_sources(names, clips["dev"]):
+                print(f"{name:9s} dev {r['fit']} ({r['clips'][0]}) -> {r['scored']} "
+                      f"({r['clips'][1]}): EER {pct(r['eer'])} | flagged {pct(r['flagged'])} "
+                      f"caught {pct(r['caught'])}")
     return 0
 
 

@@ -1,5 +1,6 @@
 import contextlib
 import io
+import json
 import os
 import sys
 import tempfile
@@ -21,7 +22,7 @@ def write_split(root: str, manifest_rows: list, lines: list, split: str, n: int,
     for i in range(2 * n):
         synthetic = i >= n
         path = f"clips/{split}/{'syn' if synthetic else 'gen'}{i}.wav"
-        manifest_rows.append(f"{path},{'synthetic' if synthetic else 'genuine'},{split},src,"
+        manifest_rows.append(f"{path},{'synthetic' if synthetic else 'genuine'},{split},src{i % 2},"
                              f"spk,{'tts' if synthetic else 'bonafide'},mulaw,GPL,3.0")
         indicators = {"hnr_db": float(rng.normal(14.0 if synthetic else 10.0, 1.0)),
                       "jitter_local_percent": float(rng.normal(1.5, 0.3)),
@@ -84,6 +85,60 @@ class IndicatorFusionTest(unittest.TestCase):
         paths = listed.getvalue().split()
         self.assertEqual(len(paths), 300)
         self.assertTrue(all("/clips/test/" in p for p in paths))
+
+
+class ExtraValuesTest(unittest.TestCase):
+    """--extra: another tool's per-file values (band_harmonicity.py) fused like the indicators;
+    --by-source: fitted on one dev source package, scored on another."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = cls.tmp.name
+        rows, lines = [], []
+        write_split(root, rows, lines, "dev", 150, seed=5)
+        write_split(root, rows, lines, "test", 150, seed=6)
+        cls.manifest, cls.jsonl = write_scored_clips(root, rows, lines, "indicators.jsonl")
+        rng = np.random.default_rng(7)
+        extra = [{"file": line["file"], "band_harmonicity": {
+            "h_b1": float(rng.normal(1.0 if "/syn" in line["file"] else 0.0, 0.5))}}
+            for line in lines if line["llr"] is not None]
+        extra.append({"file": os.path.join(root, "clips/dev/broken.wav"), "error": "unreadable"})
+        cls.extra = os.path.join(root, "band.jsonl")
+        with open(cls.extra, "w") as f:
+            f.write("\n".join(json.dumps(line) for line in extra) + "\n")
+
+    def test_extra_values_join_the_indicators_and_lower_the_eer(self):
+        values = indicator_fusion.load_extra(self.extra)
+        self.assertEqual(len(values), 600)  # the error line is skipped
+        clips = indicator_fusion.load(self.manifest, self.jsonl, values)
+        self.assertFalse(np.any(np.isnan(clips["test"].matrix(["h_b1", "hnr_db"]))))
+        self.assertTrue(np.all(np.isnan(
+            indicator_fusion.load(self.manifest, self.jsonl)["test"].matrix(["h_b1"]))))
+        alone = indicator_fusion.evaluate("detector", [], clips["dev"], clips["test"])
+        band = indicator_fusion.evaluate("band", ["h_b1"], clips["dev"], clips["test"])
+        self.assertLess(band["test_eer"], alone["test_eer"] - 0.05)
+
+    def test_across_sources_fits_on_one_source_and_scores_the_other(self):
+        clips = indicator_fusion.load(self.manifest, self.jsonl,
+                                      indicator_fusion.load_extra(self.extra))
+        alone = indicator_fusion.across_sources([], clips["dev"])
+        fused = indicator_fusion.across_sources(["h_b1", "hnr_db"], clips["dev"])
+        self.assertEqual([(r["fit"], r["scored"]) for r in fused],
+                         [("src0", "src1"), ("src1", "src0")])
+        self.assertEqual(fused[0]["clips"], (150, 150))
+        for a, f in zip(alone, fused):
+            self.assertLess(f["eer"], a["eer"])
+
+    def test_command_line_with_extra_values_by_source(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(indicator_fusion.main(
+                [self.manifest, self.jsonl, "--extra", self.extra, "--by-source"]), 0)
+        text = out.getvalue().splitlines()
+        self.assertEqual(sum(line.startswith(("band ", "hnr+band", "all+band")) and "->" not in line
+                             for line in text), 3)
+        self.assertEqual(sum("dev src0 (150) -> src1 (150)" in line for line in text), 7)
 
 
 if __name__ == "__main__":
