@@ -35,15 +35,21 @@ def write_split(root: str, manifest_rows: list, lines: list, split: str, n: int,
                   "indicators": {}})
 
 
+def scored_clips(cls, dev_seed: int, test_seed: int) -> list:
+    """Writes 150 clips per class of dev and test into a temporary folder kept as cls.tmp; sets
+    cls.manifest and cls.jsonl; returns the analyze lines."""
+    cls.tmp = tempfile.TemporaryDirectory()
+    rows, lines = [], []
+    write_split(cls.tmp.name, rows, lines, "dev", 150, seed=dev_seed)
+    write_split(cls.tmp.name, rows, lines, "test", 150, seed=test_seed)
+    cls.manifest, cls.jsonl = write_scored_clips(cls.tmp.name, rows, lines, "indicators.jsonl")
+    return lines
+
+
 class IndicatorFusionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        root = cls.tmp.name
-        rows, lines = [], []
-        write_split(root, rows, lines, "dev", 150, seed=3)
-        write_split(root, rows, lines, "test", 150, seed=4)
-        cls.manifest, cls.jsonl = write_scored_clips(root, rows, lines, "indicators.jsonl")
+        scored_clips(cls, 3, 4)
 
     def test_loads_scored_clips_by_split(self):
         clips = indicator_fusion.load(self.manifest, self.jsonl)
@@ -93,12 +99,8 @@ class ExtraValuesTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
+        lines = scored_clips(cls, 5, 6)
         root = cls.tmp.name
-        rows, lines = [], []
-        write_split(root, rows, lines, "dev", 150, seed=5)
-        write_split(root, rows, lines, "test", 150, seed=6)
-        cls.manifest, cls.jsonl = write_scored_clips(root, rows, lines, "indicators.jsonl")
         rng = np.random.default_rng(7)
         extra = [{"file": line["file"], "band_harmonicity": {
             "h_b1": float(rng.normal(1.0 if "/syn" in line["file"] else 0.0, 0.5))}}
