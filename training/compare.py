@@ -3,6 +3,7 @@
   /usr/bin/python3 training/compare.py --features data/features-fine6 \
       shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--misses] [--threads 1]
       [--subset shipped+other ...] [--subset shipped:0.3+other:0.7] [--cache DIR] [--pooling]
+      [probe=/tmp/run3/best.pt@data/features-harm]
 
 For each checkpoint (and with --average, for the mean of their window logits, each first
 standardised by its own dev windows so that networks of different scales weigh alike; with
@@ -24,6 +25,10 @@ alarms come from. With
 --pooling, another line gives the full-clip EERs of dev and test when each clip's window LLRs are
 pooled by the median, quartiles, max, min, the mean of the top three quarters, log-mean-exp or the
 mean plus half a standard deviation instead of the mean the service uses (pooled_full_eers).
+
+NAME=CHECKPOINT@FEATURES scores that checkpoint on another dump of the same clips and frames (its
+index must equal the --features dump's; its values per frame may differ, e.g. the dumps of
+probes/harmonicity_dump.py), so that networks of different inputs are compared window for window.
 
 Checkpoints of one run are cheap to compare; an average costs a forward pass per network in the
 service. `ensemble.py` exports one as a single model when the figures here justify that cost.
@@ -260,7 +265,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
                    help="score windows of up to this many speech frames (100 per second; the "
                         "scorer's max_frames), calibrated on dev for that length")
-    p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT")
+    p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT[@FEATURES]")
     args = p.parse_args(argv)
     if args.max_frames < MIN_FRAMES:
         p.error(f"--max-frames must be at least {MIN_FRAMES}")
@@ -278,9 +283,24 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
 
     torch.set_num_threads(args.threads)
     dump = FeatureDump(args.features)
+    dumps = {args.features: dump}
+    for _, path in paths:
+        features = path.rpartition("@")[2] if "@" in path else args.features
+        if features not in dumps:
+            dumps[features] = FeatureDump(features)
+            if dumps[features].clips != dump.clips:
+                p.error(f"{features}: its index differs from {args.features}'s; a checkpoint "
+                        "scored on another dump needs the same clips and frames")
     ws = split_windows(dump, args.max_frames)
-    named = [(name, cached_split_logits(dump, ws, path, args.cache, args.max_frames)
-                     if args.cache else split_logits(dump, ws, path)) for name, path in paths]
+
+    def logits_of(path: str) -> Dict[str, np.ndarray]:
+        checkpoint, features = path.rpartition("@")[::2] if "@" in path else (path, args.features)
+        if args.cache:
+            return cached_split_logits(dumps[features], ws, checkpoint, args.cache,
+                                       args.max_frames)
+        return split_logits(dumps[features], ws, checkpoint)
+
+    named = [(name, logits_of(path)) for name, path in paths]
     members = dict(named)
     if args.average and len(named) > 1:
         named.append(("average(" + ",".join(members) + ")",

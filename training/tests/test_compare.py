@@ -1,4 +1,7 @@
+import contextlib
+import io
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -165,6 +168,19 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(len(lines), 2)
         self.assertTrue(lines[1].startswith("  full-clip EER dev/test by pooling: mean "))
         self.assertEqual(lines[1].count("/"), 1 + len(compare.POOLINGS))
+
+    def test_a_checkpoint_scored_on_another_dump_of_the_same_clips(self):
+        with tempfile.TemporaryDirectory() as d:
+            copy = os.path.join(d, "copy")
+            shutil.copytree(self.features, copy)
+            lines = compare.main(["--features", self.features, f"here={self.checkpoints[0]}",
+                                  f"there={self.checkpoints[0]}@{copy}"])
+            self.assertEqual(lines[0].split()[1:], lines[1].split()[1:])
+            other = os.path.join(d, "other")
+            write_fake_dump(other, {"train": 4, "dev": 10, "test": 10}, seed=99)
+            with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+                compare.main(["--features", self.features, f"one={self.checkpoints[0]}",
+                              f"two={self.checkpoints[1]}@{other}"])
 
     def test_cached_logits_are_reused_until_the_checkpoint_changes(self):
         from unittest import mock  # noqa: PLC0415
