@@ -24,7 +24,7 @@ import json
 import sys
 import wave
 from concurrent.futures import ProcessPoolExecutor
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
@@ -46,6 +46,23 @@ _FREQS = np.fft.rfftfreq(NFFT, 1.0 / RATE_HZ)
 _MASKS = {k: ((_FREQS >= lo) & (_FREQS < hi)).astype(np.float64) for k, (lo, hi) in BANDS.items()}
 
 
+def frame_harmonicity(frames: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """For frames x FRAME samples (mean removed by the caller): the full band's peak normalised
+    autocorrelation over the pitch lags, and frames x 3, each band's (b1, b2, b3) normalised
+    autocorrelation at the full band's best lag (the best of it and its two neighbours)."""
+    power = np.abs(np.fft.rfft(frames * _WINDOW, NFFT)) ** 2
+    ac = {k: np.fft.irfft(power * m, NFFT)[:, :MAX_LAG + 2] for k, m in _MASKS.items()}
+    full = (ac["full"][:, MIN_LAG:MAX_LAG + 1] / (ac["full"][:, :1] + 1e-12)
+            / _WINDOW_AC[MIN_LAG:MAX_LAG + 1])
+    lags = MIN_LAG + full.argmax(axis=1)
+    rows = np.arange(len(frames))
+    bands = np.stack([
+        np.stack([ac[band][rows, lags + d] / _WINDOW_AC[lags + d] for d in (-1, 0, 1)],
+                 axis=1).max(axis=1) / (ac[band][:, 0] + 1e-12)
+        for band in ("b1", "b2", "b3")], axis=1)
+    return full.max(axis=1), bands
+
+
 def clip_features(x: np.ndarray) -> Dict[str, float]:
     """The per-band harmonicity of 8 kHz samples (floats); {} when the clip is shorter than two
     frames, and only `voiced_share` when it has fewer than 10 voiced frames."""
@@ -57,24 +74,15 @@ def clip_features(x: np.ndarray) -> Dict[str, float]:
     frames = frames - frames.mean(axis=1, keepdims=True)
     level_db = 10.0 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
     speech = level_db > level_db.max() - SPEECH_RANGE_DB
-    power = np.abs(np.fft.rfft(frames * _WINDOW, NFFT)) ** 2
-    ac = {k: np.fft.irfft(power * m, NFFT)[:, :MAX_LAG + 2] for k, m in _MASKS.items()}
-    full = (ac["full"][:, MIN_LAG:MAX_LAG + 1] / (ac["full"][:, :1] + 1e-12)
-            / _WINDOW_AC[MIN_LAG:MAX_LAG + 1])
-    lag = MIN_LAG + full.argmax(axis=1)
-    peak = full.max(axis=1)
+    peak, bands = frame_harmonicity(frames)
     voiced = speech & (peak > VOICED_PEAK)
     out = {"voiced_share": float(voiced.sum() / max(1, speech.sum()))}
     rows = np.flatnonzero(voiced)
     if len(rows) < MIN_VOICED_FRAMES:
         return out
-    lags = lag[rows]
-    for band in ("b1", "b2", "b3"):
-        r = ac[band][rows]
-        at = np.stack([r[np.arange(len(rows)), lags + d] / _WINDOW_AC[lags + d]
-                       for d in (-1, 0, 1)], axis=1).max(axis=1) / (r[:, 0] + 1e-12)
-        out[f"h_{band}"] = float(np.median(at))
-        out[f"h_{band}_p90"] = float(np.percentile(at, 90))
+    for j, band in enumerate(("b1", "b2", "b3")):
+        out[f"h_{band}"] = float(np.median(bands[rows, j]))
+        out[f"h_{band}_p90"] = float(np.percentile(bands[rows, j], 90))
     out["h_full"] = float(np.median(peak[rows]))
     return out
 

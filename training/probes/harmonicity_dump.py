@@ -77,18 +77,7 @@ def frame_harmonicity(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     centres = rows * FRAME_SHIFT + FRAME_LEN // 2 + half  # in `padded`
     frames = padded[centres[:, None] - half + np.arange(bh.FRAME)[None, :]]
     frames = frames - frames.mean(axis=1, keepdims=True)
-    power = np.abs(np.fft.rfft(frames * bh._WINDOW, bh.NFFT)) ** 2
-    ac = {k: np.fft.irfft(power * m, bh.NFFT)[:, :bh.MAX_LAG + 2] for k, m in bh._MASKS.items()}
-    full = (ac["full"][:, bh.MIN_LAG:bh.MAX_LAG + 1] / (ac["full"][:, :1] + 1e-12)
-            / bh._WINDOW_AC[bh.MIN_LAG:bh.MAX_LAG + 1])
-    lags = bh.MIN_LAG + full.argmax(axis=1)
-    out = np.zeros((len(rows), 3), dtype=np.float32)
-    index = np.arange(len(rows))
-    for j, band in enumerate(("b1", "b2", "b3")):
-        r = ac[band]
-        out[:, j] = np.stack([r[index, lags + d] / bh._WINDOW_AC[lags + d] for d in (-1, 0, 1)],
-                             axis=1).max(axis=1) / (r[:, 0] + 1e-12)
-    return out
+    return bh.frame_harmonicity(frames)[1].astype(np.float32)
 
 
 def clip_values(job: Tuple[str, int]) -> Tuple[np.ndarray, bool]:
