@@ -274,8 +274,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             p.error(f"expected NAME=CHECKPOINT, got {item!r}")
-        paths.append((name, path))
-    names = [name for name, _ in paths]
+        checkpoint, at, features = path.rpartition("@")
+        paths.append((name, checkpoint, features) if at else (name, path, args.features))
+    names = [name for name, _, _ in paths]
     if len(set(names)) != len(names):
         p.error("each checkpoint needs a name of its own")
     subsets = [_parse_subset(text, names, p) for text in args.subset]
@@ -284,23 +285,17 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     torch.set_num_threads(args.threads)
     dump = FeatureDump(args.features)
     dumps = {args.features: dump}
-    for _, path in paths:
-        features = path.rpartition("@")[2] if "@" in path else args.features
+    for _, _, features in paths:
         if features not in dumps:
             dumps[features] = FeatureDump(features)
             if dumps[features].clips != dump.clips:
                 p.error(f"{features}: its index differs from {args.features}'s; a checkpoint "
                         "scored on another dump needs the same clips and frames")
     ws = split_windows(dump, args.max_frames)
-
-    def logits_of(path: str) -> Dict[str, np.ndarray]:
-        checkpoint, features = path.rpartition("@")[::2] if "@" in path else (path, args.features)
-        if args.cache:
-            return cached_split_logits(dumps[features], ws, checkpoint, args.cache,
+    named = [(name, cached_split_logits(dumps[features], ws, checkpoint, args.cache,
                                        args.max_frames)
-        return split_logits(dumps[features], ws, checkpoint)
-
-    named = [(name, logits_of(path)) for name, path in paths]
+                     if args.cache else split_logits(dumps[features], ws, checkpoint))
+             for name, checkpoint, features in paths]
     members = dict(named)
     if args.average and len(named) > 1:
         named.append(("average(" + ",".join(members) + ")",
