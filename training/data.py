@@ -22,6 +22,7 @@ import numpy as np
 
 NUM_FEATURES = 60  # filterbank values per frame (the default front end)
 EXCITATION_FEATURES = 3  # excitation values appended when the front end has `excitation`
+HARMONICITY_FEATURES = 3  # then band-harmonicity values with `band_harmonicity`
 FINE_HOP_SAMPLES = 16  # fine sub-frame hop (src/dsp/feature_options.hpp kFineHopSamples)
 MIN_FRAMES = 100
 MAX_FRAMES = 200
@@ -131,15 +132,19 @@ class FeatureDump:
                 self.front_end = json.load(f)
         self.num_filters = int(self.front_end.get("num_filters", NUM_FEATURES))
         self.excitation = bool(self.front_end.get("excitation", False))
+        self.band_harmonicity = bool(self.front_end.get("band_harmonicity", False))
+        # The per-frame values after the filterbank that the model's excitation branch reads:
+        # the excitation values, then the band-harmonicity values (src/dsp/feature_options.hpp).
+        self.frame_values = ((EXCITATION_FEATURES if self.excitation else 0) +
+                             (HARMONICITY_FEATURES if self.band_harmonicity else 0))
         # Fine time structure: `fine_bands` values for each of frame_shift / 16 sub-frames.
         self.fine_bands = int(self.front_end.get("fine_bands", 0))
         self.fine_subframes = (int(self.front_end.get("frame_shift_samples", 80)) //
                                FINE_HOP_SAMPLES if self.fine_bands > 0 else 0)
-        self.width = (self.num_filters + (EXCITATION_FEATURES if self.excitation else 0) +
-                      self.fine_bands * self.fine_subframes)
+        self.width = self.num_filters + self.frame_values + self.fine_bands * self.fine_subframes
         if int(self.front_end.get("width", self.width)) != self.width:
-            raise DumpError(f"{front_end_path}: width does not match num_filters, excitation "
-                            "and fine_bands")
+            raise DumpError(f"{front_end_path}: width does not match num_filters, excitation, "
+                            "band_harmonicity and fine_bands")
         size = os.path.getsize(features_path)
         row_bytes = 4 * self.width
         if size % row_bytes != 0:
@@ -171,18 +176,21 @@ class FeatureDump:
 
 
 def write_dump(directory: str, items: Iterable[Tuple[Dict[str, str], np.ndarray]],
-               excitation: bool = False, fine_bands: int = 0) -> None:
+               excitation: bool = False, fine_bands: int = 0,
+               band_harmonicity: bool = False) -> None:
     """Writes a dump in the C++ binary's format (used by tests and synthetic smoke data).
     Each item is (metadata with the index columns except offset/num_frames, frames [n, width]),
-    width = 60 (+ 3 with `excitation`, + 5 x fine_bands with `fine_bands`; either also writes
-    front_end.json)."""
+    width = 60 (+ 3 with `excitation`, + 3 with `band_harmonicity`, + 5 x fine_bands with
+    `fine_bands`; any of them also writes front_end.json)."""
     os.makedirs(directory, exist_ok=True)
     subframes = 80 // FINE_HOP_SAMPLES if fine_bands else 0
-    width = NUM_FEATURES + (EXCITATION_FEATURES if excitation else 0) + fine_bands * subframes
-    if excitation or fine_bands:
+    width = (NUM_FEATURES + (EXCITATION_FEATURES if excitation else 0) +
+             (HARMONICITY_FEATURES if band_harmonicity else 0) + fine_bands * subframes)
+    if excitation or fine_bands or band_harmonicity:
         with open(os.path.join(directory, "front_end.json"), "w", encoding="utf-8") as f:
             json.dump({"num_filters": NUM_FEATURES, "frame_shift_samples": 80,
-                       "excitation": excitation, "fine_bands": fine_bands, "width": width}, f)
+                       "excitation": excitation, "band_harmonicity": band_harmonicity,
+                       "fine_bands": fine_bands, "width": width}, f)
     offset = 0
     with open(os.path.join(directory, "features.f32"), "wb") as ff, \
             open(os.path.join(directory, "index.csv"), "w", newline="", encoding="utf-8") as fi:

@@ -40,7 +40,7 @@ import calibrate  # noqa: E402
 import distill  # noqa: E402
 import evaluate  # noqa: E402
 import metrics  # noqa: E402
-from data import (EXCITATION_FEATURES, HOP_FRAMES, MAX_FRAMES, MIN_FRAMES,  # noqa: E402
+from data import (HOP_FRAMES, MAX_FRAMES, MIN_FRAMES,  # noqa: E402
                   NUM_FEATURES, CropSampler,
                   FeatureDump, WindowSet, balance_group, make_windows, recording_domain,
                   sampling_weights, spec_augment, subsample_windows)
@@ -63,6 +63,8 @@ def feature_config(dump: FeatureDump) -> Dict:
             config[key] = float(f"{value:.7g}") if isinstance(value, float) else value
     if dump.excitation:
         config["excitation"] = True
+    if dump.band_harmonicity:
+        config["band_harmonicity"] = True
     if dump.fine_bands:
         config["fine_bands"] = dump.fine_bands
     return config
@@ -342,7 +344,7 @@ def train(args: argparse.Namespace) -> Dict:
     fine_channels = _four_counts(args.fine_channels, "--fine-channels")
     net = model_lib.Detector(channels=channels, head=args.head, dropout=args.dropout,
                              num_features=dump.num_filters,
-                             excitation=EXCITATION_FEATURES if dump.excitation else 0,
+                             excitation=dump.frame_values,
                              fine=(dump.fine_bands, dump.fine_subframes),
                              fine_channels=fine_channels,
                              score="cosine" if args.loss == "one-class" else "linear",

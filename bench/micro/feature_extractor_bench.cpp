@@ -73,6 +73,17 @@ void BM_FeatureExtractorFineBands(benchmark::State& state) {
 
 BENCHMARK(BM_FeatureExtractorFineBands);
 
+// The shipped model's front end: fine bands and band harmonicity (two more 1024-point FFTs and
+// 4 x 397 cosine-table products per frame).
+void BM_FeatureExtractorFineBandsHarmonicity(benchmark::State& state) {
+    FeatureOptions options;
+    options.fine_bands = 6;
+    options.band_harmonicity = true;
+    run_extractor(state, options);
+}
+
+BENCHMARK(BM_FeatureExtractorFineBandsHarmonicity);
+
 // The whole dsp front end of one phone stream per 20 ms message: mu-law decode, features, VAD.
 void BM_FrontEndMulawFeaturesVad(benchmark::State& state) {
     const auto tables = FeatureTables::create(FeatureOptions{});

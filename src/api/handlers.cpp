@@ -618,24 +618,26 @@ base::Result<Analysis> analyze_samples(std::string_view call_id, std::span<const
     Analysis analysis;
     analysis.call_id = std::string(call_id);
     analysis.threshold = scorer.threshold();
+    double end_seconds = 0.0;  // where the chunk that completed the window ends
+    const auto on_window = [&](const pipeline::WindowScore& w, const pipeline::CallScore&) {
+        analysis.windows.push_back(AnalysisWindow{
+                .end_seconds = end_seconds,
+                .end_speech_seconds = static_cast<double>(w.end_speech_frame) / kFramesPerSecond,
+                .probability = w.probability,
+                .llr = w.llr,
+        });
+    };
     std::size_t pos = 0;
     while (pos < samples.size()) {
         const std::size_t n = std::min(kAnalysisChunkSamples, samples.size() - pos);
         pos += n;
-        const double end_seconds = static_cast<double>(pos) / kSampleRateHz;
-        auto ok = scorer.accept(samples.subspan(pos - n, n), [&](const pipeline::WindowScore& w,
-                                                                 const pipeline::CallScore&) {
-            analysis.windows.push_back(AnalysisWindow{
-                    .end_seconds = end_seconds,
-                    .end_speech_seconds =
-                            static_cast<double>(w.end_speech_frame) / kFramesPerSecond,
-                    .probability = w.probability,
-                    .llr = w.llr,
-            });
-        });
-        if (!ok) {
+        end_seconds = static_cast<double>(pos) / kSampleRateHz;
+        if (auto ok = scorer.accept(samples.subspan(pos - n, n), on_window); !ok) {
             return ok.error();
         }
+    }
+    if (auto finished = scorer.finish(on_window); !finished) {
+        return finished.error();
     }
     analysis.audio_seconds = static_cast<double>(samples.size()) / kSampleRateHz;
     analysis.score = scorer.call();

@@ -45,11 +45,15 @@ ClipResult ClipScorer::score_samples(std::string name, std::span<const float> sa
     result.duration_seconds = static_cast<double>(samples.size()) /
                               scorer_.model().metadata().feature.sample_rate_hz;
     scorer_.reset();
-    auto status = scorer_.accept(
-            samples, [&](const pipeline::WindowScore& window, const pipeline::CallScore& call) {
-                result.windows.push_back(window);
-                result.call_after_window.push_back(call);
-            });
+    const auto on_window = [&](const pipeline::WindowScore& window,
+                               const pipeline::CallScore& call) {
+        result.windows.push_back(window);
+        result.call_after_window.push_back(call);
+    };
+    auto status = scorer_.accept(samples, on_window);
+    if (status) {
+        status = scorer_.finish(on_window);
+    }
     if (!status) {
         result.error = status.error().message;
     }

@@ -22,17 +22,20 @@ namespace {
 
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector features MANIFEST.csv --out DIR [--model detector.json]\n"
-        "                                        [--fine-bands N] [--jobs N]\n"
+        "                                        [--fine-bands N] [--band-harmonicity]\n"
+        "                                        [--jobs N]\n"
         "Dumps the speech feature frames the detector sees, for the trainer (training/):\n"
         "  DIR/features.f32  little-endian float32, one row per speech frame: num_filters log\n"
         "                    energies (+ 3 excitation values when the model has `excitation`,\n"
+        "                    + 3 band-harmonicity values with `band_harmonicity`,\n"
         "                    + 5 x N fine values with `fine_bands` N)\n"
-        "  DIR/index.csv     clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n"
+        "  DIR/index.csv     "
+        "clip,offset_frames,num_frames,label,split,source,speaker,attack,codec\n"
         "  DIR/front_end.json the front-end settings (the detector.json \"feature\" block) and\n"
         "                    `width`, the values per row\n"
         "Front-end settings come from --model when given, else the built-in defaults;\n"
-        "--fine-bands N then sets `fine_bands` (the shipped model's front end is the defaults\n"
-        "with --fine-bands 6: models/detector.json, \"feature\").\n";
+        "--fine-bands N then sets `fine_bands` and --band-harmonicity `band_harmonicity` (the\n"
+        "shipped model's front end: models/detector.json, \"feature\").\n";
 
 struct ClipFeatures {
     std::vector<float> frames;
@@ -43,7 +46,8 @@ struct ClipFeatures {
 }  // namespace
 
 int run_features(const std::vector<std::string>& raw) {
-    auto args = Args::parse(raw, {"help"}, {"out", "model", "jobs", "fine-bands"});
+    auto args =
+            Args::parse(raw, {"help", "band-harmonicity"}, {"out", "model", "jobs", "fine-bands"});
     if (!args || args->has("help") || args->positional().size() != 1 || !args->get("out")) {
         if (!args) {
             std::cerr << "features: " << args.error().message << "\n";
@@ -67,6 +71,9 @@ int run_features(const std::vector<std::string>& raw) {
             return 2;
         }
         metadata.feature.fine_bands = static_cast<int>(*bands);
+    }
+    if (args->has("band-harmonicity")) {
+        metadata.feature.band_harmonicity = true;
     }
     auto tables = dsp::FeatureTables::create(metadata.feature);
     auto manifest = read_manifest(args->positional()[0]);
@@ -92,19 +99,19 @@ int run_features(const std::vector<std::string>& raw) {
         // The trainer copies this block into detector.json, so the model is always described by
         // the front end its features came from.
         const dsp::FeatureOptions& f = metadata.feature;
-        const nlohmann::ordered_json front_end = {
-                {"sample_rate_hz", f.sample_rate_hz},
-                {"frame_length_samples", f.frame_length_samples},
-                {"frame_shift_samples", f.frame_shift_samples},
-                {"fft_size", f.fft_size},
-                {"num_filters", f.num_filters},
-                {"low_freq_hz", f.low_freq_hz},
-                {"high_freq_hz", f.high_freq_hz},
-                {"preemphasis", f.preemphasis},
-                {"log_floor", f.log_floor},
-                {"excitation", f.excitation},
-                {"fine_bands", f.fine_bands},
-                {"width", dsp::feature_width(f)}};
+        const nlohmann::ordered_json front_end = {{"sample_rate_hz", f.sample_rate_hz},
+                                                  {"frame_length_samples", f.frame_length_samples},
+                                                  {"frame_shift_samples", f.frame_shift_samples},
+                                                  {"fft_size", f.fft_size},
+                                                  {"num_filters", f.num_filters},
+                                                  {"low_freq_hz", f.low_freq_hz},
+                                                  {"high_freq_hz", f.high_freq_hz},
+                                                  {"preemphasis", f.preemphasis},
+                                                  {"log_floor", f.log_floor},
+                                                  {"excitation", f.excitation},
+                                                  {"fine_bands", f.fine_bands},
+                                                  {"band_harmonicity", f.band_harmonicity},
+                                                  {"width", dsp::feature_width(f)}};
         std::ofstream(out_dir / "front_end.json", std::ios::trunc) << front_end.dump(1) << "\n";
     }
 
@@ -125,10 +132,12 @@ int run_features(const std::vector<std::string>& raw) {
                 return;
             }
             pipeline::SpeechFrontEnd front_end(*tables, metadata.vad);
-            front_end.accept(*samples, [&](std::span<const float> features) {
+            const auto keep = [&](std::span<const float> features) {
                 clips[i].frames.insert(clips[i].frames.end(), features.begin(), features.end());
                 ++clips[i].num_frames;
-            });
+            };
+            front_end.accept(*samples, keep);
+            front_end.finish(keep);
         });
         for (std::size_t i = 0; i < count; ++i) {
             const auto& entry = entries[start + i];

@@ -157,7 +157,13 @@ FeatureExtractor::FeatureExtractor(std::shared_ptr<const FeatureTables> tables)
     if (o.fine_bands > 0) {
         fine_spectrum_.emplace(kFineFftSize);
     }
-    history_.assign(static_cast<std::size_t>(o.frame_length_samples) + 1, 0.0f);
+    if (o.band_harmonicity) {
+        prepare_band_harmonicity_thread();
+    }
+    lead_ = static_cast<std::size_t>(std::max(1, harmonicity_lookbehind(o)));
+    history_.assign(lead_ + static_cast<std::size_t>(o.frame_length_samples)
+                            + static_cast<std::size_t>(harmonicity_lookahead(o)),
+                    0.0f);
     features_.assign(static_cast<std::size_t>(feature_width(o)), 0.0f);
     if (o.excitation) {
         residual_.assign(static_cast<std::size_t>(o.frame_length_samples - kExcitationLpcOrder),
@@ -172,22 +178,22 @@ FeatureExtractor::FeatureExtractor(FeatureExtractor&&) noexcept = default;
 FeatureExtractor& FeatureExtractor::operator=(FeatureExtractor&&) noexcept = default;
 
 void FeatureExtractor::reset() {
-    history_[0] = 0.0f;  // x[-1] = 0
-    fill_ = 1;
+    std::fill_n(history_.begin(), lead_, 0.0f);  // the samples before the stream are 0
+    fill_ = lead_;
     skip_ = 0;
     frames_emitted_ = 0;
+    samples_seen_ = 0;
+    finished_ = false;
 }
 
 std::size_t FeatureExtractor::fill(std::span<const float> samples) noexcept {
     std::size_t used = 0;
-    if (skip_ > 0) {  // only when frame_shift > frame_length: samples between frames
+    if (skip_ > 0) {  // only when the shift exceeds the history: samples between frames
         used = std::min(skip_, samples.size());
         skip_ -= used;
         if (skip_ > 0) {
             return used;
         }
-        history_[0] = samples[used - 1];  // x[start - 1] of the next frame
-        fill_ = 1;
     }
     const std::size_t n = std::min(history_.size() - fill_, samples.size() - used);
     std::copy_n(samples.begin() + static_cast<std::ptrdiff_t>(used), n,
@@ -200,7 +206,7 @@ void FeatureExtractor::compute_frame() noexcept {
     const FeatureOptions& o = tables_->options();
     const std::span<const float> window = tables_->window();
     const float p = o.preemphasis;
-    const float* x = history_.data();  // x[0] is the sample before the frame
+    const float* x = history_.data() + lead_ - 1;  // x[0] is the sample before the frame
     float* frame = spectrum_.frame().data();  // the tail beyond len stays zero
     const std::size_t len = window.size();
 
@@ -224,20 +230,43 @@ void FeatureExtractor::compute_frame() noexcept {
     for (int m = 0; m < o.num_filters; ++m) {
         features_[static_cast<std::size_t>(m)] = log_band(tables_->filter(m), power, floor);
     }
+    if (o.band_harmonicity) {
+        compute_harmonicity();
+    }
     if (o.fine_bands > 0) {
         compute_fine();
     }
+}
+
+void FeatureExtractor::compute_harmonicity() noexcept {
+    const FeatureOptions& o = tables_->options();
+    // The window is centred on the frame: it starts len / 2 - L / 2 samples after the frame's
+    // first sample (before it when negative), which history_[lead_] holds.
+    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(lead_) + o.frame_length_samples / 2
+                                 - kHarmonicityWindowSamples / 2;
+    band_harmonicity(
+            std::span<const float>(history_).subspan(static_cast<std::size_t>(start),
+                                                     kHarmonicityWindowSamples),
+            std::span<float>(features_).subspan(static_cast<std::size_t>(harmonicity_offset(o)),
+                                                kHarmonicityFeatures));
+}
+
+void FeatureExtractor::pad_with_zeros() noexcept {
+    DVD_CHECK(skip_ == 0, "FeatureExtractor::finish: a pending frame lies past skipped samples");
+    std::fill(history_.begin() + static_cast<std::ptrdiff_t>(fill_), history_.end(), 0.0f);
+    fill_ = history_.size();
 }
 
 void FeatureExtractor::compute_fine() noexcept {
     const FeatureOptions& o = tables_->options();
     const std::span<const float> window = tables_->fine_window();
     const int subframes = fine_subframes(o);
-    float* out = features_.data() + o.num_filters + (o.excitation ? kExcitationFeatures : 0);
+    float* out = features_.data() + harmonicity_offset(o)
+                 + (o.band_harmonicity ? kHarmonicityFeatures : 0);
     float* frame = fine_spectrum_->frame().data();  // the tail beyond the window stays zero
     for (int j = 0; j < subframes; ++j) {
         // history_[0] is the sample before the frame.
-        const float* x = history_.data() + 1 + tables_->fine_offset() + j * kFineHopSamples;
+        const float* x = history_.data() + lead_ + tables_->fine_offset() + j * kFineHopSamples;
         for (std::size_t n = 0; n < window.size(); ++n) {
             frame[n] = x[n] * window[n];
         }
@@ -316,15 +345,16 @@ void FeatureExtractor::compute_excitation(const float* y, const float* s) noexce
 
 void FeatureExtractor::advance() noexcept {
     ++frames_emitted_;
-    const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
     const auto shift = static_cast<std::size_t>(tables_->options().frame_shift_samples);
-    if (shift <= len) {
-        // history_[j] holds x[start + j - 1]; the next frame needs x[start + shift - 1] onwards.
+    const std::size_t size = history_.size();
+    if (shift < size) {
+        // history_[j] holds x[start - lead + j]; the next frame needs x[start + shift - lead]
+        // onwards.
         std::copy(history_.begin() + static_cast<std::ptrdiff_t>(shift), history_.end(),
                   history_.begin());
-        fill_ = len + 1 - shift;
+        fill_ = size - shift;
     } else {
-        skip_ = shift - len;
+        skip_ = shift - size;
         fill_ = 0;
     }
 }
@@ -348,12 +378,14 @@ std::vector<float> compute_features(const FeatureTables& tables, std::span<const
         energies_db->clear();
         energies_db->reserve(static_cast<std::size_t>(frames));
     }
-    extractor.accept(samples, [&](std::span<const float> features, float energy_db) {
+    const auto sink = [&](std::span<const float> features, float energy_db) {
         out.insert(out.end(), features.begin(), features.end());
         if (energies_db != nullptr) {
             energies_db->push_back(energy_db);
         }
-    });
+    };
+    extractor.accept(samples, sink);
+    extractor.finish(sink);
     return out;
 }
 

@@ -6,7 +6,9 @@
 #include <span>
 #include <vector>
 
+#include "base/check.hpp"
 #include "base/result.hpp"
+#include "dsp/band_harmonicity.hpp"
 #include "dsp/feature_options.hpp"
 #include "dsp/power_spectrum.hpp"
 
@@ -77,6 +79,9 @@ private:
     int fine_offset_ = 0;
 };
 
+/// Number of complete frames in a stream of `num_samples` samples.
+[[nodiscard]] long long num_frames(const FeatureOptions& options, long long num_samples);
+
 /// Streaming log linear-filterbank ("LFB") feature extractor, one per audio stream.
 ///
 /// Exact definition (tools/golden/make_golden.py implements the same formulas independently):
@@ -107,9 +112,18 @@ private:
 ///   the stream every 16 samples), times the periodic Hann window, zero-padded to 64 points;
 ///   P = |FFT|^2; value = ln(max(sum_k V[b][k] P[k], log_floor)) with B triangular filters V over
 ///   0..rate/2 (the filterbank formula above with low = 0, high = rate/2, fft_size = 64).
+/// - with `band_harmonicity`, kHarmonicityFeatures values follow the excitation values (before
+///   the fine ones): `BandHarmonicity` (band_harmonicity.hpp) of the RAW samples
+///   x[c - 160 .. c + 159], c = start + len / 2 (integer division), samples before the stream
+///   taken as 0 (its FFT scratch is per thread: `prepare_band_harmonicity_thread`). The window
+///   reaches `harmonicity_lookahead` samples past the frame (60 with the defaults), so the frame is
+///   emitted when that sample arrives; `finish` emits the frames still waiting for it at the end of
+///   a stream, with zeros for the samples after it.
 ///
 /// Output does not depend on how the stream is chunked (bit-identical). All memory is allocated
-/// in the constructor; `accept` and `reset` never allocate, lock or throw.
+/// in the constructor (with `band_harmonicity`, also the constructing thread's FFT scratch:
+/// used on another thread, the extractor allocates that thread's scratch once, on its first
+/// frame there); `accept` and `reset` never allocate otherwise, lock or throw.
 /// Thread ownership: one thread at a time (the KissFFT plan holds scratch memory); the shared
 /// tables may be used by many extractors concurrently. Movable, not copyable.
 class FeatureExtractor {
@@ -131,6 +145,8 @@ public:
     /// the call. Allocation-free.
     template <class Sink>
     void accept(std::span<const float> samples, Sink&& sink) {
+        DVD_CHECK(!finished_, "FeatureExtractor::accept after finish without reset");
+        samples_seen_ += static_cast<long long>(samples.size());
         while (!samples.empty()) {
             const std::size_t used = fill(samples);
             samples = samples.subspan(used);
@@ -142,14 +158,31 @@ public:
         }
     }
 
+    /// Ends the stream: emits, like `accept`, the frames whose own samples have all arrived but
+    /// whose band-harmonicity window reaches past the last sample (at most
+    /// ceil(harmonicity_lookahead / shift) frames; none without `band_harmonicity`), reading the
+    /// samples after the stream's end as 0. Then frames_emitted() = num_frames(samples seen), the
+    /// same frames as a batch run. Only `reset` (or another `finish`, which emits nothing) may
+    /// follow: `accept` after it is checked. Allocation-free.
+    template <class Sink>
+    void finish(Sink&& sink) {
+        finished_ = true;
+        while (frames_emitted_ < num_frames(tables_->options(), samples_seen_)) {
+            pad_with_zeros();
+            compute_frame();
+            sink(std::span<const float>(features_.data(), features_.size()), energy_db_);
+            advance();
+        }
+    }
+
     /// Back to the stream start (x[-1] = 0, no buffered samples). Allocation-free.
     void reset();
 
     /// Frames emitted since construction or the last reset().
     long long frames_emitted() const { return frames_emitted_; }
 
-    /// Bytes of per-stream state owned by this extractor (buffers + FFT plan), excluding the
-    /// shared tables. Budget: well under 100 kB.
+    /// Bytes of per-stream state owned by this extractor (buffers + FFT plans), excluding the
+    /// shared tables and the per-thread band-harmonicity scratch. Budget: well under 100 kB.
     std::size_t state_bytes() const;
 
 private:
@@ -158,17 +191,26 @@ private:
 
     bool frame_ready() const noexcept { return fill_ == history_.size(); }
 
+    // `finish`: fills the rest of the history with zeros (samples after the stream's end).
+    void pad_with_zeros() noexcept;
+
     void compute_frame() noexcept;
     void advance() noexcept;
 
     std::shared_ptr<const FeatureTables> tables_;
     PowerSpectrum spectrum_;  // windowed frame in, power out
     std::optional<PowerSpectrum> fine_spectrum_;  // with fine_bands: kFineFftSize points
-    std::vector<float> history_;   // x[start-1], x[start .. start+len-1] of the current frame
+    // x[start - lead .. start + len + lookahead - 1] of the current frame (start = its first
+    // sample; lead = max(1, lookbehind): pre-emphasis needs x[start - 1]).
+    std::vector<float> history_;
+    std::size_t lead_ = 1;         // samples of history_ before the frame
     std::size_t fill_ = 0;         // valid entries in history_
-    std::size_t skip_ = 0;         // samples still to drop when shift > len
+    std::size_t skip_ = 0;         // samples still to drop when shift > history_.size()
+    long long samples_seen_ = 0;   // since construction or reset
+    bool finished_ = false;        // `finish` ran; only `reset` may follow
     void compute_excitation(const float* preemphasised, const float* windowed) noexcept;
     void compute_fine() noexcept;
+    void compute_harmonicity() noexcept;
 
     std::vector<float> features_;  // feature width
     std::vector<double> residual_;  // excitation: e[n] (frame length - order)
@@ -178,12 +220,10 @@ private:
 };
 
 /// Batch helper: runs a fresh extractor over `samples` and returns frames x num_features,
-/// row-major. If `energies_db` is given, it receives one energy per frame. Identical (bit for bit)
-/// to the streaming output for the same samples. Allocates the result.
+/// row-major (`accept` then `finish`: num_frames(samples) frames). If `energies_db` is given, it
+/// receives one energy per frame. Identical (bit for bit) to the streaming output for the same
+/// samples, however chunked, followed by `finish`. Allocates the result.
 std::vector<float> compute_features(const FeatureTables& tables, std::span<const float> samples,
                                     std::vector<float>* energies_db = nullptr);
-
-/// Number of complete frames in a stream of `num_samples` samples.
-[[nodiscard]] long long num_frames(const FeatureOptions& options, long long num_samples);
 
 }  // namespace dvd::dsp

@@ -63,6 +63,10 @@ base::Result<void> validate(const FeatureOptions& o) {
                 "frame_length_samples >= frame_shift_samples + {} (got {} and {})",
                 kFineHopSamples, kFineHopSamples, o.frame_shift_samples, o.frame_length_samples));
     }
+    if (o.band_harmonicity && o.sample_rate_hz != kHarmonicityRateHz) {
+        return invalid(fmt::format("band_harmonicity needs sample_rate_hz = {} (got {})",
+                                   kHarmonicityRateHz, o.sample_rate_hz));
+    }
     return {};
 }
 
@@ -72,10 +76,11 @@ fmt::format_context::iterator fmt::formatter<dvd::dsp::FeatureOptions>::format(
         const dvd::dsp::FeatureOptions& o, fmt::format_context& ctx) const {
     const std::string text = fmt::format(
             "sample_rate_hz={} frame_length_samples={} frame_shift_samples={} fft_size={} "
-            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={} excitation={} "
-            "fine_bands={}",
+            "num_filters={} low_freq_hz={} high_freq_hz={} preemphasis={} log_floor={} "
+            "excitation={} "
+            "fine_bands={} band_harmonicity={}",
             o.sample_rate_hz, o.frame_length_samples, o.frame_shift_samples, o.fft_size,
-            o.num_filters, o.low_freq_hz, o.high_freq_hz, o.preemphasis, o.log_floor,
-            o.excitation, o.fine_bands);
+            o.num_filters, o.low_freq_hz, o.high_freq_hz, o.preemphasis, o.log_floor, o.excitation,
+            o.fine_bands, o.band_harmonicity);
     return fmt::formatter<fmt::string_view>::format(text, ctx);
 }

@@ -53,6 +53,15 @@ std::span<const float> PowerSpectrum::compute() noexcept {
     return w.power;
 }
 
+std::span<const float> PowerSpectrum::compute_real() noexcept {
+    Impl& w = *impl_;
+    kiss_fftr(w.cfg, w.frame.data(), w.spectrum.data());
+    for (std::size_t k = 0; k < w.power.size(); ++k) {
+        w.power[k] = w.spectrum[k].r;
+    }
+    return w.power;
+}
+
 std::size_t PowerSpectrum::state_bytes() const {
     const Impl& w = *impl_;
     return sizeof(*this) + sizeof(Impl) + w.cfg_bytes + w.frame.capacity() * sizeof(float)

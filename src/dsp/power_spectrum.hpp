@@ -28,6 +28,11 @@ public:
     /// FFT of `frame()`; the span (fft_size / 2 + 1 values) stays valid until the next call.
     std::span<const float> compute() noexcept;
 
+    /// The real part of the FFT of `frame()` (fft_size / 2 + 1 values), in the same buffer as
+    /// `compute`'s result. For an even input (frame[n] = frame[fft_size - n]) the FFT is real,
+    /// so this is the cosine transform: the inverse FFT of a real, even spectrum times fft_size.
+    std::span<const float> compute_real() noexcept;
+
     /// Bytes owned: plan, frame, complex spectrum and power buffers.
     std::size_t state_bytes() const;
 

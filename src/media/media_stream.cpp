@@ -445,8 +445,9 @@ std::optional<StreamClose> MediaStream::finish(StreamClose close) {
         return close;
     }
     flush_archive();
-    // A window still with the scoring pool belongs in the final score.
-    if (auto drained = scorer_->drain(
+    // The last speech frames (held back for band harmonicity's look-ahead) and a window still
+    // with the scoring pool belong in the final score.
+    if (auto drained = scorer_->finish(
                 [this](const pipeline::WindowScore& window, const pipeline::CallScore& call) {
                     report_window(window, call);
                 });

@@ -57,6 +57,7 @@ base::Result<ModelMetadata> load_metadata(const std::string& json_path) {
             read_optional(f, "log_floor", m.feature.log_floor);
             read_optional(f, "excitation", m.feature.excitation);
             read_optional(f, "fine_bands", m.feature.fine_bands);
+            read_optional(f, "band_harmonicity", m.feature.band_harmonicity);
         }
         if (doc.contains("vad")) {
             const json& v = doc.at("vad");

@@ -26,13 +26,15 @@ public:
     /// each frame the VAD marks as speech, in order. Non-speech frames are counted and dropped.
     template <class Sink>
     void accept(std::span<const float> samples, Sink&& on_speech) {
-        extractor_.accept(samples, [&](std::span<const float> features, float energy_db) {
-            ++frames_;
-            if (vad_.accept(energy_db)) {
-                ++speech_frames_;
-                on_speech(features);
-            }
-        });
+        extractor_.accept(samples, vad_filter(on_speech));
+    }
+
+    /// Ends the stream: the frames still waiting for samples past the end (only with
+    /// `band_harmonicity`, see FeatureExtractor::finish) go through the VAD like `accept`'s.
+    /// Only `reset` may follow (or another `finish`, which emits nothing).
+    template <class Sink>
+    void finish(Sink&& on_speech) {
+        extractor_.finish(vad_filter(on_speech));
     }
 
     void reset() {
@@ -47,6 +49,18 @@ public:
     std::size_t state_bytes() const { return extractor_.state_bytes() + sizeof(*this); }
 
 private:
+    // The extractor's sink: counts the frame, passes it on when the VAD marks it as speech.
+    template <class Sink>
+    auto vad_filter(Sink& on_speech) {
+        return [this, &on_speech](std::span<const float> features, float energy_db) {
+            ++frames_;
+            if (vad_.accept(energy_db)) {
+                ++speech_frames_;
+                on_speech(features);
+            }
+        };
+    }
+
     dsp::FeatureExtractor extractor_;
     dsp::EnergyVad vad_;
     dsp::VadOptions vad_options_;

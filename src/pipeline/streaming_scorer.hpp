@@ -106,50 +106,21 @@ public:
     /// CallScore&)`. Fails only if the model fails (the stream should then be closed).
     template <class Sink>
     [[nodiscard]] base::Result<void> accept(std::span<const float> samples, Sink&& on_window) {
-        base::Result<void> status;
-        // Reports, oldest first, the windows in flight the pool is done with (see Collect for
-        // the rest).
-        const auto collect = [&](Collect mode) {
-            for (;;) {
-                auto window = collect_window(mode);
-                if (!window) {
-                    status = window.error();
-                    return false;
-                }
-                if (!*window) {
-                    return true;
-                }
-                on_window(**window, call_);
-            }
-        };
-        if (!collect(Collect::IfDone)) {
-            return status;
+        return feed([&](auto&& on_speech) { front_end_.accept(samples, on_speech); }, on_window);
+    }
+
+    /// Ends the stream: scores the last speech frames (the front end holds back a frame's
+    /// features until samples past it arrive when the model reads band harmonicity;
+    /// SpeechFrontEnd::finish), then waits for the windows in flight like `drain`. A stream calls
+    /// it instead of `drain` when its audio ends; only `reset`, `resume` or another `finish`
+    /// (which scores nothing new) may follow. Fails only if the model failed.
+    template <class Sink>
+    [[nodiscard]] base::Result<void> finish(Sink&& on_window) {
+        if (auto fed = feed([&](auto&& on_speech) { front_end_.finish(on_speech); }, on_window);
+            !fed) {
+            return fed;
         }
-        front_end_.accept(samples, [&](std::span<const float> features) {
-            if (!status || speech_limit_reached()) {
-                return;
-            }
-            if (buffer_full() && !collect(Collect::FreeRows)) {
-                return;  // the buffer moves next: the window in flight must be out of it first
-            }
-            if (!push_frame(features)) {
-                return;
-            }
-            if (pool_ != nullptr) {
-                if (collect(Collect::FreeRows)) {
-                    compact();  // the window's rows then stay put for the next kSlackRows frames
-                    submit_window();
-                }
-                return;
-            }
-            auto window = score_window();
-            if (!window) {
-                status = window.error();
-                return;
-            }
-            on_window(*window, call_);
-        });
-        return status;
+        return drain(on_window);
     }
 
     /// Waits for the windows in flight, if any, and reports them like `accept`. A stream calls
@@ -203,6 +174,56 @@ public:
     void resume(const ScorerCheckpoint& checkpoint);
 
 private:
+    // accept / finish: `run_front_end(on_speech)` hands the front end's speech frames to
+    // `on_speech`; each becomes a row of the buffer, and a due window is scored or submitted.
+    template <class RunFrontEnd, class Sink>
+    [[nodiscard]] base::Result<void> feed(RunFrontEnd&& run_front_end, Sink& on_window) {
+        base::Result<void> status;
+        // Reports, oldest first, the windows in flight the pool is done with (see Collect for
+        // the rest).
+        const auto collect = [&](Collect mode) {
+            for (;;) {
+                auto window = collect_window(mode);
+                if (!window) {
+                    status = window.error();
+                    return false;
+                }
+                if (!*window) {
+                    return true;
+                }
+                on_window(**window, call_);
+            }
+        };
+        if (!collect(Collect::IfDone)) {
+            return status;
+        }
+        run_front_end([&](std::span<const float> features) {
+            if (!status || speech_limit_reached()) {
+                return;
+            }
+            if (buffer_full() && !collect(Collect::FreeRows)) {
+                return;  // the buffer moves next: the window in flight must be out of it first
+            }
+            if (!push_frame(features)) {
+                return;
+            }
+            if (pool_ != nullptr) {
+                if (collect(Collect::FreeRows)) {
+                    compact();  // the window's rows then stay put for the next kSlackRows frames
+                    submit_window();
+                }
+                return;
+            }
+            auto window = score_window();
+            if (!window) {
+                status = window.error();
+                return;
+            }
+            on_window(*window, call_);
+        });
+        return status;
+    }
+
     bool speech_limit_reached() const;
     bool buffer_full() const { return fill_rows_ == capacity_rows_; }
     // Moves the newest max_frames rows to the front of the buffer.

@@ -11,7 +11,8 @@ lag and its two neighbours). Per clip: the median over voiced frames (peak above
 30 dB of the loudest frame) per band (`h_b1`, `h_b2`, `h_b3`), their 90th percentiles, and the
 full band's median peak (`h_full`). Nothing of the silence or timing of the clip is measured.
 
-A research tool: nothing in the service depends on it. Its output merges into
+A research tool: nothing in the service depends on it. The C++ front end computes the per-frame
+values of `frame_harmonicity` itself (`band_harmonicity`, src/dsp/band_harmonicity.hpp). Its output merges into
 `indicator_fusion.py --extra` (the fusion of the call LLR with call-level values):
 
   /usr/bin/python3 training/indicator_fusion.py --list data/corpus/manifest.csv dev test \\

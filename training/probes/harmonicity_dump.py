@@ -5,8 +5,12 @@ front end's `excitation` option fills with LPC-residual statistics) hold instead
 frame, the normalised autocorrelation at the pitch lag in 300-1000, 1000-2000 and 2000-3400 Hz
 (band_harmonicity.py's definition, over the 40 ms centred on the 25 ms feature frame). Train on
 it as on any dump (`train.py --features OUT`: the model's excitation branch reads the values).
-Only an experiment: the service's front end does not compute these values, so a network trained
-on this dump cannot ship until the C++ front end does.
+It was the experiment that led the C++ front end to compute the same values (its
+`band_harmonicity` option, src/dsp/band_harmonicity.hpp; `features --band-harmonicity` puts them
+in the same slots when the front end has no `excitation`). On the twenty-first session's corpus
+build the C++ dump equals this one in every value but 3 of 10.5 million (one frame whose pitch
+lag is a near-tie); a dump for training comes from the C++ binary (`make train`), this stays as
+an independent reference.
 
 The C++ dump keeps speech frames only; this replays the front end's framing (200-sample frames
 every 80 samples, energy over the raw frame) and its energy VAD (src/dsp/vad.hpp, default

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import data  # noqa: E402
+import train  # noqa: E402
 from fake_dump import write_fake_dump  # noqa: E402
 
 
@@ -164,11 +165,26 @@ class FrontEndTest(unittest.TestCase):
             with self.assertRaisesRegex(data.DumpError, "fine_bands"):
                 data.FeatureDump(d)
 
+    def test_band_harmonicity_follows_excitation_and_feeds_the_same_branch(self):
+        # src/dsp/feature_options.hpp: filterbank, excitation, band harmonicity, fine values.
+        for excitation, values in ((False, 3), (True, 6)):
+            with tempfile.TemporaryDirectory() as d:
+                width = 60 + values + 30
+                frames = np.zeros((120, width), dtype=np.float32)
+                data.write_dump(d, [({"clip": "gen__s__a__p0.wav", "label": "genuine",
+                                      "split": "train"}, frames)], excitation=excitation,
+                                band_harmonicity=True, fine_bands=6)
+                dump = data.FeatureDump(d)
+                self.assertEqual((dump.width, dump.frame_values, dump.band_harmonicity),
+                                 (width, values, True))
+                self.assertEqual(train.feature_config(dump).get("band_harmonicity"), True)
+
     def test_dump_without_front_end_json_is_the_default_front_end(self):
         with tempfile.TemporaryDirectory() as d:
             write_fake_dump(d, {"train": 3}, seed=1)
             dump = data.FeatureDump(d)
-            self.assertEqual((dump.width, dump.excitation), (60, False))
+            self.assertEqual((dump.width, dump.excitation, dump.frame_values), (60, False, 0))
+            self.assertNotIn("band_harmonicity", train.feature_config(dump))
 
 
 class PairingTest(unittest.TestCase):

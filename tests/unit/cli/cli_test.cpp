@@ -77,15 +77,20 @@ TEST(Manifest, RejectsBadLabelsAndHeaders) {
 }
 
 // The trainer learns from what `features` dumps; the service scores what StreamingScorer feeds
-// the model. Both must be the same numbers for the same audio.
-TEST(FeaturesCommand, DumpEqualsWhatTheServingScorerFeedsTheModel) {
+// the model. Both must be the same numbers for the same audio, for the fixture model and for the
+// shipped one (whose front end adds fine values and band harmonicity, which holds a stream's
+// last frame back until `finish`).
+class FeaturesCommand : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FeaturesCommand, DumpEqualsWhatTheServingScorerFeedsTheModel) {
+    const std::string model_path = GetParam();
     TempDir dir;
     const auto wav = dir.path() / "clip.wav";
     ASSERT_TRUE(audio::write_wav_pcm16(wav.string(), test::speech_like_signal(6.0, 21), 8000));
     std::ofstream(dir.path() / "m.csv") << "path,label,split\nclip.wav,genuine,train\n";
     const auto out = dir.path() / "features";
     ASSERT_EQ(run_features({(dir.path() / "m.csv").string(), "--out", out.string(), "--model",
-                            test::test_model_path(), "--jobs", "1"}),
+                            model_path, "--jobs", "1"}),
               0);
     const auto dumped = test::read_f32((out / "features.f32").string());
     std::ifstream index(out / "index.csv");
@@ -96,30 +101,44 @@ TEST(FeaturesCommand, DumpEqualsWhatTheServingScorerFeedsTheModel) {
     const auto fields = split_csv_line(row);
     ASSERT_EQ(fields.size(), 9u);
     const auto num_frames = std::stoll(fields[2]);
-    ASSERT_EQ(dumped.size(), static_cast<std::size_t>(num_frames) * 60u);
 
-    auto detector = load_detector(test::test_model_path());
+    auto detector = load_detector(model_path);
     ASSERT_TRUE(detector);
+    const auto width = static_cast<std::size_t>(detector->tables->num_features());
+    ASSERT_EQ(dumped.size(), static_cast<std::size_t>(num_frames) * width);
     auto samples = audio::read_audio_file(wav.string());
     ASSERT_TRUE(samples);
-    pipeline::StreamingScorer scorer(detector->model, detector->tables);
+    pipeline::ScorerOptions options;
+    options.hop_frames = 7;  // a window ends near the stream's end, on a frame `finish` emits
+    pipeline::StreamingScorer scorer(detector->model, detector->tables, options);
     int windows = 0;
-    ASSERT_TRUE(scorer.accept(*samples, [&](const pipeline::WindowScore& w,
-                                            const pipeline::CallScore&) {
+    long long last_end = 0;
+    const auto check = [&](const pipeline::WindowScore& w, const pipeline::CallScore&) {
         // Every window the model sees is exactly the dumped rows ending at that speech frame.
         const auto window = scorer.last_window();
-        ASSERT_EQ(window.size(), static_cast<std::size_t>(w.num_frames) * 60u);
+        ASSERT_EQ(window.size(), static_cast<std::size_t>(w.num_frames) * width);
         const std::size_t begin_value =
-                static_cast<std::size_t>(w.end_speech_frame - w.num_frames) * 60u;
+                static_cast<std::size_t>(w.end_speech_frame - w.num_frames) * width;
         ASSERT_LE(begin_value + window.size(), dumped.size());
         for (std::size_t i = 0; i < window.size(); ++i) {
             ASSERT_EQ(window[i], dumped[begin_value + i]) << "window " << windows << " value " << i;
         }
+        last_end = w.end_speech_frame;
         ++windows;
-    }));
+    };
+    ASSERT_TRUE(scorer.accept(*samples, check));
+    ASSERT_TRUE(scorer.finish(check));
     EXPECT_GE(windows, 5);
+    EXPECT_GT(last_end, num_frames - 7);
     EXPECT_EQ(static_cast<long long>(scorer.call().speech_seconds * 100.0 + 0.5), num_frames);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, FeaturesCommand,
+                         ::testing::Values(test::test_model_path(),
+                                           std::string(DVD_SOURCE_DIR) + "/models/detector.json"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                             return std::string(param.index == 0 ? "Fixture" : "Shipped");
+                         });
 
 TEST(ClipScorer, ReportsUnreadableFilesAsErrors) {
     auto detector = load_detector(test::test_model_path());

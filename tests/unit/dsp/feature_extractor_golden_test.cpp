@@ -65,6 +65,7 @@ GoldenCase load(const std::string& name) {
     g.options.log_floor = o.at("log_floor").get<float>();
     g.options.excitation = o.value("excitation", false);
     g.options.fine_bands = o.value("fine_bands", 0);
+    g.options.band_harmonicity = o.value("band_harmonicity", false);
     g.num_frames = meta.at("num_frames").get<std::size_t>();
     g.num_features = meta.at("num_features").get<std::size_t>();
     g.tolerance_log = meta.at("tolerance_log").get<double>();
@@ -139,16 +140,18 @@ TEST_P(Golden, StreamingInRandomChunksEqualsBatchBitForBit) {
         std::vector<float> energies;
         std::mt19937 rng(seed);
         const std::span<const float> x(g.input);
+        const auto sink = [&](std::span<const float> f, float e) {
+            features.insert(features.end(), f.begin(), f.end());
+            energies.push_back(e);
+        };
         std::size_t pos = 0;
         while (pos < x.size()) {
             const std::size_t n =
                     std::min<std::size_t>(rng() % 4 == 0 ? rng() % 2 : rng() % 400, x.size() - pos);
-            ex.accept(x.subspan(pos, n), [&](std::span<const float> f, float e) {
-                features.insert(features.end(), f.begin(), f.end());
-                energies.push_back(e);
-            });
+            ex.accept(x.subspan(pos, n), sink);
             pos += n;
         }
+        ex.finish(sink);
         ASSERT_EQ(features.size(), batch.size());
         EXPECT_EQ(0, std::memcmp(features.data(), batch.data(), batch.size() * sizeof(float)))
                 << "seed " << seed;
@@ -156,8 +159,9 @@ TEST_P(Golden, StreamingInRandomChunksEqualsBatchBitForBit) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::Values("speech8k", "wide16k", "excitation8k",
-                                                             "fine8k"));
+INSTANTIATE_TEST_SUITE_P(Cases, Golden,
+                         ::testing::Values("speech8k", "wide16k", "excitation8k", "fine8k",
+                                           "harmonicity8k"));
 
 }  // namespace
 }  // namespace dvd::dsp

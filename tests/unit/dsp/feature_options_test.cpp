@@ -84,6 +84,14 @@ TEST(FeatureOptions, RejectsNonsense) {
     o.fine_bands = 33;
     o.frame_shift_samples = 80;
     expect_invalid(o, "fine_bands");
+
+    o = {};
+    o.band_harmonicity = true;
+    o.sample_rate_hz = 16000;  // the definition is in samples at 8 kHz
+    o.high_freq_hz = 8000.0f;
+    o.fft_size = 512;
+    o.frame_length_samples = 400;
+    expect_invalid(o, "band_harmonicity");
 }
 
 TEST(FeatureOptions, FineBandsAddSubframesTimesBandsValues) {
@@ -95,6 +103,31 @@ TEST(FeatureOptions, FineBandsAddSubframesTimesBandsValues) {
     EXPECT_EQ(feature_width(o), 60 + 5 * 6);
     o.excitation = true;
     EXPECT_EQ(feature_width(o), 60 + kExcitationFeatures + 5 * 6);
+}
+
+TEST(FeatureOptions, BandHarmonicityComesAfterExcitationAndReachesPastTheFrame) {
+    FeatureOptions o;
+    EXPECT_EQ(harmonicity_lookbehind(o), 0);
+    EXPECT_EQ(harmonicity_lookahead(o), 0);
+    o.band_harmonicity = true;
+    o.fine_bands = 6;
+    EXPECT_TRUE(validate(o));
+    EXPECT_EQ(feature_width(o), 60 + kHarmonicityFeatures + 5 * 6);
+    EXPECT_EQ(harmonicity_offset(o), 60);
+    o.excitation = true;
+    EXPECT_EQ(harmonicity_offset(o), 60 + kExcitationFeatures);
+    EXPECT_EQ(feature_width(o), 60 + kExcitationFeatures + kHarmonicityFeatures + 5 * 6);
+    // A 320-sample window centred on a 200-sample frame: 60 samples either side.
+    EXPECT_EQ(harmonicity_lookbehind(o), 60);
+    EXPECT_EQ(harmonicity_lookahead(o), 60);
+    o.frame_length_samples = 255;  // odd: the centre is sample 127, the window 127-160 .. 127+159
+    o.fine_bands = 0;
+    EXPECT_EQ(harmonicity_lookbehind(o), 33);
+    EXPECT_EQ(harmonicity_lookahead(o), 32);
+    o.frame_length_samples = 400;  // the window lies inside the frame
+    o.fft_size = 512;
+    EXPECT_EQ(harmonicity_lookbehind(o), 0);
+    EXPECT_EQ(harmonicity_lookahead(o), 0);
 }
 
 TEST(FeatureOptions, AcceptsEdgeValues) {
@@ -111,7 +144,7 @@ TEST(FeatureOptions, FormatsEveryField) {
     EXPECT_EQ(text,
               "sample_rate_hz=8000 frame_length_samples=200 frame_shift_samples=80 fft_size=256 "
               "num_filters=60 low_freq_hz=0 high_freq_hz=4000 preemphasis=0.97 log_floor=1e-10 "
-              "excitation=false fine_bands=0");
+              "excitation=false fine_bands=0 band_harmonicity=false");
 }
 
 }  // namespace
