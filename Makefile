@@ -71,17 +71,19 @@ corpus: deps-corpus
 # shipped model is the average of two networks (training/ensemble.py), one per seed, trained side
 # by side on one thread each (their lines interleave, each marked "[seed N]"; about 80 minutes on
 # 2 cores), each reproducible from its seed. Each member's own export and report stay in
-# data/train-seedN.
+# data/train-seedN. The front end: the log filterbank, 6 fine bands per 2 ms sub-frame and band
+# harmonicity (src/dsp/feature_options.hpp).
 TRAIN_SEEDS := 1 2
+FEATURES := data/features-fine6-harm
 train: deps-corpus build
-	$(BIN) features data/corpus/manifest.csv --fine-bands 6 --out data/features-fine6
+	$(BIN) features data/corpus/manifest.csv --fine-bands 6 --band-harmonicity --out $(FEATURES)
 	$(MAKE) --no-print-directory -j 2 $(foreach seed,$(TRAIN_SEEDS),train-seed-$(seed))
-	$(PYTHON) training/ensemble.py --features data/features-fine6 --out models --threads 2 $(foreach seed,$(TRAIN_SEEDS),data/train-seed$(seed)/work/best.pt)
+	$(PYTHON) training/ensemble.py --features $(FEATURES) --out models --threads 2 $(foreach seed,$(TRAIN_SEEDS),data/train-seed$(seed)/work/best.pt)
 	$(BIN) eval data/corpus/manifest.csv --split test --out build/eval/test
 	$(BIN) eval data/corpus/manifest.csv --split dev --out build/eval/dev
 
 train-seed-%:
-	$(PYTHON) training/train.py --features data/features-fine6 --out data/train-seed$*/model --work data/train-seed$*/work --report data/train-seed$*/last_run.json --epochs 60 --seed $* --threads 1 --channels 12,16,24,48 --log-prefix "[seed $*]"
+	$(PYTHON) training/train.py --features $(FEATURES) --out data/train-seed$*/model --work data/train-seed$*/work --report data/train-seed$*/last_run.json --epochs 60 --seed $* --threads 1 --channels 12,16,24,48 --log-prefix "[seed $*]"
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 """Compares trained checkpoints, alone and averaged, on the dev and test splits of a feature dump.
 
-  /usr/bin/python3 training/compare.py --features data/features-fine6 \
+  /usr/bin/python3 training/compare.py --features data/features-fine6-harm \
       shipped=training/runs/best.pt other=/tmp/run2/best.pt [--average] [--misses] [--threads 1]
       [--subset shipped+other ...] [--subset shipped:0.3+other:0.7] [--cache DIR] [--pooling]
       [probe=/tmp/run3/best.pt@data/features-harm]
@@ -248,7 +248,7 @@ def _parse_subset(text: str, names: Sequence[str], p: argparse.ArgumentParser
 
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--features", default="data/features-fine6")
+    p.add_argument("--features", default="data/features-fine6-harm")
     p.add_argument("--average", action="store_true", help="also score the mean of all of them")
     p.add_argument("--subset", action="append", default=[], metavar="NAME[:W]+NAME[:W][+...]",
                    help="also score the mean of these named checkpoints, weighted by W where "

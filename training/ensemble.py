@@ -2,7 +2,7 @@
 member and averages their logits (each standardised on the dev windows, as compare.py --average
 measures it), calibrated and thresholded on dev exactly as train.py does for one network.
 
-  /usr/bin/python3 training/ensemble.py --features data/features-fine6 --out models \
+  /usr/bin/python3 training/ensemble.py --features data/features-fine6-harm --out models \
       --report training/last_run.json RUN1/best.pt RUN2/best.pt
 
 Writes OUT/detector.onnx and OUT/detector.json (the service and `eval` read them unchanged) and
@@ -41,7 +41,7 @@ def build_average(dump: FeatureDump, dev_ws: WindowSet, checkpoints: Sequence[st
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--features", default="data/features-fine6")
+    p.add_argument("--features", default="data/features-fine6-harm")
     p.add_argument("--out", default="models", help="where detector.onnx and detector.json go")
     p.add_argument("--report", default="training/last_run.json")
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES,

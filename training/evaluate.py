@@ -17,7 +17,7 @@ CLI (uses the PyTorch checkpoints, since onnxruntime is not installed for Python
 The shipped average on a rebuilt corpus, with the graph's own standardisation, replacing only the
 results of the trainer's report:
   /usr/bin/python3 training/members_from_onnx.py models/detector.onnx --out data/shipped
-  /usr/bin/python3 training/evaluate.py --features data/features-fine6 \
+  /usr/bin/python3 training/evaluate.py --features data/features-fine6-harm \
       --checkpoint data/shipped/member0.pt data/shipped/member1.pt \
       --model-json models/detector.json --out training/last_run.json --update
 """
