@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/check.hpp"
+#include "dsp/band_harmonicity.hpp"
 
 namespace dvd::dsp {
 
@@ -261,11 +262,10 @@ void FeatureExtractor::compute_fine() noexcept {
     const FeatureOptions& o = tables_->options();
     const std::span<const float> window = tables_->fine_window();
     const int subframes = fine_subframes(o);
-    float* out = features_.data() + harmonicity_offset(o)
-                 + (o.band_harmonicity ? kHarmonicityFeatures : 0);
+    float* out = features_.data() + fine_values_offset(o);
     float* frame = fine_spectrum_->frame().data();  // the tail beyond the window stays zero
     for (int j = 0; j < subframes; ++j) {
-        // history_[0] is the sample before the frame.
+        // history_[lead_] is the frame's first sample.
         const float* x = history_.data() + lead_ + tables_->fine_offset() + j * kFineHopSamples;
         for (std::size_t n = 0; n < window.size(); ++n) {
             frame[n] = x[n] * window[n];

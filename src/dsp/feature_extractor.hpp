@@ -8,7 +8,6 @@
 
 #include "base/check.hpp"
 #include "base/result.hpp"
-#include "dsp/band_harmonicity.hpp"
 #include "dsp/feature_options.hpp"
 #include "dsp/power_spectrum.hpp"
 
@@ -113,7 +112,7 @@ private:
 ///   P = |FFT|^2; value = ln(max(sum_k V[b][k] P[k], log_floor)) with B triangular filters V over
 ///   0..rate/2 (the filterbank formula above with low = 0, high = rate/2, fft_size = 64).
 /// - with `band_harmonicity`, kHarmonicityFeatures values follow the excitation values (before
-///   the fine ones): `BandHarmonicity` (band_harmonicity.hpp) of the RAW samples
+///   the fine ones): `band_harmonicity` (band_harmonicity.hpp) of the RAW samples
 ///   x[c - 160 .. c + 159], c = start + len / 2 (integer division), samples before the stream
 ///   taken as 0 (its FFT scratch is per thread: `prepare_band_harmonicity_thread`). The window
 ///   reaches `harmonicity_lookahead` samples past the frame (60 with the defaults), so the frame is

@@ -104,12 +104,16 @@ inline int harmonicity_offset(const FeatureOptions& options) {
     return options.num_filters + (options.excitation ? kExcitationFeatures : 0);
 }
 
+/// Index of the first fine value in a frame (after the band-harmonicity values).
+inline int fine_values_offset(const FeatureOptions& options) {
+    return harmonicity_offset(options) + (options.band_harmonicity ? kHarmonicityFeatures : 0);
+}
+
 /// Values per frame: num_filters, plus kExcitationFeatures with `excitation`, plus
 /// kHarmonicityFeatures with `band_harmonicity`, plus fine_subframes() x fine_bands with
 /// `fine_bands`, in that order.
 inline int feature_width(const FeatureOptions& options) {
-    return harmonicity_offset(options) + (options.band_harmonicity ? kHarmonicityFeatures : 0)
-           + fine_subframes(options) * options.fine_bands;
+    return fine_values_offset(options) + fine_subframes(options) * options.fine_bands;
 }
 
 /// Rejects nonsense options with `Errc::InvalidArgument` and a message naming the field:

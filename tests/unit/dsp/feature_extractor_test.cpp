@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dsp/band_harmonicity.hpp"
 #include "dsp/vad.hpp"
 #include "test_signals.hpp"
 

@@ -116,6 +116,7 @@ TEST(FeatureOptions, BandHarmonicityComesAfterExcitationAndReachesPastTheFrame) 
     EXPECT_EQ(harmonicity_offset(o), 60);
     o.excitation = true;
     EXPECT_EQ(harmonicity_offset(o), 60 + kExcitationFeatures);
+    EXPECT_EQ(fine_values_offset(o), 60 + kExcitationFeatures + kHarmonicityFeatures);
     EXPECT_EQ(feature_width(o), 60 + kExcitationFeatures + kHarmonicityFeatures + 5 * 6);
     // A 320-sample window centred on a 200-sample frame: 60 samples either side.
     EXPECT_EQ(harmonicity_lookbehind(o), 60);
