@@ -1,6 +1,7 @@
 #include "pipeline/streaming_scorer.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -186,6 +187,7 @@ TEST(StreamingScorer, ShippedModelStateStaysUnder100kB) {
     StreamingScorer scorer(*model, *tables);
     const std::size_t before = scorer.state_bytes();
     EXPECT_LT(before, 100u * 1024u) << before;
+    std::printf("[ state    ] shipped model: %zu bytes per stream (budget 102400)\n", before);
     ASSERT_TRUE(scorer.accept(test::speech_like_signal(12.0, 3)));
     EXPECT_GT(scorer.call().windows, 0);
     EXPECT_EQ(scorer.state_bytes(), before);
