@@ -203,7 +203,18 @@ std::size_t FeatureExtractor::fill(std::span<const float> samples) noexcept {
     return used + n;
 }
 
-void FeatureExtractor::compute_frame() noexcept {
+void FeatureExtractor::compute_energy() noexcept {
+    const float* x = history_.data() + lead_;  // the frame's first sample
+    const auto len = static_cast<std::size_t>(tables_->options().frame_length_samples);
+    double sum_sq = 0.0;
+    for (std::size_t n = 0; n < len; ++n) {
+        sum_sq += static_cast<double>(x[n]) * static_cast<double>(x[n]);
+    }
+    // 10 log10(mean(x^2) + 1e-10): a full-scale sine gives -3.01 dBFS, silence -100 dBFS.
+    energy_db_ = static_cast<float>(10.0 * std::log10(sum_sq / static_cast<double>(len) + 1e-10));
+}
+
+void FeatureExtractor::compute_features() noexcept {
     const FeatureOptions& o = tables_->options();
     const std::span<const float> window = tables_->window();
     const float p = o.preemphasis;
@@ -211,10 +222,8 @@ void FeatureExtractor::compute_frame() noexcept {
     float* frame = spectrum_.frame().data();  // the tail beyond len stays zero
     const std::size_t len = window.size();
 
-    double sum_sq = 0.0;
     for (std::size_t n = 0; n < len; ++n) {
         frame[n] = (x[n + 1] - p * x[n]) * window[n];
-        sum_sq += static_cast<double>(x[n + 1]) * static_cast<double>(x[n + 1]);
     }
     if (o.excitation) {
         for (std::size_t n = 0; n < len; ++n) {
@@ -222,8 +231,6 @@ void FeatureExtractor::compute_frame() noexcept {
         }
         compute_excitation(unwindowed_.data(), frame);
     }
-    // 10 log10(mean(x^2) + 1e-10): a full-scale sine gives -3.01 dBFS, silence -100 dBFS.
-    energy_db_ = static_cast<float>(10.0 * std::log10(sum_sq / static_cast<double>(len) + 1e-10));
 
     const float* power = spectrum_.compute().data();
 

@@ -144,15 +144,24 @@ public:
     /// the call. Allocation-free.
     template <class Sink>
     void accept(std::span<const float> samples, Sink&& sink) {
+        accept_if(samples, keep_every_frame, sink);
+    }
+
+    /// `accept` for a consumer that keeps only some frames: for each completed frame, in order,
+    /// calls `keep(float energy_db) -> bool` first (energy_db as below), and only when it returns
+    /// true computes the frame's features and calls `sink` as `accept` does. A frame not kept
+    /// costs its energy only (no FFT, no excitation, fine or harmonicity values), which is how
+    /// the speech front end skips the silence of a call; the kept frames' features are
+    /// bit-identical to `accept`'s (every value is a function of the frame's samples alone).
+    template <class Keep, class Sink>
+    void accept_if(std::span<const float> samples, Keep&& keep, Sink&& sink) {
         DVD_CHECK(!finished_, "FeatureExtractor::accept after finish without reset");
         samples_seen_ += static_cast<long long>(samples.size());
         while (!samples.empty()) {
             const std::size_t used = fill(samples);
             samples = samples.subspan(used);
             if (frame_ready()) {
-                compute_frame();
-                sink(std::span<const float>(features_.data(), features_.size()), energy_db_);
-                advance();
+                emit(keep, sink);
             }
         }
     }
@@ -165,12 +174,16 @@ public:
     /// follow: `accept` after it is checked. Allocation-free.
     template <class Sink>
     void finish(Sink&& sink) {
+        finish_if(keep_every_frame, sink);
+    }
+
+    /// `finish` with `accept_if`'s `keep`.
+    template <class Keep, class Sink>
+    void finish_if(Keep&& keep, Sink&& sink) {
         finished_ = true;
         while (frames_emitted_ < num_frames(tables_->options(), samples_seen_)) {
             pad_with_zeros();
-            compute_frame();
-            sink(std::span<const float>(features_.data(), features_.size()), energy_db_);
-            advance();
+            emit(keep, sink);
         }
     }
 
@@ -193,7 +206,21 @@ private:
     // `finish`: fills the rest of the history with zeros (samples after the stream's end).
     void pad_with_zeros() noexcept;
 
-    void compute_frame() noexcept;
+    static bool keep_every_frame(float /*energy_db*/) noexcept { return true; }
+
+    // One completed frame: its energy, `keep`, its features and `sink` if kept, then the shift.
+    template <class Keep, class Sink>
+    void emit(Keep& keep, Sink& sink) {
+        compute_energy();
+        if (keep(energy_db_)) {
+            compute_features();
+            sink(std::span<const float>(features_.data(), features_.size()), energy_db_);
+        }
+        advance();
+    }
+
+    void compute_energy() noexcept;
+    void compute_features() noexcept;
     void advance() noexcept;
 
     std::shared_ptr<const FeatureTables> tables_;

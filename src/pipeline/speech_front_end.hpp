@@ -23,10 +23,12 @@ public:
     int num_features() const { return extractor_.num_features(); }
 
     /// Feeds 8 kHz samples (any count). Calls `on_speech(std::span<const float> features)` for
-    /// each frame the VAD marks as speech, in order. Non-speech frames are counted and dropped.
+    /// each frame the VAD marks as speech, in order. Non-speech frames are counted and dropped
+    /// before their features are computed (the VAD needs only the frame's energy), so the
+    /// silence of a call costs little.
     template <class Sink>
     void accept(std::span<const float> samples, Sink&& on_speech) {
-        extractor_.accept(samples, vad_filter(on_speech));
+        extractor_.accept_if(samples, vad_gate(), speech_sink(on_speech));
     }
 
     /// Ends the stream: the frames still waiting for samples past the end (only with
@@ -34,7 +36,7 @@ public:
     /// Only `reset` may follow (or another `finish`, which emits nothing).
     template <class Sink>
     void finish(Sink&& on_speech) {
-        extractor_.finish(vad_filter(on_speech));
+        extractor_.finish_if(vad_gate(), speech_sink(on_speech));
     }
 
     void reset() {
@@ -49,15 +51,21 @@ public:
     std::size_t state_bytes() const { return extractor_.state_bytes() + sizeof(*this); }
 
 private:
-    // The extractor's sink: counts the frame, passes it on when the VAD marks it as speech.
-    template <class Sink>
-    auto vad_filter(Sink& on_speech) {
-        return [this, &on_speech](std::span<const float> features, float energy_db) {
+    // The extractor's `keep`: counts the frame and asks the VAD, which sees only its energy.
+    auto vad_gate() {
+        return [this](float energy_db) {
             ++frames_;
-            if (vad_.accept(energy_db)) {
-                ++speech_frames_;
-                on_speech(features);
-            }
+            const bool speech = vad_.accept(energy_db);
+            speech_frames_ += speech ? 1 : 0;
+            return speech;
+        };
+    }
+
+    // The extractor's sink, called for speech frames only.
+    template <class Sink>
+    static auto speech_sink(Sink& on_speech) {
+        return [&on_speech](std::span<const float> features, float /*energy_db*/) {
+            on_speech(features);
         };
     }
 

@@ -661,6 +661,62 @@ TEST_P(StreamingEqualsBatch, RandomChunksGiveIdenticalFeaturesAndEnergies) {
     }
 }
 
+// What the speech front end does: the VAD decides from the energy, and only speech frames get
+// features. `keep` sees every frame's energy once, in order; the kept frames are the batch's.
+TEST_P(StreamingEqualsBatch, AcceptIfComputesTheKeptFramesOnlyAndTheyEqualBatch) {
+    const FeatureOptions o = GetParam();
+    const auto t = make_tables(o);
+    ASSERT_NE(t, nullptr);
+    // Speech-like bursts between stretches of near-silence, so the VAD both keeps and drops.
+    auto x = white_noise(static_cast<std::size_t>(o.sample_rate_hz) * 3 + 11, 1e-4, 23);
+    const auto loud = white_noise(x.size(), 0.1, 29);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if ((i / static_cast<std::size_t>(o.sample_rate_hz / 4)) % 3 == 1) {
+            x[i] += loud[i];
+        }
+    }
+    std::vector<float> energies;
+    const auto batch = compute_features(*t, x, &energies);
+    const auto width = static_cast<std::size_t>(t->num_features());
+    std::vector<float> batch_speech;
+    EnergyVad batch_vad;
+    for (std::size_t i = 0; i < energies.size(); ++i) {
+        if (batch_vad.accept(energies[i])) {
+            batch_speech.insert(batch_speech.end(), batch.begin() + static_cast<long>(i * width),
+                                batch.begin() + static_cast<long>((i + 1) * width));
+        }
+    }
+    ASSERT_GT(batch_speech.size(), 0u);
+    ASSERT_LT(batch_speech.size(), batch.size());
+
+    for (unsigned seed = 1; seed <= 3; ++seed) {
+        FeatureExtractor ex(t);
+        EnergyVad vad;
+        std::vector<float> seen_energies;
+        std::vector<float> kept;
+        const auto keep = [&](float e) {
+            seen_energies.push_back(e);
+            return vad.accept(e);
+        };
+        const auto sink = [&](std::span<const float> f, float e) {
+            EXPECT_EQ(e, seen_energies.back());
+            kept.insert(kept.end(), f.begin(), f.end());
+        };
+        std::mt19937 rng(seed);
+        std::size_t pos = 0;
+        while (pos < x.size()) {
+            std::size_t n = rng() % 4 == 0 ? 1 : rng() % 900;
+            n = std::min(n, x.size() - pos);
+            ex.accept_if(std::span<const float>(x).subspan(pos, n), keep, sink);
+            pos += n;
+        }
+        ex.finish_if(keep, sink);
+        EXPECT_TRUE(bit_identical(seen_energies, energies)) << "seed " << seed;
+        EXPECT_TRUE(bit_identical(kept, batch_speech)) << "seed " << seed;
+        EXPECT_EQ(ex.frames_emitted(), static_cast<long long>(energies.size()));
+    }
+}
+
 FeatureOptions with_frames(int length, int shift) {
     FeatureOptions o;
     o.frame_length_samples = length;
