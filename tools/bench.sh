@@ -42,7 +42,9 @@ end=$(date +%s.%N)
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 audio = sum(r["duration_seconds"] for r in rows)
+speech = sum(r["speech_seconds"] for r in rows)
 wall = float(sys.argv[3]) - float(sys.argv[2])
-print(f"{len(rows)} files, {audio:.0f} s of audio in {wall:.2f} s on one thread: "
-      f"{audio / wall:.0f}x real time per core (model loaded once)")
+print(f"{len(rows)} files, {audio:.0f} s of audio ({100 * speech / audio:.0f} % of it speech to the "
+      f"VAD) in {wall:.2f} s on one thread: {audio / wall:.0f}x real time per core "
+      f"(model loaded once)")
 PY
