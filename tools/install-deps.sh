@@ -20,7 +20,7 @@ group=${1:-build}
 # service itself needs only libpq.
 BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates
-    libboost1.81-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libkissfft-dev
+    libboost1.81-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libfftw3-dev
     libsndfile1-dev libsoxr-dev libsodium-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
     libcairo2-dev libopus-dev libspandsp-dev
     libgtest-dev libgmock-dev libbenchmark-dev

@@ -39,7 +39,7 @@ void band_harmonicity(std::span<const float> x, std::span<float> out) noexcept;
 /// FeatureExtractor calls it when constructed, so its `accept` does not allocate on that thread.
 void prepare_band_harmonicity_thread();
 
-/// Bytes of one thread's scratch (the FFT plan and buffers).
+/// Bytes of one thread's scratch (the FFT buffers; the FFTW plan is shared by the process).
 std::size_t band_harmonicity_thread_bytes();
 
 }  // namespace dvd::dsp

@@ -89,7 +89,8 @@ private:
 /// - frame i covers y[i*shift .. i*shift + len - 1] and is emitted as soon as its last sample
 ///   arrives; a partial tail is never emitted;
 /// - the frame is multiplied by the symmetric Hamming window, zero-padded to fft_size, and
-///   transformed with KissFFT kiss_fftr (float); P[k] = re^2 + im^2, k = 0..fft_size/2;
+///   transformed with FFTW (single precision, r2c; `PowerSpectrum`); P[k] = re^2 + im^2,
+///   k = 0..fft_size/2;
 /// - filter edges e[j] = low + j (high - low) / (num_filters + 1), j = 0..num_filters+1; filter m
 ///   weights bin k (f_k = k rate / fft_size) by
 ///   max(0, min((f_k - e[m]) / (e[m+1] - e[m]), (e[m+2] - f_k) / (e[m+2] - e[m+1])));
@@ -122,8 +123,9 @@ private:
 /// Output does not depend on how the stream is chunked (bit-identical). All memory is allocated
 /// in the constructor (with `band_harmonicity`, also the constructing thread's FFT scratch:
 /// used on another thread, the extractor allocates that thread's scratch once, on its first
-/// frame there); `accept` and `reset` never allocate otherwise, lock or throw.
-/// Thread ownership: one thread at a time (the KissFFT plan holds scratch memory); the shared
+/// frame there, taking the FFT plan lock that once); `accept` and `reset` never allocate
+/// otherwise, lock or throw.
+/// Thread ownership: one thread at a time (the FFT buffers are per extractor); the shared
 /// tables may be used by many extractors concurrently. Movable, not copyable.
 class FeatureExtractor {
 public:

@@ -6,12 +6,14 @@
 
 namespace dvd::dsp {
 
-/// Power spectrum of one real frame with KissFFT (float): the caller writes the (windowed)
-/// frame into `frame()` (fft_size values; entries it leaves alone keep their last value, so a
-/// zero-padded tail stays zero), then `compute()` returns P[k] = re^2 + im^2, k = 0..fft_size/2.
-/// Owns the FFT plan and the buffers, all allocated in the constructor; `compute` never
-/// allocates. Thread ownership: one thread at a time (the plan holds scratch). Movable, not
-/// copyable.
+/// Power spectrum of one real frame with FFTW (single precision, r2c): the caller writes the
+/// (windowed) frame into `frame()` (fft_size values; entries it leaves alone keep their last
+/// value, so a zero-padded tail stays zero), then `compute()` returns P[k] = re^2 + im^2,
+/// k = 0..fft_size/2. Owns the buffers, all allocated in the constructor; the FFTW plan is shared
+/// by every PowerSpectrum of the same size in the process (made once, thread-safe to execute).
+/// `compute` never allocates. FFTW picks SIMD code for the CPU it runs on, so the last bits of a
+/// transform may differ between machines, never between runs on one. Thread ownership: one
+/// thread at a time (the buffers). Movable, not copyable.
 class PowerSpectrum {
 public:
     /// Precondition: fft_size is even and >= 2 (checked).
@@ -33,7 +35,7 @@ public:
     /// so this is the cosine transform: the inverse FFT of a real, even spectrum times fft_size.
     std::span<const float> compute_real() noexcept;
 
-    /// Bytes owned: plan, frame, complex spectrum and power buffers.
+    /// Bytes owned: frame, complex spectrum and power buffers (the shared plan is not counted).
     std::size_t state_bytes() const;
 
 private:

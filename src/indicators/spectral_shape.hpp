@@ -10,9 +10,9 @@
 namespace dvd::indicators {
 
 /// Power spectrum of one frame of N = kFftSize samples: Hann window
-/// (w[n] = 0.5 - 0.5 cos(2 pi (n + 0.5) / N)) times the samples, KissFFT real FFT of N points,
+/// (w[n] = 0.5 - 0.5 cos(2 pi (n + 0.5) / N)) times the samples, FFTW real FFT of N points,
 /// P[k] = re^2 + im^2 for k = 0 .. N/2.
-/// Thread ownership: one thread at a time (the FFT plan holds scratch). Allocates only in the
+/// Thread ownership: one thread at a time (the FFT buffers). Allocates only in the
 /// constructor (the window table is immutable and shared, built once per process); movable,
 /// not copyable.
 class SpectrumAnalyzer {
