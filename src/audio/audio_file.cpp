@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -71,6 +72,57 @@ std::string truncation_warning(SNDFILE* file) {
     return {};
 }
 
+/// An Ogg stream ends with a page whose header_type has the end-of-stream bit (RFC 3533: page
+/// header "OggS", version 0, header_type, granule position, serial, sequence, CRC, then
+/// page_segments and that many lacing values, which sum to the body's length). libsndfile reads
+/// an Ogg file cut short up to its last whole packet and says nothing, so this looks at the
+/// file's end: a warning unless a page ends exactly at the end of the file and carries the
+/// end-of-stream bit. Every candidate "OggS" in the last maximal page's length is tried, so a
+/// capture pattern inside packet data cannot hide the real last page.
+std::string ogg_end_warning(const std::string& path) {
+    constexpr std::size_t kHeader = 27;
+    constexpr std::size_t kMaxPage = kHeader + 255 + 255 * 255;
+    constexpr unsigned char kEndOfStream = 0x04;
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+    if (size <= 0) {
+        return {};  // libsndfile read it; nothing more to say from here
+    }
+    const auto tail_size = static_cast<std::size_t>(std::min<std::streamoff>(size, kMaxPage));
+    std::string tail(tail_size, '\0');
+    in.seekg(size - static_cast<std::streamoff>(tail_size));
+    if (!in.read(tail.data(), static_cast<std::streamsize>(tail_size))) {
+        return {};
+    }
+    const auto byte = [&](std::size_t i) {
+        return static_cast<unsigned char>(tail[i]);
+    };
+    for (std::size_t at = tail.rfind("OggS"); at != std::string::npos;
+         at = at == 0 ? std::string::npos : tail.rfind("OggS", at - 1)) {
+        if (at + kHeader > tail.size() || byte(at + 4) != 0) {
+            continue;
+        }
+        const std::size_t segments = byte(at + 26);
+        if (at + kHeader + segments > tail.size()) {
+            continue;
+        }
+        std::size_t body = 0;
+        for (std::size_t i = 0; i < segments; ++i) {
+            body += byte(at + kHeader + i);
+        }
+        if (at + kHeader + segments + body != tail.size()) {
+            continue;
+        }
+        if ((byte(at + 5) & kEndOfStream) != 0) {
+            return {};
+        }
+        return "the Ogg stream's last page has no end-of-stream mark: cut short at a page "
+               "boundary, or still being written; what is there was read";
+    }
+    return "the file ends inside an Ogg page: cut short; the whole pages before the cut were "
+           "read";
+}
+
 }  // namespace
 
 base::Result<std::vector<float>> read_audio_file(const std::string& path, int target_rate_hz) {
@@ -114,7 +166,9 @@ base::Result<AudioRead> read_audio(const std::string& path, int target_rate_hz) 
     }
 
     AudioRead out;
-    out.warning = truncation_warning(file.get());
+    out.warning = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG
+                          ? ogg_end_warning(path)
+                          : truncation_warning(file.get());
     const auto channels = static_cast<std::size_t>(info.channels);
     std::vector<float>& mono = out.samples;
     if (info.frames > 0 && info.frames < (sf_count_t{1} << 34)) {
@@ -148,6 +202,15 @@ base::Result<AudioRead> read_audio(const std::string& path, int target_rate_hz) 
     }
     if (mono.empty()) {
         return base::fail(base::Errc::Corrupt, fmt::format("{}: no audio samples", path));
+    }
+    // FLAC's STREAMINFO holds the stream's length, and libsndfile stops quietly at a cut that
+    // falls between two frames (one inside a frame is the read error above).
+    if (out.warning.empty() && (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC
+        && info.frames > static_cast<sf_count_t>(mono.size())) {
+        out.warning = fmt::format(
+                "the header declares {} samples but the file holds {}: cut short; what is there "
+                "was read",
+                info.frames, mono.size());
     }
     if (info.samplerate == target_rate_hz) {
         return out;

@@ -24,7 +24,9 @@ namespace dvd::audio {
 struct AudioRead {
     std::vector<float> samples;
     /// Empty, or one sentence: the header declares more audio data than the file holds (a file
-    /// cut short, or one whose writer never finished its header); the samples are what is there.
+    /// cut short, or one whose writer never finished its header), an Ogg file (Vorbis, Opus)
+    /// does not end with a whole end-of-stream page, or a FLAC file holds fewer samples than its
+    /// STREAMINFO declares (both cut short); the samples are what is there.
     std::string warning;
 };
 

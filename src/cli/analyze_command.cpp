@@ -27,7 +27,8 @@ constexpr const char* kUsage =
         "  --jobs                scoring threads (default: number of cores)\n"
         "  --files-from          also score the files listed in LIST, one path per line\n"
         "                        (- reads standard input; empty lines are skipped)\n"
-        "A file shorter than its header says is scored on what is there, with a warning.\n"
+        "A file shorter than its header says (WAV, FLAC), or an Ogg file cut short, is\n"
+        "scored on what is there, with a warning.\n"
         "Exit status: 0 all files scored, 1 some file failed (see its error line), 2 usage.\n";
 
 double round4(double x) { return std::round(x * 1e4) / 1e4; }

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numbers>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sndfile.h>
 #include <unistd.h>
@@ -247,6 +249,95 @@ TEST_F(AudioFileTest, OggOpusKeepsTheTone) {
     ASSERT_TRUE(x) << x.error().message;
     EXPECT_NEAR(static_cast<double>(x->size()), 8000.0, 200.0);
     EXPECT_NEAR(tone_amplitude(*x, 440.0, 8000.0), 0.4, 0.04);
+}
+
+// libsndfile reads an Ogg file cut short up to its last whole packet without a word; read_audio
+// looks for the end-of-stream page and says so.
+class OggEndTest : public AudioFileTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(OggEndTest, ACutFileIsReadWithAWarningAndAWholeOneWithout) {
+    SF_INFO probe{};
+    probe.samplerate = 16000;
+    probe.channels = 1;
+    probe.format = SF_FORMAT_OGG | GetParam();
+    if (!sf_format_check(&probe)) {
+        GTEST_SKIP() << "this libsndfile cannot write this Ogg codec";
+    }
+    const auto pcm = make_pcm16(48000, 1, 16000.0);
+    write_with_sndfile(path("full.ogg"), SF_FORMAT_OGG | GetParam(), 16000, 1, pcm);
+    const auto whole = read_audio(path("full.ogg"));
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_EQ(whole->warning, "");
+
+    std::string bytes;
+    {
+        std::ifstream in(path("full.ogg"), std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const auto write = [&](const std::string& name, std::size_t size) {
+        std::ofstream(path(name), std::ios::binary) << bytes.substr(0, size);
+    };
+    // Inside a page.
+    write("mid_page.ogg", bytes.size() * 6 / 10);
+    const auto mid = read_audio(path("mid_page.ogg"));
+    ASSERT_TRUE(mid) << mid.error().message;
+    EXPECT_NE(mid->warning.find("ends inside an Ogg page"), std::string::npos) << mid->warning;
+    EXPECT_GT(mid->samples.size(), 0u);
+    EXPECT_LT(mid->samples.size(), whole->samples.size());
+    // At a page boundary: the pages before are whole, none says the stream ended.
+    const std::size_t boundary = bytes.rfind("OggS", bytes.size() * 6 / 10);
+    ASSERT_NE(boundary, std::string::npos);
+    ASSERT_GT(boundary, 0u);
+    write("at_page.ogg", boundary);
+    const auto at_page = read_audio(path("at_page.ogg"));
+    ASSERT_TRUE(at_page) << at_page.error().message;
+    EXPECT_NE(at_page->warning.find("no end-of-stream mark"), std::string::npos)
+            << at_page->warning;
+    EXPECT_LT(at_page->samples.size(), whole->samples.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, OggEndTest, ::testing::Values(SF_FORMAT_VORBIS, SF_FORMAT_OPUS),
+                         [](const ::testing::TestParamInfo<int>& codec) {
+                             return codec.param == SF_FORMAT_VORBIS ? std::string("Vorbis")
+                                                                    : std::string("Opus");
+                         });
+
+// A FLAC file cut between two frames reads without an error; STREAMINFO's length tells.
+TEST_F(AudioFileTest, FlacCutBetweenFramesIsReadWithAWarning) {
+    const auto pcm = make_pcm16(16000, 1, 8000.0);
+    write_with_sndfile(path("full.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 1, pcm);
+    const auto whole = read_audio(path("full.flac"));
+    ASSERT_TRUE(whole) << whole.error().message;
+    EXPECT_EQ(whole->warning, "");
+    std::string bytes;
+    {
+        std::ifstream in(path("full.flac"), std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    // Frame sync codes (0xFFF8) from the middle on: the first cut there that reads cleanly.
+    bool found = false;
+    for (std::size_t at = bytes.size() / 2; !found && at + 1 < bytes.size(); ++at) {
+        if (static_cast<unsigned char>(bytes[at]) != 0xFF
+            || static_cast<unsigned char>(bytes[at + 1]) != 0xF8) {
+            continue;
+        }
+        std::ofstream(path("cut.flac"), std::ios::binary) << bytes.substr(0, at);
+        const auto cut = read_audio(path("cut.flac"));
+        if (!cut) {
+            continue;  // a sync pattern inside a frame's data
+        }
+        found = true;
+        EXPECT_LT(cut->samples.size(), pcm.size());
+        EXPECT_EQ(cut->samples,
+                  std::vector<float>(whole->samples.begin(),
+                                     whole->samples.begin()
+                                             + static_cast<std::ptrdiff_t>(cut->samples.size())));
+        EXPECT_NE(cut->warning.find(fmt::format("declares 16000 samples but the file holds {}",
+                                                cut->samples.size())),
+                  std::string::npos)
+                << cut->warning;
+    }
+    EXPECT_TRUE(found) << "no frame boundary in the second half of the file";
 }
 
 TEST_F(AudioFileTest, MissingFileIsNotFound) {
