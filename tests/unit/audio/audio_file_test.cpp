@@ -39,6 +39,11 @@ protected:
 
     std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
+    std::string bytes_of(const std::string& name) const {
+        std::ifstream in(path(name), std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
     fs::path dir_;
 };
 
@@ -269,11 +274,7 @@ TEST_P(OggEndTest, ACutFileIsReadWithAWarningAndAWholeOneWithout) {
     ASSERT_TRUE(whole) << whole.error().message;
     EXPECT_EQ(whole->warning, "");
 
-    std::string bytes;
-    {
-        std::ifstream in(path("full.ogg"), std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    const std::string bytes = bytes_of("full.ogg");
     const auto write = [&](const std::string& name, std::size_t size) {
         std::ofstream(path(name), std::ios::binary) << bytes.substr(0, size);
     };
@@ -309,11 +310,7 @@ TEST_F(AudioFileTest, FlacCutBetweenFramesIsReadWithAWarning) {
     const auto whole = read_audio(path("full.flac"));
     ASSERT_TRUE(whole) << whole.error().message;
     EXPECT_EQ(whole->warning, "");
-    std::string bytes;
-    {
-        std::ifstream in(path("full.flac"), std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    const std::string bytes = bytes_of("full.flac");
     // Frame sync codes (0xFFF8) from the middle on: the first cut there that reads cleanly.
     bool found = false;
     for (std::size_t at = bytes.size() / 2; !found && at + 1 < bytes.size(); ++at) {
