@@ -165,10 +165,10 @@ base::Result<AudioRead> read_audio(const std::string& path, int target_rate_hz) 
                           fmt::format("{}: file reports sample rate {}", path, info.samplerate));
     }
 
+    const int container = info.format & SF_FORMAT_TYPEMASK;
     AudioRead out;
-    out.warning = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG
-                          ? ogg_end_warning(path)
-                          : truncation_warning(file.get());
+    out.warning =
+            container == SF_FORMAT_OGG ? ogg_end_warning(path) : truncation_warning(file.get());
     const auto channels = static_cast<std::size_t>(info.channels);
     std::vector<float>& mono = out.samples;
     if (info.frames > 0 && info.frames < (sf_count_t{1} << 34)) {
@@ -205,7 +205,7 @@ base::Result<AudioRead> read_audio(const std::string& path, int target_rate_hz) 
     }
     // FLAC's STREAMINFO holds the stream's length, and libsndfile stops quietly at a cut that
     // falls between two frames (one inside a frame is the read error above).
-    if (out.warning.empty() && (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC
+    if (out.warning.empty() && container == SF_FORMAT_FLAC
         && info.frames > static_cast<sf_count_t>(mono.size())) {
         out.warning = fmt::format(
                 "the header declares {} samples but the file holds {}: cut short; what is there "
