@@ -24,11 +24,15 @@ namespace {
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector eval MANIFEST.csv [--split S] [--out DIR]\n"
         "                                    [--model detector.json] [--threshold P] [--jobs N]\n"
-        "Scores every clip of the manifest (columns path,label[,split,attack,codec,...]) and reports\n"
+        "Scores every clip of the manifest (columns path,label[,split,attack,codec,...]) and "
+        "reports\n"
         "EER, minDCF and actDCF (P(spoof) 0.05; Cmiss 1, Cfa 10 in ASVspoof's bona-fide-positive\n"
-        "convention), Cllr, and false-alarm/miss rates at the threshold, per attack and per codec,\n"
-        "after 1 s, 2 s and 4 s of speech (clips with at least that much speech, scored on it alone)\n"
-        "and on full clips. Writes DIR/report.json and DIR/det.png\n"
+        "convention), Cllr, and false-alarm/miss rates at the threshold, per attack and per "
+        "codec,\n"
+        "after 1 s, 2 s and 4 s of speech (clips with at least that much speech, scored on it "
+        "alone)\n"
+        "and on full clips; per attack also the pooled EER without that attack (what it costs).\n"
+        "Writes DIR/report.json and DIR/det.png\n"
         "(default DIR: eval-out). --threshold overrides the model's P(synthetic) threshold.\n";
 
 struct Condition {
@@ -167,9 +171,19 @@ int run_eval(const std::vector<std::string>& raw) {
         }
         auto& c = report["conditions"][condition.name];
         c = summarise(all, threshold_llr);
-        for (auto& [attack, trials] : by_attack) {
-            trials.insert(trials.end(), genuine.begin(), genuine.end());
-            c["per_attack"][attack] = summarise(trials, threshold_llr);
+        for (const auto& [attack, synthetic] : by_attack) {
+            std::vector<eval::Trial> trials = genuine;
+            trials.insert(trials.end(), synthetic.begin(), synthetic.end());
+            auto& a = c["per_attack"][attack];
+            a = summarise(trials, threshold_llr);
+            // What this attack costs the pooled figure: the EER of all the other clips.
+            std::vector<eval::Trial> without = genuine;
+            for (const auto& [other, other_synthetic] : by_attack) {
+                if (other != attack) {
+                    without.insert(without.end(), other_synthetic.begin(), other_synthetic.end());
+                }
+            }
+            a["pooled_eer_without"] = metric(eval::equal_error_rate(without));
         }
         for (const auto& [codec, trials] : by_codec) {
             c["per_codec"][codec] = summarise(trials, threshold_llr);
@@ -211,6 +225,24 @@ int run_eval(const std::vector<std::string>& raw) {
                                  c["genuine"].get<std::size_t>() + c["synthetic"].get<std::size_t>(),
                                  pct("eer"), num("min_dcf"), num("act_dcf"), num("cllr"),
                                  pct("fa_rate"), pct("miss_rate"));
+    }
+    if (const auto& full = report["conditions"]["full"]; full.contains("per_attack")) {
+        std::cout << fmt::format(
+                "\nfull clips per attack (EER against all genuine clips; pooled EER"
+                " of the other clips without this attack)\n{:<20} {:>8} {:>8} {:>8} {:>9}\n",
+                "attack", "clips", "EER%", "caught%", "without%");
+        for (const auto& [attack, a] : full["per_attack"].items()) {
+            const auto pct = [&](const char* key, bool complement = false) {
+                return a.contains(key) && a[key].is_number() ? fmt::format(
+                               "{:.2f}", 100.0
+                                                 * (complement ? 1.0 - a[key].get<double>()
+                                                               : a[key].get<double>()))
+                                                             : std::string("-");
+            };
+            std::cout << fmt::format("{:<20} {:>8} {:>8} {:>8} {:>9}\n", attack,
+                                     a["synthetic"].get<std::size_t>(), pct("eer"),
+                                     pct("miss_rate", true), pct("pooled_eer_without"));
+        }
     }
     std::cout << fmt::format("threshold P(synthetic) >= {:.4f}; {} errors, {} with too little speech;"
                              " report: {}\n",

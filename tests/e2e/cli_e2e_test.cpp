@@ -230,7 +230,10 @@ TEST_F(CliE2e, EvalWritesReportAndDetCurve) {
     for (unsigned i = 0; i < 6; ++i) {
         const auto name = "clip" + std::to_string(i) + ".wav";
         wav(name, 4.5 + 0.5 * i, 10 + i);
-        manifest << name << "," << (i % 2 == 0 ? "genuine,test,a,s,bonafide" : "synthetic,test,b,t,tts")
+        manifest << name << ","
+                 << (i % 2 == 0 ? "genuine,test,a,s,bonafide"
+                     : i < 5    ? "synthetic,test,b,t,tts"
+                                : "synthetic,test,c,u,other-tts")
                  << "," << (i < 3 ? "mulaw" : "gsm") << ",GPL,4\n";
     }
     wav("other.wav", 5.0, 30);
@@ -249,7 +252,16 @@ TEST_F(CliE2e, EvalWritesReportAndDetCurve) {
     EXPECT_EQ(full["synthetic"].get<int>(), 3);
     EXPECT_TRUE(full["eer"].is_number());
     EXPECT_TRUE(full["cllr"].is_number());
-    EXPECT_TRUE(full["per_attack"].contains("tts"));
+    ASSERT_TRUE(full["per_attack"].contains("tts"));
+    ASSERT_TRUE(full["per_attack"].contains("other-tts"));
+    // With two attacks, the pooled EER without one is the other's EER against the genuine clips.
+    const auto& tts = full["per_attack"]["tts"];
+    const auto& other = full["per_attack"]["other-tts"];
+    EXPECT_EQ(tts["synthetic"].get<int>(), 2);
+    ASSERT_TRUE(tts["pooled_eer_without"].is_number());
+    EXPECT_EQ(tts["pooled_eer_without"], other["eer"]);
+    EXPECT_EQ(other["pooled_eer_without"], tts["eer"]);
+    EXPECT_NE(r.out.find("other-tts"), std::string::npos) << r.out;
     EXPECT_TRUE(full["per_codec"].contains("gsm"));
     for (const char* c : {"1s", "2s", "4s"}) {
         EXPECT_TRUE(report["conditions"].contains(c)) << c;
