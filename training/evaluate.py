@@ -220,6 +220,20 @@ def load_model(checkpoints: Sequence[str], detector: Dict):
     return Average([load_checkpoint(c) for c in checkpoints], means, stds)
 
 
+def write_json(path: str, obj: Dict) -> None:
+    """Writes `obj` as indented JSON at `path` through a temporary file, so a reader never sees
+    half a report and an interrupted run leaves the previous one whole."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", default="data/features")
@@ -249,11 +263,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("\n".join(summary_lines(results)))
     if args.out:
         report["results"] = results
-        tmp = args.out + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, args.out)
+        write_json(args.out, report)
     return 0
 
 

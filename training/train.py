@@ -133,9 +133,7 @@ def write_report(path: str, report: Dict) -> str:
     returns where it went."""
     path = _repo_path(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
+    evaluate.write_json(path, report)
     return path
 
 

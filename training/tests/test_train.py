@@ -248,3 +248,26 @@ class WeightAverageTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WriteReportTest(unittest.TestCase):
+    """Reports go through a temporary file: a reader never sees half of one."""
+
+    def test_replaces_the_previous_report_and_leaves_no_temporary(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "sub", "report.json")
+            self.assertEqual(train.write_report(path, {"run": 1}), path)
+            self.assertEqual(train.write_report(path, {"run": 2}), path)
+            with open(path, encoding="utf-8") as f:
+                self.assertEqual(json.load(f), {"run": 2})
+            self.assertEqual(os.listdir(os.path.dirname(path)), ["report.json"])
+
+    def test_a_report_that_cannot_be_serialised_keeps_the_old_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "report.json")
+            train.write_report(path, {"run": 1})
+            with self.assertRaises(TypeError):
+                train.write_report(path, {"run": object()})
+            with open(path, encoding="utf-8") as f:
+                self.assertEqual(json.load(f), {"run": 1})
+            self.assertEqual(os.listdir(d), ["report.json"])
