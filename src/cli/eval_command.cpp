@@ -31,7 +31,8 @@ constexpr const char* kUsage =
         "codec,\n"
         "after 1 s, 2 s and 4 s of speech (clips with at least that much speech, scored on it "
         "alone)\n"
-        "and on full clips; per attack also the pooled EER without that attack (what it costs).\n"
+        "and on full clips; per attack also the pooled EER without that attack (what it costs);\n"
+        "per source package (manifest column source: which recording domains get flagged).\n"
         "Writes DIR/report.json and DIR/det.png\n"
         "(default DIR: eval-out). --threshold overrides the model's P(synthetic) threshold.\n";
 
@@ -52,18 +53,26 @@ nlohmann::ordered_json metric(const base::Result<double>& r) {
 nlohmann::ordered_json summarise(std::span<const eval::Trial> trials, double threshold_llr) {
     nlohmann::ordered_json j;
     std::size_t synthetic = 0;
+    std::size_t flagged[2] = {0, 0};  // [genuine, synthetic] at the threshold
     for (const auto& t : trials) {
         synthetic += t.is_target ? 1 : 0;
+        flagged[t.is_target ? 1 : 0] += t.score >= threshold_llr ? 1 : 0;
     }
+    const std::size_t genuine = trials.size() - synthetic;
     j["synthetic"] = synthetic;
-    j["genuine"] = trials.size() - synthetic;
+    j["genuine"] = genuine;
     j["eer"] = metric(eval::equal_error_rate(trials));
     j["min_dcf"] = metric(eval::min_dcf(trials));
     j["act_dcf"] = metric(eval::actual_dcf(trials));
     j["cllr"] = metric(eval::cllr(trials));
-    if (const auto rates = eval::rates_at_threshold(trials, threshold_llr)) {
-        j["fa_rate"] = round4(rates->fa_rate);
-        j["miss_rate"] = round4(rates->miss_rate);
+    // The rate of each class present (a source package holds one class only), as
+    // eval::rates_at_threshold defines them.
+    if (genuine > 0) {
+        j["fa_rate"] = round4(static_cast<double>(flagged[0]) / static_cast<double>(genuine));
+    }
+    if (synthetic > 0) {
+        j["miss_rate"] = round4(static_cast<double>(synthetic - flagged[1])
+                                / static_cast<double>(synthetic));
     }
     return j;
 }
@@ -150,6 +159,8 @@ int run_eval(const std::vector<std::string>& raw) {
         std::vector<eval::Trial> all;
         std::map<std::string, std::vector<eval::Trial>> by_attack;  // synthetic of one attack
         std::map<std::string, std::vector<eval::Trial>> by_codec;
+        std::map<std::string, std::vector<eval::Trial>>
+                by_source;  // a source's clips, both classes
         std::vector<eval::Trial> genuine;
         for (std::size_t i = 0; i < results.size(); ++i) {
             const auto& r = results[i];
@@ -163,6 +174,7 @@ int run_eval(const std::vector<std::string>& raw) {
             const eval::Trial trial{call->llr, entries[i].is_synthetic()};
             all.push_back(trial);
             by_codec[entries[i].codec.empty() ? "unknown" : entries[i].codec].push_back(trial);
+            by_source[entries[i].source.empty() ? "unknown" : entries[i].source].push_back(trial);
             if (trial.is_target) {
                 by_attack[entries[i].attack.empty() ? "unknown" : entries[i].attack].push_back(trial);
             } else {
@@ -187,6 +199,9 @@ int run_eval(const std::vector<std::string>& raw) {
         }
         for (const auto& [codec, trials] : by_codec) {
             c["per_codec"][codec] = summarise(trials, threshold_llr);
+        }
+        for (const auto& [source, trials] : by_source) {
+            c["per_source"][source] = summarise(trials, threshold_llr);
         }
         det_series[condition.name] = std::move(all);
     }

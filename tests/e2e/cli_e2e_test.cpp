@@ -263,6 +263,13 @@ TEST_F(CliE2e, EvalWritesReportAndDetCurve) {
     EXPECT_EQ(other["pooled_eer_without"], tts["eer"]);
     EXPECT_NE(r.out.find("other-tts"), std::string::npos) << r.out;
     EXPECT_TRUE(full["per_codec"].contains("gsm"));
+    // per source package: "a" holds the three genuine clips, "b" and "c" the synthetic ones
+    ASSERT_TRUE(full["per_source"].contains("a"));
+    EXPECT_EQ(full["per_source"]["a"]["genuine"].get<int>(), 3);
+    EXPECT_EQ(full["per_source"]["a"]["synthetic"].get<int>(), 0);
+    EXPECT_EQ(full["per_source"]["a"]["fa_rate"], full["fa_rate"]);
+    EXPECT_EQ(full["per_source"]["b"]["synthetic"].get<int>(), 2);
+    EXPECT_EQ(full["per_source"]["c"]["synthetic"].get<int>(), 1);
     for (const char* c : {"1s", "2s", "4s"}) {
         EXPECT_TRUE(report["conditions"].contains(c)) << c;
     }
