@@ -24,15 +24,13 @@ namespace {
 constexpr const char* kUsage =
         "usage: deepfake-voice-detector eval MANIFEST.csv [--split S] [--out DIR]\n"
         "                                    [--model detector.json] [--threshold P] [--jobs N]\n"
-        "Scores every clip of the manifest (columns path,label[,split,attack,codec,...]) and "
-        "reports\n"
-        "EER, minDCF and actDCF (P(spoof) 0.05; Cmiss 1, Cfa 10 in ASVspoof's bona-fide-positive\n"
-        "convention), Cllr, and false-alarm/miss rates at the threshold, per attack and per "
-        "codec,\n"
-        "after 1 s, 2 s and 4 s of speech (clips with at least that much speech, scored on it "
-        "alone)\n"
-        "and on full clips; per attack also the pooled EER without that attack (what it costs);\n"
-        "per source package (manifest column source: which recording domains get flagged).\n"
+        "Scores every clip of the manifest (columns path,label[,split,attack,codec,...])\n"
+        "and reports EER, minDCF and actDCF (P(spoof) 0.05; Cmiss 1, Cfa 10 in ASVspoof's\n"
+        "bona-fide-positive convention), Cllr, and false-alarm/miss rates at the threshold,\n"
+        "per attack, per codec and per source package (manifest column source: which\n"
+        "recording domains get flagged), after 1 s, 2 s and 4 s of speech (clips with at\n"
+        "least that much speech, scored on it alone) and on full clips. Per attack also the\n"
+        "pooled EER of the other clips without it (what that attack costs the pooled figure).\n"
         "Writes DIR/report.json and DIR/det.png\n"
         "(default DIR: eval-out). --threshold overrides the model's P(synthetic) threshold.\n";
 
@@ -44,6 +42,15 @@ struct Condition {
 constexpr Condition kConditions[] = {{"1s", 100}, {"2s", 200}, {"4s", 400}, {"full", 0}};
 
 double round4(double x) { return std::isfinite(x) ? std::round(x * 1e4) / 1e4 : x; }
+
+/// `j[key]` as a percentage with two decimals (of 1 - value with `complement`), "-" if absent.
+std::string percent(const nlohmann::ordered_json& j, const char* key, bool complement = false) {
+    if (!j.contains(key) || !j[key].is_number()) {
+        return "-";
+    }
+    const double v = j[key].get<double>();
+    return fmt::format("{:.2f}", 100.0 * (complement ? 1.0 - v : v));
+}
 
 nlohmann::ordered_json metric(const base::Result<double>& r) {
     return r ? nlohmann::ordered_json(round4(*r)) : nlohmann::ordered_json(nullptr);
@@ -159,8 +166,7 @@ int run_eval(const std::vector<std::string>& raw) {
         std::vector<eval::Trial> all;
         std::map<std::string, std::vector<eval::Trial>> by_attack;  // synthetic of one attack
         std::map<std::string, std::vector<eval::Trial>> by_codec;
-        std::map<std::string, std::vector<eval::Trial>>
-                by_source;  // a source's clips, both classes
+        std::map<std::string, std::vector<eval::Trial>> by_source;  // both classes
         std::vector<eval::Trial> genuine;
         for (std::size_t i = 0; i < results.size(); ++i) {
             const auto& r = results[i];
@@ -227,19 +233,15 @@ int run_eval(const std::vector<std::string>& raw) {
                              "trials", "EER%", "minDCF", "actDCF", "Cllr", "FA%", "miss%");
     for (const auto& condition : kConditions) {
         const auto& c = report["conditions"][condition.name];
-        const auto pct = [&](const char* key) {
-            return c.contains(key) && c[key].is_number() ? fmt::format("{:.2f}", 100.0 * c[key].get<double>())
-                                                         : std::string("-");
-        };
         const auto num = [&](const char* key) {
             return c.contains(key) && c[key].is_number() ? fmt::format("{:.4f}", c[key].get<double>())
                                                          : std::string("-");
         };
-        std::cout << fmt::format("{:<6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-                                 condition.name,
-                                 c["genuine"].get<std::size_t>() + c["synthetic"].get<std::size_t>(),
-                                 pct("eer"), num("min_dcf"), num("act_dcf"), num("cllr"),
-                                 pct("fa_rate"), pct("miss_rate"));
+        std::cout << fmt::format(
+                "{:<6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n", condition.name,
+                c["genuine"].get<std::size_t>() + c["synthetic"].get<std::size_t>(),
+                percent(c, "eer"), num("min_dcf"), num("act_dcf"), num("cllr"),
+                percent(c, "fa_rate"), percent(c, "miss_rate"));
     }
     if (const auto& full = report["conditions"]["full"]; full.contains("per_attack")) {
         std::cout << fmt::format(
@@ -247,16 +249,10 @@ int run_eval(const std::vector<std::string>& raw) {
                 " of the other clips without this attack)\n{:<20} {:>8} {:>8} {:>8} {:>9}\n",
                 "attack", "clips", "EER%", "caught%", "without%");
         for (const auto& [attack, a] : full["per_attack"].items()) {
-            const auto pct = [&](const char* key, bool complement = false) {
-                return a.contains(key) && a[key].is_number() ? fmt::format(
-                               "{:.2f}", 100.0
-                                                 * (complement ? 1.0 - a[key].get<double>()
-                                                               : a[key].get<double>()))
-                                                             : std::string("-");
-            };
             std::cout << fmt::format("{:<20} {:>8} {:>8} {:>8} {:>9}\n", attack,
-                                     a["synthetic"].get<std::size_t>(), pct("eer"),
-                                     pct("miss_rate", true), pct("pooled_eer_without"));
+                                     a["synthetic"].get<std::size_t>(), percent(a, "eer"),
+                                     percent(a, "miss_rate", true),
+                                     percent(a, "pooled_eer_without"));
         }
     }
     std::cout << fmt::format("threshold P(synthetic) >= {:.4f}; {} errors, {} with too little speech;"
