@@ -1,0 +1,180 @@
+"""Probe: how many genuine callers does the shipped detector flag on channels unlike the corpus's?
+
+At the shipped threshold every genuine test clip flagged comes from amateur-radio, codec-test and
+old test recordings (model card, twenty-fourth session), and no train genuine source sounds like
+them. This probe puts the genuine clips of one split (dev by default: never test, so nothing is
+tuned on it) through one degradation each before the corpus's own telephone chain, with each
+clip's own chain draw (codec, loss, noise, level; `channel.draw_params(id, 0)` and the split's
+babble pool), so that the degradation is the only difference from the corpus clip; then scores
+them with `deepfake-voice-detector analyze` and reports, per condition, the share flagged at the
+model's threshold and the mean call LLR. Condition `none` remakes the corpus clips themselves
+(they must come out identical: a check that the remake is faithful).
+
+Degradations, on the 16 kHz raw clip:
+- `narrowband`: a 500-2500 Hz band-pass (a single-sideband radio or a poor handset);
+- `clipped`: hard clipping at a fifth of the clip's peak (an overdriven microphone or line);
+- `reverb`: a room (exponentially decaying noise, RT60 0.5 s, direct path 0 dB above the tail's
+  energy; a speakerphone);
+- `agc`: fast automatic gain control (the level divided by its own 20 ms envelope to the power
+  0.8; a radio or conference device that flattens loudness).
+
+  /usr/bin/python3 training/probes/channel_probe.py --work data/probes/channel \\
+      --out data/probes/channel.json [--split dev] [--conditions none,narrowband,...]
+A research tool: nothing in the service depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO / "tools" / "corpus"))
+
+import channel  # noqa: E402
+from common import RAW_RATE_HZ, read_lines, read_wav, rng_for, write_wav  # noqa: E402
+
+
+def narrowband(x: np.ndarray) -> np.ndarray:
+    taps = channel._bandpass_taps(500.0, 2500.0, RAW_RATE_HZ, 511)  # noqa: SLF001
+    return np.convolve(x, taps, mode="same")
+
+
+def clipped(x: np.ndarray) -> np.ndarray:
+    limit = 0.2 * float(np.max(np.abs(x)) + 1e-12)
+    return np.clip(x, -limit, limit)
+
+
+def reverb(x: np.ndarray, seed: str = "reverb") -> np.ndarray:
+    rng = rng_for("dvd-channel-probe", seed)
+    n = int(0.5 * RAW_RATE_HZ)
+    t = np.arange(n) / RAW_RATE_HZ
+    tail = rng.standard_normal(n) * 10.0 ** (-3.0 * t / 0.5)  # -60 dB at 0.5 s
+    tail[0] = 0.0
+    ir = tail / np.sqrt(np.sum(tail ** 2))
+    ir[0] = 1.0  # the direct path as strong as the whole tail
+    return np.convolve(x, ir)[: len(x)]
+
+
+def agc(x: np.ndarray) -> np.ndarray:
+    win = int(0.02 * RAW_RATE_HZ)
+    envelope = np.sqrt(np.convolve(x ** 2, np.ones(win) / win, mode="same"))
+    floor = 1e-3 * float(np.max(envelope) + 1e-12)
+    return x / np.maximum(envelope, floor) ** 0.8
+
+
+CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "none": lambda x: x,
+    "narrowband": narrowband,
+    "clipped": clipped,
+    "reverb": reverb,
+    "agc": agc,
+}
+
+
+def degrade_job(job: tuple) -> str:
+    """(raw clip, destination, clip id, split, condition) -> error text or ''."""
+    src, dest, clip_id, split, condition = job
+    if Path(dest).exists():
+        return ""
+    try:
+        x, rate = read_wav(src)
+        if rate != RAW_RATE_HZ:
+            raise ValueError(f"{src}: {rate} Hz raw clip")
+        y = CONDITIONS[condition](x.astype(np.float64))
+        peak = float(np.max(np.abs(y)))
+        if condition != "none" and peak > 0:
+            y = y * (float(np.max(np.abs(x))) / peak)  # the raw clip's own peak
+        out = channel.apply_chain(y, channel.draw_params(clip_id, 0), split)
+        write_wav(dest, out.astype(np.float32), 8000)
+        return ""
+    except Exception as e:  # noqa: BLE001
+        return f"{dest}: {type(e).__name__}: {e}"
+
+
+def make(corpus: Path, work: Path, split: str, conditions: Sequence[str], jobs: int
+         ) -> Dict[str, List[str]]:
+    """The degraded, chained clips per condition (paths)."""
+    with open(corpus / "babble_pools.json", encoding="utf-8") as f:
+        pools = {k: [str(corpus / p) for p in v] for k, v in json.load(f).items()}
+    todo, made = [], {c: [] for c in conditions}
+    for idx in sorted((corpus / "raw" / "genuine").glob("*/index.jsonl")):
+        for r in read_lines(idx):
+            if r["split"] != split:
+                continue
+            clip_id = f"gen__{idx.parent.name}__{Path(r['file']).stem}"
+            for c in conditions:
+                dest = work / c / f"{clip_id}.wav"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                todo.append((str(idx.parent / r["file"]), str(dest), clip_id, split, c))
+                made[c].append(str(dest))
+    with ProcessPoolExecutor(jobs, initializer=channel.set_babble_pools,
+                             initargs=(pools,)) as pool:
+        errors = [e for e in pool.map(degrade_job, todo, chunksize=8) if e]
+    if errors:
+        raise SystemExit(f"{len(errors)} clips not made, first: {errors[0]}")
+    return made
+
+
+def score(binary: Path, files: List[str], jobs: int) -> List[dict]:
+    out = subprocess.run([str(binary), "analyze", "--jsonl", "--jobs", str(jobs),
+                          "--files-from", "-"], input="\n".join(files) + "\n",
+                         capture_output=True, text=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def summarise(results: List[dict], threshold: float) -> dict:
+    scored = [r for r in results if r.get("llr") is not None]
+    llr = np.array([r["llr"] for r in scored])
+    p = np.array([r["score"] for r in scored])
+    return {"clips": len(results), "scored": len(scored),
+            "flagged": round(float(np.mean(p >= threshold)), 4) if len(p) else None,
+            "mean_llr": round(float(np.mean(llr)), 3) if len(llr) else None,
+            "median_llr": round(float(np.median(llr)), 3) if len(llr) else None}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
+    ap.add_argument("--work", type=Path, default=REPO / "data" / "probes" / "channel")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--split", default="dev", choices=["train", "dev"])
+    ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--binary", type=Path,
+                    default=REPO / "build" / "bin" / "deepfake-voice-detector")
+    ap.add_argument("--model-json", type=Path, default=REPO / "models" / "detector.json")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    conditions = args.conditions.split(",")
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        raise SystemExit(f"unknown conditions {unknown}; known: {sorted(CONDITIONS)}")
+    with open(args.model_json, encoding="utf-8") as f:
+        threshold = float(json.load(f)["threshold"])
+    made = make(args.corpus, args.work, args.split, conditions, args.jobs)
+    report = {"split": args.split, "threshold": threshold, "conditions": {}}
+    for c in conditions:
+        report["conditions"][c] = summarise(score(args.binary, made[c], args.jobs), threshold)
+        print(c, json.dumps(report["conditions"][c]), flush=True)
+    if "none" in conditions:
+        same = sum((args.corpus / "clips" / args.split / "genuine" / Path(p).name).read_bytes()
+                   == Path(p).read_bytes() for p in made["none"]
+                   if (args.corpus / "clips" / args.split / "genuine" / Path(p).name).exists())
+        report["none_identical_to_corpus"] = f"{same} of {len(made['none'])}"
+        print("condition none identical to the corpus clips:", report["none_identical_to_corpus"])
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

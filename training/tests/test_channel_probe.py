@@ -1,0 +1,77 @@
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "probes"))
+
+import channel_probe  # noqa: E402
+
+RATE = 16000
+
+
+def sine(hz: float, seconds: float = 1.0, amplitude: float = 1.0) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * hz * np.arange(int(seconds * RATE)) / RATE)
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
+class DegradationTest(unittest.TestCase):
+    def test_narrowband_keeps_the_middle_of_the_band_only(self):
+        mid = slice(2000, -2000)  # away from the filter's edges
+        self.assertAlmostEqual(rms(channel_probe.narrowband(sine(1000))[mid]), rms(sine(1000)),
+                               delta=0.02)
+        for hz in (200, 3500):
+            self.assertLess(rms(channel_probe.narrowband(sine(hz))[mid]), 0.02 * rms(sine(hz)), hz)
+
+    def test_clipped_at_a_fifth_of_the_peak(self):
+        y = channel_probe.clipped(sine(300, amplitude=0.5))
+        self.assertAlmostEqual(float(np.max(y)), 0.1, places=9)
+        self.assertAlmostEqual(float(np.min(y)), -0.1, places=9)
+
+    def test_reverb_impulse_response(self):
+        impulse = np.zeros(RATE)
+        impulse[0] = 1.0
+        ir = channel_probe.reverb(impulse)
+        self.assertEqual(len(ir), RATE)
+        self.assertEqual(float(ir[0]), 1.0)  # direct path
+        self.assertAlmostEqual(float(np.sum(ir[1:] ** 2)), 1.0, places=9)  # tail energy
+        # decays: the last 0.1 s of the 0.5 s tail is far below its first 0.1 s
+        tail = ir[1:8000]
+        self.assertLess(np.sum(tail[-1600:] ** 2), 1e-3 * np.sum(tail[:1600] ** 2))
+        np.testing.assert_array_equal(channel_probe.reverb(impulse), ir)  # deterministic
+
+    def test_agc_narrows_the_level_difference(self):
+        x = np.concatenate([sine(200, 0.5, 0.01), sine(200, 0.5, 1.0)])
+        y = channel_probe.agc(x)
+        quiet, loud = rms(y[2000:6000]), rms(y[10000:14000])
+        self.assertLess(loud / quiet, 100 ** 0.2 * 1.1)  # was 100
+        self.assertGreater(loud / quiet, 100 ** 0.2 * 0.9)
+
+    def test_every_condition_keeps_the_length(self):
+        x = sine(700, 0.3)
+        for name, degrade in channel_probe.CONDITIONS.items():
+            self.assertEqual(len(degrade(x)), len(x), name)
+
+
+class SummaryTest(unittest.TestCase):
+    def test_flagged_share_of_the_scored_clips(self):
+        results = [{"file": "a", "llr": -2.0, "score": 0.1},
+                   {"file": "b", "llr": 3.0, "score": 0.9},
+                   {"file": "c", "llr": 1.0, "score": 0.7},
+                   {"file": "d", "llr": None, "score": None, "verdict": "insufficient_speech"},
+                   {"file": "e", "error": "unreadable"}]
+        s = channel_probe.summarise(results, threshold=0.8)
+        self.assertEqual(s["clips"], 5)
+        self.assertEqual(s["scored"], 3)
+        self.assertAlmostEqual(s["flagged"], 0.3333, places=4)
+        self.assertAlmostEqual(s["mean_llr"], 0.667, places=3)
+        self.assertEqual(s["median_llr"], 1.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
