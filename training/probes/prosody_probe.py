@@ -9,14 +9,17 @@ that, with nothing of the spectrum:
 - `pack` makes the project's unit-selection stand-in (`tools/corpus/concat.py`, one clip per
   genuine clip of every known train and dev speaker) in a work folder, chains it exactly like
   stage 4 (same babble pools as the corpus), and writes per 10 ms frame the F0 (SPTK's RAPT,
-  60-400 Hz, 0 when unvoiced) and log energy of those clips, of every genuine corpus clip and of
-  the test split's festival clunits clips;
+  60-400 Hz, 0 when unvoiced) and log energy of those clips, of every train genuine clip and of
+  every dev and test clip;
 - `run` trains a small network (dilated 1-D convolutions, a bidirectional GRU, mean and max
-  pooling; about 20 k parameters) on 2.5 s crops of per-clip-normalised log F0, its frame-to-frame
+  pooling; 34,561 parameters) on 2.5 s crops of per-clip-normalised log F0, its frame-to-frame
   change, voicing and energy, genuine against concatenated clips of the same train speakers only
   (as many of each per speaker, so a speaker cannot stand for a class), picks the epoch on the dev
   speakers that have both classes, and then scores the test clunits clips against the genuine
-  clips of their own speaker (festvox-ru), and against every genuine test clip.
+  clips of their own speaker (festvox-ru), and against every genuine test clip;
+- `fuse` fits a logistic regression of the detector's call LLR (`analyze --jsonl` lines) and the
+  seeds' averaged contour score on dev, its concatenated clips in the synthetic class, and
+  reports the test figures with and without the contour score.
 
 No dev split holds real unit selection, so the test figure selects nothing. A research tool:
 nothing in the service depends on it.
@@ -25,6 +28,7 @@ nothing in the service depends on it.
       --work data/probes/prosody --out data/probes/prosody.npz
   /usr/bin/python3 training/probes/prosody_probe.py run --data data/probes/prosody.npz \\
       --seeds 1,2,3 --out data/probes/prosody.json
+  /usr/bin/python3 training/probes/prosody_probe.py fuse --llrs LLRS.jsonl   (training/README.md)
 """
 
 from __future__ import annotations
