@@ -1,14 +1,15 @@
-"""Probe: how many genuine callers does the shipped detector flag on channels unlike the corpus's?
+"""Probe: how does the shipped detector score speech on channels unlike the corpus's?
 
 At the shipped threshold every genuine test clip flagged comes from amateur-radio, codec-test and
 old test recordings (model card, twenty-fourth session), and no train genuine source sounds like
-them. This probe puts the genuine clips of one split (dev by default: never test, so nothing is
-tuned on it) through one degradation each before the corpus's own telephone chain, with each
-clip's own chain draw (codec, loss, noise, level; `channel.draw_params(id, 0)` and the split's
-babble pool), so that the degradation is the only difference from the corpus clip; then scores
-them with `deepfake-voice-detector analyze` and reports, per condition, the share flagged at the
-model's threshold and the mean call LLR. Condition `none` remakes the corpus clips themselves
-(they must come out identical: a check that the remake is faithful).
+them. This probe puts the clips of one split (dev by default: never test, so nothing is tuned on
+it; genuine clips by default, synthetic ones with `--labels`) through one degradation each
+before the corpus's own telephone chain, with each clip's own chain draw (codec, loss, noise,
+level; `channel.draw_params(id, 0)` and the split's babble pool), so that the degradation is the
+only difference from the corpus clip; then scores them with `deepfake-voice-detector analyze`
+and reports, per condition and class, the share flagged at the model's threshold and the mean
+call LLR. Condition `none` remakes the corpus clips themselves (they must come out identical: a
+check that the remake is faithful).
 
 Degradations, on the 16 kHz raw clip:
 - `narrowband`: a 500-2500 Hz band-pass (a single-sideband radio or a poor handset);
@@ -19,14 +20,17 @@ Degradations, on the 16 kHz raw clip:
   0.8; a radio or conference device that flattens loudness).
 
   /usr/bin/python3 training/probes/channel_probe.py --work data/probes/channel \\
-      --out data/probes/channel.json [--split dev] [--conditions none,narrowband,...]
+      --out data/probes/channel.json [--split dev] [--labels genuine,synthetic] \\
+      [--conditions none,narrowband,...]
 A research tool: nothing in the service depends on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +44,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tools" / "corpus"))
 
 import channel  # noqa: E402
-from common import RAW_RATE_HZ, read_lines, read_wav, rng_for, write_wav  # noqa: E402
+from common import RAW_RATE_HZ, decode_audio, read_wav, rng_for, write_wav  # noqa: E402
 
 
 def narrowband(x: np.ndarray) -> np.ndarray:
@@ -88,7 +92,7 @@ def degrade_job(job: tuple) -> str:
     try:
         x, rate = read_wav(src)
         if rate != RAW_RATE_HZ:
-            raise ValueError(f"{src}: {rate} Hz raw clip")
+            x = decode_audio(src)  # as the chain reads it (channel.chain_job)
         y = CONDITIONS[condition](x.astype(np.float64))
         peak = float(np.max(np.abs(y)))
         if condition != "none" and peak > 0:
@@ -100,22 +104,39 @@ def degrade_job(job: tuple) -> str:
         return f"{dest}: {type(e).__name__}: {e}"
 
 
-def make(corpus: Path, work: Path, split: str, conditions: Sequence[str], jobs: int
-         ) -> Dict[str, List[str]]:
-    """The degraded, chained clips per condition (paths)."""
+def raw_clip(corpus: Path, clip_id: str) -> Path:
+    """The raw clip a chained corpus clip was made from (ids as `build_corpus.raw_items` gives
+    them): gen__SOURCE__STEM under raw/genuine/SOURCE, tts__ATTACK__VOICE__STEM and
+    voc__ATTACK__SOURCE__STEM under raw/synthetic/ATTACK/VOICE-or-SOURCE."""
+    parts = clip_id.split("__", 2 if clip_id.startswith("gen__") else 3)
+    if parts[0] == "gen" and len(parts) == 3:
+        return corpus / "raw" / "genuine" / parts[1] / f"{parts[2]}.wav"
+    if parts[0] in ("tts", "voc") and len(parts) == 4:
+        return corpus / "raw" / "synthetic" / parts[1] / parts[2] / f"{parts[3]}.wav"
+    raise ValueError(f"not a corpus clip id: {clip_id}")
+
+
+def make(corpus: Path, work: Path, split: str, labels: Sequence[str], conditions: Sequence[str],
+         jobs: int) -> Dict[str, Dict[str, List[str]]]:
+    """The degraded, chained clips per condition and label (paths): every manifest clip of
+    `split` and `labels` (the first chained copy of each)."""
     with open(corpus / "babble_pools.json", encoding="utf-8") as f:
         pools = {k: [str(corpus / p) for p in v] for k, v in json.load(f).items()}
-    todo, made = [], {c: [] for c in conditions}
-    for idx in sorted((corpus / "raw" / "genuine").glob("*/index.jsonl")):
-        for r in read_lines(idx):
-            if r["split"] != split:
-                continue
-            clip_id = f"gen__{idx.parent.name}__{Path(r['file']).stem}"
-            for c in conditions:
-                dest = work / c / f"{clip_id}.wav"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                todo.append((str(idx.parent / r["file"]), str(dest), clip_id, split, c))
-                made[c].append(str(dest))
+    todo = []
+    made: Dict[str, Dict[str, List[str]]] = {c: {label: [] for label in labels}
+                                             for c in conditions}
+    with open(corpus / "manifest.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == split and r["label"] in labels]
+    for r in rows:
+        clip_id = Path(r["path"]).stem
+        if re.search(r"__c\d+$", clip_id):
+            continue  # a second chain draw of a train clip (build_corpus.run_chain)
+        src = raw_clip(corpus, clip_id)
+        for c in conditions:
+            dest = work / c / r["label"] / f"{clip_id}.wav"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            todo.append((str(src), str(dest), clip_id, split, c))
+            made[c][r["label"]].append(str(dest))
     with ProcessPoolExecutor(jobs, initializer=channel.set_babble_pools,
                              initargs=(pools,)) as pool:
         errors = [e for e in pool.map(degrade_job, todo, chunksize=8) if e]
@@ -147,6 +168,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--work", type=Path, default=REPO / "data" / "probes" / "channel")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--split", default="dev", choices=["train", "dev"])
+    ap.add_argument("--labels", default="genuine",
+                    help="genuine, synthetic or both, comma-separated")
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--binary", type=Path,
                     default=REPO / "build" / "bin" / "deepfake-voice-detector")
@@ -159,16 +182,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f"unknown conditions {unknown}; known: {sorted(CONDITIONS)}")
     with open(args.model_json, encoding="utf-8") as f:
         threshold = float(json.load(f)["threshold"])
-    made = make(args.corpus, args.work, args.split, conditions, args.jobs)
-    report = {"split": args.split, "threshold": threshold, "conditions": {}}
+    labels = args.labels.split(",")
+    made = make(args.corpus, args.work, args.split, labels, conditions, args.jobs)
+    report: Dict = {"split": args.split, "threshold": threshold, "conditions": {}}
     for c in conditions:
-        report["conditions"][c] = summarise(score(args.binary, made[c], args.jobs), threshold)
-        print(c, json.dumps(report["conditions"][c]), flush=True)
+        for label in labels:
+            summary = summarise(score(args.binary, made[c][label], args.jobs), threshold)
+            report["conditions"].setdefault(c, {})[label] = summary
+            print(c, label, json.dumps(summary), flush=True)
     if "none" in conditions:
-        same = sum((args.corpus / "clips" / args.split / "genuine" / Path(p).name).read_bytes()
-                   == Path(p).read_bytes() for p in made["none"]
-                   if (args.corpus / "clips" / args.split / "genuine" / Path(p).name).exists())
-        report["none_identical_to_corpus"] = f"{same} of {len(made['none'])}"
+        same, total = 0, 0
+        for label in labels:
+            for p in made["none"][label]:
+                corpus_clip = args.corpus / "clips" / args.split / label / Path(p).name
+                same += corpus_clip.read_bytes() == Path(p).read_bytes()
+                total += 1
+        report["none_identical_to_corpus"] = f"{same} of {total}"
         print("condition none identical to the corpus clips:", report["none_identical_to_corpus"])
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,26 @@ class DegradationTest(unittest.TestCase):
             self.assertEqual(len(degrade(x)), len(x), name)
 
 
+class RawClipTest(unittest.TestCase):
+    """Corpus clip ids back to the raw clips they were chained from (build_corpus.raw_items)."""
+
+    def test_each_kind_of_id(self):
+        from pathlib import Path
+        c = Path("/c")
+        self.assertEqual(channel_probe.raw_clip(c, "gen__fillets-ng-data-cs__let-m-oko__p0"),
+                         c / "raw/genuine/fillets-ng-data-cs/let-m-oko__p0.wav")
+        self.assertEqual(channel_probe.raw_clip(c, "tts__espeak-ng__en-us__s00536"),
+                         c / "raw/synthetic/espeak-ng/en-us/s00536.wav")
+        self.assertEqual(
+            channel_probe.raw_clip(c, "voc__sptk-mlsa__beneath-a-steel-sky__sky53431__p0"),
+            c / "raw/synthetic/sptk-mlsa/beneath-a-steel-sky/sky53431__p0.wav")
+        self.assertEqual(channel_probe.raw_clip(c, "voc__hifigan__codec2-examples__wav_hts__p1"),
+                         c / "raw/synthetic/hifigan/codec2-examples/wav_hts__p1.wav")
+        for bad in ("gen__only", "xyz__a__b__c", "tts__a__b"):
+            with self.assertRaises(ValueError, msg=bad):
+                channel_probe.raw_clip(c, bad)
+
+
 class SummaryTest(unittest.TestCase):
     def test_flagged_share_of_the_scored_clips(self):
         results = [{"file": "a", "llr": -2.0, "score": 0.1},
