@@ -7,9 +7,9 @@ it; genuine clips by default, synthetic ones with `--labels`) through one degrad
 before the corpus's own telephone chain, with each clip's own chain draw (codec, loss, noise,
 level; `channel.draw_params(id, 0)` and the split's babble pool), so that the degradation is the
 only difference from the corpus clip; then scores them with `deepfake-voice-detector analyze`
-and reports, per condition and class, the share flagged at the model's threshold and the mean
-call LLR. Condition `none` remakes the corpus clips themselves (they must come out identical: a
-check that the remake is faithful).
+and reports, per condition and class, the share `analyze` calls synthetic (its verdict at the
+model's threshold) and the mean call LLR. Condition `none` remakes the corpus clips themselves
+(they must come out identical: a check that the remake is faithful).
 
 Degradations, on the 16 kHz raw clip:
 - `narrowband`: a 500-2500 Hz band-pass (a single-sideband radio or a poor handset);
@@ -152,12 +152,14 @@ def score(binary: Path, files: List[str], jobs: int) -> List[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def summarise(results: List[dict], threshold: float) -> dict:
+def summarise(results: List[dict]) -> dict:
+    """Counts and shares of `analyze --jsonl` lines; "flagged" is the share of the scored clips
+    whose verdict is synthetic (the scorer's own decision: `score` is rounded to 4 digits)."""
     scored = [r for r in results if r.get("llr") is not None]
     llr = np.array([r["llr"] for r in scored])
-    p = np.array([r["score"] for r in scored])
+    flagged = np.array([r["verdict"] == "synthetic" for r in scored])
     return {"clips": len(results), "scored": len(scored),
-            "flagged": round(float(np.mean(p >= threshold)), 4) if len(p) else None,
+            "flagged": round(float(np.mean(flagged)), 4) if len(scored) else None,
             "mean_llr": round(float(np.mean(llr)), 3) if len(llr) else None,
             "median_llr": round(float(np.median(llr)), 3) if len(llr) else None}
 
@@ -173,21 +175,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--binary", type=Path,
                     default=REPO / "build" / "bin" / "deepfake-voice-detector")
-    ap.add_argument("--model-json", type=Path, default=REPO / "models" / "detector.json")
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
     conditions = args.conditions.split(",")
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
         raise SystemExit(f"unknown conditions {unknown}; known: {sorted(CONDITIONS)}")
-    with open(args.model_json, encoding="utf-8") as f:
-        threshold = float(json.load(f)["threshold"])
     labels = args.labels.split(",")
     made = make(args.corpus, args.work, args.split, labels, conditions, args.jobs)
-    report: Dict = {"split": args.split, "threshold": threshold, "conditions": {}}
+    report: Dict = {"split": args.split, "threshold": None, "conditions": {}}
     for c in conditions:
         for label in labels:
-            summary = summarise(score(args.binary, made[c][label], args.jobs), threshold)
+            results = score(args.binary, made[c][label], args.jobs)
+            report["threshold"] = next((r["threshold"] for r in results if "threshold" in r),
+                                       report["threshold"])
+            summary = summarise(results)
             report["conditions"].setdefault(c, {})[label] = summary
             print(c, label, json.dumps(summary), flush=True)
     if "none" in conditions:

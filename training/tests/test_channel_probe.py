@@ -80,12 +80,13 @@ class RawClipTest(unittest.TestCase):
 
 class SummaryTest(unittest.TestCase):
     def test_flagged_share_of_the_scored_clips(self):
-        results = [{"file": "a", "llr": -2.0, "score": 0.1},
-                   {"file": "b", "llr": 3.0, "score": 0.9},
-                   {"file": "c", "llr": 1.0, "score": 0.7},
+        # "b" is flagged by its verdict; "c", uncertain, is not, whatever its score
+        results = [{"file": "a", "llr": -2.0, "score": 0.1, "verdict": "human"},
+                   {"file": "b", "llr": 3.0, "score": 0.9, "verdict": "synthetic"},
+                   {"file": "c", "llr": 1.0, "score": 0.7, "verdict": "uncertain"},
                    {"file": "d", "llr": None, "score": None, "verdict": "insufficient_speech"},
                    {"file": "e", "error": "unreadable"}]
-        s = channel_probe.summarise(results, threshold=0.8)
+        s = channel_probe.summarise(results)
         self.assertEqual(s["clips"], 5)
         self.assertEqual(s["scored"], 3)
         self.assertAlmostEqual(s["flagged"], 0.3333, places=4)
