@@ -52,6 +52,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
 import metrics  # noqa: E402
+from compare import standardised_mean  # noqa: E402
 
 CROP = 250  # frames of 10 ms: 2.5 s
 HOP = 80  # samples at 8 kHz: 10 ms
@@ -271,16 +272,14 @@ def test_figures(own: np.ndarray, every: np.ndarray, unit: np.ndarray) -> dict:
 
 
 def averaged(runs: List[dict], dev_labels: np.ndarray) -> dict:
-    """The mean of the runs' scores, each standardised by its dev scores (as compare.py
-    --average does for the detector's networks)."""
-    def mean(key):
-        return np.mean([(np.array(r["scores"][key]) - np.mean(r["scores"]["dev"]))
-                        / np.std(r["scores"]["dev"]) for r in runs], axis=0)
-    dev = mean("dev")
+    """The mean of the runs' scores, each standardised by its dev scores
+    (`compare.standardised_mean`, as compare.py --average does for the detector's networks)."""
+    mean = standardised_mean([{k: np.asarray(v) for k, v in r["scores"].items()} for r in runs])
+    dev = mean["dev"]
     return {"seeds": [r["seed"] for r in runs],
             "dev_eer": round(clip_eer(dev[dev_labels == 0], dev[dev_labels == 1]), 4),
-            **test_figures(mean("test_own_genuine"), mean("test_genuine"),
-                           mean("test_unit_selection"))}
+            **test_figures(mean["test_own_genuine"], mean["test_genuine"],
+                           mean["test_unit_selection"])}
 
 
 def load(path: Path) -> dict:
@@ -347,11 +346,10 @@ def fuse(data_path: Path, runs_path: Path, llrs_path: Path) -> dict:
     meta = {os.path.abspath(m[0]): (m[1], m[2], m[3]) for m in packed["meta"] if m[2] != "train"}
     with open(runs_path, encoding="utf-8") as f:
         runs = json.load(f)["runs"]
-    contour_z: Dict[str, float] = {}
-    for clip in runs[0]["clips"]:
-        contour_z[os.path.abspath(clip)] = float(np.mean(
-            [(r["clips"][clip] - np.mean(r["scores"]["dev"])) / np.std(r["scores"]["dev"])
-             for r in runs]))
+    clips = list(runs[0]["clips"])
+    z = standardised_mean([{"dev": np.asarray(r["scores"]["dev"]),
+                            "clips": np.array([r["clips"][c] for c in clips])} for r in runs])
+    contour_z = {os.path.abspath(c): float(v) for c, v in zip(clips, z["clips"])}
     split_rows: Dict[str, list] = {"dev": [], "test": []}
     with open(llrs_path, encoding="utf-8") as f:
         for line in f:
