@@ -234,7 +234,7 @@ def run_seed(data: dict, seed: int, epochs: int) -> dict:
     positives = sum(y for _, y, _ in train)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train) - positives) / positives))
     dev_y = np.array([y for _, y, _ in dev])
-    history, best_eer, best_state = [], 2.0, None
+    history, best_eer, best_state, best_dev = [], 2.0, None, None
     for _ in range(epochs):
         net.train()
         order = rng.permutation(len(train))
@@ -252,14 +252,15 @@ def run_seed(data: dict, seed: int, epochs: int) -> dict:
         s = score(net, [f for f, _, _ in dev])
         history.append(round(clip_eer(s[dev_y == 0], s[dev_y == 1]), 4))
         if history[-1] < best_eer:
-            best_eer, best_state = history[-1], {k: v.clone() for k, v in net.state_dict().items()}
+            best_eer, best_dev = history[-1], s
+            best_state = {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     own = score(net, data["test_own_genuine"])
     every = score(net, data["test_genuine"])
     unit = score(net, data["test_unit_selection"])
     return {"seed": seed, "dev_eer_per_epoch": history, "best_epoch": int(np.argmin(history)),
             "dev_eer": best_eer, **test_figures(own, every, unit),
-            "scores": {"dev": score(net, [f for f, _, _ in dev]).tolist(), "test_own_genuine":
+            "scores": {"dev": best_dev.tolist(), "test_own_genuine":
                        own.tolist(), "test_genuine": every.tolist(), "test_unit_selection":
                        unit.tolist()},
             "clips": dict(zip(data.get("every", {}), score(net, list(data.get("every", {})
