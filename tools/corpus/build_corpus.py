@@ -8,7 +8,9 @@ Stages (each resumable: outputs that exist are kept):
   2 raw TTS speech              raw/synthetic/<attack>/<voice>/
   3 raw vocoded copies          raw/synthetic/{sptk-mlsa,lpc,griffin-lim}/<source>/ (+ hifigan/)
     and concatenated speech     raw/synthetic/concat/<source>/ (opt-in; train and dev only)
-  4 telephone chain             clips/<split>/<label>/<id>.wav (8 kHz 16-bit PCM)
+  4 telephone chain             clips/<split>/<label>/<id>.wav (8 kHz 16-bit PCM), and with
+                                --train-degraded-share a degraded copy of some train clips,
+                                clips/train/<label>/<id>__d-<kind>.wav (degrade.py)
   5 manifest.csv + summary.json
 """
 
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channel  # noqa: E402
 import concat  # noqa: E402
+import degrade  # noqa: E402
 import genuine  # noqa: E402
 import tts  # noqa: E402
 import vocode  # noqa: E402
@@ -73,6 +76,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--train-vocoded-copies", type=float, default=None,
                     help="expected classic-vocoder copies per train genuine clip, all sources "
                          f"(default: {COPIES_CLEAN} for clean sources, {COPIES_OTHER} for others)")
+    ap.add_argument("--train-degraded-share", type=float, default=0.0, metavar="F",
+                    help="share of train clips (both classes) that also get a copy degraded "
+                         "before the chain: a room, a narrow band, clipping or gain control "
+                         "(degrade.py), named <id>__d-<kind>.wav (default %(default)s)")
     ap.add_argument("--concat-copies", default="0", metavar="TRAIN[,DEV]",
                     help="concatenated-speech clips (concat.py) per train [and dev] genuine clip "
                          "of a known speaker; off by default: trained on, they hurt (model card). "
@@ -220,10 +227,12 @@ def check_babble_pools(out: Path, pools: dict[str, list[str]]) -> None:
     write_json_atomic(path, rel)
 
 
-def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int
-              ) -> tuple[list[dict], list[str]]:
+def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs: int,
+              train_degraded_share: float = 0.0) -> tuple[list[dict], list[str]]:
     """Chains every item (stage 4) and returns the manifest rows and the chained clips left out
-    of the manifest (genuine.CODEC_COPIES)."""
+    of the manifest (genuine.CODEC_COPIES). A share of the train items (degrade.picked) also
+    gets a copy degraded before the chain, with the same chain draw as its first copy, so that
+    the degradation is the only difference between the two."""
     pools = babble_pools(items)
     check_babble_pools(out, pools)
     jobs_list = []
@@ -235,6 +244,14 @@ def run_chain(out: Path, items: list[dict], copies: int, train_copies: int, jobs
             rel = Path("clips") / it["split"] / it["label"] / f"{cid}.wav"
             jobs_list.append((it["abs"], str(out / rel), it["id"], k, it["split"]))
             rows.append((it, rel, k))
+        if (it["split"] == "train" and train_degraded_share > 0 and
+                degrade.picked(channel.GLOBAL_SEED, it["id"], train_degraded_share) and
+                not (it["label"] == "genuine" and genuine.is_codec_copy(it["source"],
+                                                                         it["file"]))):
+            d = degrade.draw(channel.GLOBAL_SEED, it["id"])
+            rel = Path("clips") / "train" / it["label"] / f"{it['id']}__d-{d['kind']}.wav"
+            jobs_list.append((it["abs"], str(out / rel), it["id"], 0, it["split"], d))
+            rows.append((it, rel, 0))
     todo = [j for j in jobs_list if not Path(j[1]).exists()]
     log(f"stage4: {len(jobs_list)} chained clips, {len(todo)} to make")
     errors = 0
@@ -280,6 +297,18 @@ def write_manifest(out: Path, manifest: list[dict]) -> Path:
     return path
 
 
+def degraded_counts(manifest: list[dict]) -> dict:
+    """label -> degradation kind -> clips, from the `__d-<kind>` names run_chain gives them."""
+    c: dict = {}
+    for r in manifest:
+        stem = Path(r["path"]).stem
+        if "__d-" in stem:
+            kinds = c.setdefault(r["label"], {})
+            kind = stem.rsplit("__d-", 1)[1]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return c
+
+
 def summarize(manifest: list[dict], left_out: list[str], elapsed_s: float,
               args: argparse.Namespace) -> dict:
     def count(*keys: str) -> dict:
@@ -303,6 +332,7 @@ def summarize(manifest: list[dict], left_out: list[str], elapsed_s: float,
         "per_split_attack": count("split", "attack"),
         "per_split_source": count("split", "source"),
         "per_codec": count("codec"),
+        "train_degraded_per_label_kind": degraded_counts(manifest),
         "per_licence": count("licence"),
         "left_out_codec_copies": sorted(left_out),
         "build_seconds": round(elapsed_s, 1),
@@ -310,7 +340,8 @@ def summarize(manifest: list[dict], left_out: list[str], elapsed_s: float,
                     "max_per_train_source": args.max_per_train_source or args.max_per_source,
                     "copies": args.copies,
                     "train_copies": args.train_copies or args.copies, "jobs": args.jobs,
-                    "train_vocoded_copies": args.train_vocoded_copies},
+                    "train_vocoded_copies": args.train_vocoded_copies,
+                    "train_degraded_share": args.train_degraded_share},
     }
 
 
@@ -369,7 +400,7 @@ def main() -> int:
     check_splits(items)
     if 4 in stages or 5 in stages:
         manifest, left_out = run_chain(out, items, args.copies, args.train_copies or args.copies,
-                                       jobs)
+                                       jobs, args.train_degraded_share)
         path = write_manifest(out, manifest)
         summary = summarize(manifest, left_out, time.time() - t0, args)
         (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+import degrade
 from common import (PHONE_RATE_HZ, RAW_RATE_HZ, decode_audio, read_wav, rng_for, trim,
                     write_wav)
 
@@ -246,15 +247,19 @@ def apply_chain(x16k: np.ndarray, params: dict, pool: str = "") -> np.ndarray:
     return from16(mulaw_decode(mulaw_encode(to16(x))))
 
 
-def chain_job(job: tuple[str, str, str, int, str]) -> tuple[str, str]:
-    """job = (raw wav, destination, clip id, copy, babble pool) -> (destination, error or '')."""
-    src, dest, clip_id, copy, pool = job
+def chain_job(job: tuple) -> tuple[str, str]:
+    """job = (raw wav, destination, clip id, copy, babble pool[, degradation]) -> (destination,
+    error or ''); a degradation (degrade.draw) is applied to the raw clip before the chain."""
+    src, dest, clip_id, copy, pool = job[:5]
+    degradation = job[5] if len(job) > 5 else None
     if Path(dest).exists():
         return dest, ""
     try:
         x, rate = read_wav(src)
         if rate != RAW_RATE_HZ:
             x = decode_audio(src)
+        if degradation is not None:
+            x = degrade.apply(x, degradation)
         y = apply_chain(x, draw_params(clip_id, copy), pool)
         write_wav(dest, y.astype(np.float32), PHONE_RATE_HZ)
         return dest, ""

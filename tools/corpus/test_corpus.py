@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import channel  # noqa: E402
 import concat  # noqa: E402
 import common  # noqa: E402
+import degrade  # noqa: E402
 import genuine  # noqa: E402
 import rnc  # noqa: E402
 import shortcut_check  # noqa: E402
@@ -433,6 +434,160 @@ class CodecCopyTest(unittest.TestCase):
         self.assertEqual(sorted(Path(p).stem for p in left_out),
                          ["gen__codec2-examples__wav_f2400__p1",
                           "gen__codec2-examples__wav_m2400__p0"])
+
+
+class DegradeTest(unittest.TestCase):
+    """degrade.py: the channel degradations that a share of train clips gets before the chain."""
+
+    RATE = common.RAW_RATE_HZ
+
+    def sine(self, hz: float, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
+        return amplitude * np.sin(2 * np.pi * hz * np.arange(int(seconds * self.RATE)) /
+                                  self.RATE)
+
+    @staticmethod
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x ** 2)))
+
+    def test_draws_are_deterministic_cover_every_kind_and_stay_in_range(self) -> None:
+        draws = [degrade.draw("seed", f"clip{i}") for i in range(2000)]
+        self.assertEqual(draws[:50], [degrade.draw("seed", f"clip{i}") for i in range(50)])
+        self.assertNotEqual(draws[:50], [degrade.draw("other", f"clip{i}") for i in range(50)])
+        kinds = Counter(d["kind"] for d in draws)
+        for kind, weight in zip(degrade.KINDS, degrade.KIND_WEIGHTS):
+            self.assertAlmostEqual(kinds[kind] / len(draws), weight, delta=0.04)
+        for d in draws:
+            if d["kind"] == "reverb":
+                self.assertTrue(0.15 <= d["rt60_s"] <= 0.9 and -6 <= d["drr_db"] <= 6)
+                self.assertTrue(3 <= d["reflections"] <= 8)
+            elif d["kind"] == "narrowband":
+                self.assertTrue(300 <= d["low_hz"] <= 700 and 2000 <= d["high_hz"] <= 3200)
+            elif d["kind"] == "clipped":
+                self.assertTrue(0.1 <= d["fraction"] <= 0.5)
+            else:
+                self.assertTrue(10 <= d["window_ms"] <= 40 and 0.5 <= d["exponent"] <= 0.9)
+
+    def test_picked_share_and_nesting(self) -> None:
+        ids = [f"clip{i}" for i in range(3000)]
+        small = {i for i in ids if degrade.picked("seed", i, 0.1)}
+        large = {i for i in ids if degrade.picked("seed", i, 0.3)}
+        self.assertAlmostEqual(len(large) / len(ids), 0.3, delta=0.03)
+        self.assertAlmostEqual(len(small) / len(ids), 0.1, delta=0.02)
+        self.assertTrue(small <= large)
+        self.assertFalse(any(degrade.picked("seed", i, 0.0) for i in ids))
+
+    def test_narrowband_keeps_the_band_only(self) -> None:
+        mid = slice(2000, -2000)
+        d = {"kind": "narrowband", "low_hz": 500.0, "high_hz": 2500.0}
+        inside = degrade.bandpass(self.sine(1000), 500.0, 2500.0)
+        self.assertAlmostEqual(self.rms(inside[mid]), self.rms(self.sine(1000)), delta=0.02)
+        for hz in (150, 3800):
+            self.assertLess(self.rms(degrade.bandpass(self.sine(hz), 500.0, 2500.0)[mid]),
+                            0.02 * self.rms(self.sine(hz)), hz)
+        both = self.sine(150) + self.sine(1000)  # through apply: only the 1 kHz sine is left
+        y = degrade.apply(both, d)[mid]
+        spec = np.abs(np.fft.rfft(y))
+        f = np.fft.rfftfreq(len(y), 1.0 / self.RATE)
+        self.assertLess(spec[np.argmin(np.abs(f - 150))], 0.02 * spec[np.argmin(np.abs(f - 1000))])
+
+    def test_clipping_flattens_the_peaks_and_keeps_the_peak_level(self) -> None:
+        x = self.sine(300)
+        y = degrade.apply(x, {"kind": "clipped", "fraction": 0.25})
+        self.assertAlmostEqual(float(np.max(np.abs(y))), float(np.max(np.abs(x))), places=9)
+        at_peak = np.mean(np.abs(y) > 0.999 * np.max(np.abs(y)))
+        self.assertGreater(at_peak, 0.8)  # a sine clipped at a quarter is nearly square
+
+    def test_agc_narrows_the_level_difference(self) -> None:
+        x = np.concatenate([self.sine(200, 0.5, 0.005), self.sine(200, 0.5, 0.5)])
+        y = degrade.agc(x, 20.0, 0.5)
+        ratio = self.rms(y[10000:14000]) / self.rms(y[2000:6000])
+        self.assertAlmostEqual(ratio, 100 ** 0.5, delta=0.1 * 100 ** 0.5)  # was 100
+
+    def test_room_response_direct_path_ratio_and_decay(self) -> None:
+        ir = degrade.room_response(0.6, 0.5, 3.0, 0, seed=7)
+        self.assertEqual(len(ir), int(0.6 * self.RATE))
+        self.assertEqual(float(ir[0]), 1.0)
+        self.assertAlmostEqual(10 * np.log10(1.0 / np.sum(ir[1:] ** 2)), 3.0, places=6)
+        np.testing.assert_array_equal(ir, degrade.room_response(0.6, 0.5, 3.0, 0, seed=7))
+        # high frequencies die away faster than low ones
+        def band_share(seg: np.ndarray) -> float:
+            spec = np.abs(np.fft.rfft(seg)) ** 2
+            f = np.fft.rfftfreq(len(seg), 1.0 / self.RATE)
+            return float(np.sum(spec[f > 2000]) / np.sum(spec))
+        early, late = ir[int(0.01 * self.RATE):int(0.1 * self.RATE)], ir[int(0.3 * self.RATE):]
+        self.assertLess(band_share(late), 0.5 * band_share(early))
+        with_reflections = degrade.room_response(0.6, 0.5, 3.0, 5, seed=7)
+        self.assertGreater(np.count_nonzero(with_reflections[:int(0.025 * self.RATE)] != ir[
+            :int(0.025 * self.RATE)]), 0)
+
+    def test_every_kind_keeps_length_and_peak(self) -> None:
+        x = self.sine(700, 0.7) * np.linspace(0.1, 1.0, int(0.7 * self.RATE))
+        for i in range(40):
+            d = degrade.draw("seed", f"c{i}")
+            y = degrade.apply(x, d)
+            self.assertEqual(len(y), len(x), d)
+            self.assertAlmostEqual(float(np.max(np.abs(y))), float(np.max(np.abs(x))), places=9)
+        with self.assertRaises(ValueError):
+            degrade.apply(x, {"kind": "telephone"})
+
+    def test_run_chain_adds_degraded_train_copies_only(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            items = []
+            for split in ("train", "dev"):
+                for n in range(30):
+                    stem = f"s{n:02d}"
+                    items.append({"abs": str(out / "raw" / f"{split}{stem}.wav"),
+                                  "id": f"gen__src-{split}__{stem}", "file": f"{stem}.wav",
+                                  "label": "genuine", "split": split, "source": f"src-{split}",
+                                  "package": f"src-{split}", "speaker": "spk",
+                                  "attack": "bonafide"})
+            share = 0.5
+            expected = set()
+            for it in items:  # already chained: run_chain only writes the manifest rows
+                names = [it["id"]]
+                if it["split"] == "train" and degrade.picked(channel.GLOBAL_SEED, it["id"],
+                                                             share):
+                    kind = degrade.draw(channel.GLOBAL_SEED, it["id"])["kind"]
+                    names.append(f"{it['id']}__d-{kind}")
+                    expected.add(names[-1])
+                for name in names:
+                    clip = out / "clips" / it["split"] / "genuine" / f"{name}.wav"
+                    clip.parent.mkdir(parents=True, exist_ok=True)
+                    common.write_wav(clip, np.zeros(800, dtype=np.float32), 8000)
+            manifest, _ = build_corpus.run_chain(out, items, 1, 1, 1, share)
+            plain, _ = build_corpus.run_chain(out, items, 1, 1, 1)
+        degraded = {Path(r["path"]).stem: r for r in manifest if "__d-" in r["path"]}
+        self.assertEqual(set(degraded), expected)
+        self.assertTrue(5 <= len(expected) <= 25)
+        self.assertTrue(all(r["split"] == "train" for r in degraded.values()))
+        for stem, r in degraded.items():  # the first copy's chain draw
+            self.assertEqual(r["codec"], channel.draw_params(stem.split("__d-")[0], 0)["codec"])
+        self.assertEqual(len(plain), 60)
+        self.assertEqual(len(manifest), 60 + len(expected))
+        self.assertEqual(build_corpus.degraded_counts(manifest),
+                         {"genuine": dict(Counter(s.split("__d-")[1] for s in expected))})
+
+    def test_a_degraded_copy_differs_from_the_plain_one_only_by_the_degradation(self) -> None:
+        clip_id = next(f"gen__unit__c{i}" for i in range(200)
+                       if channel.draw_params(f"gen__unit__c{i}", 0)["codec"] == "mulaw")
+        x = (self.sine(440, 1.5) * (1 + 0.5 * self.sine(3, 1.5))).astype(np.float32)
+        d = {"kind": "clipped", "fraction": 0.3}
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "raw.wav"
+            common.write_wav(src, x, self.RATE)
+            plain, degraded = Path(tmp) / "plain.wav", Path(tmp) / "degraded.wav"
+            self.assertEqual(channel.chain_job((str(src), str(plain), clip_id, 0, "")), (
+                str(plain), ""))
+            self.assertEqual(channel.chain_job((str(src), str(degraded), clip_id, 0, "", d)), (
+                str(degraded), ""))
+            y_plain, _ = common.read_wav(plain)
+            y_degraded, _ = common.read_wav(degraded)
+            x16, _ = common.read_wav(src)
+        expected = channel.apply_chain(degrade.apply(x16, d), channel.draw_params(clip_id, 0))
+        np.testing.assert_allclose(y_degraded, expected, atol=1e-4)
+        self.assertEqual(len(y_plain), len(y_degraded))
+        self.assertGreater(float(np.max(np.abs(y_plain - y_degraded))), 0.01)
 
 
 class BuilderVersionTest(unittest.TestCase):

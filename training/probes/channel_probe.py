@@ -21,7 +21,7 @@ Degradations, on the 16 kHz raw clip:
 
   /usr/bin/python3 training/probes/channel_probe.py --work data/probes/channel \\
       --out data/probes/channel.json [--split dev] [--labels genuine,synthetic] \\
-      [--conditions none,narrowband,...]
+      [--conditions none,narrowband,...] [--model models/detector.json]
 A research tool: nothing in the service depends on it.
 """
 
@@ -44,20 +44,21 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tools" / "corpus"))
 
 import channel  # noqa: E402
+import degrade  # noqa: E402
 from common import RAW_RATE_HZ, decode_audio, read_wav, rng_for, write_wav  # noqa: E402
 
 
 def narrowband(x: np.ndarray) -> np.ndarray:
-    taps = channel._bandpass_taps(500.0, 2500.0, RAW_RATE_HZ, 511)  # noqa: SLF001
-    return np.convolve(x, taps, mode="same")
+    return degrade.bandpass(x, 500.0, 2500.0)
 
 
 def clipped(x: np.ndarray) -> np.ndarray:
-    limit = 0.2 * float(np.max(np.abs(x)) + 1e-12)
-    return np.clip(x, -limit, limit)
+    return degrade.clip_at(x, 0.2)
 
 
 def reverb(x: np.ndarray, seed: str = "reverb") -> np.ndarray:
+    """One flat-spectrum exponential tail with no early reflections: a simpler room than any
+    of degrade.py's (two-band tail, reflections) that train clips get."""
     rng = rng_for("dvd-channel-probe", seed)
     n = int(0.5 * RAW_RATE_HZ)
     t = np.arange(n) / RAW_RATE_HZ
@@ -69,10 +70,7 @@ def reverb(x: np.ndarray, seed: str = "reverb") -> np.ndarray:
 
 
 def agc(x: np.ndarray) -> np.ndarray:
-    win = int(0.02 * RAW_RATE_HZ)
-    envelope = np.sqrt(np.convolve(x ** 2, np.ones(win) / win, mode="same"))
-    floor = 1e-3 * float(np.max(envelope) + 1e-12)
-    return x / np.maximum(envelope, floor) ** 0.8
+    return degrade.agc(x, 20.0, 0.8)
 
 
 CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -94,9 +92,8 @@ def degrade_job(job: tuple) -> str:
         if rate != RAW_RATE_HZ:
             x = decode_audio(src)  # as the chain reads it (channel.chain_job)
         y = CONDITIONS[condition](x.astype(np.float64))
-        peak = float(np.max(np.abs(y)))
-        if condition != "none" and peak > 0:
-            y = y * (float(np.max(np.abs(x))) / peak)  # the raw clip's own peak
+        if condition != "none":
+            y = degrade.rescale_to_peak(y, x)  # the raw clip's own peak
         out = channel.apply_chain(y, channel.draw_params(clip_id, 0), split)
         write_wav(dest, out.astype(np.float32), 8000)
         return ""
@@ -129,8 +126,8 @@ def make(corpus: Path, work: Path, split: str, labels: Sequence[str], conditions
         rows = [r for r in csv.DictReader(f) if r["split"] == split and r["label"] in labels]
     for r in rows:
         clip_id = Path(r["path"]).stem
-        if re.search(r"__c\d+$", clip_id):
-            continue  # a second chain draw of a train clip (build_corpus.run_chain)
+        if re.search(r"__(c\d+|d-\w+)$", clip_id):
+            continue  # another chain draw or a degraded copy of a train clip (run_chain)
         src = raw_clip(corpus, clip_id)
         for c in conditions:
             dest = work / c / r["label"] / f"{clip_id}.wav"
@@ -145,8 +142,10 @@ def make(corpus: Path, work: Path, split: str, labels: Sequence[str], conditions
     return made
 
 
-def score(binary: Path, files: List[str], jobs: int) -> List[dict]:
-    out = subprocess.run([str(binary), "analyze", "--jsonl", "--jobs", str(jobs),
+def score(binary: Path, files: List[str], jobs: int, model: Optional[Path] = None
+          ) -> List[dict]:
+    extra = ["--model", str(model)] if model is not None else []
+    out = subprocess.run([str(binary), "analyze", "--jsonl", "--jobs", str(jobs), *extra,
                           "--files-from", "-"], input="\n".join(files) + "\n",
                          capture_output=True, text=True)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
@@ -175,6 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--binary", type=Path,
                     default=REPO / "build" / "bin" / "deepfake-voice-detector")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="detector.json to score with (default: analyze's, the shipped model)")
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
     conditions = args.conditions.split(",")
@@ -184,9 +185,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     labels = args.labels.split(",")
     made = make(args.corpus, args.work, args.split, labels, conditions, args.jobs)
     report: Dict = {"split": args.split, "threshold": None, "conditions": {}}
+    if args.model is not None:
+        report["model"] = str(args.model)
     for c in conditions:
         for label in labels:
-            results = score(args.binary, made[c][label], args.jobs)
+            results = score(args.binary, made[c][label], args.jobs, args.model)
             report["threshold"] = next((r["threshold"] for r in results if "threshold" in r),
                                        report["threshold"])
             summary = summarise(results)
