@@ -8,7 +8,8 @@ before the corpus's own telephone chain, with each clip's own chain draw (codec,
 level; `channel.draw_params(id, 0)` and the split's babble pool), so that the degradation is the
 only difference from the corpus clip; then scores them with `deepfake-voice-detector analyze`
 and reports, per condition and class, the share `analyze` calls synthetic (its verdict at the
-model's threshold) and the mean call LLR. Condition `none` remakes the corpus clips themselves
+model's threshold) and the mean call LLR, and with both labels the condition's EER (its
+synthetic clips against its genuine ones). Condition `none` remakes the corpus clips themselves
 (they must come out identical: a check that the remake is faithful).
 
 Degradations, on the 16 kHz raw clip:
@@ -42,9 +43,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tools" / "corpus"))
+sys.path.insert(0, str(REPO / "training"))
 
 import channel  # noqa: E402
 import degrade  # noqa: E402
+import metrics  # noqa: E402
 from common import RAW_RATE_HZ, decode_audio, read_wav, rng_for, write_wav  # noqa: E402
 
 
@@ -163,6 +166,14 @@ def summarise(results: List[dict]) -> dict:
             "median_llr": round(float(np.median(llr)), 3) if len(llr) else None}
 
 
+def condition_eer(genuine: Sequence[float], synthetic: Sequence[float]) -> float:
+    """EER of one condition's synthetic clips against its genuine clips (call LLRs): how well
+    the two classes are still separated under the degradation, whatever the threshold."""
+    scores = np.concatenate([np.asarray(synthetic, float), np.asarray(genuine, float)])
+    targets = np.concatenate([np.ones(len(synthetic)), np.zeros(len(genuine))])
+    return round(metrics.eer(scores, targets), 4)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
@@ -188,13 +199,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.model is not None:
         report["model"] = str(args.model)
     for c in conditions:
+        llrs = {}
         for label in labels:
             results = score(args.binary, made[c][label], args.jobs, args.model)
             report["threshold"] = next((r["threshold"] for r in results if "threshold" in r),
                                        report["threshold"])
             summary = summarise(results)
             report["conditions"].setdefault(c, {})[label] = summary
+            llrs[label] = [r["llr"] for r in results if r.get("llr") is not None]
             print(c, label, json.dumps(summary), flush=True)
+        if llrs.get("genuine") and llrs.get("synthetic"):
+            report["conditions"][c]["eer"] = condition_eer(llrs["genuine"], llrs["synthetic"])
+            print(c, "EER genuine vs synthetic:", report["conditions"][c]["eer"], flush=True)
     if "none" in conditions:
         same, total = 0, 0
         for label in labels:

@@ -93,6 +93,13 @@ class SummaryTest(unittest.TestCase):
         self.assertAlmostEqual(s["mean_llr"], 0.667, places=3)
         self.assertEqual(s["median_llr"], 1.0)
 
+    def test_condition_eer(self):
+        self.assertEqual(channel_probe.condition_eer([-3.0, -2.0, -1.0], [1.0, 2.0]), 0.0)
+        # one genuine clip of three above one synthetic clip of two: the rates cross at 1/3
+        self.assertAlmostEqual(channel_probe.condition_eer([-3.0, -2.0, 1.5], [1.0, 2.0]),
+                               0.3333, places=4)
+        self.assertEqual(channel_probe.condition_eer([1.0, 2.0], [-1.0, -2.0]), 1.0)
+
 
 if __name__ == "__main__":
     unittest.main()
