@@ -18,7 +18,10 @@ Degradations, on the 16 kHz raw clip:
 - `reverb`: a room (exponentially decaying noise, RT60 0.5 s, direct path 0 dB above the tail's
   energy; a speakerphone);
 - `agc`: fast automatic gain control (the level divided by its own 20 ms envelope to the power
-  0.8; a radio or conference device that flattens loudness).
+  0.8; a radio or conference device that flattens loudness);
+- `room-near`, `room-mid`, `room-far`: a loudspeaker played into a handset in a room, from close
+  to across it (degrade.py's room model, one fixed room each: RT60 0.3 s at a direct-to-reverberant
+  ratio of +10 dB, 0.5 s at +3 dB, 0.8 s at -3 dB; 5 early reflections).
 
   /usr/bin/python3 training/probes/channel_probe.py --work data/probes/channel \\
       --out data/probes/channel.json [--split dev] [--labels genuine,synthetic] \\
@@ -76,12 +79,22 @@ def agc(x: np.ndarray) -> np.ndarray:
     return degrade.agc(x, 20.0, 0.8)
 
 
+ROOMS = {"room-near": (0.3, 10.0), "room-mid": (0.5, 3.0), "room-far": (0.8, -3.0)}
+
+
+def room(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    rt60_s, drr_db = ROOMS[name]
+    ir = degrade.room_response(rt60_s, 0.6, drr_db, 5, seed=int(rt60_s * 1000))
+    return lambda x: degrade.reverberate(x, ir)
+
+
 CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda x: x,
     "narrowband": narrowband,
     "clipped": clipped,
     "reverb": reverb,
     "agc": agc,
+    **{name: room(name) for name in ROOMS},
 }
 
 

@@ -45,6 +45,19 @@ class DegradationTest(unittest.TestCase):
         self.assertLess(np.sum(tail[-1600:] ** 2), 1e-3 * np.sum(tail[:1600] ** 2))
         np.testing.assert_array_equal(channel_probe.reverb(impulse), ir)  # deterministic
 
+    def test_rooms_from_near_to_far(self):
+        impulse = np.zeros(RATE)
+        impulse[0] = 1.0
+        tails = []
+        for name in ("room-near", "room-mid", "room-far"):
+            ir = channel_probe.CONDITIONS[name](impulse)
+            self.assertEqual(float(ir[0]), 1.0, name)  # the direct path
+            tails.append(float(np.sum(ir[1:] ** 2)))
+        # the reverberant energy grows from near to far (DRR +10, +3, -3 dB, with reflections)
+        self.assertLess(tails[0], tails[1])
+        self.assertLess(tails[1], tails[2])
+        self.assertGreater(tails[2], 1.0)
+
     def test_agc_narrows_the_level_difference(self):
         x = np.concatenate([sine(200, 0.5, 0.01), sine(200, 0.5, 1.0)])
         y = channel_probe.agc(x)
