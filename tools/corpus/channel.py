@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import degrade
-from common import (PHONE_RATE_HZ, RAW_RATE_HZ, decode_audio, read_wav, rng_for, trim,
-                    write_wav)
+from common import (PHONE_RATE_HZ, RAW_RATE_HZ, bandpass_taps, decode_audio, lowpass_taps,
+                    read_wav, rng_for, trim, write_wav)
 
 GLOBAL_SEED = "dvd-corpus-v1"
 
@@ -82,29 +82,13 @@ def from16(x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ filters
-@functools.lru_cache(maxsize=None)
-def _lowpass_taps(cutoff: float, n: int = 127) -> np.ndarray:
-    """Windowed-sinc low-pass; cutoff as a fraction of the sampling rate."""
-    k = np.arange(n) - (n - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * k) * np.kaiser(n, 8.0)
-    return h / h.sum()
-
-
-@functools.lru_cache(maxsize=None)
-def _bandpass_taps(lo_hz: float, hi_hz: float, rate_hz: int, n: int = 255) -> np.ndarray:
-    hi = _lowpass_taps(hi_hz / rate_hz, n)
-    lo = _lowpass_taps(lo_hz / rate_hz, n)
-    h = hi - lo
-    return h
-
-
 def resample_16k_to_8k(x: np.ndarray) -> np.ndarray:
-    y = np.convolve(x, _lowpass_taps(3700.0 / RAW_RATE_HZ), mode="same")
+    y = np.convolve(x, lowpass_taps(3700.0 / RAW_RATE_HZ), mode="same")
     return y[::2]
 
 
 def bandpass(x: np.ndarray, rate_hz: int = PHONE_RATE_HZ) -> np.ndarray:
-    return np.convolve(x, _bandpass_taps(300.0, 3400.0, rate_hz), mode="same")
+    return np.convolve(x, bandpass_taps(300.0, 3400.0, rate_hz), mode="same")
 
 
 def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -281,6 +281,20 @@ _LICENCE_OVERRIDES = {"flite": "CMU-Flite-BSD-like"}
 
 
 @functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
+def lowpass_taps(cutoff: float, n: int = 127) -> np.ndarray:
+    """Windowed-sinc low-pass (Kaiser, beta 8); cutoff as a fraction of the sampling rate."""
+    k = np.arange(n) - (n - 1) / 2
+    h = 2 * cutoff * np.sinc(2 * cutoff * k) * np.kaiser(n, 8.0)
+    return h / h.sum()
+
+
+@functools.lru_cache(maxsize=None)
+def bandpass_taps(lo_hz: float, hi_hz: float, rate_hz: int, n: int = 255) -> np.ndarray:
+    """The difference of two lowpass_taps: a band-pass from lo_hz to hi_hz."""
+    return lowpass_taps(hi_hz / rate_hz, n) - lowpass_taps(lo_hz / rate_hz, n)
+
+
 def package_licence(pkg: str) -> str:
     """Short licence name from /usr/share/doc/<pkg>/copyright: the DEP-5 'Files: *' paragraph's
     License field when it is a short name, otherwise a name recognised from the licence text."""

@@ -23,11 +23,9 @@ so that the chain's own level draw is unchanged. All draws come from (seed, clip
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from common import RAW_RATE_HZ, rng_for
+from common import RAW_RATE_HZ, bandpass_taps, lowpass_taps, rng_for
 
 KINDS = ("reverb", "narrowband", "clipped", "agc")
 # reverb most often: the probe's worst condition for catching synthetic speech
@@ -59,17 +57,8 @@ def picked(seed: str, clip_id: str, share: float) -> bool:
 
 
 # ------------------------------------------------------------------------------------ filters
-@functools.lru_cache(maxsize=None)
-def _lowpass_taps(cutoff: float, n: int) -> np.ndarray:
-    """Windowed-sinc low-pass; cutoff as a fraction of the sampling rate."""
-    k = np.arange(n) - (n - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * k) * np.kaiser(n, 8.0)
-    return h / h.sum()
-
-
 def bandpass(x: np.ndarray, low_hz: float, high_hz: float, taps: int = 511) -> np.ndarray:
-    h = _lowpass_taps(high_hz / RAW_RATE_HZ, taps) - _lowpass_taps(low_hz / RAW_RATE_HZ, taps)
-    return np.convolve(x, h, mode="same")
+    return np.convolve(x, bandpass_taps(low_hz, high_hz, RAW_RATE_HZ, taps), mode="same")
 
 
 def clip_at(x: np.ndarray, fraction: float) -> np.ndarray:
@@ -91,7 +80,7 @@ def room_response(rt60_s: float, high_rt60_ratio: float, drr_db: float, reflecti
     rng = np.random.default_rng(seed)
     n = int(rt60_s * RAW_RATE_HZ)
     t = np.arange(n) / RAW_RATE_HZ
-    low_taps = _lowpass_taps(1000.0 / RAW_RATE_HZ, 127)
+    low_taps = lowpass_taps(1000.0 / RAW_RATE_HZ, 127)
     low = np.convolve(rng.standard_normal(n), low_taps, mode="same")
     high = rng.standard_normal(n)
     high = high - np.convolve(high, low_taps, mode="same")
