@@ -21,7 +21,9 @@ Degradations, on the 16 kHz raw clip:
   0.8; a radio or conference device that flattens loudness);
 - `room-near`, `room-mid`, `room-far`: a loudspeaker played into a handset in a room, from close
   to across it (degrade.py's room model, one fixed room each: RT60 0.3 s at a direct-to-reverberant
-  ratio of +10 dB, 0.5 s at +3 dB, 0.8 s at -3 dB; 5 early reflections).
+  ratio of +10 dB, 0.5 s at +3 dB, 0.8 s at -3 dB; 5 early reflections), and the near room's
+  two parts alone, `room-near-reflections` (the direct path and the reflections of its first
+  25 ms) and `room-near-tail` (the direct path and the diffuse tail).
 
   /usr/bin/python3 training/probes/channel_probe.py --work data/probes/channel \\
       --out data/probes/channel.json [--split dev] [--labels genuine,synthetic] \\
@@ -39,7 +41,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -82,9 +84,22 @@ def agc(x: np.ndarray) -> np.ndarray:
 ROOMS = {"room-near": (0.3, 10.0), "room-mid": (0.5, 3.0), "room-far": (0.8, -3.0)}
 
 
-def room(name: str) -> Callable[[np.ndarray], np.ndarray]:
+def room_response(name: str, reflections: int = 5) -> np.ndarray:
     rt60_s, drr_db = ROOMS[name]
-    ir = degrade.room_response(rt60_s, 0.6, drr_db, 5, seed=int(rt60_s * 1000))
+    return degrade.room_response(rt60_s, 0.6, drr_db, reflections, seed=int(rt60_s * 1000))
+
+
+def room_parts(name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """A room's response split in two, each with the direct path: its early reflections alone
+    (the first 25 ms) and its diffuse tail alone. The tail is drawn before the reflections, so
+    the room without reflections has the same tail."""
+    whole, tail = room_response(name), room_response(name, reflections=0)
+    early = (whole - tail)[: int(0.025 * RAW_RATE_HZ)]
+    early[0] = 1.0
+    return early, tail
+
+
+def convolved(ir: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: degrade.reverberate(x, ir)
 
 
@@ -94,7 +109,10 @@ CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "clipped": clipped,
     "reverb": reverb,
     "agc": agc,
-    **{name: room(name) for name in ROOMS},
+    **{name: convolved(room_response(name)) for name in ROOMS},
+    # which part of the near room does the harm
+    "room-near-reflections": convolved(room_parts("room-near")[0]),
+    "room-near-tail": convolved(room_parts("room-near")[1]),
 }
 
 

@@ -58,6 +58,18 @@ class DegradationTest(unittest.TestCase):
         self.assertLess(tails[1], tails[2])
         self.assertGreater(tails[2], 1.0)
 
+    def test_the_near_room_is_its_reflections_and_its_tail(self):
+        early, tail = channel_probe.room_parts("room-near")
+        whole = channel_probe.room_response("room-near")
+        self.assertEqual(len(early), int(0.025 * RATE))
+        self.assertEqual(float(early[0]), 1.0)
+        self.assertEqual(float(tail[0]), 1.0)
+        self.assertGreaterEqual(np.count_nonzero(early[1:]), 1)
+        joined = tail.copy()
+        joined[:len(early)] += early
+        joined[0] = 1.0
+        np.testing.assert_allclose(joined, whole, atol=1e-12)
+
     def test_agc_narrows_the_level_difference(self):
         x = np.concatenate([sine(200, 0.5, 0.01), sine(200, 0.5, 1.0)])
         y = channel_probe.agc(x)
