@@ -19,6 +19,11 @@ these degradations first, drawn per clip:
 
 Every degradation keeps the clip's length, and its output is scaled back to the raw clip's peak
 so that the chain's own level draw is unchanged. All draws come from (seed, clip id).
+
+Trained on with a share of 0.3, these copies did not make the detector separate degraded speech
+better (at most 4 points, in rooms of this very model) and cost it 2.2 points of EER on plain dev
+speech (docs/model-card.md, twenty-fifth session), so `make corpus` leaves them off; the probe
+uses the same functions to measure.
 """
 
 from __future__ import annotations
