@@ -273,14 +273,6 @@ def clip_ok(x: np.ndarray, rate_hz: int) -> bool:
     return MIN_CLIP_S * rate_hz <= len(t) <= MAX_CLIP_S * rate_hz
 
 
-# --------------------------------------------------------------------------------------------
-# Debian package facts
-# --------------------------------------------------------------------------------------------
-# free-form copyright files whose first licence paragraph is about build scripts, not the data
-_LICENCE_OVERRIDES = {"flite": "CMU-Flite-BSD-like"}
-
-
-@functools.lru_cache(maxsize=None)
 @functools.lru_cache(maxsize=None)
 def lowpass_taps(cutoff: float, n: int = 127) -> np.ndarray:
     """Windowed-sinc low-pass (Kaiser, beta 8); cutoff as a fraction of the sampling rate."""
@@ -295,6 +287,14 @@ def bandpass_taps(lo_hz: float, hi_hz: float, rate_hz: int, n: int = 255) -> np.
     return lowpass_taps(hi_hz / rate_hz, n) - lowpass_taps(lo_hz / rate_hz, n)
 
 
+# --------------------------------------------------------------------------------------------
+# Debian package facts
+# --------------------------------------------------------------------------------------------
+# free-form copyright files whose first licence paragraph is about build scripts, not the data
+_LICENCE_OVERRIDES = {"flite": "CMU-Flite-BSD-like"}
+
+
+@functools.lru_cache(maxsize=None)
 def package_licence(pkg: str) -> str:
     """Short licence name from /usr/share/doc/<pkg>/copyright: the DEP-5 'Files: *' paragraph's
     License field when it is a short name, otherwise a name recognised from the licence text."""
