@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -231,6 +232,19 @@ def apply_chain(x16k: np.ndarray, params: dict, pool: str = "") -> np.ndarray:
     return from16(mulaw_decode(mulaw_encode(to16(x))))
 
 
+def chain_file(src: str, dest: str, clip_id: str, copy: int, pool: str,
+               before: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    """Reads a raw clip, applies `before` to it when given (a degradation), chains it with the
+    draw of (clip id, copy) and the babble pool, and writes the 8 kHz clip to dest."""
+    x, rate = read_wav(src)
+    if rate != RAW_RATE_HZ:
+        x = decode_audio(src)
+    if before is not None:
+        x = before(x)
+    y = apply_chain(x, draw_params(clip_id, copy), pool)
+    write_wav(dest, y.astype(np.float32), PHONE_RATE_HZ)
+
+
 def chain_job(job: tuple) -> tuple[str, str]:
     """job = (raw wav, destination, clip id, copy, babble pool[, degradation]) -> (destination,
     error or ''); a degradation (degrade.draw) is applied to the raw clip before the chain."""
@@ -239,13 +253,9 @@ def chain_job(job: tuple) -> tuple[str, str]:
     if Path(dest).exists():
         return dest, ""
     try:
-        x, rate = read_wav(src)
-        if rate != RAW_RATE_HZ:
-            x = decode_audio(src)
-        if degradation is not None:
-            x = degrade.apply(x, degradation)
-        y = apply_chain(x, draw_params(clip_id, copy), pool)
-        write_wav(dest, y.astype(np.float32), PHONE_RATE_HZ)
+        chain_file(src, dest, clip_id, copy, pool,
+                   None if degradation is None else functools.partial(degrade.apply,
+                                                                      params=degradation))
         return dest, ""
     except Exception as e:  # noqa: BLE001
         return dest, f"{type(e).__name__}: {e}"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import re
 import subprocess
@@ -53,7 +54,7 @@ sys.path.insert(0, str(REPO / "training"))
 import channel  # noqa: E402
 import degrade  # noqa: E402
 import metrics  # noqa: E402
-from common import RAW_RATE_HZ, decode_audio, read_wav, rng_for, write_wav  # noqa: E402
+from common import RAW_RATE_HZ, rng_for  # noqa: E402
 
 
 def narrowband(x: np.ndarray) -> np.ndarray:
@@ -116,20 +117,21 @@ CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def degraded(condition: str, x: np.ndarray) -> np.ndarray:
+    """A raw clip through one condition, scaled back to its own peak."""
+    x = x.astype(np.float64)
+    return degrade.rescale_to_peak(CONDITIONS[condition](x), x)
+
+
 def degrade_job(job: tuple) -> str:
-    """(raw clip, destination, clip id, split, condition) -> error text or ''."""
+    """(raw clip, destination, clip id, split, condition) -> error text or ''; chained as the
+    corpus chains the clip's first copy (channel.chain_file), with the condition first."""
     src, dest, clip_id, split, condition = job
     if Path(dest).exists():
         return ""
     try:
-        x, rate = read_wav(src)
-        if rate != RAW_RATE_HZ:
-            x = decode_audio(src)  # as the chain reads it (channel.chain_job)
-        y = CONDITIONS[condition](x.astype(np.float64))
-        if condition != "none":
-            y = degrade.rescale_to_peak(y, x)  # the raw clip's own peak
-        out = channel.apply_chain(y, channel.draw_params(clip_id, 0), split)
-        write_wav(dest, out.astype(np.float32), 8000)
+        channel.chain_file(src, dest, clip_id, 0, split,
+                           None if condition == "none" else functools.partial(degraded, condition))
         return ""
     except Exception as e:  # noqa: BLE001
         return f"{dest}: {type(e).__name__}: {e}"
