@@ -103,7 +103,15 @@ def room_response(rt60_s: float, high_rt60_ratio: float, drr_db: float, reflecti
 
 
 def reverberate(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
-    return np.convolve(x, ir)[: len(x)]
+    """x convolved with ir, cut to len(x): np.convolve(x, ir)[:len(x)] computed with one real FFT
+    of the next power of two (a room's response is thousands of taps; the direct sum took about
+    a second per clip). The two differ in the last bits only; the chained clips come out
+    byte-identical (checked on 11,850 probe clips: dev's, both classes, under the four rooms and
+    the probe's own reverb; and on 80 degraded train copies)."""
+    n = len(x) + len(ir) - 1
+    size = 1 << max(n - 1, 0).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)
+    return y[: len(x)]
 
 
 def apply(x: np.ndarray, params: dict) -> np.ndarray:

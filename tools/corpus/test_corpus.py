@@ -520,6 +520,17 @@ class DegradeTest(unittest.TestCase):
         self.assertGreater(np.count_nonzero(with_reflections[:int(0.025 * self.RATE)] != ir[
             :int(0.025 * self.RATE)]), 0)
 
+    def test_reverberate_is_the_direct_convolution(self) -> None:
+        rng = np.random.default_rng(5)
+        for n, taps in [(1, 1), (7, 3), (3, 40), (4000, 1), (16000, 4801)]:
+            x, ir = rng.standard_normal(n), rng.standard_normal(taps)
+            y = degrade.reverberate(x, ir)
+            self.assertEqual(len(y), n)
+            np.testing.assert_allclose(y, np.convolve(x, ir)[:n], rtol=0, atol=1e-9)
+        impulse = np.zeros(100)
+        impulse[10] = 1.0
+        self.assertEqual(int(np.argmax(degrade.reverberate(impulse, np.r_[0.0, 0.0, 1.0]))), 12)
+
     def test_every_kind_keeps_length_and_peak(self) -> None:
         x = self.sine(700, 0.7) * np.linspace(0.1, 1.0, int(0.7 * self.RATE))
         for i in range(40):

@@ -75,7 +75,7 @@ def reverb(x: np.ndarray, seed: str = "reverb") -> np.ndarray:
     tail[0] = 0.0
     ir = tail / np.sqrt(np.sum(tail ** 2))
     ir[0] = 1.0  # the direct path as strong as the whole tail
-    return np.convolve(x, ir)[: len(x)]
+    return degrade.reverberate(x, ir)
 
 
 def agc(x: np.ndarray) -> np.ndarray:
