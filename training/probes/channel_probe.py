@@ -104,6 +104,8 @@ def convolved(ir: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: degrade.reverberate(x, ir)
 
 
+NEAR_EARLY, NEAR_TAIL = room_parts("room-near")
+
 CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda x: x,
     "narrowband": narrowband,
@@ -112,8 +114,8 @@ CONDITIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "agc": agc,
     **{name: convolved(room_response(name)) for name in ROOMS},
     # which part of the near room does the harm
-    "room-near-reflections": convolved(room_parts("room-near")[0]),
-    "room-near-tail": convolved(room_parts("room-near")[1]),
+    "room-near-reflections": convolved(NEAR_EARLY),
+    "room-near-tail": convolved(NEAR_TAIL),
 }
 
 
